@@ -1,0 +1,297 @@
+-- otto--1.0.sql: Otto's schema, the first tables of the pipeline and its roles.
+\echo Use "CREATE EXTENSION otto" to load this file. \quit
+
+CREATE SCHEMA otto;
+COMMENT ON SCHEMA otto IS 'Otto: car-market intelligence engine (crawler, ad log, market analytics, chat tools)';
+
+-------------------------------------------------------------------------------
+-- Roles.  Roles are cluster-wide, so they are created only if missing and are
+-- deliberately left behind by DROP EXTENSION: another database's otto may be
+-- using them.  Everything they were granted in this database goes with it.
+-------------------------------------------------------------------------------
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'otto_admin') THEN
+        CREATE ROLE otto_admin NOLOGIN;
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'otto_chat') THEN
+        CREATE ROLE otto_chat NOLOGIN;
+    END IF;
+END
+$$;
+COMMENT ON ROLE otto_admin IS 'Otto administrators: configure sites, start and stop crawls, read and write every Otto table';
+COMMENT ON ROLE otto_chat IS 'Otto chat front ends: may only execute Otto''s read-only tool functions';
+
+-------------------------------------------------------------------------------
+-- Sites are data: one row per crawled site, with its rules.
+-------------------------------------------------------------------------------
+CREATE TABLE otto.site (
+    site_id             int GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    name                text NOT NULL UNIQUE CHECK (name ~ '^[a-z0-9][a-z0-9_.-]{0,62}$'),
+    title               text NOT NULL,
+    hosts               text[] NOT NULL CHECK (cardinality(hosts) > 0),
+    seed_urls           text[] NOT NULL DEFAULT '{}',
+    ad_url_pattern      text NOT NULL,
+    listing_url_pattern text NOT NULL,
+    enabled             boolean NOT NULL DEFAULT false,
+    allow_private_addresses boolean NOT NULL DEFAULT false,
+    crawl_delay_ms      int NOT NULL DEFAULT 1000 CHECK (crawl_delay_ms >= 0),
+    max_concurrency     int NOT NULL DEFAULT 1 CHECK (max_concurrency BETWEEN 1 AND 64),
+    max_depth           int NOT NULL DEFAULT 50 CHECK (max_depth >= 0),
+    rules               jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(rules) = 'object'),
+    builtin             boolean NOT NULL DEFAULT false,
+    created_at          timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE otto.site IS 'Crawled sites: hosts, seeds, URL classes, politeness and extraction rules. A new site is added with INSERT alone.';
+COMMENT ON COLUMN otto.site.name IS 'Short stable name used by the admin API, e.g. crawl_start(''polovniautomobili'')';
+COMMENT ON COLUMN otto.site.hosts IS 'Host names this site owns (lower case); URLs of any other host are never fetched for it';
+COMMENT ON COLUMN otto.site.seed_urls IS 'Where a crawl starts: listing pages whose pagination reaches every live ad';
+COMMENT ON COLUMN otto.site.ad_url_pattern IS 'POSIX regex on the normalised URL matching ad pages; its first capture group is the source ad id';
+COMMENT ON COLUMN otto.site.listing_url_pattern IS 'POSIX regex on the normalised URL matching listing (search result) pages';
+COMMENT ON COLUMN otto.site.enabled IS 'Only enabled sites are crawled';
+COMMENT ON COLUMN otto.site.allow_private_addresses IS 'Allow fetching from loopback, private and link-local addresses (checked on the resolved address); only for local simulators';
+COMMENT ON COLUMN otto.site.crawl_delay_ms IS 'Minimum gap between two request starts to one host; a longer robots.txt Crawl-delay wins';
+COMMENT ON COLUMN otto.site.max_concurrency IS 'Requests in flight to one host at once';
+COMMENT ON COLUMN otto.site.max_depth IS 'Links followed from a seed before the frontier stops adding URLs';
+COMMENT ON COLUMN otto.site.rules IS 'Extraction rules for this site''s markup (JSON object; see the parse stage)';
+COMMENT ON COLUMN otto.site.builtin IS 'Shipped with Otto; user-added rows (false) are kept by pg_dump';
+
+INSERT INTO otto.site (name, title, hosts, seed_urls, ad_url_pattern, listing_url_pattern,
+                       crawl_delay_ms, max_concurrency, builtin)
+VALUES ('polovniautomobili', 'polovniautomobili.com',
+        ARRAY['www.polovniautomobili.com', 'polovniautomobili.com'],
+        ARRAY['https://www.polovniautomobili.com/auto-oglasi/pretraga?page=1&sort=renewDate_desc'],
+        '^https://(?:www\.)?polovniautomobili\.com/auto-oglasi/([0-9]+)/[^?#]*$',
+        '^https://(?:www\.)?polovniautomobili\.com/auto-oglasi/(?:pretraga\?|[a-z][a-z0-9-]*(?:/[a-z0-9-]+)*/?(?:\?|$))',
+        1000, 1, true);
+
+-------------------------------------------------------------------------------
+-- The frontier: every URL Otto knows, and when to fetch it next.
+-------------------------------------------------------------------------------
+CREATE TABLE otto.frontier (
+    site_id         int NOT NULL REFERENCES otto.site ON DELETE CASCADE,
+    url             text NOT NULL CHECK (length(url) <= 2048),
+    kind            text NOT NULL CHECK (kind IN ('listing', 'ad', 'robots', 'other')),
+    depth           int NOT NULL DEFAULT 0 CHECK (depth >= 0),
+    state           text NOT NULL DEFAULT 'queued'
+                    CHECK (state IN ('queued', 'leased', 'done', 'failed', 'refused')),
+    due_at          timestamptz NOT NULL DEFAULT now(),
+    lease_owner     int,
+    lease_until     timestamptz,
+    attempts        int NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+    last_status     int,
+    last_error      text,
+    etag            text,
+    last_modified   text,
+    discovered_at   timestamptz NOT NULL DEFAULT now(),
+    last_fetched_at timestamptz,
+    PRIMARY KEY (site_id, url),
+    CHECK ((state = 'leased') = (lease_until IS NOT NULL))
+);
+CREATE INDEX frontier_due_idx ON otto.frontier (site_id, due_at) WHERE state = 'queued';
+CREATE INDEX frontier_lease_idx ON otto.frontier (lease_until) WHERE state = 'leased';
+COMMENT ON TABLE otto.frontier IS 'Crawl queue: one row per normalised URL per site; workers claim due rows with FOR UPDATE SKIP LOCKED and a lease';
+COMMENT ON COLUMN otto.frontier.url IS 'Normalised absolute URL (tracking parameters removed); at most 2048 bytes';
+COMMENT ON COLUMN otto.frontier.kind IS 'Page class from the site rules: listing, ad, robots (robots.txt) or other';
+COMMENT ON COLUMN otto.frontier.depth IS 'Links followed from a seed to reach this URL';
+COMMENT ON COLUMN otto.frontier.state IS 'queued (waiting for due_at), leased (a worker holds it), done, failed (gave up), refused (policy: robots, host, address)';
+COMMENT ON COLUMN otto.frontier.due_at IS 'Earliest time the URL may be fetched (next visit, or retry after backoff)';
+COMMENT ON COLUMN otto.frontier.lease_owner IS 'PID of the worker holding the lease';
+COMMENT ON COLUMN otto.frontier.lease_until IS 'When the lease expires; an expired lease makes the URL claimable again';
+COMMENT ON COLUMN otto.frontier.attempts IS 'Failed fetches since the last success (drives exponential backoff)';
+COMMENT ON COLUMN otto.frontier.last_status IS 'HTTP status of the last fetch (NULL when no response arrived)';
+COMMENT ON COLUMN otto.frontier.last_error IS 'Error of the last failed fetch, for people';
+COMMENT ON COLUMN otto.frontier.etag IS 'ETag of the last 200 response, sent as If-None-Match';
+COMMENT ON COLUMN otto.frontier.last_modified IS 'Last-Modified of the last 200 response, sent as If-Modified-Since';
+
+-------------------------------------------------------------------------------
+-- The page log: one row per fetch attempt.
+-------------------------------------------------------------------------------
+CREATE TABLE otto.page (
+    page_id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    site_id         int NOT NULL REFERENCES otto.site ON DELETE CASCADE,
+    url             text NOT NULL,
+    final_url       text,
+    fetched_at      timestamptz NOT NULL DEFAULT now(),
+    status          int CHECK (status BETWEEN 100 AND 599),
+    error_kind      text CHECK (error_kind IN ('timeout', 'connect', 'dns', 'reset', 'too_large',
+                                               'too_many_redirects', 'refused', 'robots',
+                                               'http', 'parse', 'charset', 'other')),
+    error           text,
+    elapsed_ms      int CHECK (elapsed_ms >= 0),
+    redirects       int NOT NULL DEFAULT 0 CHECK (redirects >= 0),
+    wire_bytes      bigint CHECK (wire_bytes >= 0),
+    body_bytes      bigint CHECK (body_bytes >= 0),
+    content_type    text,
+    etag            text,
+    last_modified   text,
+    content_hash    bytea,
+    body            bytea,
+    CHECK (status IS NOT NULL OR error_kind IS NOT NULL)
+);
+CREATE INDEX page_fetched_at_idx ON otto.page (fetched_at);
+CREATE INDEX page_site_url_idx ON otto.page (site_id, url);
+COMMENT ON TABLE otto.page IS 'Page log: every fetch with its outcome; bodies are kept compressed for a limited retention time';
+COMMENT ON COLUMN otto.page.final_url IS 'URL after redirects, when it differs from url';
+COMMENT ON COLUMN otto.page.status IS 'HTTP status; NULL when no response arrived (see error_kind)';
+COMMENT ON COLUMN otto.page.error_kind IS 'Why the fetch or parse failed, as a fixed set of kinds for counting';
+COMMENT ON COLUMN otto.page.error IS 'Error message of a failed fetch, for people';
+COMMENT ON COLUMN otto.page.redirects IS 'Redirects followed before the final answer';
+COMMENT ON COLUMN otto.page.elapsed_ms IS 'Wall time from request start to last byte';
+COMMENT ON COLUMN otto.page.wire_bytes IS 'Bytes received on the wire (compressed)';
+COMMENT ON COLUMN otto.page.body_bytes IS 'Bytes of the decoded body';
+COMMENT ON COLUMN otto.page.content_hash IS 'Fingerprint of the meaningful content (an unchanged page hashes the same)';
+COMMENT ON COLUMN otto.page.body IS 'Compressed body, NULL once the retention time has passed or for 304 answers';
+
+-------------------------------------------------------------------------------
+-- Ads: one row per real ad, deduplicated by (site, source ad id).
+-------------------------------------------------------------------------------
+CREATE TABLE otto.ad (
+    ad_id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    site_id         int NOT NULL REFERENCES otto.site,
+    source_ad_id    text NOT NULL CHECK (source_ad_id <> ''),
+    url             text NOT NULL,
+    state           text NOT NULL DEFAULT 'live' CHECK (state IN ('live', 'removed')),
+    title           text,
+    make            text,
+    model           text,
+    year            int CHECK (year BETWEEN 1900 AND 2100),
+    mileage_km      int CHECK (mileage_km >= 0),
+    price_eur       int CHECK (price_eur >= 0),
+    old_price_eur   int CHECK (old_price_eur >= 0),
+    fuel            text,
+    body            text,
+    gearbox         text,
+    power_kw        int CHECK (power_kw > 0),
+    power_hp        int CHECK (power_hp > 0),
+    engine_cc       int CHECK (engine_cc > 0),
+    color           text,
+    seats           int CHECK (seats BETWEEN 1 AND 99),
+    doors           text,
+    drive           text,
+    emission_class  text,
+    air_conditioning text,
+    damage          text,
+    origin          text,
+    condition       text,
+    registered_until date,
+    location        text,
+    region          text,
+    seller_type     text,
+    renewed_at      timestamptz,
+    features        text[] NOT NULL DEFAULT '{}',
+    images_count    int CHECK (images_count >= 0),
+    raw             jsonb NOT NULL DEFAULT '{}',
+    content_hash    bytea,
+    first_seen_at   timestamptz NOT NULL DEFAULT now(),
+    last_seen_at    timestamptz NOT NULL DEFAULT now(),
+    removed_at      timestamptz,
+    UNIQUE (site_id, source_ad_id),
+    UNIQUE (site_id, ad_id),
+    CHECK ((state = 'removed') = (removed_at IS NOT NULL)),
+    CHECK (last_seen_at >= first_seen_at)
+);
+CREATE INDEX ad_live_make_model_idx ON otto.ad (make, model, year) WHERE state = 'live';
+COMMENT ON TABLE otto.ad IS 'Ads: one row per real ad per site with typed, canonical fields (vocabulary codes in English)';
+COMMENT ON COLUMN otto.ad.source_ad_id IS 'The site''s own ad id (e.g. 20645877 in /auto-oglasi/20645877/...)';
+COMMENT ON COLUMN otto.ad.url IS 'Canonical ad URL (the page''s rel=canonical, tracking parameters removed)';
+COMMENT ON COLUMN otto.ad.state IS 'live while the ad is listed; removed once confirmed gone (404/410, redirect to a listing, or absent from two complete sweeps)';
+COMMENT ON COLUMN otto.ad.price_eur IS 'Asking price in whole euros; NULL for "Po dogovoru" (price on request)';
+COMMENT ON COLUMN otto.ad.old_price_eur IS 'Price before the discount the ad shows, when it shows one';
+COMMENT ON COLUMN otto.ad.power_kw IS 'Engine power in kW (power_hp is the advertised horsepower)';
+COMMENT ON COLUMN otto.ad.engine_cc IS 'Engine displacement in cm3';
+COMMENT ON COLUMN otto.ad.renewed_at IS 'When the seller last renewed (bumped) the ad, as the site states it';
+COMMENT ON COLUMN otto.ad.fuel IS 'Fuel as a vocabulary code (e.g. diesel, petrol, lpg, electric, hybrid)';
+COMMENT ON COLUMN otto.ad.body IS 'Body type as a vocabulary code (e.g. sedan, estate, hatchback, suv)';
+COMMENT ON COLUMN otto.ad.gearbox IS 'Gearbox as a vocabulary code (manual_5, manual_6, automatic)';
+COMMENT ON COLUMN otto.ad.color IS 'Exterior colour as a vocabulary code';
+COMMENT ON COLUMN otto.ad.doors IS 'Door count as the site groups it (e.g. 4/5), hence text';
+COMMENT ON COLUMN otto.ad.drive IS 'Driven wheels as a vocabulary code (front, rear, all)';
+COMMENT ON COLUMN otto.ad.emission_class IS 'Emission standard as stated, e.g. Euro 6';
+COMMENT ON COLUMN otto.ad.air_conditioning IS 'Air conditioning as a vocabulary code (none, manual, automatic)';
+COMMENT ON COLUMN otto.ad.damage IS 'Damage state as a vocabulary code (none, damaged_drivable, damaged_not_drivable)';
+COMMENT ON COLUMN otto.ad.origin IS 'Where the car is registered or comes from (domestic plates, foreign plates, ...) as a vocabulary code';
+COMMENT ON COLUMN otto.ad.condition IS 'Used or new (vocabulary code)';
+COMMENT ON COLUMN otto.ad.registered_until IS 'Registration valid until (first day of the month the site states)';
+COMMENT ON COLUMN otto.ad.location IS 'Town the seller states';
+COMMENT ON COLUMN otto.ad.region IS 'Region (okrug) of the town';
+COMMENT ON COLUMN otto.ad.seller_type IS 'private or dealer (vocabulary code)';
+COMMENT ON COLUMN otto.ad.features IS 'Equipment list, as vocabulary codes where known';
+COMMENT ON COLUMN otto.ad.images_count IS 'Number of photos on the ad page';
+COMMENT ON COLUMN otto.ad.raw IS 'Values the vocabulary did not recognise, kept verbatim by field name';
+COMMENT ON COLUMN otto.ad.content_hash IS 'Fingerprint of the ad''s meaningful content at the last fetch; equal hash = unchanged re-fetch';
+COMMENT ON COLUMN otto.ad.first_seen_at IS 'First time Otto saw the ad (the site shows no posting date)';
+COMMENT ON COLUMN otto.ad.last_seen_at IS 'Last time the ad was seen live, on its page or in a listing';
+COMMENT ON COLUMN otto.ad.removed_at IS 'When the removal was confirmed';
+
+-------------------------------------------------------------------------------
+-- The ad event log: what happened to each ad, append-only.
+-------------------------------------------------------------------------------
+CREATE TABLE otto.ad_event (
+    event_id        bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    site_id         int NOT NULL,
+    ad_id           bigint NOT NULL,
+    kind            text NOT NULL CHECK (kind IN ('new', 'price_changed', 'updated', 'removed', 'relisted')),
+    at              timestamptz NOT NULL DEFAULT now(),
+    old_price_eur   int,
+    new_price_eur   int,
+    changed_fields  text[],
+    days_on_market  numeric(8,2) CHECK (days_on_market >= 0),
+    details         jsonb NOT NULL DEFAULT '{}',
+    FOREIGN KEY (site_id, ad_id) REFERENCES otto.ad (site_id, ad_id),
+    CHECK (kind <> 'price_changed' OR old_price_eur IS DISTINCT FROM new_price_eur),
+    CHECK (kind <> 'updated' OR cardinality(changed_fields) > 0),
+    CHECK (kind <> 'removed' OR days_on_market IS NOT NULL)
+);
+CREATE INDEX ad_event_ad_idx ON otto.ad_event (ad_id, event_id);
+CREATE INDEX ad_event_at_idx ON otto.ad_event (at);
+COMMENT ON TABLE otto.ad_event IS 'Ad log: new, price_changed, updated, removed, relisted; consumed in event_id order by the stream processor';
+COMMENT ON COLUMN otto.ad_event.event_id IS 'Position in the log; consumers keep the last one they processed as their watermark';
+COMMENT ON COLUMN otto.ad_event.kind IS 'new, price_changed, updated (other fields changed), removed (gone, counted sold), relisted (back after removal)';
+COMMENT ON COLUMN otto.ad_event.at IS 'When Otto observed the change';
+COMMENT ON COLUMN otto.ad_event.old_price_eur IS 'price_changed: price before (NULL = price on request)';
+COMMENT ON COLUMN otto.ad_event.new_price_eur IS 'price_changed: price after; new/relisted: the first price';
+COMMENT ON COLUMN otto.ad_event.changed_fields IS 'updated: names of the fields whose values changed';
+COMMENT ON COLUMN otto.ad_event.days_on_market IS 'removed: days from first seen to removal';
+COMMENT ON COLUMN otto.ad_event.details IS 'Event specifics, e.g. old and new values of changed fields, or the ad a relist continues';
+
+-------------------------------------------------------------------------------
+-- Functions.
+-------------------------------------------------------------------------------
+CREATE FUNCTION otto.build_info() RETURNS jsonb
+    LANGUAGE c STABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'otto_build_info';
+COMMENT ON FUNCTION otto.build_info() IS 'Versions of Otto, PostgreSQL, libcurl and libxml2, and whether the workers are preloaded';
+
+CREATE VIEW otto.workers AS
+    SELECT pid, backend_type, datname AS database, application_name, backend_start, state, wait_event
+      FROM pg_catalog.pg_stat_activity
+     WHERE backend_type LIKE 'otto %';
+COMMENT ON VIEW otto.workers IS 'Otto''s background workers now running (launcher, crawlers, stream processor)';
+
+-------------------------------------------------------------------------------
+-- pg_dump keeps user data (the extension's own rows are recreated by the script).
+-------------------------------------------------------------------------------
+SELECT pg_catalog.pg_extension_config_dump('otto.site', 'WHERE NOT builtin');
+SELECT pg_catalog.pg_extension_config_dump('otto.site_site_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('otto.frontier', '');
+SELECT pg_catalog.pg_extension_config_dump('otto.page', '');
+SELECT pg_catalog.pg_extension_config_dump('otto.page_page_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('otto.ad', '');
+SELECT pg_catalog.pg_extension_config_dump('otto.ad_ad_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('otto.ad_event', '');
+SELECT pg_catalog.pg_extension_config_dump('otto.ad_event_event_id_seq', '');
+
+-------------------------------------------------------------------------------
+-- Privileges.  Nothing in otto is public; the admin role gets everything, the
+-- chat role gets only the read-only functions listed here.
+-------------------------------------------------------------------------------
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA otto FROM PUBLIC;
+REVOKE ALL ON ALL TABLES IN SCHEMA otto FROM PUBLIC;
+
+GRANT USAGE ON SCHEMA otto TO otto_admin, otto_chat;
+GRANT ALL ON ALL TABLES IN SCHEMA otto TO otto_admin;
+GRANT ALL ON ALL SEQUENCES IN SCHEMA otto TO otto_admin;
+GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA otto TO otto_admin;
+
+GRANT EXECUTE ON FUNCTION otto.build_info() TO otto_chat;

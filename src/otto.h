@@ -1,0 +1,23 @@
+/*
+ * otto.h: declarations shared by Otto's modules.
+ */
+#ifndef OTTO_H
+#define OTTO_H
+
+#include "postgres.h"
+
+#define OTTO_VERSION "1.0"
+
+/* GUCs (otto.c) */
+extern char *otto_database;
+extern int	otto_crawler_workers;
+extern int	otto_launcher_naptime_ms;
+
+/* otto.c */
+extern void OttoGucInit(void);
+
+/* launcher.c */
+extern void LauncherInit(void);
+extern PGDLLEXPORT void otto_launcher_main(Datum main_arg);
+
+#endif							/* OTTO_H */

@@ -1,0 +1,109 @@
+# The launcher: starts with the server, shows itself in pg_stat_activity,
+# reloads on SIGHUP, is restarted after kill -9 the way Postgres restarts
+# background workers, and stops cleanly.  Without preload, otto still works
+# and says that its workers are absent.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $launcher_pid_sql =
+  q{SELECT pid FROM pg_stat_activity WHERE backend_type = 'otto launcher'};
+
+my $node = PostgreSQL::Test::Cluster->new('preloaded');
+$node->init;
+$node->append_conf('postgresql.conf', q{
+shared_preload_libraries = 'otto,pg_cron'
+otto.database = 'postgres'
+otto.launcher_naptime = '200ms'
+cron.database_name = 'postgres'
+restart_after_crash = on
+});
+$node->start;
+
+# Starts with the server, in the configured database, clearly named.
+ok($node->poll_query_until('postgres',
+		q{SELECT count(*) = 1 FROM pg_stat_activity
+		   WHERE backend_type = 'otto launcher' AND datname = 'postgres'
+		     AND application_name = 'otto launcher'}),
+	'launcher runs in otto.database with backend_type and application_name "otto launcher"');
+my $pid = $node->safe_psql('postgres', $launcher_pid_sql);
+like($pid, qr/^\d+$/, 'exactly one launcher');
+ok($node->wait_for_log(qr/otto launcher is idle: the otto extension is not installed in database "postgres"/),
+	'launcher says it is idle until the extension exists');
+
+# The extension installs beside pg_cron; the launcher notices it; no NOTICE about preload.
+my ($ret, $out, $err) = $node->psql('postgres',
+	'CREATE EXTENSION pg_cron; CREATE EXTENSION otto;');
+is($ret, 0, 'CREATE EXTENSION otto works with pg_cron present');
+unlike($err, qr/without shared_preload_libraries/, 'no preload NOTICE when preloaded');
+ok($node->wait_for_log(qr/otto launcher found the otto extension in database "postgres"/),
+	'launcher notices the extension');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM otto.workers WHERE backend_type = 'otto launcher'}),
+	'1', 'otto.workers shows the launcher');
+is($node->safe_psql('postgres', q{SELECT otto.build_info()->>'preloaded'}), 'true',
+	'build_info reports preloaded');
+
+# SIGHUP: the launcher reloads its settings and keeps running.
+my $offset = -s $node->logfile;
+$node->append_conf('postgresql.conf', 'otto.crawler_workers = 3');
+$node->reload;
+ok($node->wait_for_log(qr/otto launcher reloaded its configuration.*\n.*crawler_workers=3/, $offset),
+	'launcher reloads configuration on SIGHUP');
+is($node->safe_psql('postgres', $launcher_pid_sql), $pid, 'same launcher after reload');
+
+# kill -9: the postmaster resets the cluster and starts a new launcher.
+$offset = -s $node->logfile;
+kill 'KILL', $pid;
+ok($node->wait_for_log(qr/background worker "otto launcher" \(PID $pid\) was terminated by signal 9/, $offset),
+	'postmaster sees the launcher crash');
+ok($node->poll_query_until('postgres',
+		qq{SELECT count(*) = 1 FROM pg_stat_activity
+		    WHERE backend_type = 'otto launcher' AND pid <> $pid}),
+	'a new launcher is running after kill -9');
+my $pid2 = $node->safe_psql('postgres', $launcher_pid_sql);
+isnt($pid2, $pid, 'the new launcher is a new process');
+
+# Shutdown: the launcher stops cleanly (exit code 0, its own message).
+$offset = -s $node->logfile;
+$node->stop('fast');
+my $log = slurp_file($node->logfile, $offset);
+like($log, qr/otto launcher shutting down/, 'launcher logs its shutdown');
+unlike($log, qr/"otto launcher" \(PID \d+\) exited with exit code [1-9]/, 'launcher exits with code 0');
+
+# pg_terminate_backend also ends it cleanly, and Postgres does not restart it
+# (exit code 0 unregisters a worker until the next server start).
+$node->start;
+ok($node->poll_query_until('postgres',
+		q{SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'otto launcher'}),
+	'launcher is back after a server restart');
+$offset = -s $node->logfile;
+$node->safe_psql('postgres', "SELECT pg_terminate_backend(($launcher_pid_sql))");
+ok($node->wait_for_log(qr/otto launcher shutting down/, $offset), 'pg_terminate_backend stops the launcher cleanly');
+sleep 6;    # longer than bgw_restart_time
+is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'otto launcher'}),
+	'0', 'a terminated launcher stays stopped');
+$node->stop;
+
+# Without preload: the SQL functions work, no workers, and a NOTICE says so.
+my $plain = PostgreSQL::Test::Cluster->new('plain');
+$plain->init;
+$plain->start;
+($ret, $out, $err) = $plain->psql('postgres', 'CREATE EXTENSION otto; SELECT otto.build_info()->>$$preloaded$$');
+is($ret, 0, 'CREATE EXTENSION otto works without preload (and without pg_cron)');
+is($out, 'false', 'build_info reports not preloaded');
+like($err, qr/WARNING:  otto is loaded without shared_preload_libraries, so its background workers are not running/,
+	'CREATE EXTENSION warns that the workers are absent');
+($ret, $out, $err) = $plain->psql('postgres', 'SELECT otto.build_info()->>$$otto$$');
+like($err, qr/NOTICE:  otto is loaded without shared_preload_libraries, so its background workers are not running/,
+	'a new session that loads otto gets a NOTICE saying so');
+is($out, '1.0', 'and the SQL functions work');
+is($plain->safe_psql('postgres', q{SELECT count(*) FROM pg_stat_activity WHERE backend_type LIKE 'otto %'}),
+	'0', 'no otto workers without preload');
+$plain->safe_psql('postgres', 'DROP EXTENSION otto');
+is($plain->safe_psql('postgres', q{SELECT count(*) FROM pg_namespace WHERE nspname = 'otto'}), '0',
+	'DROP EXTENSION removes the schema');
+$plain->stop;
+
+done_testing();
