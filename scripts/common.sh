@@ -11,6 +11,7 @@ OTTO_PACKAGES=(
     postgresql-$PG_MAJOR-cron postgresql-$PG_MAJOR-pgtap
     libtap-parser-sourcehandler-pgtap-perl libipc-run-perl
     libcurl4-openssl-dev libxml2-dev libxml2-utils
+    nginx-light python3 curl
 )
 
 # Install whatever of OTTO_PACKAGES is missing (idempotent; apt-get only when needed).
