@@ -263,6 +263,16 @@ CREATE FUNCTION otto.build_info() RETURNS jsonb
     AS 'MODULE_PATHNAME', 'otto_build_info';
 COMMENT ON FUNCTION otto.build_info() IS 'Versions of Otto, PostgreSQL, libcurl and libxml2, and whether the workers are preloaded';
 
+CREATE FUNCTION otto.normalize_url(url text) RETURNS text
+    LANGUAGE c STABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'otto_normalize_url';
+COMMENT ON FUNCTION otto.normalize_url(text) IS 'RFC 3986 normal form of an absolute http(s) URL, without tracking parameters (otto.tracking_params) and with sorted query parameters; an invalid URL is an error';
+
+CREATE FUNCTION otto.resolve_url(base text, ref text) RETURNS text
+    LANGUAGE c STABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'otto_resolve_url';
+COMMENT ON FUNCTION otto.resolve_url(text, text) IS 'Resolve a reference against a base URL and normalise it as normalize_url does; NULL when the result is not a fetchable http(s) URL';
+
 CREATE VIEW otto.workers AS
     SELECT pid, backend_type, datname AS database, application_name, backend_start, state, wait_event
       FROM pg_catalog.pg_stat_activity

@@ -63,6 +63,8 @@ OttoGucInit(void)
 							GUC_UNIT_MS,
 							NULL, NULL, NULL);
 
+	UrlGucInit();
+
 	MarkGUCPrefixReserved("otto");
 }
 

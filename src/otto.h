@@ -16,6 +16,12 @@ extern int	otto_launcher_naptime_ms;
 /* otto.c */
 extern void OttoGucInit(void);
 
+/* url.c */
+#define OTTO_URL_MAX 2048
+extern char *otto_tracking_params;
+extern void UrlGucInit(void);
+extern char *otto_url_normalize(const char *base, const char *ref, const char **why);
+
 /* launcher.c */
 extern void LauncherInit(void);
 extern PGDLLEXPORT void otto_launcher_main(Datum main_arg);
