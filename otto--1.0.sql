@@ -53,17 +53,120 @@ COMMENT ON COLUMN otto.site.allow_private_addresses IS 'Allow fetching from loop
 COMMENT ON COLUMN otto.site.crawl_delay_ms IS 'Minimum gap between two request starts to one host; a longer robots.txt Crawl-delay wins';
 COMMENT ON COLUMN otto.site.max_concurrency IS 'Requests in flight to one host at once';
 COMMENT ON COLUMN otto.site.max_depth IS 'Links followed from a seed before the frontier stops adding URLs';
-COMMENT ON COLUMN otto.site.rules IS 'Extraction rules for this site''s markup (JSON object; see the parse stage)';
+COMMENT ON COLUMN otto.site.rules IS 'Extraction rules for this site''s markup (see otto.site_profile); {} reads schema.org JSON-LD only';
 COMMENT ON COLUMN otto.site.builtin IS 'Shipped with Otto; user-added rows (false) are kept by pg_dump';
 
+-- Extraction profiles: rules a site row can copy (sites are data).
+CREATE TABLE otto.site_profile (
+    name        text PRIMARY KEY,
+    description text NOT NULL,
+    rules       jsonb NOT NULL CHECK (jsonb_typeof(rules) = 'object')
+);
+COMMENT ON TABLE otto.site_profile IS 'Extraction rule sets shipped with Otto; copy one into otto.site.rules when adding a site';
+INSERT INTO otto.site_profile VALUES
+ ('polovniautomobili', 'polovniautomobili.com markup: label/value rows, dataLayer object, JSON-LD, listing cards',
+  $rules${
+  "timezone": "Europe/Belgrade",
+  "ad": {
+    "rows": {"row": "div.divider", "label": ".uk-width-1-2", "value": ".uk-text-bold",
+             "labels": {"Stanje:": "condition", "Marka": "make", "Model": "model", "Godište": "year",
+                        "Kilometraža": "mileage_km", "Karoserija": "body", "Gorivo": "fuel",
+                        "Kubikaža": "engine_cc", "Snaga motora": "power", "Broj oglasa:": "source_ad_id",
+                        "Emisiona klasa motora": "emission_class", "Pogon": "drive", "Menjač": "gearbox",
+                        "Broj vrata": "doors", "Broj sedišta": "seats", "Klima": "air_conditioning",
+                        "Boja": "color", "Registrovan do": "registered_until", "Poreklo vozila": "origin",
+                        "Oštećenje": "damage"}},
+    "own_text": {"title": "h1"},
+    "text": {"price": "span.priceClassified", "old_price": "span.oldPriceClassified",
+             "seller_name": ".js-tutorial-logo h3"},
+    "list": {"features": ".infoBox .uk-width-medium-1-4.uk-margin-small-bottom"},
+    "count": {"images_count": "ul#image-gallery li"},
+    "script_object": {"marker": "dataLayer.push(", "require_key": "object_uid",
+                      "keys": {"object_uid": "source_ad_id", "object_brand": "make", "object_model": "model",
+                               "object_production_year": "year", "object_mileage": "mileage_km",
+                               "object_price": "price", "object_fuel": "fuel", "object_chassis": "body",
+                               "object_engine_volume": "engine_cc", "object_engine_horsepower": "power_hp",
+                               "object_gear_box": "gearbox", "object_air_conditioner": "air_conditioning",
+                               "object_damage": "damage", "object_origin": "origin", "object_door_num": "doors",
+                               "object_city": "location", "object_area": "region",
+                               "object_last_renewed_date": "renewed_at", "object_images_count": "images_count",
+                               "companyName": "seller_name", "name": "title"}}
+  },
+  "listing": {"card": "article.classified", "id_attr": "data-classifiedid", "price_attr": "data-price",
+              "renew_attr": "data-renewdate", "link": "h2 a", "next": "a.js-pagination-next",
+              "total_marker": "od ukupno"}
+}$rules$),
+ ('schema_org', 'Any site embedding schema.org JSON-LD Car/Vehicle/Product with an Offer; no listing rules', '{}');
+
 INSERT INTO otto.site (name, title, hosts, seed_urls, ad_url_pattern, listing_url_pattern,
-                       crawl_delay_ms, max_concurrency, builtin)
+                       crawl_delay_ms, max_concurrency, builtin, rules)
 VALUES ('polovniautomobili', 'polovniautomobili.com',
         ARRAY['www.polovniautomobili.com', 'polovniautomobili.com'],
         ARRAY['https://www.polovniautomobili.com/auto-oglasi/pretraga?page=1&sort=renewDate_desc'],
         '^https://(?:www\.)?polovniautomobili\.com/auto-oglasi/([0-9]+)/[^?#]*$',
         '^https://(?:www\.)?polovniautomobili\.com/auto-oglasi/(?:pretraga\?|[a-z][a-z0-9-]*(?:/[a-z0-9-]+)*/?(?:\?|$))',
-        1000, 1, true);
+        1000, 1, true, (SELECT rules FROM otto.site_profile WHERE name = 'polovniautomobili'));
+
+-------------------------------------------------------------------------------
+-- One canonical vocabulary: English codes, Serbian and English labels, and
+-- every other spelling seen in the real data (matched without diacritics).
+-------------------------------------------------------------------------------
+CREATE TABLE otto.vocabulary (
+    field     text NOT NULL CHECK (field IN ('fuel', 'body', 'gearbox', 'drive', 'color', 'air_conditioning',
+                                             'damage', 'origin', 'condition', 'seller_type')),
+    code      text NOT NULL CHECK (code ~ '^[a-z0-9_]+$'),
+    label_sr  text NOT NULL,
+    label_en  text NOT NULL,
+    spellings text[] NOT NULL DEFAULT '{}',
+    PRIMARY KEY (field, code)
+);
+COMMENT ON TABLE otto.vocabulary IS 'Canonical values of categorical ad fields; parse_ad maps any listed spelling (compared lower-case, without diacritics) to code';
+COMMENT ON COLUMN otto.vocabulary.spellings IS 'Other spellings seen on sites and in data sets, besides the two labels and the code';
+INSERT INTO otto.vocabulary (field, code, label_sr, label_en, spellings) VALUES
+ ('fuel', 'diesel', 'Dizel', 'Diesel', '{}'),
+ ('fuel', 'petrol', 'Benzin', 'Petrol', '{Gasoline}'),
+ ('fuel', 'petrol_lpg', 'Benzin + Gas (TNG)', 'Petrol + LPG', '{"petrol + gas","Benzin + gas"}'),
+ ('fuel', 'petrol_cng', 'Benzin + Metan (CNG)', 'Petrol + CNG', '{"Metan CNG",methane,"petrol + methane"}'),
+ ('fuel', 'hybrid', 'Hibridni pogon', 'Hybrid', '{Hibrid,"Hibridni pogon (Benzin)","Hibridni pogon (Dizel)"}'),
+ ('fuel', 'electric', 'Električni pogon', 'Electric', '{}'),
+ ('body', 'sedan', 'Limuzina', 'Sedan', '{limousine}'),
+ ('body', 'hatchback', 'Hečbek', 'Hatchback', '{}'),
+ ('body', 'estate', 'Karavan', 'Estate', '{caravan,"station wagon"}'),
+ ('body', 'coupe', 'Kupe', 'Coupe', '{}'),
+ ('body', 'convertible', 'Kabriolet/Roadster', 'Convertible', '{cabriolet,roadster}'),
+ ('body', 'mpv', 'Monovolumen (MiniVan)', 'MPV', '{minivan,Monovolumen}'),
+ ('body', 'suv', 'Džip/SUV', 'SUV', '{jeep,"Džip"}'),
+ ('body', 'pickup', 'Pickup', 'Pickup', '{}'),
+ ('gearbox', 'manual_4', 'Manuelni 4 brzine', 'Manual, 4 gears', '{"manual, 4 speeds"}'),
+ ('gearbox', 'manual_5', 'Manuelni 5 brzina', 'Manual, 5 gears', '{"manual, 5 speeds"}'),
+ ('gearbox', 'manual_6', 'Manuelni 6 brzina', 'Manual, 6 gears', '{"manual, 6 speeds"}'),
+ ('gearbox', 'automatic', 'Automatski / poluautomatski', 'Automatic / semi-automatic',
+  '{Automatski,Poluautomatski,automatic,semi-automatic}'),
+ ('drive', 'front', 'Prednji', 'Front-wheel', '{front}'),
+ ('drive', 'rear', 'Zadnji', 'Rear-wheel', '{rear}'),
+ ('drive', 'all', '4x4', 'All-wheel', '{"4x4 reduktor",all-wheel}'),
+ ('color', 'black', 'Crna', 'Black', '{}'), ('color', 'white', 'Bela', 'White', '{}'),
+ ('color', 'grey', 'Siva', 'Grey', '{gray}'), ('color', 'silver', 'Srebrna', 'Silver', '{}'),
+ ('color', 'blue', 'Plava', 'Blue', '{}'), ('color', 'navy', 'Teget', 'Navy blue', '{teget}'),
+ ('color', 'red', 'Crvena', 'Red', '{}'), ('color', 'green', 'Zelena', 'Green', '{}'),
+ ('color', 'burgundy', 'Bordo', 'Burgundy', '{}'), ('color', 'beige', 'Bež', 'Beige', '{}'),
+ ('color', 'brown', 'Braon', 'Brown', '{}'), ('color', 'yellow', 'Žuta', 'Yellow', '{}'),
+ ('color', 'orange', 'Narandžasta', 'Orange', '{}'), ('color', 'purple', 'Ljubičasta', 'Purple', '{}'),
+ ('color', 'gold', 'Zlatna', 'Gold', '{}'),
+ ('air_conditioning', 'none', 'Nema klimu', 'None', '{}'),
+ ('air_conditioning', 'manual', 'Manuelna klima', 'Manual A/C', '{"manual A/C"}'),
+ ('air_conditioning', 'automatic', 'Automatska klima', 'Automatic A/C', '{"automatic A/C"}'),
+ ('damage', 'none', 'Nije oštećen', 'Not damaged', '{}'),
+ ('damage', 'damaged_drivable', 'Oštećen - u voznom stanju', 'Damaged, drivable', '{}'),
+ ('damage', 'damaged_not_drivable', 'Oštećen - nije u voznom stanju', 'Damaged, not drivable', '{}'),
+ ('origin', 'domestic_plates', 'Domaće tablice', 'Domestic plates', '{}'),
+ ('origin', 'foreign_plates', 'Strane tablice', 'Foreign plates', '{}'),
+ ('origin', 'buyer_name', 'Na ime kupca', 'Registered to the buyer', '{}'),
+ ('origin', 'customs_cleared', 'Ocarinjen', 'Customs cleared', '{}'),
+ ('condition', 'used', 'Polovno vozilo', 'Used', '{polovno}'),
+ ('condition', 'new', 'Novo vozilo', 'New', '{novo}'),
+ ('seller_type', 'private', 'Privatno lice', 'Private seller', '{}'),
+ ('seller_type', 'dealer', 'Prodavac', 'Dealer', '{"Auto kuća"}');
 
 -------------------------------------------------------------------------------
 -- The frontier: every URL Otto knows, and when to fetch it next.
@@ -272,6 +375,31 @@ CREATE FUNCTION otto.resolve_url(base text, ref text) RETURNS text
     LANGUAGE c STABLE STRICT PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'otto_resolve_url';
 COMMENT ON FUNCTION otto.resolve_url(text, text) IS 'Resolve a reference against a base URL and normalise it as normalize_url does; NULL when the result is not a fetchable http(s) URL';
+
+CREATE FUNCTION otto.vocabulary_code(field text, spelling text) RETURNS text
+    LANGUAGE c STABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'otto_vocabulary_code';
+COMMENT ON FUNCTION otto.vocabulary_code(text, text) IS 'Canonical code of a spelling of a categorical field, NULL when unknown';
+
+CREATE FUNCTION otto.extract_links(html text, base_url text) RETURNS SETOF text
+    LANGUAGE c STABLE STRICT PARALLEL SAFE ROWS 100
+    AS 'MODULE_PATHNAME', 'otto_extract_links';
+COMMENT ON FUNCTION otto.extract_links(text, text) IS 'Absolute, normalised, unique links of <a href> in document order, honouring <base href>; javascript:, mailto:, fragment-only and invalid links are skipped';
+
+CREATE FUNCTION otto.parse_listing(html text, url text) RETURNS jsonb
+    LANGUAGE c STABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'otto_parse_listing';
+COMMENT ON FUNCTION otto.parse_listing(text, text) IS 'Ads on a listing page (source_ad_id, url, price_eur, renewed_at, title) without repeats, the next page URL and the stated total, by the rules of the site owning the URL''s host';
+
+CREATE FUNCTION otto.parse_ad(html text, url text) RETURNS jsonb
+    LANGUAGE c STABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'otto_parse_ad';
+COMMENT ON FUNCTION otto.parse_ad(text, text) IS 'One ad with typed, canonical fields, by the rules of the site owning the URL''s host; fields the page lacks are absent, unknown categorical values are kept under raw';
+
+CREATE FUNCTION otto.content_hash(ad jsonb) RETURNS bytea
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    RETURN sha256(convert_to((ad - 'renewed_at')::text, 'UTF8'));
+COMMENT ON FUNCTION otto.content_hash(jsonb) IS 'Fingerprint of an ad''s meaningful content (parse_ad output without the renewal time): equal for an unchanged re-fetch';
 
 CREATE VIEW otto.workers AS
     SELECT pid, backend_type, datname AS database, application_name, backend_start, state, wait_event

@@ -64,6 +64,7 @@ OttoGucInit(void)
 							NULL, NULL, NULL);
 
 	UrlGucInit();
+	ParseGucInit();
 
 	MarkGUCPrefixReserved("otto");
 }

@@ -22,6 +22,14 @@ extern char *otto_tracking_params;
 extern void UrlGucInit(void);
 extern char *otto_url_normalize(const char *base, const char *ref, const char **why);
 
+/* vocab.c */
+extern char *vocab_fold(const char *s);
+extern const char *vocab_lookup(const char *field, const char *spelling);
+
+/* parse.c */
+extern int	otto_max_page_bytes;
+extern void ParseGucInit(void);
+
 /* launcher.c */
 extern void LauncherInit(void);
 extern PGDLLEXPORT void otto_launcher_main(Datum main_arg);

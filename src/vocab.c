@@ -1,0 +1,189 @@
+/*
+ * vocab.c: the canonical vocabulary (otto.vocabulary) as a lookup from any
+ * spelling a site shows to Otto's English code.
+ *
+ * Spellings are compared folded: lower case, Serbian diacritics stripped
+ * (č ć -> c, š -> s, ž -> z, đ -> dj), runs of spaces collapsed, trimmed, so
+ * "Hečbek", "Hecbek" and "HEČBEK " all match.  The table is read once per
+ * backend and read again after any change to it (relcache invalidation).
+ */
+#include "postgres.h"
+
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+
+#include "otto.h"
+
+typedef struct VocabEntry
+{
+	char		key[128];		/* field '\x01' folded spelling */
+	char		code[64];
+} VocabEntry;
+
+static HTAB *vocab = NULL;
+static MemoryContext vocab_cxt = NULL;
+static bool vocab_valid = false;
+static Oid	vocab_relid = InvalidOid;
+static bool callback_registered = false;
+
+/* Fold a spelling for comparison (see the file comment). */
+char *
+vocab_fold(const char *s)
+{
+	StringInfoData out;
+	bool		space = false;
+
+	initStringInfo(&out);
+	for (const unsigned char *p = (const unsigned char *) s; *p;)
+	{
+		if (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+		{
+			space = out.len > 0;
+			p++;
+			continue;
+		}
+		if (space)
+		{
+			appendStringInfoChar(&out, ' ');
+			space = false;
+		}
+		if (p[0] == 0xC4 && (p[1] == 0x8C || p[1] == 0x8D || p[1] == 0x86 || p[1] == 0x87))
+			appendStringInfoChar(&out, 'c');	/* Č č Ć ć */
+		else if (p[0] == 0xC5 && (p[1] == 0xA0 || p[1] == 0xA1))
+			appendStringInfoChar(&out, 's');	/* Š š */
+		else if (p[0] == 0xC5 && (p[1] == 0xBD || p[1] == 0xBE))
+			appendStringInfoChar(&out, 'z');	/* Ž ž */
+		else if (p[0] == 0xC4 && (p[1] == 0x90 || p[1] == 0x91))
+			appendStringInfoString(&out, "dj");	/* Đ đ */
+		else
+		{
+			appendStringInfoChar(&out, pg_ascii_tolower(*p));
+			p++;
+			continue;
+		}
+		p += 2;
+	}
+	return out.data;
+}
+
+/* Relcache callback: only marks the cache stale (it may fire in the middle of a load). */
+static void
+vocab_invalidate(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == vocab_relid)
+		vocab_valid = false;
+}
+
+static void
+vocab_add(const char *field, const char *spelling, const char *code)
+{
+	VocabEntry *e;
+	char	   *key = psprintf("%s\x01%s", field, vocab_fold(spelling));
+	bool		found;
+
+	if (strlen(key) >= sizeof(e->key) || strlen(code) >= sizeof(e->code))
+		return;
+	e = hash_search(vocab, key, HASH_ENTER, &found);
+	if (!found)
+		strlcpy(e->code, code, sizeof(e->code));
+}
+
+static void
+vocab_load(void)
+{
+	HASHCTL		ctl;
+	MemoryContext caller = CurrentMemoryContext;
+	int			ret;
+
+	if (!callback_registered)
+	{
+		CacheRegisterRelcacheCallback(vocab_invalidate, (Datum) 0);
+		callback_registered = true;
+	}
+	if (vocab_cxt == NULL)
+		vocab_cxt = AllocSetContextCreate(TopMemoryContext, "otto vocabulary", ALLOCSET_SMALL_SIZES);
+	MemoryContextReset(vocab_cxt);
+	vocab_valid = true;			/* an invalidation during the load marks it stale again */
+	vocab_relid = get_relname_relid("vocabulary", get_namespace_oid("otto", false));
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(((VocabEntry *) 0)->key);
+	ctl.entrysize = sizeof(VocabEntry);
+	ctl.hcxt = vocab_cxt;
+	vocab = hash_create("otto vocabulary", 256, &ctl, HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+
+	SPI_connect();
+	ret = SPI_execute("SELECT field, code, label_sr, label_en, spellings FROM otto.vocabulary", true, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "reading otto.vocabulary failed: %d", ret);
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	td = SPI_tuptable->tupdesc;
+		char	   *field = SPI_getvalue(tup, td, 1);
+		char	   *code = SPI_getvalue(tup, td, 2);
+		bool		isnull;
+		Datum		sp;
+
+		vocab_add(field, code, code);
+		for (int col = 3; col <= 4; col++)
+		{
+			char	   *label = SPI_getvalue(tup, td, col);
+
+			if (label)
+				vocab_add(field, label, code);
+		}
+		sp = SPI_getbinval(tup, td, 5, &isnull);
+		if (!isnull)
+		{
+			ArrayType  *arr = DatumGetArrayTypeP(sp);
+			Datum	   *elems;
+			bool	   *nulls;
+			int			n;
+
+			deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+			for (int k = 0; k < n; k++)
+				if (!nulls[k])
+					vocab_add(field, TextDatumGetCString(elems[k]), code);
+		}
+	}
+	SPI_finish();
+	MemoryContextSwitchTo(caller);
+}
+
+/* The code for a spelling of a field's value, or NULL when unknown. */
+const char *
+vocab_lookup(const char *field, const char *spelling)
+{
+	VocabEntry *e;
+	char	   *key;
+
+	if (!vocab_valid)
+		vocab_load();
+	key = psprintf("%s\x01%s", field, vocab_fold(spelling));
+	if (strlen(key) >= sizeof(e->key))
+		return NULL;
+	e = hash_search(vocab, key, HASH_FIND, NULL);
+	return e ? e->code : NULL;
+}
+
+/* SQL: otto.vocabulary_code(field text, spelling text) returns text. */
+PG_FUNCTION_INFO_V1(otto_vocabulary_code);
+Datum
+otto_vocabulary_code(PG_FUNCTION_ARGS)
+{
+	const char *code = vocab_lookup(text_to_cstring(PG_GETARG_TEXT_PP(0)),
+									text_to_cstring(PG_GETARG_TEXT_PP(1)));
+
+	if (code == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(cstring_to_text(code));
+}
