@@ -106,6 +106,7 @@ def write_truth(market, d, base):
     with open(os.path.join(out, "ads.jsonl"), "w", encoding="utf-8") as f:
         for ad in market.live_ads():
             row = {k: ad[k] for k in TRUTH_FIELDS}
+            row["doors"] = ad["doors"].replace(" vrata", "")     # the vocabulary's form: "4/5"
             row["url"] = render.ad_url(base, ad)
             row["renewed_at"] = render.stamp(ad["renewed_at"]) + "+00"
             row["hidden"] = {k: ad[k] for k in HIDDEN_FIELDS}

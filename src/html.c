@@ -216,6 +216,7 @@ html_walk(HtmlWalker *w, const char *buf, size_t len, HtmlCallback cb, void *arg
 	w->depth = 0;
 	w->elements = 0;
 	w->in_script = false;
+	w->opened_html = w->closed_html = false;
 	while (i < len)
 	{
 		const char *lt = memchr(buf + i, '<', len - i);
@@ -264,6 +265,8 @@ html_walk(HtmlWalker *w, const char *buf, size_t len, HtmlCallback cb, void *arg
 			i = gt ? (size_t) (gt - buf) + 1 : len;
 			if (w->tag.len == 0)
 				continue;
+			if (slice_ieq(w->tag, "html"))
+				w->closed_html = true;
 			open = find_open(w, w->tag);
 			if (open >= 0 && !pop_to(w, open, cb, arg))
 				return;
@@ -287,6 +290,8 @@ html_walk(HtmlWalker *w, const char *buf, size_t len, HtmlCallback cb, void *arg
 			w->tag = (HtmlSlice) {buf + ns, i - ns};
 			parse_attrs(w, &i, &self_closing);
 			w->elements++;
+			if (slice_ieq(w->tag, "html"))
+				w->opened_html = true;
 			if (is_void(w->tag))
 			{
 				/* reported as a start immediately followed by its end */

@@ -75,6 +75,8 @@ struct HtmlWalker
 	HtmlSlice	text;
 	bool		in_script;		/* raw text of a <script> */
 	long		elements;		/* start tags seen */
+	bool		opened_html;	/* saw <html> */
+	bool		closed_html;	/* saw </html>: the document arrived whole */
 };
 
 extern void html_walk(HtmlWalker *w, const char *buf, size_t len, HtmlCallback cb, void *arg);

@@ -366,7 +366,7 @@ load_rules(const char *url)
 		ereport(ERROR,
 				(errcode(ERRCODE_NO_DATA_FOUND),
 				 errmsg("no site owns host \"%s\"", host),
-				 errhint("Add the host to a site: UPDATE otto.site SET hosts = hosts || '%s' WHERE name = ...", host)));
+				 errhint("Add the host to a site: UPDATE otto.site SET hosts = array_append(hosts, '%s') WHERE name = ...", host)));
 	}
 	MemoryContextSwitchTo(caller);
 	r = palloc0(sizeof(SiteRules));
@@ -865,7 +865,7 @@ site_time(const char *s, const char *tz)
 
 /* Build the typed jsonb of an ad from the extracted raw fields. */
 static Jsonb *
-type_ad(Extract *x, const char *page_url)
+type_ad(Extract *x, const char *page_url, bool truncated)
 {
 	JsonbParseState *st = NULL;
 	JsonbValue *res;
@@ -1000,6 +1000,19 @@ type_ad(Extract *x, const char *page_url)
 		}
 		pushJsonbValue(&st, WJB_END_ARRAY, NULL);
 	}
+	if (truncated)
+	{
+		JsonbValue	k,
+					v;
+
+		k.type = jbvString;
+		k.val.string.val = "truncated";
+		k.val.string.len = 9;
+		pushJsonbValue(&st, WJB_KEY, &k);
+		v.type = jbvBool;
+		v.val.boolean = true;
+		pushJsonbValue(&st, WJB_VALUE, &v);
+	}
 	if (rawbuf.len)
 	{
 		JsonbValue	k;
@@ -1082,7 +1095,8 @@ otto_parse_ad(PG_FUNCTION_ARGS)
 		else if (r->jsonld)
 			take_jsonld(x, s + 1);
 	}
-	PG_RETURN_JSONB_P(type_ad(x, url));
+	/* <html> opened and never closed: the page was cut off on the way */
+	PG_RETURN_JSONB_P(type_ad(x, url, w->opened_html && !w->closed_html));
 }
 
 /* ---------------------------------------------------------------- listings */
