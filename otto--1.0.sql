@@ -63,6 +63,7 @@ CREATE TABLE otto.site_profile (
     rules       jsonb NOT NULL CHECK (jsonb_typeof(rules) = 'object')
 );
 COMMENT ON TABLE otto.site_profile IS 'Extraction rule sets shipped with Otto; copy one into otto.site.rules when adding a site';
+COMMENT ON COLUMN otto.site_profile.rules IS 'Rules in the form otto.site.rules takes: ad (rows, text, own_text, list, count, script_object, jsonld), listing, timezone';
 INSERT INTO otto.site_profile VALUES
  ('polovniautomobili', 'polovniautomobili.com markup: label/value rows, dataLayer object, JSON-LD, listing cards',
   $rules${
@@ -121,6 +122,10 @@ CREATE TABLE otto.vocabulary (
     PRIMARY KEY (field, code)
 );
 COMMENT ON TABLE otto.vocabulary IS 'Canonical values of categorical ad fields; parse_ad maps any listed spelling (compared lower-case, without diacritics) to code';
+COMMENT ON COLUMN otto.vocabulary.field IS 'The ad column this value belongs to';
+COMMENT ON COLUMN otto.vocabulary.code IS 'Canonical value stored in otto.ad (English, lower case)';
+COMMENT ON COLUMN otto.vocabulary.label_sr IS 'Label as polovniautomobili.com shows it';
+COMMENT ON COLUMN otto.vocabulary.label_en IS 'English label for people';
 COMMENT ON COLUMN otto.vocabulary.spellings IS 'Other spellings seen on sites and in data sets, besides the two labels and the code';
 INSERT INTO otto.vocabulary (field, code, label_sr, label_en, spellings) VALUES
  ('fuel', 'diesel', 'Dizel', 'Diesel', '{}'),
