@@ -406,6 +406,27 @@ CREATE FUNCTION otto.content_hash(ad jsonb) RETURNS bytea
     RETURN sha256(convert_to((ad - 'renewed_at')::text, 'UTF8'));
 COMMENT ON FUNCTION otto.content_hash(jsonb) IS 'Fingerprint of an ad''s meaningful content (parse_ad output without the renewal time): equal for an unchanged re-fetch';
 
+CREATE FUNCTION otto.url_filter_add(url text) RETURNS boolean
+    LANGUAGE c VOLATILE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'otto_url_filter_add';
+COMMENT ON FUNCTION otto.url_filter_add(text) IS 'Add a URL to the shared-memory Bloom filter; true when it was maybe there already';
+CREATE FUNCTION otto.url_filter_test(url text) RETURNS boolean
+    LANGUAGE c VOLATILE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'otto_url_filter_test';
+COMMENT ON FUNCTION otto.url_filter_test(text) IS 'false: the URL was definitely never added; true: maybe (confirm with otto.url_seen)';
+CREATE FUNCTION otto.url_filter_stats() RETURNS jsonb
+    LANGUAGE c VOLATILE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'otto_url_filter_stats';
+COMMENT ON FUNCTION otto.url_filter_stats() IS 'Bloom filter size, hash count, URLs added, fill ratio and estimated false-positive rate (fill^k)';
+CREATE FUNCTION otto.url_filter_rebuild() RETURNS bigint
+    LANGUAGE sql VOLATILE
+    RETURN (SELECT count(otto.url_filter_add(url)) FROM otto.frontier);
+COMMENT ON FUNCTION otto.url_filter_rebuild() IS 'Add every frontier URL to the Bloom filter (shared memory starts empty at server start; the launcher calls this)';
+CREATE FUNCTION otto.url_seen(site_id int, url text) RETURNS boolean
+    LANGUAGE sql STABLE STRICT
+    RETURN otto.url_filter_test(url) AND EXISTS (SELECT FROM otto.frontier f WHERE f.site_id = url_seen.site_id AND f.url = url_seen.url);
+COMMENT ON FUNCTION otto.url_seen(int, text) IS 'Is the (normalised) URL in the frontier? "Definitely new" from memory, "maybe seen" confirmed by the unique index';
+
 CREATE VIEW otto.workers AS
     SELECT pid, backend_type, datname AS database, application_name, backend_start, state, wait_event
       FROM pg_catalog.pg_stat_activity

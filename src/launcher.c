@@ -15,6 +15,7 @@
 
 #include "access/xact.h"
 #include "commands/extension.h"
+#include "executor/spi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
@@ -60,9 +61,12 @@ LauncherInit(void)
 	RegisterBackgroundWorker(&worker);
 }
 
-/* Is the otto extension installed in the database we are connected to? */
+/*
+ * Is the otto extension installed in the database we are connected to?  When
+ * it has just appeared, refill the URL filter (shared memory starts empty).
+ */
 static bool
-otto_extension_installed(void)
+otto_extension_installed(bool was_installed)
 {
 	bool		installed;
 
@@ -72,6 +76,18 @@ otto_extension_installed(void)
 	pgstat_report_activity(STATE_RUNNING, "otto launcher: checking for the otto extension");
 
 	installed = OidIsValid(get_extension_oid("otto", true));
+	if (installed && !was_installed)
+	{
+		SPI_connect();
+		if (SPI_execute("SELECT otto.url_filter_rebuild()", false, 0) == SPI_OK_SELECT)
+		{
+			bool		isnull;
+			int64		n = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+
+			ereport(LOG, (errmsg("otto launcher loaded " INT64_FORMAT " known URLs into the URL filter", n)));
+		}
+		SPI_finish();
+	}
 
 	PopActiveSnapshot();
 	CommitTransactionCommand();
@@ -121,7 +137,7 @@ otto_launcher_main(Datum main_arg)
 		}
 
 		oldcontext = MemoryContextSwitchTo(loop_context);
-		now_installed = otto_extension_installed();
+		now_installed = otto_extension_installed(installed == 1);
 		MemoryContextSwitchTo(oldcontext);
 		MemoryContextReset(loop_context);
 

@@ -87,6 +87,7 @@ _PG_init(void)
 	}
 
 	otto_preloaded = true;
+	UrlFilterInit();
 	LauncherInit();
 }
 

@@ -30,6 +30,10 @@ extern const char *vocab_lookup(const char *field, const char *spelling);
 extern int	otto_max_page_bytes;
 extern void ParseGucInit(void);
 
+/* urlfilter.c */
+extern void UrlFilterInit(void);
+extern bool url_filter_add(const char *url, size_t len);
+
 /* launcher.c */
 extern void LauncherInit(void);
 extern PGDLLEXPORT void otto_launcher_main(Datum main_arg);
