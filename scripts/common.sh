@@ -12,6 +12,7 @@ OTTO_PACKAGES=(
     libtap-parser-sourcehandler-pgtap-perl libipc-run-perl
     libcurl4-openssl-dev libxml2-dev libxml2-utils
     nginx-light python3 curl
+    clang libclang-rt-14-dev
 )
 
 # Install whatever of OTTO_PACKAGES is missing (idempotent; apt-get only when needed).
@@ -46,4 +47,31 @@ cluster_user() {
 # Run a command as cluster_user.
 as_cluster_user() {
     if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+# Start a throwaway cluster in DIR (unix socket only, so ports never clash),
+# with otto and pg_cron preloaded and a database "otto".
+start_cluster() {
+    local dir=$1
+    chmod 755 "$dir"
+    chown "$(cluster_user)" "$dir"
+    as_cluster_user "$PG_BIN/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 --no-sync \
+        >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log"; return 1; }
+    cat >>"$dir/data/postgresql.conf" <<CONF
+listen_addresses = ''
+unix_socket_directories = '$dir'
+port = 5432
+shared_preload_libraries = 'otto,pg_cron'
+otto.database = 'otto'
+cron.database_name = 'otto'
+fsync = off
+max_worker_processes = 16
+CONF
+    as_cluster_user "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w start >/dev/null \
+        || { cat "$dir/server.log"; return 1; }
+    as_cluster_user "$PG_BIN/createdb" -h "$dir" -p 5432 -U postgres otto
+}
+
+stop_cluster() {
+    as_cluster_user "$PG_BIN/pg_ctl" -D "$1/data" -m immediate stop >/dev/null 2>&1
 }

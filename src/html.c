@@ -16,10 +16,6 @@
 #include <stdint.h>
 #include <string.h>
 
-static const char *const void_elements[] = {
-	"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta",
-	"param", "source", "track", "wbr", NULL
-};
 
 static inline char
 lower(char c)
@@ -46,13 +42,94 @@ slice_ieq(HtmlSlice s, const char *lit)
 	return true;
 }
 
-static bool
-is_void(HtmlSlice tag)
+/* FNV-1a, to compare class names by hash first. */
+static inline unsigned int
+class_hash(const char *p, size_t n)
 {
-	for (int i = 0; void_elements[i]; i++)
-		if (slice_ieq(tag, void_elements[i]))
-			return true;
+	unsigned int h = 2166136261u;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char) p[i]) * 16777619u;
+	return h;
+}
+
+/* Split an element's class attribute once, so selectors compare hashes. */
+static void
+split_classes(HtmlElem *e)
+{
+	size_t		i = 0;
+
+	e->nclasses = 0;
+	while (i < e->klass.len && e->nclasses < HTML_ELEM_CLASSES && i < 65535)
+	{
+		size_t		st;
+
+		while (i < e->klass.len && is_space(e->klass.p[i]))
+			i++;
+		st = i;
+		while (i < e->klass.len && !is_space(e->klass.p[i]))
+			i++;
+		if (i > st && i - st < 256)
+		{
+			e->class_hash[e->nclasses] = class_hash(e->klass.p + st, i - st);
+			e->class_off[e->nclasses] = (unsigned short) st;
+			e->class_len[e->nclasses] = (unsigned char) (i - st);
+			e->nclasses++;
+		}
+	}
+}
+
+/* Lower-case a tag name into name (truncated to fit). */
+static void
+lower_name(HtmlSlice tag, char *name, size_t cap)
+{
+	size_t		n = tag.len < cap - 1 ? tag.len : cap - 1;
+
+	for (size_t i = 0; i < n; i++)
+		name[i] = lower(tag.p[i]);
+	name[n] = '\0';
+}
+
+/* Elements that never have content (HTML "void elements"). */
+static bool
+is_void(const char *n)
+{
+	switch (n[0])
+	{
+		case 'a':
+			return strcmp(n, "area") == 0;
+		case 'b':
+			return strcmp(n, "br") == 0 || strcmp(n, "base") == 0;
+		case 'c':
+			return strcmp(n, "col") == 0;
+		case 'e':
+			return strcmp(n, "embed") == 0;
+		case 'h':
+			return strcmp(n, "hr") == 0;
+		case 'i':
+			return strcmp(n, "img") == 0 || strcmp(n, "input") == 0;
+		case 'l':
+			return strcmp(n, "link") == 0;
+		case 'm':
+			return strcmp(n, "meta") == 0;
+		case 'p':
+			return strcmp(n, "param") == 0;
+		case 's':
+			return strcmp(n, "source") == 0;
+		case 't':
+			return strcmp(n, "track") == 0;
+		case 'w':
+			return strcmp(n, "wbr") == 0;
+	}
 	return false;
+}
+
+/* Elements whose content is raw text up to their end tag. */
+static bool
+is_raw(const char *n)
+{
+	return strcmp(n, "script") == 0 || strcmp(n, "style") == 0 ||
+		strcmp(n, "textarea") == 0 || strcmp(n, "title") == 0;
 }
 
 /* Find "</name" (case-insensitive) from pos; returns its offset or len. */
@@ -90,15 +167,20 @@ push(HtmlWalker *w)
 	if (w->depth < HTML_MAX_DEPTH)
 	{
 		HtmlElem   *e = &w->stack[w->depth];
-		size_t		n = w->tag.len < sizeof(e->name) - 1 ? w->tag.len : sizeof(e->name) - 1;
-		const HtmlSlice *id = html_attr(w, "id");
-		const HtmlSlice *klass = html_attr(w, "class");
 
-		for (size_t i = 0; i < n; i++)
-			e->name[i] = lower(w->tag.p[i]);
-		e->name[n] = '\0';
-		e->id = id ? *id : (HtmlSlice) {NULL, 0};
-		e->klass = klass ? *klass : (HtmlSlice) {NULL, 0};
+		lower_name(w->tag, e->name, sizeof(e->name));
+		e->id = (HtmlSlice) {NULL, 0};
+		e->klass = (HtmlSlice) {NULL, 0};
+		for (int i = 0; i < w->nattrs; i++)
+		{
+			HtmlSlice	n = w->attrs[i].name;
+
+			if (n.len == 5 && (n.p[0] | 32) == 'c' && slice_ieq(n, "class"))
+				e->klass = w->attrs[i].value;
+			else if (n.len == 2 && (n.p[0] | 32) == 'i' && slice_ieq(n, "id"))
+				e->id = w->attrs[i].value;
+		}
+		split_classes(e);
 	}
 	w->depth++;
 }
@@ -109,19 +191,14 @@ find_open(const HtmlWalker *w, HtmlSlice tag)
 {
 	int			top = w->depth < HTML_MAX_DEPTH ? w->depth : HTML_MAX_DEPTH;
 
+	char		name[12];
+
 	if (w->depth > HTML_MAX_DEPTH)
 		return w->depth - 1;	/* untracked depths close one at a time */
+	lower_name(tag, name, sizeof(name));
 	for (int i = top - 1; i >= 0; i--)
-	{
-		char		name[12];
-		size_t		n = tag.len < sizeof(name) - 1 ? tag.len : sizeof(name) - 1;
-
-		for (size_t k = 0; k < n; k++)
-			name[k] = lower(tag.p[k]);
-		name[n] = '\0';
-		if (strcmp(w->stack[i].name, name) == 0)
+		if (w->stack[i].name[0] == name[0] && strcmp(w->stack[i].name, name) == 0)
 			return i;
-	}
 	return -1;
 }
 
@@ -284,15 +361,18 @@ html_walk(HtmlWalker *w, const char *buf, size_t len, HtmlCallback cb, void *arg
 			size_t		ns = i;
 			bool		self_closing;
 			bool		raw;
+			char		name[12];
 
 			while (i < len && !is_space(buf[i]) && buf[i] != '>' && buf[i] != '/')
 				i++;
 			w->tag = (HtmlSlice) {buf + ns, i - ns};
+
 			parse_attrs(w, &i, &self_closing);
 			w->elements++;
-			if (slice_ieq(w->tag, "html"))
+			lower_name(w->tag, name, sizeof(name));
+			if (strcmp(name, "html") == 0)
 				w->opened_html = true;
-			if (is_void(w->tag))
+			if (is_void(name))
 			{
 				/* reported as a start immediately followed by its end */
 				push(w);
@@ -303,8 +383,7 @@ html_walk(HtmlWalker *w, const char *buf, size_t len, HtmlCallback cb, void *arg
 			push(w);
 			if (!cb(w, HTML_START, arg))
 				return;
-			raw = slice_ieq(w->tag, "script") || slice_ieq(w->tag, "style") ||
-				slice_ieq(w->tag, "textarea") || slice_ieq(w->tag, "title");
+			raw = is_raw(name);
 			if (self_closing && !raw)
 			{
 				if (!pop_to(w, w->depth - 1, cb, arg))
@@ -316,7 +395,7 @@ html_walk(HtmlWalker *w, const char *buf, size_t len, HtmlCallback cb, void *arg
 				size_t		end = find_raw_end(buf, len, i, tag);
 				const char *gt;
 
-				w->in_script = slice_ieq(tag, "script");
+				w->in_script = strcmp(name, "script") == 0;
 				if (end > i)
 				{
 					w->text = (HtmlSlice) {buf + i, end - i};
@@ -398,42 +477,38 @@ html_selector_compile(const char *text, HtmlSelector *sel)
 			if (n == 0)
 				return false;
 			dst[n] = '\0';
+			if (dst == c->id)
+				c->id_len = (unsigned char) n;
+			else if (dst != c->name)
+			{
+				c->class_len[c->nclasses - 1] = (unsigned char) n;
+				c->class_hash[c->nclasses - 1] = class_hash(dst, n);
+			}
 		}
 	}
 	return sel->nparts > 0;
 }
 
-/* Does the class attribute hold this class (white-space separated, exact)? */
+/* Does the element have this class (exact, case-sensitive)? */
 static bool
-has_class(HtmlSlice klass, const char *name)
+has_class(const HtmlElem *e, const HtmlCompound *c, int k)
 {
-	size_t		n = strlen(name),
-				i = 0;
-
-	while (i < klass.len)
-	{
-		size_t		s;
-
-		while (i < klass.len && is_space(klass.p[i]))
-			i++;
-		s = i;
-		while (i < klass.len && !is_space(klass.p[i]))
-			i++;
-		if (i - s == n && memcmp(klass.p + s, name, n) == 0)
+	for (int i = 0; i < e->nclasses; i++)
+		if (e->class_hash[i] == c->class_hash[k] && e->class_len[i] == c->class_len[k] &&
+			memcmp(e->klass.p + e->class_off[i], c->classes[k], c->class_len[k]) == 0)
 			return true;
-	}
 	return false;
 }
 
 static bool
 compound_match(const HtmlElem *e, const HtmlCompound *c)
 {
-	if (c->name[0] && strcmp(e->name, c->name) != 0)
+	if (c->name[0] && (e->name[0] != c->name[0] || strcmp(e->name, c->name) != 0))
 		return false;
-	if (c->id[0] && (e->id.len != strlen(c->id) || memcmp(e->id.p, c->id, e->id.len) != 0))
+	if (c->id_len && (e->id.len != c->id_len || memcmp(e->id.p, c->id, c->id_len) != 0))
 		return false;
 	for (int k = 0; k < c->nclasses; k++)
-		if (!has_class(e->klass, c->classes[k]))
+		if (!has_class(e, c, k))
 			return false;
 	return true;
 }
@@ -458,17 +533,6 @@ html_match(const HtmlWalker *w, const HtmlSelector *sel)
 	if (w->depth < 1 || w->depth > HTML_MAX_DEPTH)
 		return false;
 	return chain_match(w, sel, w->depth - 1);
-}
-
-int
-html_inside(const HtmlWalker *w, const HtmlSelector *sel)
-{
-	int			top = w->depth < HTML_MAX_DEPTH ? w->depth : HTML_MAX_DEPTH;
-
-	for (int i = top - 1; i >= 0; i--)
-		if (chain_match(w, sel, i))
-			return i;
-	return -1;
 }
 
 /* Encode a code point as UTF-8 into dst; returns bytes written (0 if invalid). */

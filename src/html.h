@@ -27,11 +27,18 @@ typedef struct HtmlAttr
 	HtmlSlice	value;			/* raw: entities not decoded */
 } HtmlAttr;
 
+#define HTML_ELEM_CLASSES 8		/* classes of one element that selectors can see */
+
 typedef struct HtmlElem
 {
 	char		name[12];		/* lower case, truncated */
 	HtmlSlice	id;
 	HtmlSlice	klass;
+	/* the class attribute split once: hashes, offsets into klass, lengths */
+	unsigned int class_hash[HTML_ELEM_CLASSES];
+	unsigned short class_off[HTML_ELEM_CLASSES];
+	unsigned char class_len[HTML_ELEM_CLASSES];
+	int			nclasses;
 } HtmlElem;
 
 typedef struct HtmlCompound
@@ -39,6 +46,9 @@ typedef struct HtmlCompound
 	char		name[12];		/* "" = any element */
 	char		id[32];
 	char		classes[HTML_SEL_CLASSES][40];
+	unsigned char class_len[HTML_SEL_CLASSES];
+	unsigned int class_hash[HTML_SEL_CLASSES];
+	unsigned char id_len;
 	int			nclasses;
 } HtmlCompound;
 
@@ -90,13 +100,10 @@ extern bool html_selector_compile(const char *text, HtmlSelector *sel);
 /* Does the element on top of the stack match the selector (ancestors included)? */
 extern bool html_match(const HtmlWalker *w, const HtmlSelector *sel);
 
-/* Is there an open element matching the selector (the top or an ancestor)? Depth or -1. */
-extern int	html_inside(const HtmlWalker *w, const HtmlSelector *sel);
-
 /*
  * Decode entities and collapse white space of src into dst (at most dst_cap
- * bytes, always NUL-terminated); returns the length written.  append: when
- * true, a space separates this piece from what dst holds.
+ * bytes, always NUL-terminated); returns the length written.  The result is
+ * never longer than src, so dst_cap = len + 1 always suffices.
  */
 extern size_t html_text_decode(const char *src, size_t len, char *dst, size_t dst_cap);
 

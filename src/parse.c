@@ -323,6 +323,8 @@ add_rules(SiteRules *r, Jsonb *obj, RuleKind default_kind)
 	}
 }
 
+static SPIPlanPtr site_plan = NULL;
+
 /*
  * Find the site whose hosts include the URL's host and compile its rules.
  * Rules are per site; sites are few, so a lookup per call is cheap next to
@@ -354,10 +356,17 @@ load_rules(const char *url)
 	host = pnstrdup(host, slash ? slash - host : strlen(host));
 
 	SPI_connect();
-	arg = CStringGetTextDatum(host);
-	ret = SPI_execute_with_args("SELECT site_id, name, rules, ad_url_pattern FROM otto.site "
+	if (site_plan == NULL)
+	{
+		/* kept for the backend's life; plancache replans it if otto.site is recreated */
+		site_plan = SPI_prepare("SELECT site_id, name, rules, ad_url_pattern FROM otto.site "
 								"WHERE $1 = ANY (hosts) ORDER BY enabled DESC, site_id LIMIT 1",
-								1, &argtype, &arg, NULL, true, 1);
+								1, &argtype);
+		if (site_plan == NULL || SPI_keepplan(site_plan) != 0)
+			elog(ERROR, "could not prepare the site lookup: %s", SPI_result_code_string(SPI_result));
+	}
+	arg = CStringGetTextDatum(host);
+	ret = SPI_execute_plan(site_plan, &arg, NULL, true, 1);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "site lookup failed: %d", ret);
 	if (SPI_processed == 0)
@@ -439,7 +448,8 @@ note_script(Extract *x, const HtmlWalker *w, bool jsonld)
 	const char *p = w->text.p;
 	size_t		n = w->text.len;
 
-	if (jsonld ||
+	/* JSON-LD matters only when it may describe a vehicle or an offer */
+	if ((jsonld && (memmem(p, n, "Car", 3) || memmem(p, n, "Vehicle", 7) || memmem(p, n, "Product", 7))) ||
 		(r->script_marker && n > strlen(r->script_marker) &&
 		 memmem(p, n, r->script_marker, strlen(r->script_marker)) &&
 		 (!r->script_key || memmem(p, n, r->script_key, strlen(r->script_key)))))
@@ -462,14 +472,14 @@ ad_callback(HtmlWalker *w, HtmlEvent ev, void *arg)
 
 				if (e == NULL)
 					break;
-				if (strcmp(e->name, "link") == 0 && !x->canonical)
+				if (e->name[0] == 'l' && strcmp(e->name, "link") == 0 && !x->canonical)
 				{
 					const HtmlSlice *rel = html_attr(w, "rel");
 
 					if (rel && rel->len == 9 && pg_strncasecmp(rel->p, "canonical", 9) == 0)
 						x->canonical = attr_text(w, "href");
 				}
-				else if (strcmp(e->name, "script") == 0)
+				else if (e->name[0] == 's' && strcmp(e->name, "script") == 0)
 				{
 					const HtmlSlice *type = html_attr(w, "type");
 
@@ -551,7 +561,7 @@ ad_callback(HtmlWalker *w, HtmlEvent ev, void *arg)
 			}
 			break;
 		case HTML_TEXT:
-			if (w->depth >= 1 && w->depth <= HTML_MAX_DEPTH && strcmp(w->stack[w->depth - 1].name, "script") == 0)
+			if (w->in_script)
 			{
 				note_script(x, w, script_is_jsonld);
 				break;
@@ -1156,7 +1166,7 @@ listing_callback(HtmlWalker *w, HtmlEvent ev, void *arg)
 			if (x->title_depth >= 0)
 				append_capped(&x->card_title, w->text.p, w->text.len);
 			if (r->total_marker && x->all_text.len < MAX_TEXT_BYTES &&
-				!(w->depth >= 1 && w->depth <= HTML_MAX_DEPTH && strcmp(w->stack[w->depth - 1].name, "script") == 0) &&
+				!w->in_script &&
 				memmem(w->text.p, w->text.len, r->total_marker, strlen(r->total_marker)))
 				append_capped(&x->all_text, w->text.p, w->text.len);
 			break;

@@ -14,16 +14,25 @@
  * is invalid: otto_url_normalize returns NULL with a reason, and the SQL
  * function raises an error that quotes it.
  */
+#ifdef FRONTEND
+/* the fuzzer (fuzz/) builds this file alone, against libpgcommon */
+#include "postgres_fe.h"
+#define OTTO_URL_MAX 2048
+char	   *otto_url_normalize(const char *base, const char *ref, const char **why);
+char	   *otto_tracking_params = "attp,utm_*,fbclid,gclid";
+#else
 #include "postgres.h"
 
 #include "fmgr.h"
-#include "lib/stringinfo.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 
 #include "otto.h"
 
 char	   *otto_tracking_params = NULL;
+#endif
+
+#include "lib/stringinfo.h"
 
 typedef struct UrlParts
 {
@@ -418,6 +427,7 @@ otto_url_normalize(const char *base, const char *ref, const char **why)
 		*why = "longer than 2048 bytes";
 		return NULL;
 	}
+	/* (a copy without tabs and newlines lives as long as the caller's context) */
 	if (memchr(ref, '\t', ref_len) || memchr(ref, '\n', ref_len) || memchr(ref, '\r', ref_len))
 	{
 		char	   *clean = palloc(ref_len + 1);
@@ -509,20 +519,27 @@ otto_url_normalize(const char *base, const char *ref, const char **why)
 	initStringInfo(&out);
 	appendStringInfoString(&out, https ? "https://" : "http://");
 	if (!append_authority(&out, authority, authority_len, https, why))
+	{
+		pfree(path.data);
+		pfree(out.data);
 		return NULL;
+	}
 	if (path.len == 0 || path.data[0] != '/')
 		appendStringInfoChar(&out, '/');
 	append_normalized_pct(&out, path.data, path.len);
+	pfree(path.data);
 	if (r.query)
 		append_canonical_query(&out, r.query, r.query_len);
 	if (out.len > OTTO_URL_MAX)
 	{
 		*why = "longer than 2048 bytes";
+		pfree(out.data);
 		return NULL;
 	}
 	return out.data;
 }
 
+#ifndef FRONTEND
 /* Define otto.tracking_params. */
 void
 UrlGucInit(void)
@@ -568,3 +585,4 @@ otto_resolve_url(PG_FUNCTION_ARGS)
 		PG_RETURN_NULL();
 	PG_RETURN_TEXT_P(cstring_to_text(norm));
 }
+#endif

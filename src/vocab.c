@@ -159,7 +159,10 @@ vocab_load(void)
 	MemoryContextSwitchTo(caller);
 }
 
-/* The code for a spelling of a field's value, or NULL when unknown. */
+/*
+ * The code for a spelling of a field's value (a palloc'd copy: the cache may
+ * be rebuilt before the caller is done with it), or NULL when unknown.
+ */
 const char *
 vocab_lookup(const char *field, const char *spelling)
 {
@@ -172,7 +175,7 @@ vocab_lookup(const char *field, const char *spelling)
 	if (strlen(key) >= sizeof(e->key))
 		return NULL;
 	e = hash_search(vocab, key, HASH_FIND, NULL);
-	return e ? e->code : NULL;
+	return e ? pstrdup(e->code) : NULL;
 }
 
 /* SQL: otto.vocabulary_code(field text, spelling text) returns text. */
