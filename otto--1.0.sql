@@ -427,6 +427,12 @@ CREATE FUNCTION otto.url_seen(site_id int, url text) RETURNS boolean
     RETURN otto.url_filter_test(url) AND EXISTS (SELECT FROM otto.frontier f WHERE f.site_id = url_seen.site_id AND f.url = url_seen.url);
 COMMENT ON FUNCTION otto.url_seen(int, text) IS 'Is the (normalised) URL in the frontier? "Definitely new" from memory, "maybe seen" confirmed by the unique index';
 
+CREATE VIEW otto.vocabulary_unknown AS
+    SELECT r.key AS field, r.value AS spelling, count(*) AS ads, min(a.url) AS example
+      FROM otto.ad a, jsonb_each_text(a.raw) r
+     GROUP BY r.key, r.value;
+COMMENT ON VIEW otto.vocabulary_unknown IS 'Categorical values sites showed that the vocabulary does not know, with how many ads have them: add them to otto.vocabulary.spellings';
+
 CREATE VIEW otto.workers AS
     SELECT pid, backend_type, datname AS database, application_name, backend_start, state, wait_event
       FROM pg_catalog.pg_stat_activity

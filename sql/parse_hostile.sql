@@ -19,6 +19,13 @@ SELECT otto.parse_ad(repeat('<p>filler</p>', 4 * 1024 * 1024), :'url');
 SET otto.max_page_bytes = '64MB';
 SELECT otto.parse_ad(repeat('<p>filler</p>', 4 * 1024 * 1024) || '<h1>end</h1>', :'url') ->> 'title' AS title_after_50mb;
 RESET otto.max_page_bytes;
+-- A page that arrived in windows-1250 parses once converted (the crawler converts by the declared charset).
+SELECT otto.parse_ad(convert_from('\x3c68313ec861e8616b2c208a616261632c204e699a2c20559e6963653c2f68313e'::bytea, 'WIN1250'), :'url') ->> 'title' AS cp1250_title;
+-- Memory is returned: a thousand parses leave the backend's memory where it was.
+SELECT count(otto.parse_ad(repeat('<div class="divider"><div class="uk-width-1-2">Marka</div><div class="uk-width-1-2 uk-text-bold">Audi</div></div>', 100), :'url')) FROM generate_series(1, 10);
+CREATE TEMP TABLE mem AS SELECT sum(total_bytes) AS before FROM pg_backend_memory_contexts;
+SELECT count(otto.parse_ad(repeat('<div class="divider"><div class="uk-width-1-2">Marka</div><div class="uk-width-1-2 uk-text-bold">Audi</div></div>', 100), :'url')) FROM generate_series(1, 1000);
+SELECT sum(total_bytes) - (SELECT before FROM mem) < 1024 * 1024 AS memory_flat FROM pg_backend_memory_contexts;
 -- Links that are not links.
 SELECT l FROM otto.extract_links($$<base href="/sub/dir/"><a href="javascript:alert(1)">j</a><a href="mailto:a@b">m</a>
   <a href="#top">t</a><a href="tel:+381">p</a><a href=" rel?x=1&amp;attp=2#f ">r</a><a href="//other.example/x">o</a>

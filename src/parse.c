@@ -622,6 +622,53 @@ balanced_object(const char *p, const char *end, int *len)
 	return NULL;
 }
 
+/* Top-level scalar members of a JSON object, collected in one parse. */
+typedef struct ObjectScan
+{
+	int			depth;
+	char	   *key;
+	List	   *keys;
+	List	   *values;
+} ObjectScan;
+
+static void
+scan_push(void *state)
+{
+	((ObjectScan *) state)->depth++;
+}
+
+static void
+scan_pop(void *state)
+{
+	((ObjectScan *) state)->depth--;
+}
+
+static void
+scan_field(void *state, char *fname, bool isnull)
+{
+	ObjectScan *s = state;
+
+	s->key = s->depth == 1 ? fname : NULL;
+}
+
+static void
+scan_scalar(void *state, char *token, JsonTokenType type)
+{
+	ObjectScan *s = state;
+
+	if (s->depth == 1 && s->key && type != JSON_TOKEN_NULL)
+	{
+		s->keys = lappend(s->keys, s->key);
+		s->values = lappend(s->values, token);
+	}
+	s->key = NULL;
+}
+
+/*
+ * The script object: the first balanced {...} after the marker that parses
+ * as JSON and has the required key; its top-level members mapped by the
+ * site's keys (one pass of PostgreSQL's JSON parser, no jsonb built).
+ */
 static void
 take_script_object(Extract *x, char *body)
 {
@@ -634,24 +681,35 @@ take_script_object(Extract *x, char *body)
 		int			len;
 		char	   *obj = brace ? balanced_object(brace, body + strlen(body), &len) : NULL;
 
-		if (obj && json_valid(obj, len))
+		if (obj)
 		{
-			Jsonb	   *j = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(pnstrdup(obj, len))));
+			ObjectScan	scan = {0};
+			JsonSemAction sem = {0};
+			JsonLexContext *lex = makeJsonLexContextCstringLen(obj, len, PG_UTF8, true);
+			bool		has_key = r->script_key == NULL;
+			ListCell   *kc,
+					   *vc;
 
-			if (!r->script_key || jsonb_get(j, r->script_key))
+			sem.semstate = &scan;
+			sem.object_start = scan_push;
+			sem.object_end = scan_pop;
+			sem.array_start = scan_push;
+			sem.array_end = scan_pop;
+			sem.object_field_start = scan_field;
+			sem.scalar = scan_scalar;
+			if (pg_parse_json(lex, &sem) != JSON_SUCCESS)
+				scan.keys = NIL;
+			foreach(kc, scan.keys)
+				if (!has_key && strcmp(lfirst(kc), r->script_key) == 0)
+					has_key = true;
+			if (scan.keys && has_key)
 			{
-				JsonbIterator *it = JsonbIteratorInit(&r->script_keys->root);
-				JsonbValue	v;
-				JsonbIteratorToken tok;
-				char	   *key = NULL;
-
-				while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+				forboth(kc, scan.keys, vc, scan.values)
 				{
-					if (tok == WJB_KEY)
-						key = pnstrdup(v.val.string.val, v.val.string.len);
-					else if (tok == WJB_VALUE && key && v.type == jbvString)
-						set_field(x, pnstrdup(v.val.string.val, v.val.string.len), SRC_SCRIPT,
-								  jsonb_get_text(j, key));
+					char	   *field = jsonb_get_text(r->script_keys, lfirst(kc));
+
+					if (field)
+						set_field(x, field, SRC_SCRIPT, lfirst(vc));
 				}
 				return;
 			}
