@@ -188,13 +188,19 @@ static void
 set_field(Extract *x, const char *name, Source src, const char *text)
 {
 	Field	   *f;
+	char	   *trimmed;
+	size_t		n;
 
 	if (text == NULL)
 		return;
 	while (*text == ' ')
 		text++;
-	if (*text == '\0')
+	n = strlen(text);
+	while (n > 0 && text[n - 1] == ' ')
+		n--;
+	if (n == 0)
 		return;
+	trimmed = pnstrdup(text, n);
 	for (f = x->fields; f; f = f->next)
 		if (strcmp(f->name, name) == 0)
 			break;
@@ -203,7 +209,7 @@ set_field(Extract *x, const char *name, Source src, const char *text)
 		f = palloc0(sizeof(Field));
 		strlcpy(f->name, name, sizeof(f->name));
 		f->source = src;
-		f->text = pstrdup(text);
+		f->text = trimmed;
 		f->next = x->fields;
 		x->fields = f;
 		return;
@@ -211,7 +217,7 @@ set_field(Extract *x, const char *name, Source src, const char *text)
 	if (src > f->source)
 	{
 		f->source = src;
-		f->text = pstrdup(text);
+		f->text = trimmed;
 	}
 }
 
