@@ -146,6 +146,7 @@ typedef struct Extract
 	bool		done[MAX_RULES];
 	int			counts[MAX_RULES];
 	List	   *scripts;		/* char* of script bodies worth a look */
+	bool		script_is_jsonld;	/* the open <script> is application/ld+json */
 	char	   *canonical;
 	/* listing */
 	int			card_depth;
@@ -462,8 +463,6 @@ note_script(Extract *x, const HtmlWalker *w, bool jsonld)
 		x->scripts = lappend(x->scripts, psprintf("%c%.*s", jsonld ? 'J' : 'S', (int) n, p));
 }
 
-static bool script_is_jsonld;
-
 static bool
 ad_callback(HtmlWalker *w, HtmlEvent ev, void *arg)
 {
@@ -489,7 +488,7 @@ ad_callback(HtmlWalker *w, HtmlEvent ev, void *arg)
 				{
 					const HtmlSlice *type = html_attr(w, "type");
 
-					script_is_jsonld = type && type->len == 19 && pg_strncasecmp(type->p, "application/ld+json", 19) == 0;
+					x->script_is_jsonld = type && type->len == 19 && pg_strncasecmp(type->p, "application/ld+json", 19) == 0;
 				}
 				if (r->has_rows)
 				{
@@ -569,7 +568,7 @@ ad_callback(HtmlWalker *w, HtmlEvent ev, void *arg)
 		case HTML_TEXT:
 			if (w->in_script)
 			{
-				note_script(x, w, script_is_jsonld);
+				note_script(x, w, x->script_is_jsonld);
 				break;
 			}
 			if (x->row_depth >= 0)

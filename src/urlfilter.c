@@ -116,14 +116,23 @@ check_filter(void)
 				 errmsg("the URL filter needs otto in shared_preload_libraries")));
 }
 
+/* The two hashes of double hashing; bit i is (h1 + i h2) mod m (h2 odd). */
+static inline void
+url_hashes(const char *url, size_t len, uint64 *h1, uint64 *h2)
+{
+	*h1 = hash_bytes_extended((const unsigned char *) url, (int) len, 0x6f74746f);
+	*h2 = hash_bytes_extended((const unsigned char *) url, (int) len, 0x75726c73) | 1;
+}
+
 /* Add a URL; returns true when every bit was already set ("maybe seen"). */
 bool
 url_filter_add(const char *url, size_t len)
 {
-	uint64		h1 = hash_bytes_extended((const unsigned char *) url, (int) len, 0x6f74746f);
-	uint64		h2 = hash_bytes_extended((const unsigned char *) url, (int) len, 0x75726c73) | 1;
+	uint64		h1,
+				h2;
 	bool		seen = true;
 
+	url_hashes(url, len, &h1, &h2);
 	for (int i = 0; i < filter->nhashes; i++)
 	{
 		uint64		bit = (h1 + (uint64) i * h2) % filter->nbits;
@@ -140,9 +149,10 @@ url_filter_add(const char *url, size_t len)
 static bool
 url_filter_test(const char *url, size_t len)
 {
-	uint64		h1 = hash_bytes_extended((const unsigned char *) url, (int) len, 0x6f74746f);
-	uint64		h2 = hash_bytes_extended((const unsigned char *) url, (int) len, 0x75726c73) | 1;
+	uint64		h1,
+				h2;
 
+	url_hashes(url, len, &h1, &h2);
 	for (int i = 0; i < filter->nhashes; i++)
 	{
 		uint64		bit = (h1 + (uint64) i * h2) % filter->nbits;
