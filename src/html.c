@@ -169,6 +169,7 @@ push(HtmlWalker *w)
 		HtmlElem   *e = &w->stack[w->depth];
 
 		lower_name(w->tag, e->name, sizeof(e->name));
+		e->name_hash = class_hash(e->name, strlen(e->name));
 		e->id = (HtmlSlice) {NULL, 0};
 		e->klass = (HtmlSlice) {NULL, 0};
 		for (int i = 0; i < w->nattrs; i++)
@@ -525,6 +526,20 @@ chain_match(const HtmlWalker *w, const HtmlSelector *sel, int top)
 		if (compound_match(&w->stack[i], &sel->parts[part - 1]))
 			part--;
 	return part == 0;
+}
+
+bool
+html_selector_key(const HtmlSelector *sel, unsigned int *key)
+{
+	const HtmlCompound *c = &sel->parts[sel->nparts - 1];
+
+	if (c->nclasses > 0)
+		*key = c->class_hash[0];
+	else if (c->name[0])
+		*key = class_hash(c->name, strlen(c->name));
+	else
+		return false;
+	return true;
 }
 
 bool

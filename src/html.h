@@ -32,6 +32,7 @@ typedef struct HtmlAttr
 typedef struct HtmlElem
 {
 	char		name[12];		/* lower case, truncated */
+	unsigned int name_hash;
 	HtmlSlice	id;
 	HtmlSlice	klass;
 	/* the class attribute split once: hashes, offsets into klass, lengths */
@@ -96,6 +97,14 @@ extern const HtmlSlice *html_attr(const HtmlWalker *w, const char *name);
 
 /* Compile "tag#id.class tag.class" into sel; false if it does not fit or is malformed. */
 extern bool html_selector_compile(const char *text, HtmlSelector *sel);
+
+/*
+ * A selector's key for prefiltering: the hash of the first class of its last
+ * part, else of its tag name; false for a selector that can match any
+ * element.  An element can match only if its name hash or one of its class
+ * hashes equals the key.
+ */
+extern bool html_selector_key(const HtmlSelector *sel, unsigned int *key);
 
 /* Does the element on top of the stack match the selector (ancestors included)? */
 extern bool html_match(const HtmlWalker *w, const HtmlSelector *sel);

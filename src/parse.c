@@ -83,6 +83,9 @@ typedef struct SiteRules
 	Jsonb	   *labels;			/* label -> field */
 	Rule		rules[MAX_RULES];
 	int			nrules;
+	/* prefilter: rules that may match an element with a name/class hash in bucket b */
+	uint64		bucket[64];
+	uint64		any_element;	/* rules whose selector has no key */
 	char	   *script_marker;	/* e.g. "dataLayer.push(" */
 	char	   *script_key;		/* a key the right object has */
 	Jsonb	   *script_keys;	/* object key -> field */
@@ -422,6 +425,15 @@ load_rules(const char *url)
 	}
 	else
 		r->jsonld = true;		/* the generic profile: schema.org only */
+	for (int i = 0; i < r->nrules; i++)
+	{
+		unsigned int key;
+
+		if (html_selector_key(&r->rules[i].sel, &key))
+			r->bucket[key & 63] |= UINT64CONST(1) << i;
+		else
+			r->any_element |= UINT64CONST(1) << i;
+	}
 	listing = jsonb_get(rules, "listing");
 	if (listing)
 	{
@@ -474,6 +486,7 @@ ad_callback(HtmlWalker *w, HtmlEvent ev, void *arg)
 		case HTML_START:
 			{
 				HtmlElem   *e = w->depth <= HTML_MAX_DEPTH ? &w->stack[w->depth - 1] : NULL;
+				uint64		candidates;
 
 				if (e == NULL)
 					break;
@@ -508,10 +521,15 @@ ad_callback(HtmlWalker *w, HtmlEvent ev, void *arg)
 							x->label_depth = w->depth;
 					}
 				}
-				for (int i = 0; i < r->nrules; i++)
+				candidates = r->any_element | r->bucket[e->name_hash & 63];
+				for (int c = 0; c < e->nclasses; c++)
+					candidates |= r->bucket[e->class_hash[c] & 63];
+				for (int i = 0; candidates; i++, candidates >>= 1)
 				{
 					Rule	   *rule = &r->rules[i];
 
+					if (!(candidates & 1))
+						continue;
 					if (x->cap_depth[i] >= 0 || (x->done[i] && rule->kind != RULE_LIST && rule->kind != RULE_COUNT))
 						continue;
 					if (html_match(w, &rule->sel))
