@@ -440,6 +440,237 @@ CREATE VIEW otto.workers AS
 COMMENT ON VIEW otto.workers IS 'Otto''s background workers now running (launcher, crawlers, stream processor)';
 
 -------------------------------------------------------------------------------
+-- The per-page pipeline (the crawler calls the same function for every page).
+-------------------------------------------------------------------------------
+CREATE FUNCTION otto.site_for_url(url text) RETURNS otto.site
+    LANGUAGE sql STABLE STRICT
+    RETURN (SELECT s FROM otto.site s
+             WHERE split_part(split_part(otto.normalize_url(url), '://', 2), '/', 1) = ANY (s.hosts)
+             ORDER BY s.enabled DESC, s.site_id LIMIT 1);
+COMMENT ON FUNCTION otto.site_for_url(text) IS 'The site owning the URL''s host (enabled sites first), or NULL';
+
+CREATE FUNCTION otto.url_kind(site otto.site, url text) RETURNS text
+    LANGUAGE sql IMMUTABLE STRICT
+    RETURN CASE WHEN url ~ site.ad_url_pattern THEN 'ad'
+                WHEN url ~ site.listing_url_pattern THEN 'listing' END;
+COMMENT ON FUNCTION otto.url_kind(otto.site, text) IS 'ad or listing by the site''s URL patterns; NULL for URLs the crawl does not follow';
+
+CREATE FUNCTION otto.ingest_page(url text, html text, status int DEFAULT 200, fetched_at timestamptz DEFAULT now())
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+#variable_conflict use_column
+DECLARE
+    u       text := otto.normalize_url(url);
+    s       otto.site := otto.site_for_url(url);
+    kind    text;
+    d       int;
+    links   int := 0;
+    parsed  jsonb;
+    hash    bytea;
+    old     otto.ad;
+    new_ad  otto.ad;
+    changed text[];
+    ev      text := NULL;
+    result  jsonb;
+BEGIN
+    IF s IS NULL THEN
+        RAISE EXCEPTION 'no site owns the host of "%"', left(url, 200)
+            USING ERRCODE = 'no_data_found',
+                  HINT = 'Add the host to otto.site.hosts, or add a site.';
+    END IF;
+    kind := coalesce(otto.url_kind(s, u), 'other');
+    SELECT f.depth INTO d FROM otto.frontier f WHERE f.site_id = s.site_id AND f.url = u;
+    d := coalesce(d, 0);
+
+    INSERT INTO otto.page (site_id, url, fetched_at, status, body_bytes, content_hash)
+    VALUES (s.site_id, u, fetched_at, status, octet_length(html), sha256(convert_to(coalesce(html, ''), 'UTF8')));
+    INSERT INTO otto.frontier AS f (site_id, url, kind, depth, state, last_status, last_fetched_at, discovered_at)
+    VALUES (s.site_id, u, kind, d, 'done', status, fetched_at, fetched_at)
+    ON CONFLICT (site_id, url) DO UPDATE
+       SET state = 'done', last_status = excluded.last_status, last_fetched_at = excluded.last_fetched_at,
+           lease_owner = NULL, lease_until = NULL, attempts = 0, last_error = NULL;
+
+    IF status = 200 AND html IS NOT NULL THEN
+        -- Links of this site that the crawl follows, one level deeper.
+        IF d < s.max_depth THEN
+            INSERT INTO otto.frontier (site_id, url, kind, depth, discovered_at)
+            SELECT s.site_id, l.link, otto.url_kind(s, l.link), d + 1, fetched_at
+              FROM otto.extract_links(html, u) l(link)
+             WHERE split_part(split_part(l.link, '://', 2), '/', 1) = ANY (s.hosts)
+               AND otto.url_kind(s, l.link) IS NOT NULL
+            ON CONFLICT (site_id, url) DO NOTHING;
+            GET DIAGNOSTICS links = ROW_COUNT;
+        END IF;
+
+        IF kind = 'ad' THEN
+            parsed := otto.parse_ad(html, u);
+            IF parsed->>'source_ad_id' IS NULL THEN
+                RAISE EXCEPTION 'ad page "%" has no ad id', left(u, 200)
+                    USING ERRCODE = 'invalid_parameter_value',
+                          HINT = 'The site''s ad_url_pattern must capture the id, or its rules must find it on the page.';
+            END IF;
+            hash := otto.content_hash(parsed);
+            new_ad := jsonb_populate_record(NULL::otto.ad, parsed);
+            SELECT * INTO old FROM otto.ad a
+             WHERE a.site_id = s.site_id AND a.source_ad_id = parsed->>'source_ad_id' FOR UPDATE;
+            IF NOT FOUND THEN
+                INSERT INTO otto.ad (site_id, source_ad_id, url, title, make, model, year, mileage_km, price_eur,
+                    old_price_eur, fuel, body, gearbox, power_kw, power_hp, engine_cc, color, seats, doors, drive,
+                    emission_class, air_conditioning, damage, origin, condition, registered_until, location, region,
+                    seller_type, renewed_at, features, images_count, raw, content_hash, first_seen_at, last_seen_at)
+                VALUES (s.site_id, new_ad.source_ad_id, new_ad.url, new_ad.title, new_ad.make, new_ad.model,
+                    new_ad.year, new_ad.mileage_km, new_ad.price_eur, new_ad.old_price_eur, new_ad.fuel, new_ad.body,
+                    new_ad.gearbox, new_ad.power_kw, new_ad.power_hp, new_ad.engine_cc, new_ad.color, new_ad.seats,
+                    new_ad.doors, new_ad.drive, new_ad.emission_class, new_ad.air_conditioning, new_ad.damage,
+                    new_ad.origin, new_ad.condition, new_ad.registered_until, new_ad.location, new_ad.region,
+                    new_ad.seller_type, new_ad.renewed_at, coalesce(new_ad.features, '{}'), new_ad.images_count,
+                    coalesce(parsed->'raw', '{}'), hash, fetched_at, fetched_at)
+                RETURNING * INTO new_ad;
+                INSERT INTO otto.ad_event (site_id, ad_id, kind, at, new_price_eur)
+                VALUES (s.site_id, new_ad.ad_id, 'new', fetched_at, new_ad.price_eur);
+                ev := 'new';
+            ELSE
+                IF old.content_hash IS DISTINCT FROM hash THEN
+                    -- the typed fields whose values differ, price apart
+                    SELECT array_agg(k ORDER BY k) INTO changed
+                      FROM jsonb_each(to_jsonb(new_ad)) n(k, v)
+                     WHERE k NOT IN ('ad_id', 'site_id', 'state', 'first_seen_at', 'last_seen_at', 'removed_at',
+                                     'content_hash', 'renewed_at', 'price_eur', 'old_price_eur', 'raw')
+                       AND n.v IS DISTINCT FROM to_jsonb(old) -> k
+                       AND NOT (k = 'features' AND n.v = 'null' AND to_jsonb(old) -> k = '[]');
+                    IF new_ad.price_eur IS DISTINCT FROM old.price_eur THEN
+                        INSERT INTO otto.ad_event (site_id, ad_id, kind, at, old_price_eur, new_price_eur)
+                        VALUES (s.site_id, old.ad_id, 'price_changed', fetched_at, old.price_eur, new_ad.price_eur);
+                        ev := 'price_changed';
+                    END IF;
+                    IF changed IS NOT NULL THEN
+                        INSERT INTO otto.ad_event (site_id, ad_id, kind, at, changed_fields, details)
+                        VALUES (s.site_id, old.ad_id, 'updated', fetched_at, changed,
+                                (SELECT jsonb_object_agg(k, jsonb_build_array(to_jsonb(old) -> k, to_jsonb(new_ad) -> k))
+                                   FROM unnest(changed) k));
+                        ev := coalesce(ev, 'updated');
+                    END IF;
+                END IF;
+                IF old.state = 'removed' THEN
+                    INSERT INTO otto.ad_event (site_id, ad_id, kind, at, new_price_eur, details)
+                    VALUES (s.site_id, old.ad_id, 'relisted', fetched_at, new_ad.price_eur,
+                            jsonb_build_object('removed_at', old.removed_at));
+                    ev := 'relisted';
+                END IF;
+                UPDATE otto.ad a SET
+                    url = new_ad.url, title = new_ad.title, make = new_ad.make, model = new_ad.model,
+                    year = new_ad.year, mileage_km = new_ad.mileage_km, price_eur = new_ad.price_eur,
+                    old_price_eur = new_ad.old_price_eur, fuel = new_ad.fuel, body = new_ad.body,
+                    gearbox = new_ad.gearbox, power_kw = new_ad.power_kw, power_hp = new_ad.power_hp,
+                    engine_cc = new_ad.engine_cc, color = new_ad.color, seats = new_ad.seats, doors = new_ad.doors,
+                    drive = new_ad.drive, emission_class = new_ad.emission_class,
+                    air_conditioning = new_ad.air_conditioning, damage = new_ad.damage, origin = new_ad.origin,
+                    condition = new_ad.condition, registered_until = new_ad.registered_until,
+                    location = new_ad.location, region = new_ad.region, seller_type = new_ad.seller_type,
+                    renewed_at = new_ad.renewed_at, features = coalesce(new_ad.features, '{}'),
+                    images_count = new_ad.images_count, raw = coalesce(parsed->'raw', '{}'), content_hash = hash,
+                    state = 'live', removed_at = NULL,
+                    last_seen_at = greatest(a.last_seen_at, ingest_page.fetched_at)
+                 WHERE a.ad_id = old.ad_id
+                RETURNING * INTO new_ad;
+            END IF;
+        END IF;
+    END IF;
+
+    result := jsonb_build_object('site', s.name, 'url', u, 'kind', kind, 'status', status, 'links_added', links,
+                                 'ad_id', new_ad.ad_id, 'event', ev);
+    PERFORM pg_notify('otto_page', jsonb_build_object('site', s.name, 'url', left(u, 500), 'status', status)::text);
+    IF ev IS NOT NULL THEN
+        PERFORM pg_notify('otto_ad', jsonb_build_object('ad_id', new_ad.ad_id, 'event', ev)::text);
+    END IF;
+    RETURN result;
+END
+$fn$;
+COMMENT ON FUNCTION otto.ingest_page(text, text, int, timestamptz) IS 'The per-page pipeline on a page fetched elsewhere (saved pages, archives, re-parses): page log, links into the frontier, ad upsert with new/price_changed/updated/relisted events, NOTIFY otto_page/otto_ad. An unchanged re-fetch writes no event.';
+
+
+-------------------------------------------------------------------------------
+-- Admin API (otto_admin): sites and crawls.
+-------------------------------------------------------------------------------
+CREATE FUNCTION otto.site_add(name text, title text, hosts text[], seed_urls text[], ad_url_pattern text,
+                              listing_url_pattern text, profile text DEFAULT 'schema_org',
+                              allow_private_addresses boolean DEFAULT false)
+RETURNS int
+LANGUAGE sql
+AS $fn$
+    INSERT INTO otto.site (name, title, hosts, seed_urls, ad_url_pattern, listing_url_pattern, rules,
+                           allow_private_addresses)
+    SELECT site_add.name, site_add.title, (SELECT array_agg(lower(h)) FROM unnest(site_add.hosts) h),
+           site_add.seed_urls, site_add.ad_url_pattern, site_add.listing_url_pattern, p.rules,
+           site_add.allow_private_addresses
+      FROM otto.site_profile p WHERE p.name = site_add.profile
+    RETURNING site_id;
+$fn$;
+COMMENT ON FUNCTION otto.site_add(text, text, text[], text[], text, text, text, boolean) IS 'Add a (disabled) site with the rules of an extraction profile; returns its id (NULL when the profile does not exist)';
+
+CREATE FUNCTION otto.site_enable(name text, enabled boolean DEFAULT true) RETURNS boolean
+LANGUAGE sql
+AS $fn$
+    WITH u AS (UPDATE otto.site s SET enabled = site_enable.enabled WHERE s.name = site_enable.name RETURNING 1)
+    SELECT count(*) = 1 FROM u;
+$fn$;
+COMMENT ON FUNCTION otto.site_enable(text, boolean) IS 'Enable (or, with false, disable) a site; false when there is no such site';
+
+CREATE FUNCTION otto.crawl_start(site text) RETURNS int
+LANGUAGE plpgsql
+AS $fn$
+DECLARE
+    s otto.site;
+    n int;
+BEGIN
+    UPDATE otto.site SET enabled = true WHERE name = crawl_start.site RETURNING * INTO s;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'no site named "%"', crawl_start.site USING ERRCODE = 'no_data_found',
+              HINT = 'SELECT name FROM otto.site lists the sites.';
+    END IF;
+    INSERT INTO otto.frontier AS f (site_id, url, kind, depth, state, due_at)
+    SELECT s.site_id, otto.normalize_url(seed), coalesce(otto.url_kind(s, otto.normalize_url(seed)), 'listing'), 0, 'queued', now()
+      FROM unnest(s.seed_urls) seed
+    ON CONFLICT (site_id, url) DO UPDATE SET state = 'queued', due_at = now(), lease_owner = NULL, lease_until = NULL
+     WHERE f.state <> 'leased';
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END
+$fn$;
+COMMENT ON FUNCTION otto.crawl_start(text) IS 'Enable the site and queue its seed URLs for an immediate fetch; returns the number of seeds queued';
+
+CREATE FUNCTION otto.crawl_stop(site text) RETURNS boolean
+LANGUAGE sql
+RETURN otto.site_enable(site, false);
+COMMENT ON FUNCTION otto.crawl_stop(text) IS 'Disable the site: workers stop claiming its URLs (leases in flight finish or expire); the frontier is kept for the next crawl_start';
+
+CREATE VIEW otto.crawl_status AS
+SELECT s.name AS site, s.enabled,
+       count(*) FILTER (WHERE f.state = 'queued') AS queued,
+       count(*) FILTER (WHERE f.state = 'queued' AND f.due_at <= now()) AS due,
+       count(*) FILTER (WHERE f.state = 'leased') AS in_flight,
+       count(*) FILTER (WHERE f.state = 'done') AS done,
+       count(*) FILTER (WHERE f.state = 'failed') AS failed,
+       count(*) FILTER (WHERE f.state = 'refused') AS refused,
+       (SELECT round(count(*) / 60.0, 2) FROM otto.page p
+         WHERE p.site_id = s.site_id AND p.fetched_at > now() - interval '1 minute') AS pages_per_s,
+       (SELECT count(*) FROM otto.ad_event e WHERE e.site_id = s.site_id AND e.kind = 'new'
+           AND e.at > now() - interval '1 hour') AS ads_new_1h,
+       (SELECT count(*) FROM otto.ad_event e WHERE e.site_id = s.site_id AND e.kind IN ('price_changed', 'updated')
+           AND e.at > now() - interval '1 hour') AS ads_updated_1h,
+       (SELECT jsonb_object_agg(k, n) FROM (SELECT coalesce(p.error_kind, 'http_' || p.status) AS k, count(*) AS n
+                                              FROM otto.page p
+                                             WHERE p.site_id = s.site_id AND p.fetched_at > now() - interval '1 hour'
+                                               AND (p.error_kind IS NOT NULL OR p.status >= 400)
+                                             GROUP BY 1) e) AS errors_1h,
+       s.crawl_delay_ms AS delay_ms, s.max_concurrency
+  FROM otto.site s LEFT JOIN otto.frontier f ON f.site_id = s.site_id
+ GROUP BY s.site_id;
+COMMENT ON VIEW otto.crawl_status IS 'Crawl progress per site at a glance: URLs by state, pages/s over the last minute, ads new/updated and errors by kind in the last hour, politeness in force';
+
+-------------------------------------------------------------------------------
 -- pg_dump keeps user data (the extension's own rows are recreated by the script).
 -------------------------------------------------------------------------------
 SELECT pg_catalog.pg_extension_config_dump('otto.site', 'WHERE NOT builtin');
