@@ -56,5 +56,5 @@ sim_rate=$(rate sim_page 2>&1 | grep -o '[0-9]*$')
 real_floor=$("$WORK/floor" "$WORK"/real/*.html)
 sim_floor=$("$WORK/floor" $(ls "$WORK"/sim/*.html | head -2000))
 printf '%-26s %14s %22s %8s\n' pages "parse_ad/s" "libxml2 floor/s" ratio
-printf '%-26s %14s %22s %8.2f\n' "real ad pages (2)" "$real_rate" "$real_floor" "$(echo "$real_rate / $real_floor" | bc -l)"
-printf '%-26s %14s %22s %8.2f\n' "simulated ad pages (10k)" "$sim_rate" "$sim_floor" "$(echo "$sim_rate / $sim_floor" | bc -l)"
+printf '%-26s %14s %22s %8.2f\n' "real ad pages (2)" "$real_rate" "$real_floor" "$(awk "BEGIN {print $real_rate / $real_floor}")"
+printf '%-26s %14s %22s %8.2f\n' "simulated ad pages (10k)" "$sim_rate" "$sim_floor" "$(awk "BEGIN {print $sim_rate / $sim_floor}")"

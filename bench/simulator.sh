@@ -22,7 +22,7 @@ for n in "${@:-10000 100000}"; do
         t1=$(date +%s.%N)
         "$SIM" advance "$WORK/m$size" 2>/dev/null
         t2=$(date +%s.%N)
-        printf '%-8s %12.1f %12.1f %14s\n' "$size" "$(echo "$t1 - $t0" | bc)" "$(echo "$t2 - $t1" | bc)" \
+        printf '%-8s %12.1f %12.1f %14s\n' "$size" "$(awk "BEGIN {print $t1 - $t0}")" "$(awk "BEGIN {print $t2 - $t1}")" \
             "$(du -sm "$WORK/m$size/www" | cut -f1)"
     done
 done
@@ -44,4 +44,4 @@ echo "serving (wrk -t2 -c64 -d10s, keep-alive, gzip):"
 base=$(wrk -t2 -c64 -d10s -H 'Accept-Encoding: gzip' "http://127.0.0.1:$PORT/robots.txt" | awk '/Requests\/sec/ {print $2}')
 ads=$(wrk -t2 -c64 -d10s -s "$WORK/urls.lua" "http://127.0.0.1:$PORT" | awk '/Requests\/sec/ {print $2}')
 printf '%-28s %10s req/s\n' "baseline robots.txt" "$base" "random ad pages" "$ads"
-printf '%-28s %10.2f\n' "ad pages / baseline" "$(echo "$ads / $base" | bc -l)"
+printf '%-28s %10.2f\n' "ad pages / baseline" "$(awk "BEGIN {print $ads / $base}")"
