@@ -46,13 +46,13 @@
 #define MAX_RULES 64
 #define MAX_TEXT_BYTES (64 * 1024)	/* per captured value */
 
+/* Where a value came from, in rising precedence (see the file comment). */
 typedef enum Source
 {
 	SRC_JSONLD,
 	SRC_SCRIPT,
 	SRC_TEXT,
-	SRC_ROWS,
-	SRC_URL
+	SRC_ROWS
 } Source;
 
 typedef enum RuleKind
