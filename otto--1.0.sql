@@ -401,6 +401,15 @@ CREATE FUNCTION otto.parse_ad(html text, url text) RETURNS jsonb
     AS 'MODULE_PATHNAME', 'otto_parse_ad';
 COMMENT ON FUNCTION otto.parse_ad(text, text) IS 'One ad with typed, canonical fields, by the rules of the site owning the URL''s host; fields the page lacks are absent, unknown categorical values are kept under raw';
 
+CREATE FUNCTION otto.robots_allowed(robots_txt text, user_agent text, url text) RETURNS boolean
+    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'otto_robots_allowed';
+COMMENT ON FUNCTION otto.robots_allowed(text, text, text) IS 'May a crawler with this User-Agent fetch the URL under this robots.txt (RFC 9309: its own group or *, longest rule wins, Allow wins ties, * and $ patterns)?';
+CREATE FUNCTION otto.robots_crawl_delay(robots_txt text, user_agent text) RETURNS float8
+    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'otto_robots_crawl_delay';
+COMMENT ON FUNCTION otto.robots_crawl_delay(text, text) IS 'Crawl-delay in seconds of the group that applies to this User-Agent, NULL when not stated';
+
 CREATE FUNCTION otto.content_hash(ad jsonb) RETURNS bytea
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
     RETURN sha256(convert_to((ad - 'renewed_at')::text, 'UTF8'));
