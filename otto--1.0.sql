@@ -119,6 +119,7 @@ CREATE TABLE otto.vocabulary (
     label_sr  text NOT NULL,
     label_en  text NOT NULL,
     spellings text[] NOT NULL DEFAULT '{}',
+    builtin   boolean NOT NULL DEFAULT false,
     PRIMARY KEY (field, code)
 );
 COMMENT ON TABLE otto.vocabulary IS 'Canonical values of categorical ad fields; parse_ad maps any listed spelling (compared lower-case, without diacritics) to code';
@@ -126,6 +127,7 @@ COMMENT ON COLUMN otto.vocabulary.field IS 'The ad column this value belongs to'
 COMMENT ON COLUMN otto.vocabulary.code IS 'Canonical value stored in otto.ad (English, lower case)';
 COMMENT ON COLUMN otto.vocabulary.label_sr IS 'Label as polovniautomobili.com shows it';
 COMMENT ON COLUMN otto.vocabulary.label_en IS 'English label for people';
+COMMENT ON COLUMN otto.vocabulary.builtin IS 'Shipped with Otto; rows users add (false) are kept by pg_dump';
 COMMENT ON COLUMN otto.vocabulary.spellings IS 'Other spellings seen on sites and in data sets, besides the two labels and the code';
 INSERT INTO otto.vocabulary (field, code, label_sr, label_en, spellings) VALUES
  ('fuel', 'diesel', 'Dizel', 'Diesel', '{}'),
@@ -172,6 +174,7 @@ INSERT INTO otto.vocabulary (field, code, label_sr, label_en, spellings) VALUES
  ('condition', 'new', 'Novo vozilo', 'New', '{novo}'),
  ('seller_type', 'private', 'Privatno lice', 'Private seller', '{}'),
  ('seller_type', 'dealer', 'Prodavac', 'Dealer', '{"Auto kuća"}');
+UPDATE otto.vocabulary SET builtin = true;
 
 -------------------------------------------------------------------------------
 -- The frontier: every URL Otto knows, and when to fetch it next.
@@ -683,6 +686,7 @@ COMMENT ON VIEW otto.crawl_status IS 'Crawl progress per site at a glance: URLs 
 -- pg_dump keeps user data (the extension's own rows are recreated by the script).
 -------------------------------------------------------------------------------
 SELECT pg_catalog.pg_extension_config_dump('otto.site', 'WHERE NOT builtin');
+SELECT pg_catalog.pg_extension_config_dump('otto.vocabulary', 'WHERE NOT builtin');
 SELECT pg_catalog.pg_extension_config_dump('otto.site_site_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('otto.frontier', '');
 SELECT pg_catalog.pg_extension_config_dump('otto.page', '');
