@@ -682,6 +682,56 @@ SELECT s.name AS site, s.enabled,
  GROUP BY s.site_id;
 COMMENT ON VIEW otto.crawl_status IS 'Crawl progress per site at a glance: URLs by state, pages/s over the last minute, ads new/updated and errors by kind in the last hour, politeness in force';
 
+
+-------------------------------------------------------------------------------
+-- The frontier as a queue: claim with SKIP LOCKED and a lease, fail with
+-- backoff, release a dead worker's leases.  Short transactions: no worker
+-- holds a transaction open during network I/O.
+-------------------------------------------------------------------------------
+CREATE FUNCTION otto.frontier_claim(max_urls int DEFAULT 32, lease interval DEFAULT '5 minutes',
+                                    owner int DEFAULT pg_backend_pid())
+RETURNS TABLE (site_id int, url text, kind text, depth int, etag text, last_modified text, attempts int)
+LANGUAGE sql
+AS $fn$
+    UPDATE otto.frontier f
+       SET state = 'leased', lease_owner = frontier_claim.owner, lease_until = now() + frontier_claim.lease
+      FROM (SELECT c.site_id, c.url
+              FROM otto.frontier c JOIN otto.site s ON s.site_id = c.site_id AND s.enabled
+             WHERE (c.state = 'queued' AND c.due_at <= now()) OR (c.state = 'leased' AND c.lease_until < now())
+             ORDER BY c.due_at
+             LIMIT frontier_claim.max_urls
+               FOR UPDATE OF c SKIP LOCKED) due
+     WHERE f.site_id = due.site_id AND f.url = due.url
+    RETURNING f.site_id, f.url, f.kind, f.depth, f.etag, f.last_modified, f.attempts;
+$fn$;
+COMMENT ON FUNCTION otto.frontier_claim(int, interval, int) IS 'Lease up to max_urls due URLs of enabled sites (and URLs whose lease expired) to a worker; concurrent callers never get the same URL (FOR UPDATE SKIP LOCKED)';
+
+CREATE FUNCTION otto.frontier_fail(site_id int, url text, error_kind text, error text,
+                                   retry_after interval DEFAULT NULL, max_attempts int DEFAULT 5)
+RETURNS text
+LANGUAGE sql
+AS $fn$
+    UPDATE otto.frontier f
+       SET attempts = f.attempts + 1, last_error = left(frontier_fail.error, 1000),
+           lease_owner = NULL, lease_until = NULL, last_fetched_at = now(),
+           state = CASE WHEN f.attempts + 1 >= frontier_fail.max_attempts THEN 'failed' ELSE 'queued' END,
+           -- exponential backoff from 30 s, at most 6 h; a server's Retry-After wins when longer
+           due_at = now() + greatest(coalesce(frontier_fail.retry_after, '0'),
+                                     least(interval '30 seconds' * power(2, f.attempts), interval '6 hours'))
+     WHERE f.site_id = frontier_fail.site_id AND f.url = frontier_fail.url
+    RETURNING f.state;
+$fn$;
+COMMENT ON FUNCTION otto.frontier_fail(int, text, text, text, interval, int) IS 'Record a failed fetch: retry with exponential backoff (30 s x 2^attempts, at most 6 h, or Retry-After when longer), give up after max_attempts; returns the new state';
+
+CREATE FUNCTION otto.frontier_release(owner int) RETURNS bigint
+LANGUAGE sql
+AS $fn$
+    WITH r AS (UPDATE otto.frontier f SET state = 'queued', lease_owner = NULL, lease_until = NULL
+                WHERE f.state = 'leased' AND f.lease_owner = frontier_release.owner RETURNING 1)
+    SELECT count(*) FROM r;
+$fn$;
+COMMENT ON FUNCTION otto.frontier_release(int) IS 'Requeue every URL a (dead or restarting) worker had leased; returns how many';
+
 -------------------------------------------------------------------------------
 -- pg_dump keeps user data (the extension's own rows are recreated by the script).
 -------------------------------------------------------------------------------
