@@ -6,8 +6,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use IO::Uncompress::Gunzip qw(gunzip $GunzipError);
-use JSON::PP;
+use OttoSim qw(gz csv write_ad_pages_csv);
 
 my $root = $ENV{OTTO_ROOT} or die "OTTO_ROOT is not set";
 my $tmp  = PostgreSQL::Test::Utils::tempdir;
@@ -19,20 +18,8 @@ $ENV{PYTHONDONTWRITEBYTECODE} = 1;
 is(system("$root/sim/otto-sim init $tmp/m --seed 21 --ads 2100 --port $port --day 1 2>/dev/null"), 0, 'simulated market of 2,100 ads');
 my $truth_dir = "$tmp/m/truth/day-001";
 
-# One CSV of (url, html) for ad pages and one for listing pages, read from the simulator's files.
-sub gz { my $f = shift; my $out; gunzip($f => \$out) or die "$f: $GunzipError"; return $out }
-sub csv { my $s = shift; $s =~ s/"/""/g; return qq{"$s"} }
-open my $truth_in, '<', "$truth_dir/ads.jsonl" or die;
-open my $ads_csv, '>:raw', "$tmp/ads.csv" or die;
-my $n = 0;
-while (my $line = <$truth_in>)
-{
-	my $t = decode_json($line);
-	my ($id, $slug) = $t->{url} =~ m{/auto-oglasi/(\d+)/(.+)$};
-	print $ads_csv csv("$t->{url}?attp=p1_pv0_pc1_pl1_plv0"), ',', csv(gz("$tmp/m/www/auto-oglasi/$id/$slug.gz")), "\n";
-	$n++;
-}
-close $ads_csv;
+# One CSV of (url, html) for ad pages (with a tracking query) and one for listing pages.
+my $n = write_ad_pages_csv("$tmp/m", 1, "$tmp/ads.csv", '?attp=p1_pv0_pc1_pl1_plv0');
 cmp_ok($n, '>=', 2000, "at least 2,000 live ads in the truth ($n)");
 open my $lst_csv, '>:raw', "$tmp/listings.csv" or die;
 my $pages = 0;

@@ -6,8 +6,8 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use IO::Uncompress::Gunzip qw(gunzip $GunzipError);
 use JSON::PP;
+use OttoSim qw(write_ad_pages_csv);
 
 my $root = $ENV{OTTO_ROOT} or die "OTTO_ROOT is not set";
 my $tmp  = PostgreSQL::Test::Utils::tempdir;
@@ -15,26 +15,8 @@ my $port = 19400 + int(rand(500));
 $ENV{PYTHONDONTWRITEBYTECODE} = 1;
 my $sim = "$root/sim/otto-sim";
 
-sub gz { my $f = shift; my $out; gunzip($f => \$out) or die "$f: $GunzipError"; return $out }
-sub csv { my $s = shift; $s =~ s/"/""/g; return qq{"$s"} }
-
-# Today's live ad pages as CSV (url, html, day), read from the simulator's files.
-sub day_pages
-{
-	my ($day) = @_;
-	my $dir = sprintf("$tmp/m/truth/day-%03d", $day);
-	open my $in, '<', "$dir/ads.jsonl" or die;
-	open my $out, '>:raw', "$tmp/day$day.csv" or die;
-	my $n = 0;
-	while (my $line = <$in>)
-	{
-		my $t = decode_json($line);
-		my ($id, $slug) = $t->{url} =~ m{/auto-oglasi/(\d+)/(.+)$};
-		print $out csv($t->{url}), ',', csv(gz("$tmp/m/www/auto-oglasi/$id/$slug.gz")), ",$day\n";
-		$n++;
-	}
-	return $n;
-}
+# Today's live ad pages as CSV (url, html, day).
+sub day_pages { my $day = shift; return write_ad_pages_csv("$tmp/m", $day, "$tmp/day$day.csv", '', $day) }
 
 is(system("$sim init $tmp/m --seed 31 --ads 800 --port $port 2>/dev/null"), 0, 'a market of 800 ads');
 my $live0 = day_pages(0);
