@@ -454,10 +454,15 @@ COMMENT ON VIEW otto.workers IS 'Otto''s background workers now running (launche
 -------------------------------------------------------------------------------
 -- The per-page pipeline (the crawler calls the same function for every page).
 -------------------------------------------------------------------------------
+CREATE FUNCTION otto.url_host(url text) RETURNS text
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    RETURN split_part(split_part(url, '://', 2), '/', 1);
+COMMENT ON FUNCTION otto.url_host(text) IS 'host[:port] of a normalised URL, as otto.site.hosts lists them';
+
 CREATE FUNCTION otto.site_for_url(url text) RETURNS otto.site
     LANGUAGE sql STABLE STRICT
     RETURN (SELECT s FROM otto.site s
-             WHERE split_part(split_part(otto.normalize_url(url), '://', 2), '/', 1) = ANY (s.hosts)
+             WHERE otto.url_host(otto.normalize_url(url)) = ANY (s.hosts)
              ORDER BY s.enabled DESC, s.site_id LIMIT 1);
 COMMENT ON FUNCTION otto.site_for_url(text) IS 'The site owning the URL''s host (enabled sites first), or NULL';
 
@@ -475,7 +480,7 @@ AS $fn$
 #variable_conflict use_column
 DECLARE
     u       text := otto.normalize_url(url);
-    s       otto.site := otto.site_for_url(url);
+    s       otto.site := otto.site_for_url(u);
     kind    text;
     d       int;
     links   int := 0;
@@ -508,10 +513,11 @@ BEGIN
         -- Links of this site that the crawl follows, one level deeper.
         IF d < s.max_depth THEN
             INSERT INTO otto.frontier (site_id, url, kind, depth, discovered_at)
-            SELECT s.site_id, l.link, otto.url_kind(s, l.link), d + 1, fetched_at
-              FROM otto.extract_links(html, u) l(link)
-             WHERE split_part(split_part(l.link, '://', 2), '/', 1) = ANY (s.hosts)
-               AND otto.url_kind(s, l.link) IS NOT NULL
+            SELECT s.site_id, l.link, l.k, d + 1, fetched_at
+              FROM (SELECT link, otto.url_kind(s, link) AS k
+                      FROM otto.extract_links(html, u) link
+                     WHERE otto.url_host(link) = ANY (s.hosts)) l
+             WHERE l.k IS NOT NULL
             ON CONFLICT (site_id, url) DO NOTHING;
             GET DIAGNOSTICS links = ROW_COUNT;
         END IF;
@@ -643,8 +649,8 @@ BEGIN
               HINT = 'SELECT name FROM otto.site lists the sites.';
     END IF;
     INSERT INTO otto.frontier AS f (site_id, url, kind, depth, state, due_at)
-    SELECT s.site_id, otto.normalize_url(seed), coalesce(otto.url_kind(s, otto.normalize_url(seed)), 'listing'), 0, 'queued', now()
-      FROM unnest(s.seed_urls) seed
+    SELECT s.site_id, seed.url, coalesce(otto.url_kind(s, seed.url), 'listing'), 0, 'queued', now()
+      FROM (SELECT otto.normalize_url(unnest(s.seed_urls)) AS url) seed
     ON CONFLICT (site_id, url) DO UPDATE SET state = 'queued', due_at = now(), lease_owner = NULL, lease_until = NULL
      WHERE f.state <> 'leased';
     GET DIAGNOSTICS n = ROW_COUNT;

@@ -9,7 +9,7 @@ cd "$OTTO_ROOT"
 install_packages && build_and_install
 WORK=$(mktemp -d /tmp/otto-bench-parse.XXXXXX)
 trap 'stop_cluster "$WORK"; "$OTTO_ROOT/sim/otto-sim" stop "$WORK/m" 2>/dev/null; rm -rf "$WORK"' EXIT
-start_cluster "$WORK" >/dev/null
+start_cluster "$WORK" 5432 "" "fsync = off" >/dev/null
 export PGHOST=$WORK PGPORT=5432 PGUSER=postgres PGDATABASE=otto
 gcc -O2 -o "$WORK/floor" bench/parse_floor.c $(xml2-config --cflags --libs)
 

@@ -49,27 +49,38 @@ as_cluster_user() {
     if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
-# Start a throwaway cluster in DIR (unix socket only, so ports never clash),
-# with otto and pg_cron preloaded and a database "otto".
+# Start the cluster in DIR (created on first use) with otto and pg_cron
+# preloaded and a database "otto"; a running one is restarted so that it loads
+# a freshly installed otto.so.  PORT (5432) and LISTEN ('' = unix socket only,
+# so throwaway clusters never clash) are set at creation, with EXTRA lines of
+# postgresql.conf (the tests add fsync = off).
 start_cluster() {
-    local dir=$1
+    local dir=$1 port=${2:-5432} listen=${3:-} extra=${4:-}
+    mkdir -p "$dir"
     chmod 755 "$dir"
     chown "$(cluster_user)" "$dir"
-    as_cluster_user "$PG_BIN/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 --no-sync \
-        >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log"; return 1; }
-    cat >>"$dir/data/postgresql.conf" <<CONF
-listen_addresses = ''
+    if [ ! -f "$dir/data/PG_VERSION" ]; then
+        as_cluster_user "$PG_BIN/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 --no-sync \
+            >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log"; return 1; }
+        cat >>"$dir/data/postgresql.conf" <<CONF
+listen_addresses = '$listen'
 unix_socket_directories = '$dir'
-port = 5432
+port = $port
 shared_preload_libraries = 'otto,pg_cron'
 otto.database = 'otto'
 cron.database_name = 'otto'
-fsync = off
 max_worker_processes = 16
+$extra
 CONF
-    as_cluster_user "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w start >/dev/null \
-        || { cat "$dir/server.log"; return 1; }
-    as_cluster_user "$PG_BIN/createdb" -h "$dir" -p 5432 -U postgres otto
+    fi
+    if as_cluster_user "$PG_BIN/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
+        as_cluster_user "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -m fast restart >/dev/null
+    else
+        as_cluster_user "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w start >/dev/null
+    fi || { cat "$dir/server.log"; return 1; }
+    [ "$(as_cluster_user psql -h "$dir" -p "$port" -U postgres -d postgres -qXtAc \
+        "SELECT count(*) FROM pg_database WHERE datname = 'otto'")" = 1 ] \
+        || as_cluster_user "$PG_BIN/createdb" -h "$dir" -p "$port" -U postgres otto
 }
 
 stop_cluster() {

@@ -23,7 +23,6 @@ extern void UrlGucInit(void);
 extern char *otto_url_normalize(const char *base, const char *ref, const char **why);
 
 /* vocab.c */
-extern char *vocab_fold(const char *s);
 extern const char *vocab_lookup(const char *field, const char *spelling);
 
 /* parse.c */
@@ -32,7 +31,6 @@ extern void ParseGucInit(void);
 
 /* urlfilter.c */
 extern void UrlFilterInit(void);
-extern bool url_filter_add(const char *url, size_t len);
 
 /* launcher.c */
 extern void LauncherInit(void);

@@ -879,15 +879,22 @@ parse_plain_number(const char *s, int64 *out)
 }
 
 static void
-put_int(JsonbParseState **st, const char *key, int64 v)
+put_key(JsonbParseState **st, const char *key)
 {
-	JsonbValue	k,
-				val;
+	JsonbValue	k;
 
 	k.type = jbvString;
 	k.val.string.val = (char *) key;
 	k.val.string.len = strlen(key);
 	pushJsonbValue(st, WJB_KEY, &k);
+}
+
+static void
+put_int(JsonbParseState **st, const char *key, int64 v)
+{
+	JsonbValue	val;
+
+	put_key(st, key);
 	val.type = jbvNumeric;
 	val.val.numeric = int64_to_numeric(v);
 	pushJsonbValue(st, WJB_VALUE, &val);
@@ -896,13 +903,9 @@ put_int(JsonbParseState **st, const char *key, int64 v)
 static void
 put_str(JsonbParseState **st, const char *key, const char *s)
 {
-	JsonbValue	k,
-				val;
+	JsonbValue	val;
 
-	k.type = jbvString;
-	k.val.string.val = (char *) key;
-	k.val.string.len = strlen(key);
-	pushJsonbValue(st, WJB_KEY, &k);
+	put_key(st, key);
 	if (s == NULL)
 		val.type = jbvNull;
 	else
@@ -1073,14 +1076,10 @@ type_ad(Extract *x, const char *page_url, bool truncated)
 
 	if (x->features)
 	{
-		JsonbValue	k,
-					v;
+		JsonbValue	v;
 		ListCell   *lc;
 
-		k.type = jbvString;
-		k.val.string.val = "features";
-		k.val.string.len = 8;
-		pushJsonbValue(&st, WJB_KEY, &k);
+		put_key(&st, "features");
 		pushJsonbValue(&st, WJB_BEGIN_ARRAY, NULL);
 		foreach(lc, x->features)
 		{
@@ -1093,27 +1092,19 @@ type_ad(Extract *x, const char *page_url, bool truncated)
 	}
 	if (truncated)
 	{
-		JsonbValue	k,
-					v;
+		JsonbValue	v;
 
-		k.type = jbvString;
-		k.val.string.val = "truncated";
-		k.val.string.len = 9;
-		pushJsonbValue(&st, WJB_KEY, &k);
+		put_key(&st, "truncated");
 		v.type = jbvBool;
 		v.val.boolean = true;
 		pushJsonbValue(&st, WJB_VALUE, &v);
 	}
 	if (rawbuf.len)
 	{
-		JsonbValue	k;
 		char	   *save;
 		char	   *item = strtok_r(rawbuf.data, "\x01", &save);
 
-		k.type = jbvString;
-		k.val.string.val = "raw";
-		k.val.string.len = 3;
-		pushJsonbValue(&st, WJB_KEY, &k);
+		put_key(&st, "raw");
 		pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
 		for (; item; item = strtok_r(NULL, "\x01", &save))
 		{
@@ -1265,7 +1256,6 @@ otto_parse_listing(PG_FUNCTION_ARGS)
 	Extract    *x;
 	HtmlWalker *w;
 	JsonbParseState *st = NULL;
-	JsonbValue	k;
 	ListCell   *lc;
 	List	   *seen = NIL;
 	const char *why;
@@ -1287,10 +1277,7 @@ otto_parse_listing(PG_FUNCTION_ARGS)
 	html_walk(w, VARDATA_ANY(html), VARSIZE_ANY_EXHDR(html), listing_callback, x);
 
 	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
-	k.type = jbvString;
-	k.val.string.val = "ads";
-	k.val.string.len = 3;
-	pushJsonbValue(&st, WJB_KEY, &k);
+	put_key(&st, "ads");
 	pushJsonbValue(&st, WJB_BEGIN_ARRAY, NULL);
 	foreach(lc, x->cards)
 	{

@@ -125,7 +125,7 @@ url_hashes(const char *url, size_t len, uint64 *h1, uint64 *h2)
 }
 
 /* Add a URL; returns true when every bit was already set ("maybe seen"). */
-bool
+static bool
 url_filter_add(const char *url, size_t len)
 {
 	uint64		h1,

@@ -36,7 +36,7 @@ static Oid	vocab_relid = InvalidOid;
 static bool callback_registered = false;
 
 /* Fold a spelling for comparison (see the file comment). */
-char *
+static char *
 vocab_fold(const char *s)
 {
 	StringInfoData out;
@@ -83,11 +83,18 @@ vocab_invalidate(Datum arg, Oid relid)
 		vocab_valid = false;
 }
 
+/* The cache key of a field's spelling. */
+static char *
+vocab_key(const char *field, const char *spelling)
+{
+	return psprintf("%s\x01%s", field, vocab_fold(spelling));
+}
+
 static void
 vocab_add(const char *field, const char *spelling, const char *code)
 {
 	VocabEntry *e;
-	char	   *key = psprintf("%s\x01%s", field, vocab_fold(spelling));
+	char	   *key = vocab_key(field, spelling);
 	bool		found;
 
 	if (strlen(key) >= sizeof(e->key) || strlen(code) >= sizeof(e->code))
@@ -171,7 +178,7 @@ vocab_lookup(const char *field, const char *spelling)
 
 	if (!vocab_valid)
 		vocab_load();
-	key = psprintf("%s\x01%s", field, vocab_fold(spelling));
+	key = vocab_key(field, spelling);
 	if (strlen(key) >= sizeof(e->key))
 		return NULL;
 	e = hash_search(vocab, key, HASH_FIND, NULL);
