@@ -39,6 +39,8 @@ CREATE TABLE otto.site (
     max_concurrency     int NOT NULL DEFAULT 1 CHECK (max_concurrency BETWEEN 1 AND 64),
     max_depth           int NOT NULL DEFAULT 50 CHECK (max_depth >= 0),
     rules               jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(rules) = 'object'),
+    sweep_schedule      text NOT NULL DEFAULT '0 3 * * *',
+    sweep_started_at    timestamptz,
     builtin             boolean NOT NULL DEFAULT false,
     created_at          timestamptz NOT NULL DEFAULT now()
 );
@@ -54,6 +56,8 @@ COMMENT ON COLUMN otto.site.crawl_delay_ms IS 'Minimum gap between two request s
 COMMENT ON COLUMN otto.site.max_concurrency IS 'Requests in flight to one host at once';
 COMMENT ON COLUMN otto.site.max_depth IS 'Links followed from a seed before the frontier stops adding URLs';
 COMMENT ON COLUMN otto.site.rules IS 'Extraction rules for this site''s markup (see otto.site_profile); {} reads schema.org JSON-LD only';
+COMMENT ON COLUMN otto.site.sweep_schedule IS 'pg_cron schedule of the full sweep (otto.schedule_install)';
+COMMENT ON COLUMN otto.site.sweep_started_at IS 'Start of the current sweep: pages fetched before it are fetched again when a listing links them';
 COMMENT ON COLUMN otto.site.builtin IS 'Shipped with Otto; user-added rows (false) are kept by pg_dump';
 
 -- Extraction profiles: rules a site row can copy (sites are data).
@@ -227,7 +231,7 @@ CREATE TABLE otto.page (
     status          int CHECK (status BETWEEN 100 AND 599),
     error_kind      text CHECK (error_kind IN ('timeout', 'connect', 'dns', 'reset', 'too_large',
                                                'too_many_redirects', 'refused', 'robots',
-                                               'http', 'parse', 'charset', 'other')),
+                                               'http', 'parse', 'charset', 'content_type', 'other')),
     error           text,
     elapsed_ms      int CHECK (elapsed_ms >= 0),
     redirects       int NOT NULL DEFAULT 0 CHECK (redirects >= 0),
@@ -253,6 +257,20 @@ COMMENT ON COLUMN otto.page.wire_bytes IS 'Bytes received on the wire (compresse
 COMMENT ON COLUMN otto.page.body_bytes IS 'Bytes of the decoded body';
 COMMENT ON COLUMN otto.page.content_hash IS 'Fingerprint of the meaningful content (an unchanged page hashes the same)';
 COMMENT ON COLUMN otto.page.body IS 'Compressed body, NULL once the retention time has passed or for 304 answers';
+
+ALTER TABLE otto.page ALTER COLUMN body SET COMPRESSION lz4;
+
+-- robots.txt per host, as last fetched.
+CREATE TABLE otto.robots (
+    host            text PRIMARY KEY,
+    site_id         int NOT NULL REFERENCES otto.site ON DELETE CASCADE,
+    status          int NOT NULL,
+    body            text NOT NULL,
+    crawl_delay_ms  int,
+    fetched_at      timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE otto.robots IS 'robots.txt of each crawled host (an empty body after a 4xx: everything allowed); re-read after otto.robots_max_age';
+COMMENT ON COLUMN otto.robots.crawl_delay_ms IS 'Crawl-delay of the group that applies to otto.user_agent';
 
 -------------------------------------------------------------------------------
 -- Ads: one row per real ad, deduplicated by (site, source ad id).
@@ -472,7 +490,8 @@ CREATE FUNCTION otto.url_kind(site otto.site, url text) RETURNS text
                 WHEN url ~ site.listing_url_pattern THEN 'listing' END;
 COMMENT ON FUNCTION otto.url_kind(otto.site, text) IS 'ad or listing by the site''s URL patterns; NULL for URLs the crawl does not follow';
 
-CREATE FUNCTION otto.ingest_page(url text, html text, status int DEFAULT 200, fetched_at timestamptz DEFAULT now())
+CREATE FUNCTION otto.ingest_page(url text, html text, status int DEFAULT 200, fetched_at timestamptz DEFAULT now(),
+                                 fetch_info jsonb DEFAULT NULL)
 RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -481,6 +500,7 @@ AS $fn$
 DECLARE
     u       text := otto.normalize_url(url);
     s       otto.site := otto.site_for_url(u);
+    final   text := otto.normalize_url(coalesce(fetch_info->>'final_url', url));
     kind    text;
     d       int;
     links   int := 0;
@@ -501,28 +521,50 @@ BEGIN
     SELECT f.depth INTO d FROM otto.frontier f WHERE f.site_id = s.site_id AND f.url = u;
     d := coalesce(d, 0);
 
-    INSERT INTO otto.page (site_id, url, fetched_at, status, body_bytes, content_hash)
-    VALUES (s.site_id, u, fetched_at, status, octet_length(html), sha256(convert_to(coalesce(html, ''), 'UTF8')));
-    INSERT INTO otto.frontier AS f (site_id, url, kind, depth, state, last_status, last_fetched_at, discovered_at)
-    VALUES (s.site_id, u, kind, d, 'done', status, fetched_at, fetched_at)
+    INSERT INTO otto.page (site_id, url, final_url, fetched_at, status, elapsed_ms, redirects, wire_bytes, body_bytes,
+                           content_type, etag, last_modified, content_hash, body)
+    VALUES (s.site_id, u, nullif(final, u), fetched_at, status, (fetch_info->>'elapsed_ms')::int,
+            coalesce((fetch_info->>'redirects')::int, 0), (fetch_info->>'wire_bytes')::bigint, octet_length(html),
+            fetch_info->>'content_type', fetch_info->>'etag', fetch_info->>'last_modified',
+            CASE WHEN html IS NOT NULL THEN sha256(convert_to(html, 'UTF8')) END,
+            CASE WHEN current_setting('otto.page_body_retention', true) NOT IN ('0', '')
+                 THEN convert_to(html, 'UTF8') END);
+    -- validators are kept from a 200 answer (a 304 keeps the ones it confirmed),
+    -- except for listings: a sweep needs their links, so they are always fetched
+    INSERT INTO otto.frontier AS f (site_id, url, kind, depth, state, last_status, last_fetched_at, discovered_at,
+                                    etag, last_modified)
+    VALUES (s.site_id, u, kind, d, 'done', status, fetched_at, fetched_at,
+            CASE WHEN status = 200 AND kind <> 'listing' THEN fetch_info->>'etag' END,
+            CASE WHEN status = 200 AND kind <> 'listing' THEN fetch_info->>'last_modified' END)
     ON CONFLICT (site_id, url) DO UPDATE
        SET state = 'done', last_status = excluded.last_status, last_fetched_at = excluded.last_fetched_at,
-           lease_owner = NULL, lease_until = NULL, attempts = 0, last_error = NULL;
+           lease_owner = NULL, lease_until = NULL, attempts = 0, last_error = NULL,
+           etag = CASE WHEN excluded.last_status = 304 THEN f.etag ELSE excluded.etag END,
+           last_modified = CASE WHEN excluded.last_status = 304 THEN f.last_modified ELSE excluded.last_modified END;
 
-    IF status = 200 AND html IS NOT NULL THEN
-        -- Links of this site that the crawl follows, one level deeper.
+    IF status = 304 AND kind = 'ad' THEN
+        -- not modified: the ad is still there, nothing to parse
+        UPDATE otto.ad a SET last_seen_at = greatest(a.last_seen_at, ingest_page.fetched_at)
+         WHERE a.site_id = s.site_id AND a.source_ad_id = substring(u FROM s.ad_url_pattern) AND a.state = 'live';
+    ELSIF status = 200 AND html IS NOT NULL THEN
+        -- Links of this site that the crawl follows, one level deeper; a page
+        -- fetched before the current sweep started is due again.
         IF d < s.max_depth THEN
-            INSERT INTO otto.frontier (site_id, url, kind, depth, discovered_at)
+            INSERT INTO otto.frontier AS f (site_id, url, kind, depth, discovered_at)
             SELECT s.site_id, l.link, l.k, d + 1, fetched_at
               FROM (SELECT link, otto.url_kind(s, link) AS k
-                      FROM otto.extract_links(html, u) link
+                      FROM otto.extract_links(html, final) link
                      WHERE otto.url_host(link) = ANY (s.hosts)) l
              WHERE l.k IS NOT NULL
-            ON CONFLICT (site_id, url) DO NOTHING;
+            ON CONFLICT (site_id, url) DO UPDATE
+               SET state = 'queued', due_at = excluded.discovered_at, attempts = 0, depth = least(f.depth, excluded.depth)
+             WHERE f.state IN ('done', 'failed', 'refused')
+               AND f.last_fetched_at < s.sweep_started_at;
             GET DIAGNOSTICS links = ROW_COUNT;
         END IF;
 
-        IF kind = 'ad' THEN
+        -- a page that redirected elsewhere (an ad to a listing) is not that ad
+        IF kind = 'ad' AND otto.url_kind(s, final) = 'ad' THEN
             parsed := otto.parse_ad(html, u);
             IF parsed->>'source_ad_id' IS NULL THEN
                 RAISE EXCEPTION 'ad page "%" has no ad id', left(u, 200)
@@ -606,7 +648,7 @@ BEGIN
     RETURN result;
 END
 $fn$;
-COMMENT ON FUNCTION otto.ingest_page(text, text, int, timestamptz) IS 'The per-page pipeline on a page fetched elsewhere (saved pages, archives, re-parses): page log, links into the frontier, ad upsert with new/price_changed/updated/relisted events, NOTIFY otto_page/otto_ad. An unchanged re-fetch writes no event.';
+COMMENT ON FUNCTION otto.ingest_page(text, text, int, timestamptz, jsonb) IS 'The per-page pipeline, run by the crawler for every page and callable on pages fetched elsewhere (saved pages, archives, re-parses): page log, links into the frontier, ad upsert with new/price_changed/updated/relisted events, NOTIFY otto_page/otto_ad. An unchanged re-fetch writes no event; a 304 only confirms the ad. fetch_info: the crawler''s metadata (final_url, redirects, elapsed_ms, wire_bytes, content_type, etag, last_modified).';
 
 
 -------------------------------------------------------------------------------
@@ -643,7 +685,7 @@ DECLARE
     s otto.site;
     n int;
 BEGIN
-    UPDATE otto.site SET enabled = true WHERE name = crawl_start.site RETURNING * INTO s;
+    UPDATE otto.site SET enabled = true, sweep_started_at = now() WHERE name = crawl_start.site RETURNING * INTO s;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'no site named "%"', crawl_start.site USING ERRCODE = 'no_data_found',
               HINT = 'SELECT name FROM otto.site lists the sites.';
@@ -651,13 +693,14 @@ BEGIN
     INSERT INTO otto.frontier AS f (site_id, url, kind, depth, state, due_at)
     SELECT s.site_id, seed.url, coalesce(otto.url_kind(s, seed.url), 'listing'), 0, 'queued', now()
       FROM (SELECT otto.normalize_url(unnest(s.seed_urls)) AS url) seed
-    ON CONFLICT (site_id, url) DO UPDATE SET state = 'queued', due_at = now(), lease_owner = NULL, lease_until = NULL
+    ON CONFLICT (site_id, url) DO UPDATE SET state = 'queued', due_at = now(), lease_owner = NULL, lease_until = NULL,
+                                             attempts = 0
      WHERE f.state <> 'leased';
     GET DIAGNOSTICS n = ROW_COUNT;
     RETURN n;
 END
 $fn$;
-COMMENT ON FUNCTION otto.crawl_start(text) IS 'Enable the site and queue its seed URLs for an immediate fetch; returns the number of seeds queued';
+COMMENT ON FUNCTION otto.crawl_start(text) IS 'Start a sweep of the site: enable it and queue its seed URLs; every page the sweep reaches that was fetched before it is fetched again (conditional GET). Returns the number of seeds queued';
 
 CREATE FUNCTION otto.crawl_stop(site text) RETURNS boolean
 LANGUAGE sql
@@ -683,10 +726,11 @@ SELECT s.name AS site, s.enabled,
                                              WHERE p.site_id = s.site_id AND p.fetched_at > now() - interval '1 hour'
                                                AND (p.error_kind IS NOT NULL OR p.status >= 400)
                                              GROUP BY 1) e) AS errors_1h,
-       s.crawl_delay_ms AS delay_ms, s.max_concurrency
+       greatest(s.crawl_delay_ms, (SELECT max(r.crawl_delay_ms) FROM otto.robots r WHERE r.site_id = s.site_id)) AS delay_ms,
+       s.max_concurrency, s.sweep_started_at
   FROM otto.site s LEFT JOIN otto.frontier f ON f.site_id = s.site_id
  GROUP BY s.site_id;
-COMMENT ON VIEW otto.crawl_status IS 'Crawl progress per site at a glance: URLs by state, pages/s over the last minute, ads new/updated and errors by kind in the last hour, politeness in force';
+COMMENT ON VIEW otto.crawl_status IS 'Crawl progress per site at a glance: URLs by state, pages/s over the last minute, ads new/updated and errors by kind in the last hour, politeness in force (the longer of the site''s delay and robots.txt Crawl-delay)';
 
 
 -------------------------------------------------------------------------------
@@ -738,6 +782,142 @@ AS $fn$
 $fn$;
 COMMENT ON FUNCTION otto.frontier_release(int) IS 'Requeue every URL a (dead or restarting) worker had leased; returns how many';
 
+CREATE FUNCTION otto.frontier_postpone(site_id int, url text, delay interval DEFAULT '0') RETURNS boolean
+LANGUAGE sql
+AS $fn$
+    WITH p AS (UPDATE otto.frontier f SET state = 'queued', lease_owner = NULL, lease_until = NULL,
+                                          due_at = now() + frontier_postpone.delay
+                WHERE f.site_id = frontier_postpone.site_id AND f.url = frontier_postpone.url
+                  AND f.state = 'leased' AND f.lease_owner = pg_backend_pid()
+               RETURNING 1)
+    SELECT count(*) = 1 FROM p;
+$fn$;
+COMMENT ON FUNCTION otto.frontier_postpone(int, text, interval) IS 'Give back a URL the calling worker leased, due again after delay, without counting an attempt';
+
+CREATE FUNCTION otto.frontier_release_orphans() RETURNS bigint
+LANGUAGE sql
+AS $fn$
+    WITH r AS (UPDATE otto.frontier f SET state = 'queued', lease_owner = NULL, lease_until = NULL
+                WHERE f.state = 'leased'
+                  AND f.lease_owner NOT IN (SELECT a.pid FROM pg_stat_activity a WHERE a.backend_type = 'otto crawler')
+               RETURNING 1)
+    SELECT count(*) FROM r;
+$fn$;
+COMMENT ON FUNCTION otto.frontier_release_orphans() IS 'Requeue URLs leased by crawler workers that no longer run (after a crash or kill -9); returns how many';
+
+CREATE FUNCTION otto.fetch_failed(site_id int, url text, error_kind text, error text, status int DEFAULT NULL,
+                                  retry_after_s float8 DEFAULT NULL, retry boolean DEFAULT true,
+                                  fetch_info jsonb DEFAULT NULL)
+RETURNS text
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    st text;
+BEGIN
+    INSERT INTO otto.page (site_id, url, final_url, status, error_kind, error, elapsed_ms, redirects, wire_bytes,
+                           content_type)
+    VALUES (fetch_failed.site_id, fetch_failed.url, nullif(fetch_info->>'final_url', fetch_failed.url),
+            fetch_failed.status, fetch_failed.error_kind, left(fetch_failed.error, 1000),
+            (fetch_info->>'elapsed_ms')::int, coalesce((fetch_info->>'redirects')::int, 0),
+            (fetch_info->>'wire_bytes')::bigint, fetch_info->>'content_type');
+    IF retry THEN
+        st := otto.frontier_fail(fetch_failed.site_id, fetch_failed.url, fetch_failed.error_kind, fetch_failed.error,
+                                 make_interval(secs => fetch_failed.retry_after_s));
+    ELSE
+        UPDATE otto.frontier f
+           SET state = CASE WHEN fetch_failed.error_kind IN ('refused', 'robots') THEN 'refused' ELSE 'failed' END,
+               attempts = f.attempts + 1, last_status = fetch_failed.status,
+               last_error = left(fetch_failed.error_kind || ': ' || fetch_failed.error, 1000),
+               lease_owner = NULL, lease_until = NULL, last_fetched_at = now()
+         WHERE f.site_id = fetch_failed.site_id AND f.url = fetch_failed.url
+        RETURNING f.state INTO st;
+    END IF;
+    PERFORM pg_notify('otto_page', jsonb_build_object('url', left(fetch_failed.url, 500), 'status', fetch_failed.status,
+                                                      'error_kind', fetch_failed.error_kind)::text);
+    RETURN st;
+END
+$fn$;
+COMMENT ON FUNCTION otto.fetch_failed(int, text, text, text, int, float8, boolean, jsonb) IS 'Record a fetch that failed or was refused: a page log row with its error kind, then a retry with backoff (retry) or the URL marked failed (refused for policy: robots, host, address); returns the frontier state';
+
+CREATE FUNCTION otto.robots_store(host text, site_id int, status int, body text) RETURNS boolean
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    before text;
+BEGIN
+    SELECT r.body INTO before FROM otto.robots r WHERE r.host = robots_store.host;
+    INSERT INTO otto.robots AS r (host, site_id, status, body, crawl_delay_ms, fetched_at)
+    VALUES (robots_store.host, robots_store.site_id, robots_store.status, robots_store.body,
+            (1000 * otto.robots_crawl_delay(robots_store.body, current_setting('otto.user_agent')))::int, now())
+    ON CONFLICT ON CONSTRAINT robots_pkey DO UPDATE
+       SET site_id = excluded.site_id, status = excluded.status, body = excluded.body,
+           crawl_delay_ms = excluded.crawl_delay_ms, fetched_at = excluded.fetched_at;
+    RETURN before IS DISTINCT FROM robots_store.body;
+END
+$fn$;
+COMMENT ON FUNCTION otto.robots_store(text, int, int, text) IS 'Keep a host''s freshly fetched robots.txt; true when it is new or changed';
+
+CREATE FUNCTION otto.address_is_private(address text) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'otto_address_is_private' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION otto.address_is_private(text) IS 'Is this IPv4/IPv6 address loopback, private, link-local or otherwise not public? The crawler refuses such addresses unless the site allows them';
+
+CREATE FUNCTION otto.decode_body(body bytea, content_type text) RETURNS text
+    AS 'MODULE_PATHNAME', 'otto_decode_body' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION otto.decode_body(bytea, text) IS 'A fetched body as text, converted from the charset of its Content-Type (or its <meta charset>), UTF-8 when none';
+
+CREATE FUNCTION otto.retry_after(value text) RETURNS float8
+    AS 'MODULE_PATHNAME', 'otto_retry_after' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION otto.retry_after(text) IS 'Seconds a Retry-After header asks to wait (delta-seconds or HTTP-date); NULL when unreadable';
+
+CREATE FUNCTION otto.politeness(OUT host text, OUT next_start timestamptz, OUT in_flight int) RETURNS SETOF record
+    AS 'MODULE_PATHNAME', 'otto_politeness' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION otto.politeness() IS 'Each crawled host''s shared politeness clock: earliest start of its next request, requests in flight';
+
+-------------------------------------------------------------------------------
+-- Schedules and upkeep: pg_cron when present, direct calls otherwise.
+-------------------------------------------------------------------------------
+CREATE FUNCTION otto.maintenance() RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    keep interval := coalesce(nullif(current_setting('otto.page_body_retention', true), ''), '0')::interval;
+    n bigint;
+BEGIN
+    UPDATE otto.page SET body = NULL WHERE body IS NOT NULL AND fetched_at < now() - keep;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN jsonb_build_object('page_bodies_dropped', n, 'released_leases', otto.frontier_release_orphans());
+END
+$fn$;
+COMMENT ON FUNCTION otto.maintenance() IS 'Upkeep: drop page bodies older than otto.page_body_retention, requeue leases of workers that are gone';
+
+CREATE FUNCTION otto.schedule_install() RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    s otto.site;
+    jobs jsonb := '[]';
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_cron') THEN
+        RAISE NOTICE 'pg_cron is not installed in this database, so no schedule was installed'
+            USING HINT = 'CREATE EXTENSION pg_cron (with cron.database_name set to this database), or run '
+                         'SELECT otto.crawl_start(name) FROM otto.site WHERE enabled daily and SELECT otto.maintenance() hourly.';
+        RETURN jobs;
+    END IF;
+    FOR s IN SELECT * FROM otto.site WHERE enabled ORDER BY site_id LOOP
+        EXECUTE 'SELECT cron.schedule($1, $2, $3)'
+          USING 'otto-sweep-' || s.name, s.sweep_schedule, format('SELECT otto.crawl_start(%L)', s.name);
+        jobs := jobs || jsonb_build_object('job', 'otto-sweep-' || s.name, 'schedule', s.sweep_schedule);
+    END LOOP;
+    EXECUTE 'SELECT cron.schedule($1, $2, $3)' USING 'otto-maintenance', '17 * * * *', 'SELECT otto.maintenance()';
+    RETURN jobs || jsonb_build_object('job', 'otto-maintenance', 'schedule', '17 * * * *');
+END
+$fn$;
+COMMENT ON FUNCTION otto.schedule_install() IS 'Install (or update) Otto''s pg_cron jobs: a full sweep per enabled site on its sweep_schedule, hourly maintenance; without pg_cron, says which calls to run instead';
+
 -------------------------------------------------------------------------------
 -- pg_dump keeps user data (the extension's own rows are recreated by the script).
 -------------------------------------------------------------------------------
@@ -751,6 +931,7 @@ SELECT pg_catalog.pg_extension_config_dump('otto.ad', '');
 SELECT pg_catalog.pg_extension_config_dump('otto.ad_ad_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('otto.ad_event', '');
 SELECT pg_catalog.pg_extension_config_dump('otto.ad_event_event_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('otto.robots', '');
 
 -------------------------------------------------------------------------------
 -- Privileges.  Nothing in otto is public; the admin role gets everything, the

@@ -3,8 +3,11 @@
  *
  * One launcher per cluster, registered at server start when otto is in
  * shared_preload_libraries.  It connects to otto.database, waits on its latch
- * and watches whether the otto extension is installed there; later stages
- * hang their supervision of crawler and stream workers off this loop.
+ * and watches whether the otto extension is installed there.  While it is,
+ * the launcher keeps otto.crawler_workers crawler workers running (dynamic
+ * background workers that tell it when they stop): a worker that exits is
+ * started again, at most once every CRAWLER_RESTART_DELAY seconds per slot so
+ * that a worker failing at start cannot spin.
  *
  * SIGTERM (server shutdown or pg_terminate_backend) ends it with exit code 0,
  * which tells the postmaster not to restart it until the next server start.
@@ -26,10 +29,15 @@
 #include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
+#include "utils/timestamp.h"
 
 #include "otto.h"
 
 #define LAUNCHER_NAME "otto launcher"
+#define CRAWLER_RESTART_DELAY 5		/* seconds */
+
+static BackgroundWorkerHandle *crawlers[OTTO_MAX_CRAWLERS];
+static TimestampTz crawler_started_at[OTTO_MAX_CRAWLERS];
 
 static volatile sig_atomic_t got_sigterm = false;
 
@@ -96,6 +104,104 @@ otto_extension_installed(bool was_installed)
 	return installed;
 }
 
+/*
+ * Crawler workers left running by a previous launcher (one that exited with
+ * an error) cannot be adopted: stop them, so that no two workers share a slot.
+ */
+static void
+stop_orphan_crawlers(void)
+{
+	for (int tries = 0; tries < 100; tries++)
+	{
+		int64		n = 0;
+
+		SetCurrentStatementStartTimestamp();
+		StartTransactionCommand();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		SPI_connect();
+		if (SPI_execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+						" WHERE backend_type = 'otto crawler'", true, 0) == SPI_OK_SELECT)
+		{
+			bool		isnull;
+
+			n = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		}
+		SPI_finish();
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+		if (n == 0)
+			return;
+		if (tries == 0)
+			ereport(LOG, (errmsg("otto launcher is stopping " INT64_FORMAT " crawler workers it did not start", n)));
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 100, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+}
+
+/*
+ * Keep crawler workers 0 .. otto.crawler_workers-1 running while the
+ * extension is installed, and stop the others.  Returns how soon (ms) the
+ * launcher should look again for a worker waiting out its restart delay.
+ */
+static long
+supervise_crawlers(bool installed)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	long		next_ms = -1;
+
+	for (int i = 0; i < OTTO_MAX_CRAWLERS; i++)
+	{
+		bool		wanted = installed && i < otto_crawler_workers;
+		pid_t		pid;
+		BgwHandleStatus st = crawlers[i] ? GetBackgroundWorkerPid(crawlers[i], &pid) : BGWH_STOPPED;
+
+		if (st == BGWH_STOPPED && crawlers[i])
+		{
+			pfree(crawlers[i]);
+			crawlers[i] = NULL;
+			if (wanted)
+				ereport(LOG, (errmsg("otto crawler %d exited; the launcher starts it again", i)));
+		}
+		if (!wanted && crawlers[i])
+			TerminateBackgroundWorker(crawlers[i]);
+		else if (wanted && crawlers[i] == NULL)
+		{
+			TimestampTz allowed = crawler_started_at[i] + CRAWLER_RESTART_DELAY * USECS_PER_SEC;
+			BackgroundWorker w;
+			MemoryContext old;
+
+			if (now < allowed)
+			{
+				long		ms = (long) ((allowed - now) / 1000) + 1;
+
+				next_ms = next_ms < 0 ? ms : Min(next_ms, ms);
+				continue;
+			}
+			memset(&w, 0, sizeof(w));
+			w.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+			w.bgw_start_time = BgWorkerStart_RecoveryFinished;
+			w.bgw_restart_time = BGW_NEVER_RESTART;
+			snprintf(w.bgw_library_name, BGW_MAXLEN, "otto");
+			snprintf(w.bgw_function_name, BGW_MAXLEN, "otto_crawler_main");
+			snprintf(w.bgw_name, BGW_MAXLEN, "otto crawler %d", i);
+			snprintf(w.bgw_type, BGW_MAXLEN, "otto crawler");
+			w.bgw_main_arg = Int32GetDatum(i);
+			w.bgw_notify_pid = MyProcPid;
+			old = MemoryContextSwitchTo(TopMemoryContext);
+			if (!RegisterDynamicBackgroundWorker(&w, &crawlers[i]))
+			{
+				crawlers[i] = NULL;
+				ereport(WARNING,
+						(errmsg("otto launcher could not start crawler %d: no free background worker slot", i),
+						 errhint("Raise max_worker_processes (otto needs otto.crawler_workers + 1 slots) and restart the server.")));
+			}
+			MemoryContextSwitchTo(old);
+			crawler_started_at[i] = now;
+		}
+	}
+	return next_ms;
+}
+
 /* Entry point of the launcher process. */
 void
 otto_launcher_main(Datum main_arg)
@@ -118,11 +224,13 @@ otto_launcher_main(Datum main_arg)
 	loop_context = AllocSetContextCreate(TopMemoryContext,
 										 "otto launcher loop",
 										 ALLOCSET_DEFAULT_SIZES);
+	stop_orphan_crawlers();
 
 	while (!got_sigterm)
 	{
 		MemoryContext oldcontext;
 		bool		now_installed;
+		long		timeout;
 
 		CHECK_FOR_INTERRUPTS();
 
@@ -155,14 +263,17 @@ otto_launcher_main(Datum main_arg)
 								 otto_database)));
 			installed = now_installed;
 		}
+		timeout = supervise_crawlers(now_installed);
+		timeout = timeout < 0 ? otto_launcher_naptime_ms : Min(timeout, otto_launcher_naptime_ms);
 
 		(void) WaitLatch(MyLatch,
 						 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 otto_launcher_naptime_ms,
+						 timeout,
 						 PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 	}
 
+	supervise_crawlers(false);
 	ereport(LOG, (errmsg("otto launcher shutting down")));
 	proc_exit(0);
 }

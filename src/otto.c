@@ -49,7 +49,7 @@ OttoGucInit(void)
 							"Number of crawler background workers the launcher keeps running.",
 							"Each worker also needs a slot in max_worker_processes.",
 							&otto_crawler_workers,
-							1, 0, 64,
+							1, 0, OTTO_MAX_CRAWLERS,
 							PGC_SIGHUP,
 							0,
 							NULL, NULL, NULL);
@@ -65,6 +65,8 @@ OttoGucInit(void)
 
 	UrlGucInit();
 	ParseGucInit();
+	FetchGucInit();
+	CrawlerGucInit();
 
 	MarkGUCPrefixReserved("otto");
 }
@@ -88,6 +90,7 @@ _PG_init(void)
 
 	otto_preloaded = true;
 	UrlFilterInit();
+	PolitenessInit();
 	LauncherInit();
 }
 

@@ -32,6 +32,28 @@ extern void ParseGucInit(void);
 /* urlfilter.c */
 extern void UrlFilterInit(void);
 
+/* robots.c */
+typedef struct Robots Robots;
+extern Robots *otto_robots_parse(MemoryContext cxt, const char *txt, const char *ua);
+extern bool otto_robots_allows(Robots *r, const char *path);
+extern double otto_robots_delay(Robots *r);
+
+/* politeness.c */
+#define OTTO_MAX_CRAWLERS 64
+extern void PolitenessInit(void);
+extern int	politeness_slot(const char *host);
+extern long politeness_try_start(int slot, int worker, int delay_ms, int max_concurrency);
+extern void politeness_done(int slot, int worker);
+extern void politeness_worker_start(int worker);
+
+/* fetch.c */
+extern char *otto_user_agent;
+extern void FetchGucInit(void);
+
+/* crawler.c */
+extern void CrawlerGucInit(void);
+extern PGDLLEXPORT void otto_crawler_main(Datum main_arg);
+
 /* launcher.c */
 extern void LauncherInit(void);
 extern PGDLLEXPORT void otto_launcher_main(Datum main_arg);

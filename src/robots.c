@@ -25,11 +25,11 @@ typedef struct RobotsRule
 	char	   *pattern;
 } RobotsRule;
 
-typedef struct Robots
+struct Robots
 {
 	List	   *rules;			/* RobotsRule* of the applying groups */
 	double		crawl_delay;	/* seconds, -1 when not stated */
-} Robots;
+};
 
 /* The product token of a User-Agent: "OttoBot/1.0 (+url)" -> "ottobot". */
 static char *
@@ -195,6 +195,30 @@ robots_allows(Robots *r, const char *path)
 		}
 	}
 	return allowed;
+}
+
+/* For the crawler: parse once per host, in cxt, for user agent ua. */
+Robots *
+otto_robots_parse(MemoryContext cxt, const char *txt, const char *ua)
+{
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	Robots	   *r = robots_parse(txt, product_token(ua));
+
+	MemoryContextSwitchTo(old);
+	return r;
+}
+
+bool
+otto_robots_allows(Robots *r, const char *path)
+{
+	return robots_allows(r, path);
+}
+
+/* Crawl-delay in seconds, -1 when not stated. */
+double
+otto_robots_delay(Robots *r)
+{
+	return r->crawl_delay;
 }
 
 /* SQL: otto.robots_allowed(robots_txt, user_agent, url) returns boolean. */

@@ -53,6 +53,23 @@ ok($node->wait_for_log(qr/otto launcher reloaded its configuration.*\n.*crawler_
 	'launcher reloads configuration on SIGHUP');
 is($node->safe_psql('postgres', $launcher_pid_sql), $pid, 'same launcher after reload');
 
+# Crawler workers: the launcher keeps otto.crawler_workers of them running.
+my $crawlers = q{SELECT string_agg(application_name, ',' ORDER BY application_name) FROM pg_stat_activity
+                  WHERE backend_type = 'otto crawler'};
+ok($node->poll_query_until('postgres', $crawlers, 'otto crawler 0,otto crawler 1,otto crawler 2'),
+	'three crawler workers run, numbered 0 to 2');
+my $c1 = $node->safe_psql('postgres', q{SELECT pid FROM pg_stat_activity WHERE application_name = 'otto crawler 1'});
+$offset = -s $node->logfile;
+$node->safe_psql('postgres', "SELECT pg_terminate_backend($c1)");
+ok($node->wait_for_log(qr/otto crawler 1 exited; the launcher starts it again/, $offset),
+	'the launcher notices a crawler that stopped');
+ok($node->poll_query_until('postgres',
+		qq{SELECT count(*) = 1 FROM pg_stat_activity WHERE application_name = 'otto crawler 1' AND pid <> $c1}),
+	'and starts it again');
+$node->append_conf('postgresql.conf', 'otto.crawler_workers = 1');
+$node->reload;
+ok($node->poll_query_until('postgres', $crawlers, 'otto crawler 0'), 'fewer workers configured: the extra ones stop');
+
 # kill -9: the postmaster resets the cluster and starts a new launcher.
 $offset = -s $node->logfile;
 kill 'KILL', $pid;
@@ -62,6 +79,7 @@ ok($node->poll_query_until('postgres',
 		qq{SELECT count(*) = 1 FROM pg_stat_activity
 		    WHERE backend_type = 'otto launcher' AND pid <> $pid}),
 	'a new launcher is running after kill -9');
+ok($node->poll_query_until('postgres', $crawlers, 'otto crawler 0'), 'with its crawler worker');
 my $pid2 = $node->safe_psql('postgres', $launcher_pid_sql);
 isnt($pid2, $pid, 'the new launcher is a new process');
 
@@ -70,6 +88,7 @@ $offset = -s $node->logfile;
 $node->stop('fast');
 my $log = slurp_file($node->logfile, $offset);
 like($log, qr/otto launcher shutting down/, 'launcher logs its shutdown');
+like($log, qr/otto crawler 0 stopping/, 'the crawler worker stops cleanly too');
 unlike($log, qr/"otto launcher" \(PID \d+\) exited with exit code [1-9]/, 'launcher exits with code 0');
 
 # pg_terminate_backend also ends it cleanly, and Postgres does not restart it

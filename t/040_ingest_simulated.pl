@@ -23,7 +23,7 @@ my $live0 = day_pages(0);
 
 my $node = PostgreSQL::Test::Cluster->new('ingest');
 $node->init;
-$node->append_conf('postgresql.conf', "shared_preload_libraries = 'otto'\notto.database = 'postgres'");
+$node->append_conf('postgresql.conf', "shared_preload_libraries = 'otto'\notto.database = 'postgres'\notto.crawler_workers = 0");
 $node->start;
 $node->safe_psql('postgres', qq{
 CREATE EXTENSION otto;

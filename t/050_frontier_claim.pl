@@ -9,7 +9,7 @@ use Test::More;
 
 my $node = PostgreSQL::Test::Cluster->new('claim');
 $node->init;
-$node->append_conf('postgresql.conf', "shared_preload_libraries = 'otto'\notto.database = 'postgres'\nmax_connections = 40");
+$node->append_conf('postgresql.conf', "shared_preload_libraries = 'otto'\notto.database = 'postgres'\notto.crawler_workers = 0\nmax_connections = 40");
 $node->start;
 $node->safe_psql('postgres', q{
 CREATE EXTENSION otto;

@@ -1,0 +1,884 @@
+/*
+ * crawler.c: the crawler background worker.
+ *
+ * The launcher keeps otto.crawler_workers of these running.  Each is a thin
+ * loop around SQL functions that hold the logic (and that pg_regress tests):
+ *
+ *   claim     otto.frontier_claim leases due URLs (FOR UPDATE SKIP LOCKED)
+ *   check     the URL's host belongs to its enabled site; robots.txt allows it
+ *   wait      the host's shared politeness clock (politeness.c) says go
+ *   fetch     libcurl's multi interface, many transfers at once (fetch.c)
+ *   store     otto.ingest_page, or otto.fetch_failed, one short transaction
+ *             per page; no transaction is open while waiting on the network
+ *
+ * robots.txt is fetched per host before its first URL, stored in otto.robots
+ * and re-read after otto.robots_max_age; an unreachable robots.txt means
+ * "disallow all for now" (RFC 9309), a 4xx means "allow all".
+ *
+ * The loop waits on its latch and libcurl's sockets together (a WaitEventSet
+ * rebuilt each iteration from libcurl's socket callback), so it sleeps until
+ * there is something to do.  Per-iteration memory lives in a context that is
+ * reset every time round; each page's in one reset after the page.
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "executor/spi.h"
+#include "lib/ilist.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/hsearch.h"
+#include "utils/json.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "fetch.h"
+#include "otto.h"
+
+#define CRAWLER_NAME "otto crawler"
+#define HOST_KEY_LEN 256
+#define MAX_SOCKETS 1024
+
+/* GUCs */
+static int	crawler_transfers = 32;
+static int	lease_ms = 300000;
+static int	robots_max_age_s = 86400;
+static int	crawler_naptime_ms = 1000;
+static int	page_body_retention_s = 86400;
+
+/* A site as the worker needs it; refreshed at every claim. */
+typedef struct CrawlSite
+{
+	int			site_id;
+	char	  **hosts;
+	int			nhosts;
+	int			delay_ms;
+	int			max_concurrency;
+	bool		allow_private;
+} CrawlSite;
+
+enum RobotsState
+{
+	ROBOTS_UNKNOWN,				/* not loaded: look in otto.robots, else fetch */
+	ROBOTS_FETCHING,
+	ROBOTS_READY
+};
+
+/* A host's robots.txt and politeness slot. */
+typedef struct Host
+{
+	char		key[HOST_KEY_LEN];	/* host[:port] */
+	int			slot;
+	enum RobotsState robots_state;
+	TimestampTz robots_until;	/* READY: re-read after; UNKNOWN: no fetch before */
+	MemoryContext robots_cxt;
+	Robots	   *robots;			/* NULL = allow all */
+	int			robots_delay_ms;
+} Host;
+
+/* A URL this worker holds: claimed and waiting, or being fetched. */
+typedef struct CrawlUrl
+{
+	dlist_node	node;
+	int			site_id;
+	char	   *url;
+	char		host[HOST_KEY_LEN];
+	char	   *etag;
+	char	   *last_modified;
+	TimestampTz claimed_at;
+	bool		is_robots;
+	Host	   *h;				/* while fetching */
+} CrawlUrl;
+
+static volatile sig_atomic_t got_sigterm = false;
+static int	worker_index;
+
+static MemoryContext item_cxt;	/* Items (pfree'd when done) */
+static MemoryContext sites_cxt; /* sites, reset at each refresh */
+static MemoryContext fetch_cxt; /* parent of each Fetch's own context */
+static MemoryContext page_cxt;	/* one page's work, reset after it */
+static List *sites = NIL;
+static HTAB *hosts = NULL;
+static dlist_head waiting = DLIST_STATIC_INIT(waiting);
+static int	nwaiting = 0;
+static int	nrunning = 0;
+
+static CURLM *multi;
+static struct
+{
+	curl_socket_t fd;
+	int			what;
+}			socks[MAX_SOCKETS];
+static int	nsocks = 0;
+static bool timer_set = false;
+static TimestampTz timer_at;
+
+void
+CrawlerGucInit(void)
+{
+	DefineCustomIntVariable("otto.crawler_transfers",
+							"Transfers each crawler worker keeps in flight at most.",
+							NULL, &crawler_transfers,
+							32, 1, 512, PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("otto.lease_time",
+							"How long a claimed URL stays leased to a worker before another may take it.",
+							NULL, &lease_ms,
+							300000, 1000, 86400000, PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("otto.robots_max_age",
+							"How long a host's robots.txt is trusted before it is fetched again.",
+							NULL, &robots_max_age_s,
+							86400, 1, 30 * 86400, PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("otto.crawler_naptime",
+							"How often an idle crawler worker looks for due URLs.",
+							NULL, &crawler_naptime_ms,
+							1000, 10, 600000, PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("otto.page_body_retention",
+							"How long fetched page bodies are kept (compressed) in otto.page; 0 keeps none.",
+							"otto.maintenance() drops older bodies; kept bodies can be re-parsed with otto.ingest_page.",
+							&page_body_retention_s,
+							86400, 0, INT_MAX, PGC_USERSET, GUC_UNIT_S, NULL, NULL, NULL);
+}
+
+static void
+crawler_sigterm(SIGNAL_ARGS)
+{
+	int			save_errno = errno;
+
+	got_sigterm = true;
+	SetLatch(MyLatch);
+	errno = save_errno;
+}
+
+/* ---------------------------------------------------------------------
+ * SQL in short transactions
+ * --------------------------------------------------------------------- */
+
+typedef void (*RowsFn) (SPITupleTable *tt, uint64 n, void *arg);
+
+/*
+ * Run one statement in its own transaction.  Rows go to rows_fn (called in
+ * the caller's memory context, before SPI frees them).  An error is caught,
+ * the transaction rolled back, and false returned with *error set: one bad
+ * page never stops the worker.
+ */
+static bool
+run_sql(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls,
+		RowsFn rows_fn, void *arg, char **error)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	volatile bool ok = true;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PG_TRY();
+	{
+		int			rc;
+
+		SPI_connect();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		pgstat_report_activity(STATE_RUNNING, sql);
+		rc = SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0);
+		if (rc < 0)
+			elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(rc));
+		if (rows_fn && SPI_tuptable)
+		{
+			MemoryContext spi = MemoryContextSwitchTo(cxt);
+
+			rows_fn(SPI_tuptable, SPI_processed, arg);
+			MemoryContextSwitchTo(spi);
+		}
+		SPI_finish();
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+	}
+	PG_CATCH();
+	{
+		ErrorData  *ed;
+
+		MemoryContextSwitchTo(cxt);
+		ed = CopyErrorData();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		if (error)
+			*error = ed->message;
+		else
+			ereport(WARNING,
+					(errmsg("otto crawler %d: %s", worker_index, ed->message),
+					 ed->detail ? errdetail_internal("%s", ed->detail) : 0));
+		ok = false;
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	pgstat_report_activity(STATE_IDLE, NULL);
+	return ok;
+}
+
+static char *
+get_text(SPITupleTable *tt, uint64 row, int col)
+{
+	return SPI_getvalue(tt->vals[row], tt->tupdesc, col);
+}
+
+static int
+get_int(SPITupleTable *tt, uint64 row, int col, int dflt)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(tt->vals[row], tt->tupdesc, col, &isnull);
+
+	return isnull ? dflt : DatumGetInt32(d);
+}
+
+/* Put a URL back in the queue without counting an attempt (released lease). */
+static void
+postpone(CrawlUrl *it, long delay_ms)
+{
+	Oid			types[3] = {INT4OID, TEXTOID, INT4OID};
+	Datum		values[3] = {Int32GetDatum(it->site_id), CStringGetTextDatum(it->url), Int32GetDatum((int) delay_ms)};
+
+	run_sql("SELECT otto.frontier_postpone($1, $2, $3 * interval '1 ms')", 3, types, values, NULL, NULL, NULL, NULL);
+}
+
+/* Record a failed or refused fetch: page log row, frontier backoff or give-up. */
+static void
+record_failure(CrawlUrl *it, const char *kind, const char *error, int status, bool retry,
+			   double retry_after_s, const char *meta)
+{
+	Oid			types[8] = {INT4OID, TEXTOID, TEXTOID, TEXTOID, INT4OID, FLOAT8OID, BOOLOID, JSONBOID};
+	Datum		values[8];
+	char		nulls[9] = "        ";
+
+	values[0] = Int32GetDatum(it->site_id);
+	values[1] = CStringGetTextDatum(it->url);
+	values[2] = CStringGetTextDatum(kind);
+	values[3] = CStringGetTextDatum(error ? error : kind);
+	values[4] = Int32GetDatum(status);
+	nulls[4] = status > 0 ? ' ' : 'n';
+	values[5] = Float8GetDatum(retry_after_s);
+	nulls[5] = retry_after_s >= 0 ? ' ' : 'n';
+	values[6] = BoolGetDatum(retry);
+	values[7] = meta ? DirectFunctionCall1(jsonb_in, CStringGetDatum(meta)) : (Datum) 0;
+	nulls[7] = meta ? ' ' : 'n';
+	nulls[8] = '\0';
+	run_sql("SELECT otto.fetch_failed($1, $2, $3, $4, $5, $6, $7, $8)", 8, types, values, nulls, NULL, NULL, NULL);
+}
+
+/* ---------------------------------------------------------------------
+ * Sites, hosts and robots.txt
+ * --------------------------------------------------------------------- */
+
+static void
+sites_rows(SPITupleTable *tt, uint64 n, void *arg)
+{
+	MemoryContext old = MemoryContextSwitchTo(sites_cxt);
+
+	sites = NIL;
+	for (uint64 i = 0; i < n; i++)
+	{
+		CrawlSite  *s = palloc0(sizeof(CrawlSite));
+		bool		isnull;
+		ArrayType  *a = DatumGetArrayTypeP(SPI_getbinval(tt->vals[i], tt->tupdesc, 2, &isnull));
+		Datum	   *elems;
+		int			nelems;
+
+		s->site_id = get_int(tt, i, 1, 0);
+		deconstruct_array(a, TEXTOID, -1, false, TYPALIGN_INT, &elems, NULL, &nelems);
+		s->hosts = palloc(sizeof(char *) * Max(nelems, 1));
+		for (int j = 0; j < nelems; j++)
+			s->hosts[j] = TextDatumGetCString(elems[j]);
+		s->nhosts = nelems;
+		s->delay_ms = get_int(tt, i, 3, 1000);
+		s->max_concurrency = get_int(tt, i, 4, 1);
+		s->allow_private = DatumGetBool(SPI_getbinval(tt->vals[i], tt->tupdesc, 5, &isnull));
+		sites = lappend(sites, s);
+	}
+	MemoryContextSwitchTo(old);
+}
+
+static CrawlSite *
+find_site(int site_id)
+{
+	ListCell   *lc;
+
+	foreach(lc, sites)
+		if (((CrawlSite *) lfirst(lc))->site_id == site_id)
+			return lfirst(lc);
+	return NULL;
+}
+
+static bool
+site_owns_host(CrawlSite *s, const char *host)
+{
+	for (int i = 0; i < s->nhosts; i++)
+		if (strcmp(s->hosts[i], host) == 0)
+			return true;
+	return false;
+}
+
+static Host *
+host_get(const char *key)
+{
+	bool		found;
+	Host	   *h = hash_search(hosts, key, HASH_ENTER, &found);
+
+	if (!found)
+	{
+		h->slot = politeness_slot(key);
+		h->robots_state = ROBOTS_UNKNOWN;
+		h->robots_until = 0;
+		h->robots = NULL;
+		h->robots_delay_ms = 0;
+		h->robots_cxt = AllocSetContextCreate(TopMemoryContext, "otto robots", ALLOCSET_SMALL_SIZES);
+	}
+	return h;
+}
+
+/* Parse and keep a host's robots.txt (NULL text: allow all). */
+static void
+host_set_robots(Host *h, const char *txt, TimestampTz fetched_at)
+{
+	double		delay;
+
+	MemoryContextReset(h->robots_cxt);
+	h->robots = txt ? otto_robots_parse(h->robots_cxt, txt, otto_user_agent) : NULL;
+	delay = h->robots ? otto_robots_delay(h->robots) : -1;
+	h->robots_delay_ms = delay > 0 ? (int) Min(delay * 1000, 3600 * 1000) : 0;
+	h->robots_state = ROBOTS_READY;
+	h->robots_until = fetched_at + (TimestampTz) robots_max_age_s * USECS_PER_SEC;
+}
+
+static void
+robots_row(SPITupleTable *tt, uint64 n, void *arg)
+{
+	Host	   *h = arg;
+	bool		isnull;
+	TimestampTz at;
+
+	if (n == 0)
+		return;
+	at = DatumGetTimestampTz(SPI_getbinval(tt->vals[0], tt->tupdesc, 2, &isnull));
+	if (at + (TimestampTz) robots_max_age_s * USECS_PER_SEC > GetCurrentTimestamp())
+		host_set_robots(h, get_text(tt, 0, 1), at);
+}
+
+/* Use the stored robots.txt of a host when it is fresh enough. */
+static void
+host_load_robots(Host *h)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(h->key)};
+
+	run_sql("SELECT body, fetched_at FROM otto.robots WHERE host = $1",
+			1, types, values, NULL, robots_row, h, NULL);
+}
+
+static void
+bool_row(SPITupleTable *tt, uint64 n, void *arg)
+{
+	bool		isnull;
+
+	*(bool *) arg = n > 0 && DatumGetBool(SPI_getbinval(tt->vals[0], tt->tupdesc, 1, &isnull)) && !isnull;
+}
+
+/* A robots.txt fetch finished: store it and decide what the host allows. */
+static void
+robots_done(CrawlUrl *it, FetchResult *r)
+{
+	Host	   *h = host_get(it->host);
+	TimestampTz now = GetCurrentTimestamp();
+	const char *txt;
+
+	if (r->error_kind == NULL && r->status == 200)
+		txt = r->text;
+	else if (r->error_kind == NULL && r->status >= 400 && r->status < 500)
+		txt = "";				/* no robots.txt: everything is allowed */
+	else if (r->error_kind && strcmp(r->error_kind, "refused") == 0)
+	{
+		/* the host itself is refused; each URL will be, with its own record */
+		host_set_robots(h, NULL, now);
+		h->robots_until = now + 60 * USECS_PER_SEC;
+		return;
+	}
+	else
+	{
+		/* unreachable: disallow all and ask again in a minute */
+		h->robots_state = ROBOTS_UNKNOWN;
+		h->robots_until = now + 60 * USECS_PER_SEC;
+		ereport(LOG,
+				(errmsg("otto crawler %d: robots.txt of %s is unreachable; not crawling the host for a minute",
+						worker_index, it->host),
+				 errdetail("%s", r->error ? r->error : psprintf("HTTP %d", r->status))));
+		return;
+	}
+
+	{
+		Oid			types[4] = {TEXTOID, INT4OID, INT4OID, TEXTOID};
+		Datum		values[4] = {CStringGetTextDatum(it->host), Int32GetDatum(it->site_id),
+		Int32GetDatum(r->status), CStringGetTextDatum(txt)};
+		bool		changed = false;
+
+		run_sql("SELECT otto.robots_store($1, $2, $3, $4)", 4, types, values, NULL, bool_row, &changed, NULL);
+		host_set_robots(h, txt, now);
+		if (changed)
+			ereport(LOG,
+					(errmsg("otto crawler %d: robots.txt of %s is new or changed (HTTP %d, crawl delay %d ms)",
+							worker_index, it->host, r->status, h->robots_delay_ms)));
+	}
+}
+
+/* ---------------------------------------------------------------------
+ * Claiming URLs
+ * --------------------------------------------------------------------- */
+
+static void
+claim_rows(SPITupleTable *tt, uint64 n, void *arg)
+{
+	MemoryContext old = MemoryContextSwitchTo(item_cxt);
+	TimestampTz now = GetCurrentTimestamp();
+
+	for (uint64 i = 0; i < n; i++)
+	{
+		CrawlUrl	   *it = palloc0(sizeof(CrawlUrl));
+		char	   *host = get_text(tt, i, 5);
+
+		it->site_id = get_int(tt, i, 1, 0);
+		it->url = get_text(tt, i, 2);
+		it->etag = get_text(tt, i, 3);
+		it->last_modified = get_text(tt, i, 4);
+		strlcpy(it->host, host ? host : "", HOST_KEY_LEN);
+		if (host)
+			pfree(host);
+		it->claimed_at = now;
+		dlist_push_tail(&waiting, &it->node);
+		nwaiting++;
+	}
+	*(uint64 *) arg = n;
+	MemoryContextSwitchTo(old);
+}
+
+/* Lease more due URLs (and refresh the sites) when the worker runs short. */
+static uint64
+claim(void)
+{
+	int			want = crawler_transfers * 2 - nwaiting - nrunning;
+	Oid			types[3] = {INT4OID, INT4OID, INT4OID};
+	Datum		values[3] = {Int32GetDatum(want), Int32GetDatum(lease_ms), Int32GetDatum(MyProcPid)};
+	uint64		n = 0;
+
+	MemoryContextReset(sites_cxt);
+	sites = NIL;
+	run_sql("SELECT site_id, hosts, crawl_delay_ms, max_concurrency, allow_private_addresses FROM otto.site WHERE enabled",
+			0, NULL, NULL, NULL, sites_rows, NULL, NULL);
+	if (want <= 0 || sites == NIL)
+		return 0;
+	run_sql("SELECT c.site_id, c.url, c.etag, c.last_modified, otto.url_host(c.url)"
+			"  FROM otto.frontier_claim($1, $2 * interval '1 ms', $3) c",
+			3, types, values, NULL, claim_rows, &n, NULL);
+	return n;
+}
+
+/* ---------------------------------------------------------------------
+ * Starting and finishing transfers
+ * --------------------------------------------------------------------- */
+
+static void
+item_free(CrawlUrl *it)
+{
+	pfree(it->url);
+	if (it->etag)
+		pfree(it->etag);
+	if (it->last_modified)
+		pfree(it->last_modified);
+	pfree(it);
+}
+
+static void
+start_fetch(CrawlUrl *it, CrawlSite *s, Host *h)
+{
+	Fetch	   *f = fetch_create(fetch_cxt, it->url, s->hosts, s->nhosts, s->allow_private,
+								 it->etag, it->last_modified);
+	CURLMcode	mc;
+
+	f->owner = it;
+	it->h = h;
+	mc = curl_multi_add_handle(multi, f->easy);
+	if (mc != CURLM_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("libcurl could not start a transfer: %s", curl_multi_strerror(mc))));
+	nrunning++;
+}
+
+/* The path (and query) of an absolute URL, for robots.txt. */
+static const char *
+url_path(const char *url)
+{
+	const char *p = strstr(url, "://");
+	const char *slash = p ? strchr(p + 3, '/') : NULL;
+
+	return slash ? slash : "/";
+}
+
+/*
+ * Start every waiting URL whose host allows it now; return how long until
+ * the next one might be allowed (-1: nothing waits on a clock).
+ */
+static long
+start_ready(void)
+{
+	dlist_mutable_iter iter;
+	TimestampTz now = GetCurrentTimestamp();
+	long		next_ms = -1;
+
+	dlist_foreach_modify(iter, &waiting)
+	{
+		CrawlUrl	   *it = dlist_container(CrawlUrl, node, iter.cur);
+		CrawlSite  *s = find_site(it->site_id);
+		Host	   *h;
+		long		wait;
+
+		if (nrunning >= crawler_transfers)
+			break;
+		MemoryContextReset(page_cxt);
+		MemoryContextSwitchTo(page_cxt);
+
+		if (s == NULL || (!it->is_robots && now - it->claimed_at > (TimestampTz) lease_ms * 500))
+		{
+			/* site disabled since the claim, or held for half the lease: give it back */
+			if (!it->is_robots)
+				postpone(it, 0);
+			goto drop;
+		}
+		if (!site_owns_host(s, it->host))
+		{
+			record_failure(it, "refused", psprintf("host \"%s\" belongs to no enabled site", it->host),
+						   0, false, -1, NULL);
+			goto drop;
+		}
+		h = host_get(it->host);
+		if (!it->is_robots)
+		{
+			if (h->robots_state == ROBOTS_READY && now >= h->robots_until)
+				h->robots_state = ROBOTS_UNKNOWN;
+			if (h->robots_state == ROBOTS_UNKNOWN && now >= h->robots_until)
+			{
+				host_load_robots(h);
+				if (h->robots_state != ROBOTS_READY)
+				{
+					/* fetch robots.txt first; it jumps the queue */
+					CrawlUrl	   *r = MemoryContextAllocZero(item_cxt, sizeof(CrawlUrl));
+					const char *p = strstr(it->url, "://");
+
+					r->site_id = it->site_id;
+					r->url = MemoryContextStrdup(item_cxt,
+												 psprintf("%.*s%s/robots.txt", (int) (p - it->url + 3), it->url, it->host));
+					strlcpy(r->host, it->host, HOST_KEY_LEN);
+					r->claimed_at = now;
+					r->is_robots = true;
+					dlist_insert_before(&it->node, &r->node);
+					nwaiting++;
+					h->robots_state = ROBOTS_FETCHING;
+					next_ms = 0;
+					continue;
+				}
+			}
+			if (h->robots_state == ROBOTS_UNKNOWN)
+			{
+				/* robots.txt unreachable: disallow all, retry after robots_until */
+				postpone(it, (long) ((h->robots_until - now) / 1000) + 1);
+				goto drop;
+			}
+			if (h->robots_state == ROBOTS_FETCHING)
+				continue;
+			if (h->robots && !otto_robots_allows(h->robots, url_path(it->url)))
+			{
+				record_failure(it, "robots", "disallowed by robots.txt", 0, false, -1, NULL);
+				goto drop;
+			}
+		}
+		wait = politeness_try_start(h->slot, worker_index, Max(s->delay_ms, h->robots_delay_ms), s->max_concurrency);
+		if (wait > 0)
+		{
+			next_ms = next_ms < 0 ? wait : Min(next_ms, wait);
+			continue;
+		}
+		dlist_delete(&it->node);
+		nwaiting--;
+		MemoryContextSwitchTo(TopMemoryContext);
+		start_fetch(it, s, h);
+		continue;
+
+drop:
+		if (it->is_robots)
+			host_get(it->host)->robots_state = ROBOTS_UNKNOWN;
+		dlist_delete(&it->node);
+		nwaiting--;
+		item_free(it);
+	}
+	MemoryContextSwitchTo(TopMemoryContext);
+	return next_ms;
+}
+
+/* The fetch's metadata for the page log, as JSON. */
+static char *
+fetch_meta(FetchResult *r, Fetch *f)
+{
+	StringInfoData b;
+
+	initStringInfo(&b);
+	appendStringInfo(&b, "{\"redirects\": %ld, \"elapsed_ms\": %ld, \"wire_bytes\": " INT64_FORMAT,
+					 r->redirects, r->elapsed_ms, r->wire_bytes);
+	if (r->final_url && strcmp(r->final_url, f->url) != 0)
+	{
+		appendStringInfoString(&b, ", \"final_url\": ");
+		escape_json(&b, r->final_url);
+	}
+#define META(name, v) if (v) { appendStringInfoString(&b, ", \"" name "\": "); escape_json(&b, v); }
+	META("content_type", f->content_type);
+	META("etag", f->etag);
+	META("last_modified", f->last_modified);
+#undef META
+	appendStringInfoChar(&b, '}');
+	return b.data;
+}
+
+/* A transfer is over: store the page or record what went wrong. */
+static void
+fetch_done(Fetch *f, CURLcode rc)
+{
+	CrawlUrl	   *it = f->owner;
+	FetchResult r;
+	char	   *meta;
+
+	MemoryContextReset(page_cxt);
+	MemoryContextSwitchTo(page_cxt);
+	politeness_done(it->h->slot, worker_index);
+	nrunning--;
+	fetch_finish(f, rc, &r);
+	meta = fetch_meta(&r, f);
+
+	if (it->is_robots)
+		robots_done(it, &r);
+	else if (r.error_kind)
+		record_failure(it, r.error_kind, r.error, r.status, r.retry, r.retry_after_s, meta);
+	else
+	{
+		Oid			types[5] = {TEXTOID, TEXTOID, INT4OID, TIMESTAMPTZOID, JSONBOID};
+		Datum		values[5];
+		char		nulls[6] = "     ";
+		char	   *error = NULL;
+
+		values[0] = CStringGetTextDatum(it->url);
+		values[1] = r.text ? PointerGetDatum(cstring_to_text_with_len(r.text, r.text_len)) : (Datum) 0;
+		nulls[1] = r.text ? ' ' : 'n';
+		values[2] = Int32GetDatum(r.status);
+		values[3] = TimestampTzGetDatum(f->started);
+		values[4] = DirectFunctionCall1(jsonb_in, CStringGetDatum(meta));
+		if (!run_sql("SELECT otto.ingest_page($1, $2, $3, $4, $5)", 5, types, values, nulls, NULL, NULL, &error))
+			record_failure(it, "parse", error, r.status, false, -1, meta);
+	}
+	MemoryContextSwitchTo(TopMemoryContext);
+	fetch_destroy(f);
+	item_free(it);
+}
+
+/* ---------------------------------------------------------------------
+ * libcurl's sockets and timer, waited on with the latch
+ * --------------------------------------------------------------------- */
+
+static int
+socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
+{
+	int			i;
+
+	for (i = 0; i < nsocks; i++)
+		if (socks[i].fd == s)
+			break;
+	if (what == CURL_POLL_REMOVE)
+	{
+		if (i < nsocks)
+			socks[i] = socks[--nsocks];
+		return 0;
+	}
+	if (i == nsocks)
+	{
+		if (nsocks == MAX_SOCKETS)
+			return -1;
+		nsocks++;
+	}
+	socks[i].fd = s;
+	socks[i].what = what;
+	return 0;
+}
+
+static int
+timer_cb(CURLM *m, long timeout_ms, void *userp)
+{
+	timer_set = timeout_ms >= 0;
+	if (timer_set)
+		timer_at = GetCurrentTimestamp() + (TimestampTz) timeout_ms * 1000;
+	return 0;
+}
+
+/* Sleep until a socket is ready, the latch is set, or timeout_ms passes; then drive libcurl. */
+static void
+wait_and_drive(long timeout_ms, MemoryContext cxt)
+{
+	WaitEventSet *set;
+	WaitEvent  *events;
+	int			n,
+				fired = 0,
+				running;
+	struct
+	{
+		curl_socket_t fd;
+		int			mask;
+	}		   *ready;
+
+	if (timer_set)
+	{
+		long		t = (long) Max(0, (timer_at - GetCurrentTimestamp() + 999) / 1000);
+
+		timeout_ms = timeout_ms < 0 ? t : Min(timeout_ms, t);
+	}
+	set = CreateWaitEventSet(cxt, nsocks + 2);
+	AddWaitEventToSet(set, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
+	AddWaitEventToSet(set, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
+	for (int i = 0; i < nsocks; i++)
+		AddWaitEventToSet(set,
+						  ((socks[i].what & CURL_POLL_IN) ? WL_SOCKET_READABLE : 0) |
+						  ((socks[i].what & CURL_POLL_OUT) ? WL_SOCKET_WRITEABLE : 0),
+						  socks[i].fd, NULL, NULL);
+	events = palloc(sizeof(WaitEvent) * (nsocks + 2));
+	ready = palloc(sizeof(*ready) * (nsocks + 1));
+	n = WaitEventSetWait(set, timeout_ms, events, nsocks + 2, PG_WAIT_EXTENSION);
+	for (int i = 0; i < n; i++)
+	{
+		if (events[i].events & WL_LATCH_SET)
+			ResetLatch(MyLatch);
+		else if (events[i].events & (WL_SOCKET_READABLE | WL_SOCKET_WRITEABLE))
+		{
+			ready[fired].fd = events[i].fd;
+			ready[fired].mask = ((events[i].events & WL_SOCKET_READABLE) ? CURL_CSELECT_IN : 0) |
+				((events[i].events & WL_SOCKET_WRITEABLE) ? CURL_CSELECT_OUT : 0);
+			fired++;
+		}
+	}
+	FreeWaitEventSet(set);
+
+	/* libcurl's callbacks change socks[], so act on the copy */
+	for (int i = 0; i < fired; i++)
+		curl_multi_socket_action(multi, ready[i].fd, ready[i].mask, &running);
+	if (timer_set && GetCurrentTimestamp() >= timer_at)
+	{
+		timer_set = false;
+		curl_multi_socket_action(multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	}
+}
+
+/* ---------------------------------------------------------------------
+ * The worker
+ * --------------------------------------------------------------------- */
+
+static void
+release_all(void)
+{
+	Oid			types[1] = {INT4OID};
+	Datum		values[1] = {Int32GetDatum(MyProcPid)};
+
+	run_sql("SELECT otto.frontier_release($1)", 1, types, values, NULL, NULL, NULL, NULL);
+}
+
+void
+otto_crawler_main(Datum main_arg)
+{
+	MemoryContext loop_cxt;
+	TimestampTz next_claim = 0;
+	HASHCTL		hctl;
+
+	worker_index = DatumGetInt32(main_arg);
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, crawler_sigterm);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnection(otto_database, NULL, 0);
+	pgstat_report_appname(psprintf(CRAWLER_NAME " %d", worker_index));
+	politeness_worker_start(worker_index);
+
+	if (curl_global_init(CURL_GLOBAL_ALL) != CURLE_OK || (multi = curl_multi_init()) == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("otto crawler %d could not initialise libcurl", worker_index)));
+	curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
+	curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+
+	loop_cxt = AllocSetContextCreate(TopMemoryContext, "otto crawler loop", ALLOCSET_DEFAULT_SIZES);
+	page_cxt = AllocSetContextCreate(TopMemoryContext, "otto crawler page", ALLOCSET_DEFAULT_SIZES);
+	item_cxt = AllocSetContextCreate(TopMemoryContext, "otto crawler items", ALLOCSET_DEFAULT_SIZES);
+	sites_cxt = AllocSetContextCreate(TopMemoryContext, "otto crawler sites", ALLOCSET_SMALL_SIZES);
+	fetch_cxt = AllocSetContextCreate(TopMemoryContext, "otto crawler fetches", ALLOCSET_SMALL_SIZES);
+	memset(&hctl, 0, sizeof(hctl));
+	hctl.keysize = HOST_KEY_LEN;
+	hctl.entrysize = sizeof(Host);
+	hosts = hash_create("otto crawler hosts", 64, &hctl, HASH_ELEM | HASH_STRINGS);
+
+	/* leases of workers that are gone (a crash, a kill -9) are free again */
+	run_sql("SELECT otto.frontier_release_orphans()", 0, NULL, NULL, NULL, NULL, NULL, NULL);
+	ereport(LOG,
+			(errmsg("otto crawler %d started", worker_index),
+			 errdetail("transfers=%d lease=%dms user_agent=\"%s\"", crawler_transfers, lease_ms, otto_user_agent)));
+
+	while (!got_sigterm)
+	{
+		long		timeout = -1;
+		CURLMsg    *msg;
+		int			left;
+
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+		MemoryContextReset(loop_cxt);
+		MemoryContextSwitchTo(loop_cxt);
+
+		if (nwaiting + nrunning < crawler_transfers && GetCurrentTimestamp() >= next_claim)
+		{
+			if (claim() == 0)
+				next_claim = GetCurrentTimestamp() + (TimestampTz) crawler_naptime_ms * 1000;
+		}
+		timeout = start_ready();
+		if (nwaiting + nrunning < crawler_transfers)
+		{
+			long		to_claim = (long) Max(0, (next_claim - GetCurrentTimestamp()) / 1000);
+
+			timeout = timeout < 0 ? to_claim : Min(timeout, to_claim);
+		}
+		MemoryContextSwitchTo(loop_cxt);
+		wait_and_drive(timeout, loop_cxt);
+
+		while ((msg = curl_multi_info_read(multi, &left)) != NULL)
+		{
+			Fetch	   *f;
+
+			if (msg->msg != CURLMSG_DONE)
+				continue;
+			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **) &f);
+			curl_multi_remove_handle(multi, f->easy);
+			fetch_done(f, msg->data.result);
+		}
+		pgstat_report_stat(false);
+	}
+
+	/* stop: abandon transfers, give their URLs back at once */
+	release_all();
+	ereport(LOG, (errmsg("otto crawler %d stopping", worker_index)));
+	proc_exit(0);
+}

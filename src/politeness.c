@@ -1,0 +1,194 @@
+/*
+ * politeness.c: per-host clocks shared by all crawler workers.
+ *
+ * Politeness is a property of the host, not of a worker: however many
+ * workers crawl, two requests to one host never start closer than its delay
+ * and never more than its concurrency limit run at once.  Each host has a
+ * slot in shared memory holding the earliest time the next request may start
+ * and the requests in flight, counted per worker so that a worker that dies
+ * can zero its own counts when it comes back.
+ *
+ * A spinlock guards the table: every operation is a few comparisons.  Hosts
+ * beyond the table's size share its last slot, which only makes them politer.
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "storage/ipc.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+#include "storage/spin.h"
+#include "utils/builtins.h"
+#include "utils/timestamp.h"
+
+#include "otto.h"
+
+#define HOST_SLOTS 512
+#define HOST_NAME_LEN 256
+
+typedef struct HostSlot
+{
+	char		host[HOST_NAME_LEN];
+	TimestampTz next_start;		/* no request may start before this */
+	int16		in_flight[OTTO_MAX_CRAWLERS];
+} HostSlot;
+
+typedef struct Politeness
+{
+	slock_t		mutex;
+	int			nused;
+	HostSlot	slots[HOST_SLOTS];
+} Politeness;
+
+static Politeness *pol = NULL;
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+static void
+politeness_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(sizeof(Politeness));
+}
+
+static void
+politeness_shmem_startup(void)
+{
+	bool		found;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	pol = ShmemInitStruct("otto politeness", sizeof(Politeness), &found);
+	if (!found)
+	{
+		memset(pol, 0, sizeof(Politeness));
+		SpinLockInit(&pol->mutex);
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+void
+PolitenessInit(void)
+{
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = politeness_shmem_request;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = politeness_shmem_startup;
+}
+
+/* The slot of host (host[:port]), claimed on first use. */
+int
+politeness_slot(const char *host)
+{
+	int			i;
+
+	SpinLockAcquire(&pol->mutex);
+	for (i = 0; i < pol->nused; i++)
+		if (strncmp(pol->slots[i].host, host, HOST_NAME_LEN - 1) == 0)
+			break;
+	if (i == pol->nused)
+	{
+		if (pol->nused < HOST_SLOTS)
+		{
+			strlcpy(pol->slots[i].host, host, HOST_NAME_LEN);
+			pol->nused++;
+		}
+		else
+			i = HOST_SLOTS - 1;
+	}
+	SpinLockRelease(&pol->mutex);
+	return i;
+}
+
+/*
+ * May worker start a request to the host of slot now?  If so the request is
+ * counted and the host's clock moves delay_ms ahead, and 0 is returned;
+ * otherwise the milliseconds to wait (when only the concurrency limit stands
+ * in the way, a short poll: another worker's request may be the one to end).
+ */
+long
+politeness_try_start(int slot, int worker, int delay_ms, int max_concurrency)
+{
+	HostSlot   *h = &pol->slots[slot];
+	TimestampTz now = GetCurrentTimestamp();
+	long		wait_ms = 0;
+	int			running = 0;
+
+	SpinLockAcquire(&pol->mutex);
+	for (int i = 0; i < OTTO_MAX_CRAWLERS; i++)
+		running += h->in_flight[i];
+	if (now < h->next_start)
+		wait_ms = (long) ((h->next_start - now + 999) / 1000);
+	else if (running >= max_concurrency)
+		wait_ms = 20;
+	else
+	{
+		h->in_flight[worker]++;
+		h->next_start = now + (TimestampTz) delay_ms * 1000;
+	}
+	SpinLockRelease(&pol->mutex);
+	return wait_ms;
+}
+
+/* A request of worker to the host of slot has finished. */
+void
+politeness_done(int slot, int worker)
+{
+	SpinLockAcquire(&pol->mutex);
+	if (pol->slots[slot].in_flight[worker] > 0)
+		pol->slots[slot].in_flight[worker]--;
+	SpinLockRelease(&pol->mutex);
+}
+
+/* A worker (re)starts: forget what its previous incarnation had in flight. */
+void
+politeness_worker_start(int worker)
+{
+	SpinLockAcquire(&pol->mutex);
+	for (int i = 0; i < pol->nused; i++)
+		pol->slots[i].in_flight[worker] = 0;
+	SpinLockRelease(&pol->mutex);
+}
+
+/* SQL: otto.politeness() -- each host's clock, for people watching a crawl. */
+PG_FUNCTION_INFO_V1(otto_politeness);
+Datum
+otto_politeness(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	int			n;
+	HostSlot   *copy;
+
+	if (pol == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("host politeness clocks need otto in shared_preload_libraries")));
+	InitMaterializedSRF(fcinfo, 0);
+
+	/* copy under the lock, build tuples outside it */
+	copy = palloc(sizeof(HostSlot) * HOST_SLOTS);
+	SpinLockAcquire(&pol->mutex);
+	n = pol->nused;
+	memcpy(copy, pol->slots, sizeof(HostSlot) * n);
+	SpinLockRelease(&pol->mutex);
+
+	for (int i = 0; i < n; i++)
+	{
+		Datum		values[3];
+		bool		nulls[3] = {false, false, false};
+		int			running = 0;
+
+		for (int w = 0; w < OTTO_MAX_CRAWLERS; w++)
+			running += copy[i].in_flight[w];
+		values[0] = CStringGetTextDatum(copy[i].host);
+		values[1] = TimestampTzGetDatum(copy[i].next_start);
+		nulls[1] = copy[i].next_start == 0;
+		values[2] = Int32GetDatum(running);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}
