@@ -765,13 +765,14 @@ AS $fn$
        SET attempts = f.attempts + 1, last_error = left(frontier_fail.error, 1000),
            lease_owner = NULL, lease_until = NULL, last_fetched_at = now(),
            state = CASE WHEN f.attempts + 1 >= frontier_fail.max_attempts THEN 'failed' ELSE 'queued' END,
-           -- exponential backoff from 30 s, at most 6 h; a server's Retry-After wins when longer
+           -- exponential backoff from otto.retry_base (30 s), at most 6 h; a server's Retry-After wins when longer
            due_at = now() + greatest(coalesce(frontier_fail.retry_after, '0'),
-                                     least(interval '30 seconds' * power(2, f.attempts), interval '6 hours'))
+                                     least(coalesce(current_setting('otto.retry_base', true), '30s')::interval
+                                           * power(2, f.attempts), interval '6 hours'))
      WHERE f.site_id = frontier_fail.site_id AND f.url = frontier_fail.url
     RETURNING f.state;
 $fn$;
-COMMENT ON FUNCTION otto.frontier_fail(int, text, text, text, interval, int) IS 'Record a failed fetch: retry with exponential backoff (30 s x 2^attempts, at most 6 h, or Retry-After when longer), give up after max_attempts; returns the new state';
+COMMENT ON FUNCTION otto.frontier_fail(int, text, text, text, interval, int) IS 'Record a failed fetch: retry with exponential backoff (otto.retry_base, 30 s, x 2^attempts, at most 6 h, or Retry-After when longer), give up after max_attempts; returns the new state';
 
 CREATE FUNCTION otto.frontier_release(owner int) RETURNS bigint
 LANGUAGE sql

@@ -53,6 +53,7 @@ static int	lease_ms = 300000;
 static int	robots_max_age_s = 86400;
 static int	crawler_naptime_ms = 1000;
 static int	page_body_retention_s = 86400;
+static int	retry_base_ms = 30000;
 
 /* A site as the worker needs it; refreshed at every claim. */
 typedef struct CrawlSite
@@ -140,6 +141,10 @@ CrawlerGucInit(void)
 							"How often an idle crawler worker looks for due URLs.",
 							NULL, &crawler_naptime_ms,
 							1000, 10, 600000, PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("otto.retry_base",
+							"First retry delay after a failed fetch; it doubles with each attempt (at most 6 h).",
+							NULL, &retry_base_ms,
+							30000, 10, 3600000, PGC_USERSET, GUC_UNIT_MS, NULL, NULL, NULL);
 	DefineCustomIntVariable("otto.page_body_retention",
 							"How long fetched page bodies are kept (compressed) in otto.page; 0 keeps none.",
 							"otto.maintenance() drops older bodies; kept bodies can be re-parsed with otto.ingest_page.",
@@ -500,13 +505,14 @@ item_free(CrawlUrl *it)
 }
 
 static void
-start_fetch(CrawlUrl *it, CrawlSite *s, Host *h)
+start_fetch(CrawlUrl *it, CrawlSite *s, Host *h, TimestampTz start)
 {
 	Fetch	   *f = fetch_create(fetch_cxt, it->url, s->hosts, s->nhosts, s->allow_private,
 								 it->etag, it->last_modified);
 	CURLMcode	mc;
 
 	f->owner = it;
+	f->started = start;			/* the host clock's time, so the page log shows its spacing */
 	it->h = h;
 	mc = curl_multi_add_handle(multi, f->easy);
 	if (mc != CURLM_OK)
@@ -543,6 +549,7 @@ start_ready(void)
 		CrawlSite  *s = find_site(it->site_id);
 		Host	   *h;
 		long		wait;
+		TimestampTz start;
 
 		if (nrunning >= crawler_transfers)
 			break;
@@ -603,7 +610,8 @@ start_ready(void)
 				goto drop;
 			}
 		}
-		wait = politeness_try_start(h->slot, worker_index, Max(s->delay_ms, h->robots_delay_ms), s->max_concurrency);
+		wait = politeness_try_start(h->slot, worker_index, Max(s->delay_ms, h->robots_delay_ms),
+									s->max_concurrency, &start);
 		if (wait > 0)
 		{
 			next_ms = next_ms < 0 ? wait : Min(next_ms, wait);
@@ -612,7 +620,7 @@ start_ready(void)
 		dlist_delete(&it->node);
 		nwaiting--;
 		MemoryContextSwitchTo(TopMemoryContext);
-		start_fetch(it, s, h);
+		start_fetch(it, s, h, start);
 		continue;
 
 drop:

@@ -6,6 +6,8 @@
 
 #include "postgres.h"
 
+#include "datatype/timestamp.h"
+
 #define OTTO_VERSION "1.0"
 
 /* GUCs (otto.c) */
@@ -42,7 +44,7 @@ extern double otto_robots_delay(Robots *r);
 #define OTTO_MAX_CRAWLERS 64
 extern void PolitenessInit(void);
 extern int	politeness_slot(const char *host);
-extern long politeness_try_start(int slot, int worker, int delay_ms, int max_concurrency);
+extern long politeness_try_start(int slot, int worker, int delay_ms, int max_concurrency, TimestampTz *start);
 extern void politeness_done(int slot, int worker);
 extern void politeness_worker_start(int worker);
 

@@ -106,12 +106,13 @@ politeness_slot(const char *host)
 
 /*
  * May worker start a request to the host of slot now?  If so the request is
- * counted and the host's clock moves delay_ms ahead, and 0 is returned;
+ * counted, the host's clock moves delay_ms ahead of *start (now), and 0 is
+ * returned;
  * otherwise the milliseconds to wait (when only the concurrency limit stands
  * in the way, a short poll: another worker's request may be the one to end).
  */
 long
-politeness_try_start(int slot, int worker, int delay_ms, int max_concurrency)
+politeness_try_start(int slot, int worker, int delay_ms, int max_concurrency, TimestampTz *start)
 {
 	HostSlot   *h = &pol->slots[slot];
 	TimestampTz now = GetCurrentTimestamp();
@@ -129,6 +130,7 @@ politeness_try_start(int slot, int worker, int delay_ms, int max_concurrency)
 	{
 		h->in_flight[worker]++;
 		h->next_start = now + (TimestampTz) delay_ms * 1000;
+		*start = now;
 	}
 	SpinLockRelease(&pol->mutex);
 	return wait_ms;

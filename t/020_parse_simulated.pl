@@ -6,7 +6,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use OttoSim qw(gz csv write_ad_pages_csv);
+use OttoSim qw(gz csv write_ad_pages_csv ad_fields);
 
 my $root = $ENV{OTTO_ROOT} or die "OTTO_ROOT is not set";
 my $tmp  = PostgreSQL::Test::Utils::tempdir;
@@ -53,10 +53,7 @@ CREATE TABLE parsed AS SELECT otto.parse_ad(html, url) AS p FROM page;
 is($node->safe_psql('postgres', 'SELECT count(*) FROM parsed'), $n, 'every ad page parsed');
 
 # Field by field: JSON null and an absent key are the same (nothing on the page).
-my $fields = q{ARRAY['source_ad_id','url','title','make','model','year','mileage_km','price_eur','old_price_eur',
-  'fuel','body','gearbox','power_kw','power_hp','engine_cc','color','seats','doors','drive','emission_class',
-  'air_conditioning','damage','origin','condition','registered_until','location','region','seller_type',
-  'features','images_count']};
+my $fields = ad_fields();
 my $cmp = qq{
   SELECT f, t.j->>'source_ad_id' AS id, t.j->f AS truth, p.p->f AS parsed
     FROM truth t JOIN parsed p ON p.p->>'source_ad_id' = t.j->>'source_ad_id', unnest($fields) f
