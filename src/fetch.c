@@ -24,6 +24,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include "access/xact.h"
 #include "fmgr.h"
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
@@ -400,6 +401,7 @@ decode_body(const char *body, size_t len, const char *content_type, char **error
 	int			enc = charset ? pg_char_to_encoding(charset) : PG_UTF8;
 	char	   *out = NULL;
 	MemoryContext cxt = CurrentMemoryContext;
+	bool		own_tx;
 
 	*error = NULL;
 	if (enc < 0 || !PG_VALID_FE_ENCODING(enc))
@@ -414,10 +416,18 @@ decode_body(const char *body, size_t len, const char *content_type, char **error
 		*error = psprintf("the body is not valid %s", pg_encoding_to_char(GetDatabaseEncoding()));
 		return NULL;
 	}
+	/* the conversion looks up catalogs: the crawler calls this outside a transaction */
+	own_tx = !IsTransactionState();
+	if (own_tx)
+		StartTransactionCommand();
 	PG_TRY();
 	{
-		out = (char *) pg_do_encoding_conversion((unsigned char *) pnstrdup(body, len), len,
-												 enc, GetDatabaseEncoding());
+		char	   *conv = (char *) pg_do_encoding_conversion((unsigned char *) body, len,
+															  enc, GetDatabaseEncoding());
+
+		out = MemoryContextStrdup(cxt, conv);
+		if (own_tx)
+			CommitTransactionCommand();
 	}
 	PG_CATCH();
 	{
@@ -426,6 +436,8 @@ decode_body(const char *body, size_t len, const char *content_type, char **error
 		MemoryContextSwitchTo(cxt);
 		ed = CopyErrorData();
 		FlushErrorState();
+		if (own_tx)
+			AbortCurrentTransaction();
 		*error = ed->message;
 		out = NULL;
 	}
