@@ -392,6 +392,14 @@ bool_row(SPITupleTable *tt, uint64 n, void *arg)
 	*(bool *) arg = n > 0 && DatumGetBool(SPI_getbinval(tt->vals[0], tt->tupdesc, 1, &isnull)) && !isnull;
 }
 
+static void
+int64_row(SPITupleTable *tt, uint64 n, void *arg)
+{
+	bool		isnull;
+
+	*(int64 *) arg = n > 0 ? DatumGetInt64(SPI_getbinval(tt->vals[0], tt->tupdesc, 1, &isnull)) : 0;
+}
+
 /* A robots.txt fetch finished: store it and decide what the host allows. */
 static void
 robots_done(CrawlUrl *it, FetchResult *r)
@@ -810,6 +818,7 @@ otto_crawler_main(Datum main_arg)
 	MemoryContext loop_cxt;
 	TimestampTz next_claim = 0;
 	HASHCTL		hctl;
+	int64		released = 0;
 
 	worker_index = DatumGetInt32(main_arg);
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
@@ -837,10 +846,11 @@ otto_crawler_main(Datum main_arg)
 	hosts = hash_create("otto crawler hosts", 64, &hctl, HASH_ELEM | HASH_STRINGS);
 
 	/* leases of workers that are gone (a crash, a kill -9) are free again */
-	run_sql("SELECT otto.frontier_release_orphans()", 0, NULL, NULL, NULL, NULL, NULL, NULL);
+	run_sql("SELECT otto.frontier_release_orphans()", 0, NULL, NULL, NULL, int64_row, &released, NULL);
 	ereport(LOG,
 			(errmsg("otto crawler %d started", worker_index),
-			 errdetail("transfers=%d lease=%dms user_agent=\"%s\"", crawler_transfers, lease_ms, otto_user_agent)));
+			 errdetail("transfers=%d lease=%dms requeued=" INT64_FORMAT " (URLs leased by workers that are gone) user_agent=\"%s\"",
+					   crawler_transfers, lease_ms, released, otto_user_agent)));
 
 	while (!got_sigterm)
 	{
