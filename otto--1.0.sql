@@ -556,6 +556,7 @@ BEGIN
                       FROM otto.extract_links(html, final) link
                      WHERE otto.url_host(link) = ANY (s.hosts)) l
              WHERE l.k IS NOT NULL
+             ORDER BY l.link        -- one lock order for all workers
             ON CONFLICT (site_id, url) DO UPDATE
                SET state = 'queued', due_at = excluded.discovered_at, attempts = 0, depth = least(f.depth, excluded.depth)
              WHERE f.state IN ('done', 'failed', 'refused')

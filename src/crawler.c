@@ -170,60 +170,68 @@ typedef void (*RowsFn) (SPITupleTable *tt, uint64 n, void *arg);
 
 /*
  * Run one statement in its own transaction.  Rows go to rows_fn (called in
- * the caller's memory context, before SPI frees them).  An error is caught,
- * the transaction rolled back, and false returned with *error set: one bad
- * page never stops the worker.
+ * the caller's memory context, before SPI frees them).  A deadlock or
+ * serialization failure (two workers linking each other's pages) is retried;
+ * any other error is caught, the transaction rolled back, and false returned
+ * with *error set: one bad page never stops the worker.
  */
 static bool
 run_sql(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls,
 		RowsFn rows_fn, void *arg, char **error)
 {
 	MemoryContext cxt = CurrentMemoryContext;
-	volatile bool ok = true;
+	ErrorData  *volatile ed = NULL;
 
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	PG_TRY();
+	for (int attempt = 0; attempt < 5; attempt++)
 	{
-		int			rc;
-
-		SPI_connect();
-		PushActiveSnapshot(GetTransactionSnapshot());
-		pgstat_report_activity(STATE_RUNNING, sql);
-		rc = SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0);
-		if (rc < 0)
-			elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(rc));
-		if (rows_fn && SPI_tuptable)
+		ed = NULL;
+		SetCurrentStatementStartTimestamp();
+		StartTransactionCommand();
+		PG_TRY();
 		{
-			MemoryContext spi = MemoryContextSwitchTo(cxt);
+			int			rc;
 
-			rows_fn(SPI_tuptable, SPI_processed, arg);
-			MemoryContextSwitchTo(spi);
+			SPI_connect();
+			PushActiveSnapshot(GetTransactionSnapshot());
+			pgstat_report_activity(STATE_RUNNING, sql);
+			rc = SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0);
+			if (rc < 0)
+				elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(rc));
+			if (rows_fn && SPI_tuptable)
+			{
+				MemoryContext spi = MemoryContextSwitchTo(cxt);
+
+				rows_fn(SPI_tuptable, SPI_processed, arg);
+				MemoryContextSwitchTo(spi);
+			}
+			SPI_finish();
+			PopActiveSnapshot();
+			CommitTransactionCommand();
 		}
-		SPI_finish();
-		PopActiveSnapshot();
-		CommitTransactionCommand();
-	}
-	PG_CATCH();
-	{
-		ErrorData  *ed;
-
+		PG_CATCH();
+		{
+			MemoryContextSwitchTo(cxt);
+			ed = CopyErrorData();
+			FlushErrorState();
+			AbortCurrentTransaction();
+		}
+		PG_END_TRY();
 		MemoryContextSwitchTo(cxt);
-		ed = CopyErrorData();
-		FlushErrorState();
-		AbortCurrentTransaction();
-		if (error)
-			*error = ed->message;
-		else
-			ereport(WARNING,
-					(errmsg("otto crawler %d: %s", worker_index, ed->message),
-					 ed->detail ? errdetail_internal("%s", ed->detail) : 0));
-		ok = false;
+		if (ed == NULL || (ed->sqlerrcode != ERRCODE_T_R_DEADLOCK_DETECTED &&
+						   ed->sqlerrcode != ERRCODE_T_R_SERIALIZATION_FAILURE))
+			break;
+		pg_usleep(10000L * (attempt + 1));
 	}
-	PG_END_TRY();
-	MemoryContextSwitchTo(cxt);
 	pgstat_report_activity(STATE_IDLE, NULL);
-	return ok;
+	if (ed == NULL)
+		return true;
+	if (error)
+		*error = ed->message;
+	else
+		ereport(WARNING,
+				(errmsg("otto crawler %d: %s", worker_index, ed->message),
+				 ed->detail ? errdetail_internal("%s", ed->detail) : 0));
+	return false;
 }
 
 static char *

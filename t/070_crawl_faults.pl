@@ -1,5 +1,5 @@
-# The crawler against a hostile server: the simulator's fault modes on (5%
-# 500s, 2% connection resets, 1% slow pages, and per path a redirect loop,
+# The crawler against a hostile server: the simulator's fault modes on (3%
+# 500s, 5% connection resets, 1% slow pages, and per path a redirect loop,
 # an oversize page, a wrong content type, a truncated and a windows-1250 ad
 # page).  The crawl still finishes, every ad of the truth is stored, and each
 # fault is in the page log with its kind.
@@ -19,7 +19,7 @@ my $sim = "$root/sim/otto-sim";
 is(system("$sim up $tmp/m --seed 71 --ads 800 --port $port --crawl-delay 0 >/dev/null 2>&1"), 0, 'market of 800 ads served');
 my @truth = truth_day("$tmp/m", 0, 'ads');
 my ($truncated, $cp1250) = map { $_->{url} =~ m{^http://[^/]+(/.*)$} } @truth[10, 20];
-is(system("$sim fault $tmp/m --rate 500=0.05 --rate reset=0.02 --rate slow=0.01 --path /auto-oglasi/audi=loop"
+is(system("$sim fault $tmp/m --rate 500=0.03 --rate reset=0.05 --rate slow=0.01 --path /auto-oglasi/audi=loop"
 	  . " --path /auto-oglasi/bmw=oversize --path /auto-oglasi/fiat=wrong_type"
 	  . " --path $truncated=truncated --path $cp1250=non_utf8 >/dev/null"), 0, 'fault modes on');
 
@@ -62,8 +62,10 @@ is(q1('SELECT count(*) - count(DISTINCT source_ad_id) FROM otto.ad'), '0', 'none
 
 # Each fault, recorded with its kind.
 my %kinds = map { split /\|/ } split /\n/, q1(q{SELECT coalesce(error_kind, 'ok') || '|' || count(*) FROM otto.page GROUP BY error_kind});
-cmp_ok($kinds{http} // 0, '>', 0, "500s recorded as http ($kinds{http})");
-cmp_ok($kinds{reset} // 0, '>', 0, "resets recorded as reset ($kinds{reset})");
+cmp_ok($kinds{http} // 0, '>', 0, '500s recorded as http (' . ($kinds{http} // 0) . ')');
+# libcurl silently retries a request whose reused connection was closed, so
+# only some resets reach the page log
+cmp_ok($kinds{reset} // 0, '>', 0, 'resets recorded as reset (' . ($kinds{reset} // 0) . ')');
 is(q1(qq{SELECT error_kind || ' ' || state FROM otto.page p JOIN otto.frontier f USING (site_id, url)
          WHERE url = 'http://127.0.0.1:$port/auto-oglasi/audi' ORDER BY page_id DESC LIMIT 1}), 'too_many_redirects failed', 'a redirect loop: too_many_redirects, given up');
 is(q1(qq{SELECT error_kind || ' ' || state FROM otto.page p JOIN otto.frontier f USING (site_id, url)

@@ -58,8 +58,13 @@ sub check
 	my $in = join ',', map { "'$_->{source_ad_id}'" } @truth;
 	is(q1("SELECT count(*) FROM otto.ad WHERE source_ad_id IN ($in)"), scalar @truth, "$what: no live ad lost");
 	is(q1('SELECT count(*) - count(DISTINCT source_ad_id) FROM otto.ad'), '0', "$what: none duplicated");
-	is(stored_events(), expected_events($day), "$what: the event log equals an uninterrupted crawl's");
-	is(q1(q{SELECT count(*) FROM otto.frontier WHERE state <> 'done'}), '0', "$what: every URL done");
+	my %want = map { $_ => 1 } split /\n/, expected_events($day);
+	my %got = map { $_ => 1 } split /\n/, stored_events();
+	my @diff = ((map { "missing $_" } grep { !$got{$_} } sort keys %want), (map { "extra $_" } grep { !$want{$_} } sort keys %got));
+	ok(%want && !@diff, "$what: the event log equals an uninterrupted crawl's (" . scalar(keys %want) . ' events)')
+	  or diag(join "\n", @diff[0 .. ($#diff < 20 ? $#diff : 20)]);
+	is(q1(q{SELECT count(*) FROM otto.frontier WHERE state <> 'done'}), '0', "$what: every URL done")
+	  or diag(q1(q{SELECT url, state, attempts, last_error, due_at FROM otto.frontier WHERE state <> 'done'}));
 }
 
 # Day 0: kill -9 a crawler worker once a third of the ads are in.
