@@ -45,6 +45,15 @@ is($node->safe_psql('postgres', q{SELECT count(*) FROM otto.workers WHERE backen
 is($node->safe_psql('postgres', q{SELECT otto.build_info()->>'preloaded'}), 'true',
 	'build_info reports preloaded');
 
+# Schedules go into pg_cron: a sweep per enabled site on its schedule, and upkeep.
+$node->safe_psql('postgres', q{UPDATE otto.site SET enabled = true, sweep_schedule = '30 4 * * *'});
+is($node->safe_psql('postgres', q{SELECT jsonb_array_length(otto.schedule_install())}), '2', 'schedule_install installs two jobs');
+$node->safe_psql('postgres', q{SELECT otto.schedule_install()});
+is($node->safe_psql('postgres', q{SELECT string_agg(jobname || ' ' || schedule || ' ' || command, E'\n' ORDER BY jobname) FROM cron.job}),
+	"otto-maintenance 17 * * * * SELECT otto.maintenance()\notto-sweep-polovniautomobili 30 4 * * * SELECT otto.crawl_start('polovniautomobili')",
+	'pg_cron holds the sweep and maintenance jobs, once each after a second install');
+$node->safe_psql('postgres', q{UPDATE otto.site SET enabled = false});
+
 # SIGHUP: the launcher reloads its settings and keeps running.
 my $offset = -s $node->logfile;
 $node->append_conf('postgresql.conf', 'otto.crawler_workers = 3');
