@@ -54,7 +54,7 @@ COMMENT ON COLUMN otto.site.enabled IS 'Only enabled sites are crawled';
 COMMENT ON COLUMN otto.site.allow_private_addresses IS 'Allow fetching from loopback, private and link-local addresses (checked on the resolved address); only for local simulators';
 COMMENT ON COLUMN otto.site.crawl_delay_ms IS 'Minimum gap between two request starts to one host; a longer robots.txt Crawl-delay wins';
 COMMENT ON COLUMN otto.site.max_concurrency IS 'Requests in flight to one host at once';
-COMMENT ON COLUMN otto.site.max_depth IS 'Links followed from a seed before the frontier stops adding URLs';
+COMMENT ON COLUMN otto.site.max_depth IS 'Links followed from a seed before the frontier stops adding URLs (a listing''s pagination does not count)';
 COMMENT ON COLUMN otto.site.rules IS 'Extraction rules for this site''s markup (see otto.site_profile); {} reads schema.org JSON-LD only';
 COMMENT ON COLUMN otto.site.sweep_schedule IS 'pg_cron schedule of the full sweep (otto.schedule_install)';
 COMMENT ON COLUMN otto.site.sweep_started_at IS 'Start of the current sweep: pages fetched before it are fetched again when a listing links them';
@@ -203,12 +203,12 @@ CREATE TABLE otto.frontier (
     PRIMARY KEY (site_id, url),
     CHECK ((state = 'leased') = (lease_until IS NOT NULL))
 );
-CREATE INDEX frontier_due_idx ON otto.frontier (site_id, due_at) WHERE state = 'queued';
+CREATE INDEX frontier_due_idx ON otto.frontier (due_at) WHERE state = 'queued';
 CREATE INDEX frontier_lease_idx ON otto.frontier (lease_until) WHERE state = 'leased';
 COMMENT ON TABLE otto.frontier IS 'Crawl queue: one row per normalised URL per site; workers claim due rows with FOR UPDATE SKIP LOCKED and a lease';
 COMMENT ON COLUMN otto.frontier.url IS 'Normalised absolute URL (tracking parameters removed); at most 2048 bytes';
 COMMENT ON COLUMN otto.frontier.kind IS 'Page class from the site rules: listing, ad, robots (robots.txt) or other';
-COMMENT ON COLUMN otto.frontier.depth IS 'Links followed from a seed to reach this URL';
+COMMENT ON COLUMN otto.frontier.depth IS 'Links followed from a seed to reach this URL (a listing''s pagination does not count)';
 COMMENT ON COLUMN otto.frontier.state IS 'queued (waiting for due_at), leased (a worker holds it), done, failed (gave up), refused (policy: robots, host, address)';
 COMMENT ON COLUMN otto.frontier.due_at IS 'Earliest time the URL may be fetched (next visit, or retry after backoff)';
 COMMENT ON COLUMN otto.frontier.lease_owner IS 'PID of the worker holding the lease';
@@ -490,6 +490,19 @@ CREATE FUNCTION otto.url_kind(site otto.site, url text) RETURNS text
                 WHEN url ~ site.listing_url_pattern THEN 'listing' END;
 COMMENT ON FUNCTION otto.url_kind(otto.site, text) IS 'ad or listing by the site''s URL patterns; NULL for URLs the crawl does not follow';
 
+CREATE FUNCTION otto.page_links(site otto.site, html text, base_url text)
+RETURNS TABLE (url text, kind text)
+LANGUAGE sql STABLE
+AS $fn$
+    SELECT l.url, l.kind
+      FROM (SELECT u AS url, CASE WHEN u ~ site.ad_url_pattern THEN 'ad'
+                                  WHEN u ~ site.listing_url_pattern THEN 'listing' END AS kind
+              FROM otto.extract_links(html, base_url) u
+             WHERE otto.url_host(u) = ANY (site.hosts)) l
+     WHERE l.kind IS NOT NULL;
+$fn$;
+COMMENT ON FUNCTION otto.page_links(otto.site, text, text) IS 'The links of a page that the site''s crawl follows, with their class (ad or listing)';
+
 CREATE FUNCTION otto.ingest_page(url text, html text, status int DEFAULT 200, fetched_at timestamptz DEFAULT now(),
                                  fetch_info jsonb DEFAULT NULL)
 RETURNS jsonb
@@ -547,21 +560,34 @@ BEGIN
         UPDATE otto.ad a SET last_seen_at = greatest(a.last_seen_at, ingest_page.fetched_at)
          WHERE a.site_id = s.site_id AND a.source_ad_id = substring(u FROM s.ad_url_pattern) AND a.state = 'live';
     ELSIF status = 200 AND html IS NOT NULL THEN
-        -- Links of this site that the crawl follows, one level deeper; a page
-        -- fetched before the current sweep started is due again.
+        -- Links of this site that the crawl follows, one level deeper (the
+        -- pagination of a listing stays on its level); a page fetched before
+        -- the current sweep started is due again.
         IF d < s.max_depth THEN
-            INSERT INTO otto.frontier AS f (site_id, url, kind, depth, discovered_at)
-            SELECT s.site_id, l.link, l.k, d + 1, fetched_at
-              FROM (SELECT link, otto.url_kind(s, link) AS k
-                      FROM otto.extract_links(html, final) link
-                     WHERE otto.url_host(link) = ANY (s.hosts)) l
-             WHERE l.k IS NOT NULL
-             ORDER BY l.link        -- one lock order for all workers
-            ON CONFLICT (site_id, url) DO UPDATE
-               SET state = 'queued', due_at = excluded.discovered_at, attempts = 0, depth = least(f.depth, excluded.depth)
-             WHERE f.state IN ('done', 'failed', 'refused')
-               AND f.last_fetched_at < s.sweep_started_at;
+            IF kind = 'listing' THEN
+                -- a listing drives the sweep: what it links and was fetched before is due again
+                -- listings jump the queue (due a day early): the sweep reaches every ad sooner
+                INSERT INTO otto.frontier AS f (site_id, url, kind, depth, discovered_at, due_at)
+                SELECT s.site_id, l.url, l.kind, CASE WHEN l.kind = 'listing' THEN d ELSE d + 1 END, fetched_at,
+                       CASE WHEN l.kind = 'listing' THEN fetched_at - interval '1 day' ELSE fetched_at END
+                  FROM otto.page_links(s, html, final) l
+                 ORDER BY l.url        -- one lock order for all workers
+                ON CONFLICT (site_id, url) DO UPDATE
+                   SET state = 'queued', due_at = excluded.due_at, attempts = 0,
+                       depth = least(f.depth, excluded.depth)
+                 WHERE f.state IN ('done', 'failed', 'refused')
+                   AND f.last_fetched_at < s.sweep_started_at;
+            ELSE
+                INSERT INTO otto.frontier (site_id, url, kind, depth, discovered_at)
+                SELECT s.site_id, l.url, l.kind, d + 1, fetched_at
+                  FROM otto.page_links(s, html, final) l
+                 ORDER BY l.url
+                ON CONFLICT (site_id, url) DO NOTHING;
+            END IF;
             GET DIAGNOSTICS links = ROW_COUNT;
+            IF links > 0 THEN
+                PERFORM otto.crawler_wake();
+            END IF;
         END IF;
 
         -- a page that redirected elsewhere (an ad to a listing) is not that ad
@@ -698,6 +724,7 @@ BEGIN
                                              attempts = 0
      WHERE f.state <> 'leased';
     GET DIAGNOSTICS n = ROW_COUNT;
+    PERFORM otto.crawler_wake();
     RETURN n;
 END
 $fn$;
@@ -744,15 +771,20 @@ CREATE FUNCTION otto.frontier_claim(max_urls int DEFAULT 32, lease interval DEFA
 RETURNS TABLE (site_id int, url text, kind text, depth int, etag text, last_modified text, attempts int)
 LANGUAGE sql
 AS $fn$
+    -- two index scans in due order (queued, then expired leases), never a sort of the whole queue
+    WITH enabled AS (SELECT array_agg(s.site_id) AS ids FROM otto.site s WHERE s.enabled),
+    due AS (SELECT c.site_id, c.url FROM otto.frontier c, enabled
+             WHERE c.state = 'queued' AND c.due_at <= now() AND c.site_id = ANY (enabled.ids)
+             ORDER BY c.due_at LIMIT frontier_claim.max_urls
+               FOR UPDATE OF c SKIP LOCKED),
+    expired AS (SELECT c.site_id, c.url FROM otto.frontier c, enabled
+                 WHERE c.state = 'leased' AND c.lease_until < now() AND c.site_id = ANY (enabled.ids)
+                 ORDER BY c.lease_until LIMIT frontier_claim.max_urls
+                   FOR UPDATE OF c SKIP LOCKED)
     UPDATE otto.frontier f
        SET state = 'leased', lease_owner = frontier_claim.owner, lease_until = now() + frontier_claim.lease
-      FROM (SELECT c.site_id, c.url
-              FROM otto.frontier c JOIN otto.site s ON s.site_id = c.site_id AND s.enabled
-             WHERE (c.state = 'queued' AND c.due_at <= now()) OR (c.state = 'leased' AND c.lease_until < now())
-             ORDER BY c.due_at
-             LIMIT frontier_claim.max_urls
-               FOR UPDATE OF c SKIP LOCKED) due
-     WHERE f.site_id = due.site_id AND f.url = due.url
+      FROM (SELECT * FROM due UNION ALL (SELECT * FROM expired LIMIT frontier_claim.max_urls - (SELECT count(*) FROM due))) c
+     WHERE f.site_id = c.site_id AND f.url = c.url
     RETURNING f.site_id, f.url, f.kind, f.depth, f.etag, f.last_modified, f.attempts;
 $fn$;
 COMMENT ON FUNCTION otto.frontier_claim(int, interval, int) IS 'Lease up to max_urls due URLs of enabled sites (and URLs whose lease expired) to a worker; concurrent callers never get the same URL (FOR UPDATE SKIP LOCKED)';
@@ -872,6 +904,10 @@ COMMENT ON FUNCTION otto.decode_body(bytea, text) IS 'A fetched body as text, co
 CREATE FUNCTION otto.retry_after(value text) RETURNS float8
     AS 'MODULE_PATHNAME', 'otto_retry_after' LANGUAGE C STABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION otto.retry_after(text) IS 'Seconds a Retry-After header asks to wait (delta-seconds or HTTP-date); NULL when unreadable';
+
+CREATE FUNCTION otto.crawler_wake() RETURNS int
+    AS 'MODULE_PATHNAME', 'otto_crawler_wake' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION otto.crawler_wake() IS 'Wake the crawler workers (new URLs are due); returns how many were woken';
 
 CREATE FUNCTION otto.politeness(OUT host text, OUT next_start timestamptz, OUT in_flight int) RETURNS SETOF record
     AS 'MODULE_PATHNAME', 'otto_politeness' LANGUAGE C VOLATILE;

@@ -107,6 +107,7 @@ static MemoryContext sites_cxt; /* sites, reset at each refresh */
 static MemoryContext fetch_cxt; /* parent of each Fetch's own context */
 static MemoryContext page_cxt;	/* one page's work, reset after it */
 static List *sites = NIL;
+static TimestampTz sites_until = 0; /* sites are read again after this */
 static HTAB *hosts = NULL;
 static dlist_head waiting = DLIST_STATIC_INIT(waiting);
 static int	nwaiting = 0;
@@ -169,6 +170,36 @@ crawler_sigterm(SIGNAL_ARGS)
 typedef void (*RowsFn) (SPITupleTable *tt, uint64 n, void *arg);
 
 /*
+ * The statement's plan, prepared on first use and kept for the worker's life
+ * (the plan cache replans it when the schema changes).  Statements are
+ * string literals, so their address identifies them.
+ */
+static SPIPlanPtr
+kept_plan(const char *sql, int nargs, Oid *types)
+{
+	static struct
+	{
+		const char *sql;
+		SPIPlanPtr	plan;
+	}			plans[16];
+	static int	nplans = 0;
+	SPIPlanPtr	plan;
+
+	for (int i = 0; i < nplans; i++)
+		if (plans[i].sql == sql)
+			return plans[i].plan;
+	plan = SPI_prepare(sql, nargs, types);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed for \"%s\": %s", sql, SPI_result_code_string(SPI_result));
+	if (nplans == lengthof(plans))
+		return plan;			/* not kept: freed with the transaction */
+	SPI_keepplan(plan);
+	plans[nplans].sql = sql;
+	plans[nplans++].plan = plan;
+	return plan;
+}
+
+/*
  * Run one statement in its own transaction.  Rows go to rows_fn (called in
  * the caller's memory context, before SPI frees them).  A deadlock or
  * serialization failure (two workers linking each other's pages) is retried;
@@ -191,12 +222,15 @@ run_sql(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls
 		{
 			int			rc;
 
+			SPIPlanPtr	plan;
+
 			SPI_connect();
 			PushActiveSnapshot(GetTransactionSnapshot());
 			pgstat_report_activity(STATE_RUNNING, sql);
-			rc = SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0);
+			plan = kept_plan(sql, nargs, types);
+			rc = SPI_execute_plan(plan, values, nulls, false, 0);
 			if (rc < 0)
-				elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(rc));
+				elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
 			if (rows_fn && SPI_tuptable)
 			{
 				MemoryContext spi = MemoryContextSwitchTo(cxt);
@@ -484,7 +518,7 @@ claim_rows(SPITupleTable *tt, uint64 n, void *arg)
 	MemoryContextSwitchTo(old);
 }
 
-/* Lease more due URLs (and refresh the sites) when the worker runs short. */
+/* Lease more due URLs (reading the sites again each second) when the worker runs short. */
 static uint64
 claim(void)
 {
@@ -493,10 +527,14 @@ claim(void)
 	Datum		values[3] = {Int32GetDatum(want), Int32GetDatum(lease_ms), Int32GetDatum(MyProcPid)};
 	uint64		n = 0;
 
-	MemoryContextReset(sites_cxt);
-	sites = NIL;
-	run_sql("SELECT site_id, hosts, crawl_delay_ms, max_concurrency, allow_private_addresses FROM otto.site WHERE enabled",
-			0, NULL, NULL, NULL, sites_rows, NULL, NULL);
+	if (GetCurrentTimestamp() >= sites_until)
+	{
+		MemoryContextReset(sites_cxt);
+		sites = NIL;
+		run_sql("SELECT site_id, hosts, crawl_delay_ms, max_concurrency, allow_private_addresses FROM otto.site WHERE enabled",
+				0, NULL, NULL, NULL, sites_rows, NULL, NULL);
+		sites_until = GetCurrentTimestamp() + USECS_PER_SEC;
+	}
 	if (want <= 0 || sites == NIL)
 		return 0;
 	run_sql("SELECT c.site_id, c.url, c.etag, c.last_modified, otto.url_host(c.url)"
@@ -751,10 +789,14 @@ timer_cb(CURLM *m, long timeout_ms, void *userp)
 	return 0;
 }
 
-/* Sleep until a socket is ready, the latch is set, or timeout_ms passes; then drive libcurl. */
-static void
+/*
+ * Sleep until a socket is ready, the latch is set, or timeout_ms passes; then
+ * drive libcurl.  True when the latch woke us (new URLs may be due).
+ */
+static bool
 wait_and_drive(long timeout_ms, MemoryContext cxt)
 {
+	bool		woken = false;
 	WaitEventSet *set;
 	WaitEvent  *events;
 	int			n,
@@ -786,7 +828,10 @@ wait_and_drive(long timeout_ms, MemoryContext cxt)
 	for (int i = 0; i < n; i++)
 	{
 		if (events[i].events & WL_LATCH_SET)
+		{
 			ResetLatch(MyLatch);
+			woken = true;
+		}
 		else if (events[i].events & (WL_SOCKET_READABLE | WL_SOCKET_WRITEABLE))
 		{
 			ready[fired].fd = events[i].fd;
@@ -805,6 +850,7 @@ wait_and_drive(long timeout_ms, MemoryContext cxt)
 		timer_set = false;
 		curl_multi_socket_action(multi, CURL_SOCKET_TIMEOUT, 0, &running);
 	}
+	return woken;
 }
 
 /* ---------------------------------------------------------------------
@@ -875,20 +921,32 @@ otto_crawler_main(Datum main_arg)
 		MemoryContextReset(loop_cxt);
 		MemoryContextSwitchTo(loop_cxt);
 
-		if (nwaiting + nrunning < crawler_transfers && GetCurrentTimestamp() >= next_claim)
+		if (nwaiting < crawler_transfers / 2 + 1 && GetCurrentTimestamp() >= next_claim)
 		{
+			bool		idle = nwaiting + nrunning == 0;
+
+			if (idle)
+				politeness_worker_idle(worker_index, true);
+			/*
+			 * Nothing due: an idle worker naps; a busy one looks again soon,
+			 * since the pages it is storing may link new URLs.
+			 */
 			if (claim() == 0)
-				next_claim = GetCurrentTimestamp() + (TimestampTz) crawler_naptime_ms * 1000;
+				next_claim = GetCurrentTimestamp() +
+					(TimestampTz) (nrunning > 0 ? Min(50, crawler_naptime_ms) : crawler_naptime_ms) * 1000;
+			else if (idle)
+				politeness_worker_idle(worker_index, false);
 		}
 		timeout = start_ready();
-		if (nwaiting + nrunning < crawler_transfers)
+		if (nwaiting < crawler_transfers / 2 + 1)
 		{
 			long		to_claim = (long) Max(0, (next_claim - GetCurrentTimestamp()) / 1000);
 
 			timeout = timeout < 0 ? to_claim : Min(timeout, to_claim);
 		}
 		MemoryContextSwitchTo(loop_cxt);
-		wait_and_drive(timeout, loop_cxt);
+		if (wait_and_drive(timeout, loop_cxt))
+			next_claim = 0;		/* otto.crawler_wake(): new URLs are due */
 
 		while ((msg = curl_multi_info_read(multi, &left)) != NULL)
 		{
@@ -899,6 +957,9 @@ otto_crawler_main(Datum main_arg)
 			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **) &f);
 			curl_multi_remove_handle(multi, f->easy);
 			fetch_done(f, msg->data.result);
+			/* keep the network busy while the next pages are stored */
+			if (nwaiting > 0)
+				(void) start_ready();
 		}
 		pgstat_report_stat(false);
 	}

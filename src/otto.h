@@ -47,6 +47,7 @@ extern int	politeness_slot(const char *host);
 extern long politeness_try_start(int slot, int worker, int delay_ms, int max_concurrency, TimestampTz *start);
 extern void politeness_done(int slot, int worker);
 extern void politeness_worker_start(int worker);
+extern void politeness_worker_idle(int worker, bool idle);
 
 /* fetch.c */
 extern char *otto_user_agent;

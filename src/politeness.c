@@ -10,6 +10,10 @@
  *
  * A spinlock guards the table: every operation is a few comparisons.  Hosts
  * beyond the table's size share its last slot, which only makes them politer.
+ *
+ * The same shared struct holds each running worker's latch, so that whoever
+ * queues work (a page that linked new URLs, crawl_start) wakes idle workers
+ * at once instead of leaving them to their nap; busy ones are left alone.
  */
 #include "postgres.h"
 
@@ -17,6 +21,7 @@
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "storage/ipc.h"
+#include "storage/latch.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 #include "storage/spin.h"
@@ -39,6 +44,8 @@ typedef struct Politeness
 {
 	slock_t		mutex;
 	int			nused;
+	Latch	   *latches[OTTO_MAX_CRAWLERS];	/* of running workers, else NULL */
+	bool		idle[OTTO_MAX_CRAWLERS];	/* worker has nothing to do */
 	HostSlot	slots[HOST_SLOTS];
 } Politeness;
 
@@ -146,14 +153,62 @@ politeness_done(int slot, int worker)
 	SpinLockRelease(&pol->mutex);
 }
 
-/* A worker (re)starts: forget what its previous incarnation had in flight. */
+/*
+ * A worker (re)starts: forget what its previous incarnation had in flight,
+ * and make its latch wakeable (until it exits).
+ */
+static void
+politeness_worker_exit(int code, Datum worker)
+{
+	SpinLockAcquire(&pol->mutex);
+	pol->latches[DatumGetInt32(worker)] = NULL;
+	SpinLockRelease(&pol->mutex);
+}
+
 void
 politeness_worker_start(int worker)
 {
 	SpinLockAcquire(&pol->mutex);
 	for (int i = 0; i < pol->nused; i++)
 		pol->slots[i].in_flight[worker] = 0;
+	pol->latches[worker] = MyLatch;
 	SpinLockRelease(&pol->mutex);
+	before_shmem_exit(politeness_worker_exit, Int32GetDatum(worker));
+}
+
+/*
+ * A worker says whether it has nothing to do.  It says so before it looks for
+ * work, so a wake between its look and its sleep still sets its latch.
+ */
+void
+politeness_worker_idle(int worker, bool idle)
+{
+	SpinLockAcquire(&pol->mutex);
+	pol->idle[worker] = idle;
+	SpinLockRelease(&pol->mutex);
+}
+
+/* SQL: otto.crawler_wake() -- new URLs are due: wake the idle crawler workers. */
+PG_FUNCTION_INFO_V1(otto_crawler_wake);
+Datum
+otto_crawler_wake(PG_FUNCTION_ARGS)
+{
+	Latch	   *latches[OTTO_MAX_CRAWLERS];
+	int			n = 0;
+
+	if (pol == NULL)
+		PG_RETURN_INT32(0);
+	SpinLockAcquire(&pol->mutex);
+	for (int i = 0; i < OTTO_MAX_CRAWLERS; i++)
+		if (pol->latches[i] && pol->idle[i] && pol->latches[i] != MyLatch)
+		{
+			latches[n++] = pol->latches[i];
+			pol->idle[i] = false;
+		}
+	SpinLockRelease(&pol->mutex);
+	for (int i = 0; i < n; i++)
+		SetLatch(latches[i]);
+	PG_RETURN_INT32(n);
 }
 
 /* SQL: otto.politeness() -- each host's clock, for people watching a crawl. */
