@@ -880,6 +880,13 @@ otto_crawler_main(Datum main_arg)
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnection(otto_database, NULL, 0);
 	pgstat_report_appname(psprintf(CRAWLER_NAME " %d", worker_index));
+
+	/*
+	 * A page's transaction need not wait for its WAL flush: after a crash
+	 * the frontier, rolled back with the page, still lists it as due, so it
+	 * is fetched again.  Consistency is kept; only a little work is redone.
+	 */
+	SetConfigOption("synchronous_commit", "off", PGC_USERSET, PGC_S_SESSION);
 	politeness_worker_start(worker_index);
 
 	if (curl_global_init(CURL_GLOBAL_ALL) != CURLE_OK || (multi = curl_multi_init()) == NULL)
