@@ -33,6 +33,7 @@ anon_kb() {  # summed Anonymous memory of the crawler workers, kB
 printf '%-8s %8s %8s %9s %11s %8s %14s\n' ads pages wall_s pages/s ad_pages/s target worker_anon_MB
 declare -A MEM RATE
 for size in ${@:-10000 100000}; do
+    [ -n "${last:-}" ] && "$SIM" stop "$WORK/m$last" >/dev/null 2>&1    # one market on the port at a time
     "$SIM" up "$WORK/m$size" --ads "$size" --seed 1 --port $PORT --crawl-delay 0 >/dev/null 2>&1
     stop_cluster "$WORK/pg" 2>/dev/null || true
     rm -rf "$WORK/pg"
@@ -60,6 +61,8 @@ SQL
     wall=$(awk "BEGIN {print $t1 - $t0}")
     RATE[$size]=$(awk "BEGIN {printf \"%.0f\", $ads / $wall}")
     MEM[$size]=$peak
+    failed=$(as_cluster_user $PSQL -c "SELECT count(*) FROM otto.frontier WHERE state <> 'done'")
+    [ "$failed" = 0 ] || echo "warning: $failed URLs not done at $size ads" >&2
     printf '%-8s %8s %8.1f %9.0f %11s %8s %14.1f\n' "$size" "$pages" "$wall" "$(awk "BEGIN {print $pages / $wall}")" \
         "${RATE[$size]}" 1000 "$(awk "BEGIN {print $peak / 1024}")"
     last=$size

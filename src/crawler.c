@@ -500,7 +500,7 @@ claim_rows(SPITupleTable *tt, uint64 n, void *arg)
 
 	for (uint64 i = 0; i < n; i++)
 	{
-		CrawlUrl	   *it = palloc0(sizeof(CrawlUrl));
+		CrawlUrl   *it = palloc0(sizeof(CrawlUrl));
 		char	   *host = get_text(tt, i, 5);
 
 		it->site_id = get_int(tt, i, 1, 0);
@@ -599,7 +599,7 @@ start_ready(void)
 
 	dlist_foreach_modify(iter, &waiting)
 	{
-		CrawlUrl	   *it = dlist_container(CrawlUrl, node, iter.cur);
+		CrawlUrl   *it = dlist_container(CrawlUrl, node, iter.cur);
 		CrawlSite  *s = find_site(it->site_id);
 		Host	   *h;
 		long		wait;
@@ -634,7 +634,7 @@ start_ready(void)
 				if (h->robots_state != ROBOTS_READY)
 				{
 					/* fetch robots.txt first; it jumps the queue */
-					CrawlUrl	   *r = MemoryContextAllocZero(item_cxt, sizeof(CrawlUrl));
+					CrawlUrl   *r = MemoryContextAllocZero(item_cxt, sizeof(CrawlUrl));
 					const char *p = strstr(it->url, "://");
 
 					r->site_id = it->site_id;
@@ -715,7 +715,7 @@ fetch_meta(FetchResult *r, Fetch *f)
 static void
 fetch_done(Fetch *f, CURLcode rc)
 {
-	CrawlUrl	   *it = f->owner;
+	CrawlUrl   *it = f->owner;
 	FetchResult r;
 	char	   *meta;
 
