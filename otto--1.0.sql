@@ -41,6 +41,7 @@ CREATE TABLE otto.site (
     rules               jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(rules) = 'object'),
     sweep_schedule      text NOT NULL DEFAULT '0 3 * * *',
     sweep_started_at    timestamptz,
+    sweep_checked_at    timestamptz,
     builtin             boolean NOT NULL DEFAULT false,
     created_at          timestamptz NOT NULL DEFAULT now()
 );
@@ -58,6 +59,7 @@ COMMENT ON COLUMN otto.site.max_depth IS 'Links followed from a seed before the 
 COMMENT ON COLUMN otto.site.rules IS 'Extraction rules for this site''s markup (see otto.site_profile); {} reads schema.org JSON-LD only';
 COMMENT ON COLUMN otto.site.sweep_schedule IS 'pg_cron schedule of the full sweep (otto.schedule_install)';
 COMMENT ON COLUMN otto.site.sweep_started_at IS 'Start of the current sweep: pages fetched before it are fetched again when a listing links them';
+COMMENT ON COLUMN otto.site.sweep_checked_at IS 'When otto.sweep_check found the current sweep finished and queued its unseen ads for confirmation';
 COMMENT ON COLUMN otto.site.builtin IS 'Shipped with Otto; user-added rows (false) are kept by pg_dump';
 
 -- Extraction profiles: rules a site row can copy (sites are data).
@@ -378,10 +380,10 @@ COMMENT ON TABLE otto.ad_event IS 'Ad log: new, price_changed, updated, removed,
 COMMENT ON COLUMN otto.ad_event.event_id IS 'Position in the log; consumers keep the last one they processed as their watermark';
 COMMENT ON COLUMN otto.ad_event.kind IS 'new, price_changed, updated (other fields changed), removed (gone, counted sold), relisted (back after removal)';
 COMMENT ON COLUMN otto.ad_event.at IS 'When Otto observed the change';
-COMMENT ON COLUMN otto.ad_event.old_price_eur IS 'price_changed: price before (NULL = price on request)';
+COMMENT ON COLUMN otto.ad_event.old_price_eur IS 'price_changed: price before (NULL = price on request); removed: the last price';
 COMMENT ON COLUMN otto.ad_event.new_price_eur IS 'price_changed: price after; new/relisted: the first price';
 COMMENT ON COLUMN otto.ad_event.changed_fields IS 'updated: names of the fields whose values changed';
-COMMENT ON COLUMN otto.ad_event.days_on_market IS 'removed: days from first seen to removal';
+COMMENT ON COLUMN otto.ad_event.days_on_market IS 'removed: days from first seen to the fetch that found it gone';
 COMMENT ON COLUMN otto.ad_event.details IS 'Event specifics, e.g. old and new values of changed fields, or the ad a relist continues';
 
 -------------------------------------------------------------------------------
@@ -554,6 +556,21 @@ BEGIN
            lease_owner = NULL, lease_until = NULL, attempts = 0, last_error = NULL,
            etag = CASE WHEN excluded.last_status = 304 THEN f.etag ELSE excluded.etag END,
            last_modified = CASE WHEN excluded.last_status = 304 THEN f.last_modified ELSE excluded.last_modified END;
+
+    -- An ad page that is gone (404, 410) or now leads elsewhere (a redirect
+    -- to a listing): the ad was removed, counted sold once.
+    IF kind = 'ad' AND (status IN (404, 410) OR (status = 200 AND otto.url_kind(s, final) IS DISTINCT FROM 'ad')) THEN
+        UPDATE otto.ad a SET state = 'removed', removed_at = ingest_page.fetched_at
+         WHERE a.site_id = s.site_id AND a.source_ad_id = substring(u FROM s.ad_url_pattern) AND a.state = 'live'
+        RETURNING * INTO new_ad;
+        IF FOUND THEN
+            INSERT INTO otto.ad_event (site_id, ad_id, kind, at, old_price_eur, days_on_market, details)
+            VALUES (s.site_id, new_ad.ad_id, 'removed', fetched_at, new_ad.price_eur,
+                    greatest(0, round(extract(epoch FROM fetched_at - new_ad.first_seen_at) / 86400, 2)),
+                    jsonb_strip_nulls(jsonb_build_object('http_status', status, 'redirected_to', nullif(final, u))));
+            ev := 'removed';
+        END IF;
+    END IF;
 
     IF status = 304 AND kind = 'ad' THEN
         -- not modified: the ad is still there, nothing to parse
@@ -913,6 +930,42 @@ CREATE FUNCTION otto.politeness(OUT host text, OUT next_start timestamptz, OUT i
     AS 'MODULE_PATHNAME', 'otto_politeness' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION otto.politeness() IS 'Each crawled host''s shared politeness clock: earliest start of its next request, requests in flight';
 
+CREATE FUNCTION otto.sweep_check() RETURNS bigint
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    s otto.site;
+    n bigint;
+    total bigint := 0;
+BEGIN
+    -- sweeps with nothing left due or in flight, not checked yet
+    FOR s IN SELECT * FROM otto.site x
+              WHERE x.enabled AND x.sweep_started_at IS NOT NULL
+                AND (x.sweep_checked_at IS NULL OR x.sweep_checked_at < x.sweep_started_at)
+                AND NOT EXISTS (SELECT FROM otto.frontier f
+                                 WHERE f.site_id = x.site_id
+                                   AND (f.state = 'leased' OR (f.state = 'queued' AND f.due_at <= now())))
+                FOR UPDATE SKIP LOCKED
+    LOOP
+        -- live ads the sweep did not reach: fetch each once more to learn whether it is gone
+        INSERT INTO otto.frontier AS f (site_id, url, kind, depth)
+        SELECT s.site_id, a.url, 'ad', 1 FROM otto.ad a
+         WHERE a.site_id = s.site_id AND a.state = 'live' AND a.last_seen_at < s.sweep_started_at
+        ON CONFLICT (site_id, url) DO UPDATE SET state = 'queued', due_at = now(), attempts = 0
+         WHERE f.state <> 'leased';
+        GET DIAGNOSTICS n = ROW_COUNT;
+        UPDATE otto.site x SET sweep_checked_at = now() WHERE x.site_id = s.site_id;
+        total := total + n;
+    END LOOP;
+    IF total > 0 THEN
+        PERFORM otto.crawler_wake();
+    END IF;
+    RETURN total;
+END
+$fn$;
+COMMENT ON FUNCTION otto.sweep_check() IS 'Close finished sweeps: queue each live ad the sweep did not reach for one more fetch, which tells removed (404, 410, redirect to a listing) from merely unlisted. The launcher calls it every otto.launcher_naptime; returns the ads queued';
+
 -------------------------------------------------------------------------------
 -- Schedules and upkeep: pg_cron when present, direct calls otherwise.
 -------------------------------------------------------------------------------
@@ -926,10 +979,11 @@ DECLARE
 BEGIN
     UPDATE otto.page SET body = NULL WHERE body IS NOT NULL AND fetched_at < now() - keep;
     GET DIAGNOSTICS n = ROW_COUNT;
-    RETURN jsonb_build_object('page_bodies_dropped', n, 'released_leases', otto.frontier_release_orphans());
+    RETURN jsonb_build_object('page_bodies_dropped', n, 'released_leases', otto.frontier_release_orphans(),
+                              'ads_to_confirm', otto.sweep_check());
 END
 $fn$;
-COMMENT ON FUNCTION otto.maintenance() IS 'Upkeep: drop page bodies older than otto.page_body_retention, requeue leases of workers that are gone';
+COMMENT ON FUNCTION otto.maintenance() IS 'Upkeep: drop page bodies older than otto.page_body_retention, requeue leases of workers that are gone, close finished sweeps';
 
 CREATE FUNCTION otto.schedule_install() RETURNS jsonb
 LANGUAGE plpgsql

@@ -27,17 +27,26 @@ SELECT kind, old_price_eur, new_price_eur, changed_fields FROM otto.ad_event ORD
 SELECT otto.ingest_page(url, replace(replace(html, '7.200 €', '6.900 €'), '>Crna <', '>Bela <'), 200, '2022-12-22 10:00+00') ->> 'event' AS event
   FROM saved WHERE name = 'ad';
 SELECT kind, changed_fields, details FROM otto.ad_event WHERE kind = 'updated';
+-- Gone: a 404 removes the ad with its days on market; a later 410 adds nothing.
+SELECT otto.ingest_page(url, NULL, 404, '2022-12-23 10:00+00') ->> 'event' AS event FROM saved WHERE name = 'ad';
+SELECT otto.ingest_page(url, NULL, 410, '2022-12-23 12:00+00') ->> 'event' AS event FROM saved WHERE name = 'ad';
+SELECT kind, at, old_price_eur, days_on_market, details FROM otto.ad_event WHERE kind = 'removed';
 -- Seen again after a removal: relisted, and live again.
-UPDATE otto.ad SET state = 'removed', removed_at = '2022-12-23 10:00+00';
 SELECT otto.ingest_page(url, replace(replace(html, '7.200 €', '6.900 €'), '>Crna <', '>Bela <'), 200, '2022-12-24 10:00+00') ->> 'event' AS event
   FROM saved WHERE name = 'ad';
+SELECT state, removed_at FROM otto.ad;
+-- An ad page that now redirects to its make's listing: removed again.
+SELECT otto.ingest_page(url, '<html></html>', 200, '2022-12-25 10:00+00',
+                        '{"final_url": "https://www.polovniautomobili.com/auto-oglasi/audi", "redirects": 1}') ->> 'event' AS event
+  FROM saved WHERE name = 'ad';
+SELECT kind, days_on_market, details FROM otto.ad_event WHERE kind IN ('removed', 'relisted') ORDER BY event_id;
 SELECT state, removed_at FROM otto.ad;
 
 -- A listing page: its 25 ads and the next page are queued.
 SELECT otto.ingest_page(url, html, 200, '2022-12-19 10:00+00') - 'ad_id' FROM saved WHERE name = 'listing';
 SELECT kind, count(*) FROM otto.frontier WHERE state = 'queued' GROUP BY 1 ORDER BY 1;
--- A 404 is logged and leaves the ad alone (removal is the ad monitor's call).
-SELECT otto.ingest_page('https://www.polovniautomobili.com/auto-oglasi/20645877/audi-a4-20-tdi-f-u-l', NULL, 404) ->> 'kind';
+-- A 404 of an ad Otto never stored is only logged.
+SELECT otto.ingest_page('https://www.polovniautomobili.com/auto-oglasi/20645878/audi-a6', NULL, 404) - 'ad_id';
 SELECT status, count(*) FROM otto.page GROUP BY 1 ORDER BY 1;
 SELECT otto.ingest_page('https://elsewhere.example/x', '<html></html>');
 

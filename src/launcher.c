@@ -7,7 +7,8 @@
  * the launcher keeps otto.crawler_workers crawler workers running (dynamic
  * background workers that tell it when they stop): a worker that exits is
  * started again, at most once every CRAWLER_RESTART_DELAY seconds per slot so
- * that a worker failing at start cannot spin.
+ * that a worker failing at start cannot spin.  It also closes finished crawl
+ * sweeps (otto.sweep_check) each time round.
  *
  * SIGTERM (server shutdown or pg_terminate_backend) ends it with exit code 0,
  * which tells the postmaster not to restart it until the next server start.
@@ -202,6 +203,34 @@ supervise_crawlers(bool installed)
 	return next_ms;
 }
 
+/*
+ * Close the crawl sweeps that have finished (otto.sweep_check): the ads they
+ * did not reach are queued for one more fetch, which tells removed from
+ * unlisted.
+ */
+static void
+check_sweeps(void)
+{
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	SPI_connect();
+	pgstat_report_activity(STATE_RUNNING, "SELECT otto.sweep_check()");
+	if (SPI_execute("SELECT otto.sweep_check()", false, 0) == SPI_OK_SELECT)
+	{
+		bool		isnull;
+		int64		n = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+
+		if (n > 0)
+			ereport(LOG, (errmsg("otto launcher: a sweep finished; " INT64_FORMAT " ads it did not reach are queued for a last look", n)));
+	}
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_stat(false);
+	pgstat_report_activity(STATE_IDLE, NULL);
+}
+
 /* Entry point of the launcher process. */
 void
 otto_launcher_main(Datum main_arg)
@@ -262,6 +291,13 @@ otto_launcher_main(Datum main_arg)
 						 errhint("Run CREATE EXTENSION otto in database \"%s\", or set otto.database.",
 								 otto_database)));
 			installed = now_installed;
+		}
+		if (now_installed)
+		{
+			oldcontext = MemoryContextSwitchTo(loop_context);
+			check_sweeps();
+			MemoryContextSwitchTo(oldcontext);
+			MemoryContextReset(loop_context);
 		}
 		timeout = supervise_crawlers(now_installed);
 		timeout = timeout < 0 ? otto_launcher_naptime_ms : Min(timeout, otto_launcher_naptime_ms);

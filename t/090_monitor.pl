@@ -1,0 +1,75 @@
+# The ad monitor: a daily sweep over simulated days.  Ads the sweep does not
+# reach are fetched once more when it ends (otto.sweep_check, run by the
+# launcher); those that answer 404, 410 or redirect to a listing get exactly
+# one removed event, and the removed ads equal the simulator's truth day by day.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use OttoSim qw(truth_day);
+
+my $root = $ENV{OTTO_ROOT} or die "OTTO_ROOT is not set";
+my $tmp  = PostgreSQL::Test::Utils::tempdir;
+my $port = 22000 + int(rand(500));
+$ENV{PYTHONDONTWRITEBYTECODE} = 1;
+my $sim = "$root/sim/otto-sim";
+
+is(system("$sim up $tmp/m --seed 91 --ads 1000 --port $port --crawl-delay 0 >/dev/null 2>&1"), 0, 'market of 1,000 ads served');
+
+my $node = PostgreSQL::Test::Cluster->new('monitor');
+$node->init;
+$node->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'otto'
+otto.database = 'postgres'
+otto.crawler_workers = 2
+otto.crawler_naptime = '100ms'
+otto.launcher_naptime = '200ms'
+fsync = off
+});
+$node->start;
+sub q1 { return $node->safe_psql('postgres', shift) }
+q1(qq{CREATE EXTENSION otto;
+SELECT otto.site_add('sim', 'sim', ARRAY['127.0.0.1:$port'], ARRAY['http://127.0.0.1:$port/auto-oglasi/pretraga?page=1&sort=basic'],
+  '^http://127\\.0\\.0\\.1:$port/auto-oglasi/([0-9]+)/', '^http://127\\.0\\.0\\.1:$port/auto-oglasi/(?:pretraga|[a-z])',
+  'polovniautomobili', true);
+UPDATE otto.site SET rules = rules || '{"timezone": "UTC"}', crawl_delay_ms = 0, max_concurrency = 16 WHERE name = 'sim';});
+
+# A day's sweep is over when it was checked and the ads it queued for a last look are done.
+sub sweep
+{
+	q1(q{SELECT otto.crawl_start('sim')});
+	$node->poll_query_until('postgres', q{
+	  SELECT s.sweep_checked_at >= s.sweep_started_at AND NOT EXISTS (SELECT FROM otto.frontier f
+	           WHERE f.state = 'leased' OR (f.state = 'queued' AND f.due_at <= now()))
+	    FROM otto.site s WHERE s.name = 'sim'}) or die 'sweep did not finish';
+}
+
+sweep();
+my @ads0 = truth_day("$tmp/m", 0, 'ads');
+is(q1(q{SELECT count(*) FROM otto.ad WHERE state = 'live'}), scalar @ads0, 'day 0: every ad live');
+is(q1(q{SELECT count(*) FROM otto.ad_event WHERE kind = 'removed'}), '0', 'day 0: nothing removed');
+
+for my $day (1 .. 3)
+{
+	is(system("$sim advance $tmp/m >/dev/null 2>&1"), 0, "the market lives day $day");
+	sweep();
+	my @removed = grep { $_->{kind} eq 'removed' } truth_day("$tmp/m", $day, 'events');
+	my $want = join ',', sort map { $_->{source_ad_id} } @removed;
+	my $got = q1(q{SELECT string_agg(a.source_ad_id, ',' ORDER BY a.source_ad_id)
+	                 FROM otto.ad_event e JOIN otto.ad a USING (ad_id) WHERE e.kind = 'removed'});
+	is($got, $want, "day $day: the removed ads equal the truth's (" . scalar(@removed) . ')');
+	is(q1(q{SELECT count(*) FROM otto.ad WHERE state = 'removed'}), scalar @removed, "day $day: each counted once");
+	is(q1(q{SELECT count(*) FROM (SELECT ad_id FROM otto.ad_event WHERE kind = 'removed' GROUP BY 1 HAVING count(*) > 1) x}),
+		'0', "day $day: no ad removed twice");
+	my @live = truth_day("$tmp/m", $day, 'ads');
+	my $in = join ',', map { "'$_->{source_ad_id}'" } @live;
+	is(q1("SELECT count(*) FROM otto.ad WHERE state = 'live' AND source_ad_id IN ($in)"), scalar @live,
+		"day $day: every live ad of the truth is live in Otto");
+}
+is(q1(q{SELECT string_agg(DISTINCT coalesce(details->>'http_status', '?') || (CASE WHEN details ? 'redirected_to' THEN '>' ELSE '' END), ' ')
+          FROM otto.ad_event WHERE kind = 'removed'}), '200> 404 410', 'removals seen as 404, 410 and redirects to a listing');
+
+system("$sim stop $tmp/m >/dev/null 2>&1");
+$node->stop;
+done_testing();
