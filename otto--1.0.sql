@@ -97,7 +97,7 @@ INSERT INTO otto.site_profile VALUES
                                "object_damage": "damage", "object_origin": "origin", "object_door_num": "doors",
                                "object_city": "location", "object_area": "region",
                                "object_last_renewed_date": "renewed_at", "object_images_count": "images_count",
-                               "companyName": "seller_name", "name": "title"}}
+                               "companyName": "seller_name", "object_owner_uid": "seller_id", "name": "title"}}
   },
   "listing": {"card": "article.classified", "id_attr": "data-classifiedid", "price_attr": "data-price",
               "renew_attr": "data-renewdate", "link": "h2 a", "next": "a.js-pagination-next",
@@ -309,6 +309,8 @@ CREATE TABLE otto.ad (
     location        text,
     region          text,
     seller_type     text,
+    seller_id       text,
+    seller_name     text,
     renewed_at      timestamptz,
     features        text[] NOT NULL DEFAULT '{}',
     images_count    int CHECK (images_count >= 0),
@@ -323,6 +325,7 @@ CREATE TABLE otto.ad (
     CHECK (last_seen_at >= first_seen_at)
 );
 CREATE INDEX ad_live_make_model_idx ON otto.ad (make, model, year) WHERE state = 'live';
+CREATE INDEX ad_removed_make_model_idx ON otto.ad (site_id, make, model, year) WHERE state = 'removed';
 COMMENT ON TABLE otto.ad IS 'Ads: one row per real ad per site with typed, canonical fields (vocabulary codes in English)';
 COMMENT ON COLUMN otto.ad.source_ad_id IS 'The site''s own ad id (e.g. 20645877 in /auto-oglasi/20645877/...)';
 COMMENT ON COLUMN otto.ad.url IS 'Canonical ad URL (the page''s rel=canonical, tracking parameters removed)';
@@ -347,6 +350,8 @@ COMMENT ON COLUMN otto.ad.registered_until IS 'Registration valid until (first d
 COMMENT ON COLUMN otto.ad.location IS 'Town the seller states';
 COMMENT ON COLUMN otto.ad.region IS 'Region (okrug) of the town';
 COMMENT ON COLUMN otto.ad.seller_type IS 'private or dealer (vocabulary code)';
+COMMENT ON COLUMN otto.ad.seller_id IS 'The site''s id of the seller''s account, when the page states it (relist fingerprint)';
+COMMENT ON COLUMN otto.ad.seller_name IS 'Dealer name as the page states it';
 COMMENT ON COLUMN otto.ad.features IS 'Equipment list, as vocabulary codes where known';
 COMMENT ON COLUMN otto.ad.images_count IS 'Number of photos on the ad page';
 COMMENT ON COLUMN otto.ad.raw IS 'Values the vocabulary did not recognise, kept verbatim by field name';
@@ -376,6 +381,7 @@ CREATE TABLE otto.ad_event (
 );
 CREATE INDEX ad_event_ad_idx ON otto.ad_event (ad_id, event_id);
 CREATE INDEX ad_event_at_idx ON otto.ad_event (at);
+CREATE INDEX ad_event_relist_of_idx ON otto.ad_event (((details->>'relist_of_ad_id')::bigint)) WHERE kind = 'relisted';
 COMMENT ON TABLE otto.ad_event IS 'Ad log: new, price_changed, updated, removed, relisted; consumed in event_id order by the stream processor';
 COMMENT ON COLUMN otto.ad_event.event_id IS 'Position in the log; consumers keep the last one they processed as their watermark';
 COMMENT ON COLUMN otto.ad_event.kind IS 'new, price_changed, updated (other fields changed), removed (gone, counted sold), relisted (back after removal)';
@@ -491,6 +497,26 @@ CREATE FUNCTION otto.url_kind(site otto.site, url text) RETURNS text
     RETURN CASE WHEN url ~ site.ad_url_pattern THEN 'ad'
                 WHEN url ~ site.listing_url_pattern THEN 'listing' END;
 COMMENT ON FUNCTION otto.url_kind(otto.site, text) IS 'ad or listing by the site''s URL patterns; NULL for URLs the crawl does not follow';
+
+CREATE FUNCTION otto.relist_of(ad otto.ad) RETURNS otto.ad
+LANGUAGE sql STABLE
+AS $fn$
+    SELECT o.* FROM otto.ad o
+     WHERE o.site_id = ad.site_id AND o.state = 'removed' AND o.ad_id <> ad.ad_id
+       AND o.make = ad.make AND o.model = ad.model AND o.year = ad.year
+       AND o.fuel IS NOT DISTINCT FROM ad.fuel
+       AND (o.seller_id = ad.seller_id
+            OR (o.seller_id IS NULL AND ad.seller_id IS NULL AND o.seller_name IS NOT DISTINCT FROM ad.seller_name
+                AND o.location IS NOT DISTINCT FROM ad.location))
+       AND ad.mileage_km BETWEEN o.mileage_km AND o.mileage_km + 3000
+       AND (o.price_eur IS NULL OR ad.price_eur IS NULL OR ad.price_eur BETWEEN o.price_eur * 0.85 AND o.price_eur * 1.15)
+       AND o.removed_at > ad.first_seen_at - interval '30 days'
+       AND NOT EXISTS (SELECT FROM otto.ad_event e
+                        WHERE e.kind = 'relisted' AND (e.details->>'relist_of_ad_id')::bigint = o.ad_id)
+     ORDER BY ad.mileage_km - o.mileage_km, o.removed_at DESC
+     LIMIT 1;
+$fn$;
+COMMENT ON FUNCTION otto.relist_of(otto.ad) IS 'The removed ad a new ad continues (the same car back under a new id), by fingerprint: same site, make, model, year, fuel and seller (seller id; without one, seller name and location), mileage not lower and at most 3,000 km higher, price within 15% when both are stated, removed at most 30 days before it appeared, not already continued; the closest mileage wins';
 
 CREATE FUNCTION otto.page_links(site otto.site, html text, base_url text)
 RETURNS TABLE (url text, kind text)
@@ -623,18 +649,30 @@ BEGIN
                 INSERT INTO otto.ad (site_id, source_ad_id, url, title, make, model, year, mileage_km, price_eur,
                     old_price_eur, fuel, body, gearbox, power_kw, power_hp, engine_cc, color, seats, doors, drive,
                     emission_class, air_conditioning, damage, origin, condition, registered_until, location, region,
-                    seller_type, renewed_at, features, images_count, raw, content_hash, first_seen_at, last_seen_at)
+                    seller_type, seller_id, seller_name, renewed_at, features, images_count, raw, content_hash,
+                    first_seen_at, last_seen_at)
                 VALUES (s.site_id, new_ad.source_ad_id, new_ad.url, new_ad.title, new_ad.make, new_ad.model,
                     new_ad.year, new_ad.mileage_km, new_ad.price_eur, new_ad.old_price_eur, new_ad.fuel, new_ad.body,
                     new_ad.gearbox, new_ad.power_kw, new_ad.power_hp, new_ad.engine_cc, new_ad.color, new_ad.seats,
                     new_ad.doors, new_ad.drive, new_ad.emission_class, new_ad.air_conditioning, new_ad.damage,
                     new_ad.origin, new_ad.condition, new_ad.registered_until, new_ad.location, new_ad.region,
-                    new_ad.seller_type, new_ad.renewed_at, coalesce(new_ad.features, '{}'), new_ad.images_count,
+                    new_ad.seller_type, new_ad.seller_id, new_ad.seller_name, new_ad.renewed_at,
+                    coalesce(new_ad.features, '{}'), new_ad.images_count,
                     coalesce(parsed->'raw', '{}'), hash, fetched_at, fetched_at)
                 RETURNING * INTO new_ad;
-                INSERT INTO otto.ad_event (site_id, ad_id, kind, at, new_price_eur)
-                VALUES (s.site_id, new_ad.ad_id, 'new', fetched_at, new_ad.price_eur);
-                ev := 'new';
+                -- the same car back under a new id? (see otto.relist_of)
+                old := otto.relist_of(new_ad);
+                IF old.ad_id IS NOT NULL THEN
+                    INSERT INTO otto.ad_event (site_id, ad_id, kind, at, new_price_eur, details)
+                    VALUES (s.site_id, new_ad.ad_id, 'relisted', fetched_at, new_ad.price_eur,
+                            jsonb_build_object('relist_of', old.source_ad_id, 'relist_of_ad_id', old.ad_id,
+                                               'removed_at', old.removed_at, 'old_price_eur', old.price_eur));
+                    ev := 'relisted';
+                ELSE
+                    INSERT INTO otto.ad_event (site_id, ad_id, kind, at, new_price_eur)
+                    VALUES (s.site_id, new_ad.ad_id, 'new', fetched_at, new_ad.price_eur);
+                    ev := 'new';
+                END IF;
             ELSE
                 IF old.content_hash IS DISTINCT FROM hash THEN
                     -- the typed fields whose values differ, price apart
@@ -673,6 +711,7 @@ BEGIN
                     air_conditioning = new_ad.air_conditioning, damage = new_ad.damage, origin = new_ad.origin,
                     condition = new_ad.condition, registered_until = new_ad.registered_until,
                     location = new_ad.location, region = new_ad.region, seller_type = new_ad.seller_type,
+                    seller_id = new_ad.seller_id, seller_name = new_ad.seller_name,
                     renewed_at = new_ad.renewed_at, features = coalesce(new_ad.features, '{}'),
                     images_count = new_ad.images_count, raw = coalesce(parsed->'raw', '{}'), content_hash = hash,
                     state = 'live', removed_at = NULL,

@@ -1068,6 +1068,9 @@ type_ad(Extract *x, const char *page_url, bool truncated)
 				appendStringInfo(&rawbuf, "%s%s", rawbuf.len ? "\x01" : "", psprintf("%s\x02%s", vocab_fields[i], t));
 		}
 	}
+	t = field_text(x, "seller_id");
+	if (t)
+		put_str(&st, "seller_id", t);
 	t = field_text(x, "seller_name");
 	if (t)
 		put_str(&st, "seller_name", t);

@@ -2,6 +2,8 @@
 # reach are fetched once more when it ends (otto.sweep_check, run by the
 # launcher); those that answer 404, 410 or redirect to a listing get exactly
 # one removed event, and the removed ads equal the simulator's truth day by day.
+# Cars that come back under a new id are found by their fingerprint
+# (otto.relist_of) and logged as relisted, not new.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -50,7 +52,7 @@ my @ads0 = truth_day("$tmp/m", 0, 'ads');
 is(q1(q{SELECT count(*) FROM otto.ad WHERE state = 'live'}), scalar @ads0, 'day 0: every ad live');
 is(q1(q{SELECT count(*) FROM otto.ad_event WHERE kind = 'removed'}), '0', 'day 0: nothing removed');
 
-for my $day (1 .. 3)
+for my $day (1 .. 6)
 {
 	is(system("$sim advance $tmp/m >/dev/null 2>&1"), 0, "the market lives day $day");
 	sweep();
@@ -67,6 +69,14 @@ for my $day (1 .. 3)
 	is(q1("SELECT count(*) FROM otto.ad WHERE state = 'live' AND source_ad_id IN ($in)"), scalar @live,
 		"day $day: every live ad of the truth is live in Otto");
 }
+my @relists = grep { $_->{kind} eq 'relisted' } truth_day("$tmp/m", 6, 'events');
+cmp_ok(scalar @relists, '>', 0, 'the truth has cars back under a new id (' . scalar(@relists) . ')');
+is(q1(q{SELECT string_agg(a.source_ad_id || '<' || (e.details->>'relist_of'), ',' ORDER BY a.source_ad_id)
+          FROM otto.ad_event e JOIN otto.ad a USING (ad_id) WHERE e.kind = 'relisted'}),
+	join(',', map { "$_->{source_ad_id}<$_->{relist_of}" } sort { $a->{source_ad_id} cmp $b->{source_ad_id} } @relists),
+	'each is relisted as the truth says, continuing the right ad');
+is(q1(q{SELECT count(*) FROM otto.ad_event e WHERE kind = 'new' AND ad_id IN (SELECT ad_id FROM otto.ad_event WHERE kind = 'relisted')}),
+	'0', 'and not counted as a new ad');
 is(q1(q{SELECT string_agg(DISTINCT coalesce(details->>'http_status', '?') || (CASE WHEN details ? 'redirected_to' THEN '>' ELSE '' END), ' ')
           FROM otto.ad_event WHERE kind = 'removed'}), '200> 404 410', 'removals seen as 404, 410 and redirects to a listing');
 
