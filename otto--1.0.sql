@@ -40,6 +40,7 @@ CREATE TABLE otto.site (
     max_depth           int NOT NULL DEFAULT 50 CHECK (max_depth >= 0),
     rules               jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(rules) = 'object'),
     sweep_schedule      text NOT NULL DEFAULT '0 3 * * *',
+    sweep_mode          text NOT NULL DEFAULT 'listings' CHECK (sweep_mode IN ('listings', 'full')),
     sweep_started_at    timestamptz,
     sweep_checked_at    timestamptz,
     builtin             boolean NOT NULL DEFAULT false,
@@ -58,6 +59,7 @@ COMMENT ON COLUMN otto.site.max_concurrency IS 'Requests in flight to one host a
 COMMENT ON COLUMN otto.site.max_depth IS 'Links followed from a seed before the frontier stops adding URLs (a listing''s pagination does not count)';
 COMMENT ON COLUMN otto.site.rules IS 'Extraction rules for this site''s markup (see otto.site_profile); {} reads schema.org JSON-LD only';
 COMMENT ON COLUMN otto.site.sweep_schedule IS 'pg_cron schedule of the full sweep (otto.schedule_install)';
+COMMENT ON COLUMN otto.site.sweep_mode IS 'listings: a sweep fetches the listing pages and only the ads that are new, show another price, or were not listed; full: every ad page again (conditional GET)';
 COMMENT ON COLUMN otto.site.sweep_started_at IS 'Start of the current sweep: pages fetched before it are fetched again when a listing links them';
 COMMENT ON COLUMN otto.site.sweep_checked_at IS 'When otto.sweep_check found the current sweep finished and queued its unseen ads for confirmation';
 COMMENT ON COLUMN otto.site.builtin IS 'Shipped with Otto; user-added rows (false) are kept by pg_dump';
@@ -552,6 +554,7 @@ DECLARE
     changed text[];
     ev      text := NULL;
     result  jsonb;
+    to_fetch text[];            -- listings mode: the ads of a listing worth fetching
 BEGIN
     IF s IS NULL THEN
         RAISE EXCEPTION 'no site owns the host of "%"', left(url, 200)
@@ -608,12 +611,27 @@ BEGIN
         -- the current sweep started is due again.
         IF d < s.max_depth THEN
             IF kind = 'listing' THEN
+                IF s.sweep_mode = 'listings' THEN
+                    -- the cards show each ad's price: a known live ad listed at its stored
+                    -- price is seen without fetching its page; the others (new, repriced) are
+                    -- queued from their cards (a promoted repeat is left to its own page)
+                    WITH cards AS (SELECT c->>'source_ad_id' AS id, (c->>'price_eur')::int AS price
+                                     FROM jsonb_array_elements(otto.parse_listing(html, final)->'ads') c),
+                         seen AS (UPDATE otto.ad a SET last_seen_at = greatest(a.last_seen_at, ingest_page.fetched_at)
+                                    FROM cards c
+                                   WHERE a.site_id = s.site_id AND a.source_ad_id = c.id AND a.state = 'live'
+                                     AND a.price_eur IS NOT DISTINCT FROM c.price
+                                  RETURNING a.source_ad_id)
+                    SELECT coalesce(array_agg(c.id) FILTER (WHERE c.id NOT IN (SELECT source_ad_id FROM seen)), '{}')
+                      INTO to_fetch FROM cards c;
+                END IF;
                 -- a listing drives the sweep: what it links and was fetched before is due again
                 -- listings jump the queue (due a day early): the sweep reaches every ad sooner
                 INSERT INTO otto.frontier AS f (site_id, url, kind, depth, discovered_at, due_at)
                 SELECT s.site_id, l.url, l.kind, CASE WHEN l.kind = 'listing' THEN d ELSE d + 1 END, fetched_at,
                        CASE WHEN l.kind = 'listing' THEN fetched_at - interval '1 day' ELSE fetched_at END
                   FROM otto.page_links(s, html, final) l
+                 WHERE l.kind = 'listing' OR to_fetch IS NULL OR substring(l.url FROM s.ad_url_pattern) = ANY (to_fetch)
                  ORDER BY l.url        -- one lock order for all workers
                 ON CONFLICT (site_id, url) DO UPDATE
                    SET state = 'queued', due_at = excluded.due_at, attempts = 0,

@@ -1,6 +1,6 @@
 # The crawler end to end against the market simulator: a full crawl of a
-# 2,000-ad market equals the truth; a second sweep of the same day costs only
-# 304s and writes no event; after a simulated day exactly the cut ads get
+# 2,000-ad market equals the truth; a second (full-mode) sweep of the same day
+# costs only 304s and writes no event; after a simulated day exactly the cut ads get
 # price_changed events.  Politeness (shared by two workers) and robots.txt
 # are checked from the server's access log; hosts of no site, and a site
 # whose name resolves to 127.0.0.1 without the allow flag, are refused.
@@ -43,7 +43,7 @@ sub site_sql
 	  UPDATE otto.site SET rules = rules || '{"timezone": "UTC"}' WHERE name = '$name';};
 }
 $node->safe_psql('postgres', 'CREATE EXTENSION otto; ' . site_sql('sim', "127.0.0.1:$port", 'true')
-	  . q{UPDATE otto.site SET crawl_delay_ms = 0, max_concurrency = 16 WHERE name = 'sim';});
+	  . q{UPDATE otto.site SET crawl_delay_ms = 0, max_concurrency = 16, sweep_mode = 'full' WHERE name = 'sim';});
 
 # A sweep is over when nothing of the site is leased or due.
 sub crawl

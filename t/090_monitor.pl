@@ -1,4 +1,5 @@
-# The ad monitor: a daily sweep over simulated days.  Ads the sweep does not
+# The ad monitor: a daily listing-mode sweep over simulated days (listing
+# pages, plus only the ad pages that are new or show another price).  Ads the sweep does not
 # reach are fetched once more when it ends (otto.sweep_check, run by the
 # launcher); those that answer 404, 410 or redirect to a listing get exactly
 # one removed event, and the removed ads equal the simulator's truth day by day.
@@ -55,7 +56,12 @@ is(q1(q{SELECT count(*) FROM otto.ad_event WHERE kind = 'removed'}), '0', 'day 0
 for my $day (1 .. 6)
 {
 	is(system("$sim advance $tmp/m >/dev/null 2>&1"), 0, "the market lives day $day");
+	my $before = q1('SELECT max(page_id) FROM otto.page');
 	sweep();
+	# listing-mode sweep: ad pages only for ads that are new, show another price, or were not listed
+	my @today = grep { $_->{day} == $day } truth_day("$tmp/m", $day, 'events');
+	is(q1("SELECT count(*) FROM otto.page WHERE page_id > $before AND url ~ '/auto-oglasi/[0-9]'"), scalar @today,
+		"day $day: one ad page fetched per event of the day (" . scalar(@today) . '), none for unchanged ads');
 	my @removed = grep { $_->{kind} eq 'removed' } truth_day("$tmp/m", $day, 'events');
 	my $want = join ',', sort map { $_->{source_ad_id} } @removed;
 	my $got = q1(q{SELECT string_agg(a.source_ad_id, ',' ORDER BY a.source_ad_id)
