@@ -823,16 +823,24 @@ SELECT s.name AS site, s.enabled,
            AND e.at > now() - interval '1 hour') AS ads_new_1h,
        (SELECT count(*) FROM otto.ad_event e WHERE e.site_id = s.site_id AND e.kind IN ('price_changed', 'updated')
            AND e.at > now() - interval '1 hour') AS ads_updated_1h,
+       (SELECT count(*) FROM otto.ad_event e WHERE e.site_id = s.site_id AND e.kind = 'removed'
+           AND e.at > now() - interval '1 hour') AS ads_removed_1h,
        (SELECT jsonb_object_agg(k, n) FROM (SELECT coalesce(p.error_kind, 'http_' || p.status) AS k, count(*) AS n
                                               FROM otto.page p
                                              WHERE p.site_id = s.site_id AND p.fetched_at > now() - interval '1 hour'
                                                AND (p.error_kind IS NOT NULL OR p.status >= 400)
                                              GROUP BY 1) e) AS errors_1h,
        greatest(s.crawl_delay_ms, (SELECT max(r.crawl_delay_ms) FROM otto.robots r WHERE r.site_id = s.site_id)) AS delay_ms,
-       s.max_concurrency, s.sweep_started_at
+       s.max_concurrency, s.sweep_mode,
+       CASE WHEN s.sweep_started_at IS NULL THEN 'never'
+            WHEN s.sweep_checked_at IS NULL OR s.sweep_checked_at < s.sweep_started_at THEN 'sweeping'
+            WHEN count(*) FILTER (WHERE f.state = 'leased' OR (f.state = 'queued' AND f.due_at <= now())) > 0
+                 THEN 'confirming'
+            ELSE 'done' END AS sweep,
+       s.sweep_started_at
   FROM otto.site s LEFT JOIN otto.frontier f ON f.site_id = s.site_id
  GROUP BY s.site_id;
-COMMENT ON VIEW otto.crawl_status IS 'Crawl progress per site at a glance: URLs by state, pages/s over the last minute, ads new/updated and errors by kind in the last hour, politeness in force (the longer of the site''s delay and robots.txt Crawl-delay)';
+COMMENT ON VIEW otto.crawl_status IS 'Crawl progress per site at a glance: URLs by state, pages/s over the last minute, ads new/updated/removed and errors by kind in the last hour, politeness in force (the longer of the site''s delay and robots.txt Crawl-delay), and where the current sweep is (never, sweeping, confirming the ads it did not reach, done)';
 
 
 -------------------------------------------------------------------------------

@@ -55,7 +55,7 @@ SELECT otto.site_add('autoplac', 'AutoPlac', '{WWW.AutoPlac.example}', '{https:/
                      '^https://www\.autoplac\.example/oglas/([0-9]+)', '^https://www\.autoplac\.example/lista') IS NOT NULL AS added;
 SELECT name, hosts, enabled, rules FROM otto.site WHERE name = 'autoplac';
 SELECT otto.crawl_start('autoplac') AS seeds_queued;
-SELECT site, enabled, queued, due, in_flight, done, failed, delay_ms FROM otto.crawl_status ORDER BY site;
+SELECT site, enabled, queued, due, in_flight, done, failed, delay_ms, sweep_mode, sweep FROM otto.crawl_status ORDER BY site;
 SELECT otto.crawl_stop('autoplac');
 SELECT enabled FROM otto.site WHERE name = 'autoplac';
 SELECT otto.crawl_start('nope');

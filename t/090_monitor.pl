@@ -46,6 +46,7 @@ sub sweep
 	  SELECT s.sweep_checked_at >= s.sweep_started_at AND NOT EXISTS (SELECT FROM otto.frontier f
 	           WHERE f.state = 'leased' OR (f.state = 'queued' AND f.due_at <= now()))
 	    FROM otto.site s WHERE s.name = 'sim'}) or die 'sweep did not finish';
+	is(q1(q{SELECT sweep FROM otto.crawl_status WHERE site = 'sim'}), 'done', 'crawl_status says the sweep is done');
 }
 
 sweep();
