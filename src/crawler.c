@@ -501,15 +501,15 @@ claim_rows(SPITupleTable *tt, uint64 n, void *arg)
 	for (uint64 i = 0; i < n; i++)
 	{
 		CrawlUrl   *it = palloc0(sizeof(CrawlUrl));
-		char	   *host = get_text(tt, i, 5);
+		int			n;
+		const char *host;
 
 		it->site_id = get_int(tt, i, 1, 0);
 		it->url = get_text(tt, i, 2);
 		it->etag = get_text(tt, i, 3);
 		it->last_modified = get_text(tt, i, 4);
-		strlcpy(it->host, host ? host : "", HOST_KEY_LEN);
-		if (host)
-			pfree(host);
+		host = otto_url_host(it->url, &n);
+		strlcpy(it->host, host, Min(n + 1, HOST_KEY_LEN));
 		it->claimed_at = now;
 		dlist_push_tail(&waiting, &it->node);
 		nwaiting++;
@@ -537,8 +537,7 @@ claim(void)
 	}
 	if (want <= 0 || sites == NIL)
 		return 0;
-	run_sql("SELECT c.site_id, c.url, c.etag, c.last_modified, otto.url_host(c.url)"
-			"  FROM otto.frontier_claim($1, $2 * interval '1 ms', $3) c",
+	run_sql("SELECT site_id, url, etag, last_modified FROM otto.frontier_claim($1, $2 * interval '1 ms', $3)",
 			3, types, values, NULL, claim_rows, &n, NULL);
 	return n;
 }
@@ -574,16 +573,6 @@ start_fetch(CrawlUrl *it, CrawlSite *s, Host *h, TimestampTz start)
 				(errcode(ERRCODE_INTERNAL_ERROR),
 				 errmsg("libcurl could not start a transfer: %s", curl_multi_strerror(mc))));
 	nrunning++;
-}
-
-/* The path (and query) of an absolute URL, for robots.txt. */
-static const char *
-url_path(const char *url)
-{
-	const char *p = strstr(url, "://");
-	const char *slash = p ? strchr(p + 3, '/') : NULL;
-
-	return slash ? slash : "/";
 }
 
 /*
@@ -635,11 +624,12 @@ start_ready(void)
 				{
 					/* fetch robots.txt first; it jumps the queue */
 					CrawlUrl   *r = MemoryContextAllocZero(item_cxt, sizeof(CrawlUrl));
-					const char *p = strstr(it->url, "://");
+					int			n;
+					const char *host = otto_url_host(it->url, &n);
 
 					r->site_id = it->site_id;
 					r->url = MemoryContextStrdup(item_cxt,
-												 psprintf("%.*s%s/robots.txt", (int) (p - it->url + 3), it->url, it->host));
+												 psprintf("%.*s/robots.txt", (int) (host - it->url) + n, it->url));
 					strlcpy(r->host, it->host, HOST_KEY_LEN);
 					r->claimed_at = now;
 					r->is_robots = true;
@@ -658,7 +648,7 @@ start_ready(void)
 			}
 			if (h->robots_state == ROBOTS_FETCHING)
 				continue;
-			if (h->robots && !otto_robots_allows(h->robots, url_path(it->url)))
+			if (h->robots && !otto_robots_allows(h->robots, otto_url_path(it->url)))
 			{
 				record_failure(it, "robots", "disallowed by robots.txt", 0, false, -1, NULL);
 				goto drop;

@@ -218,13 +218,9 @@ header_value(Fetch *f, const char *v, size_t n)
 static bool
 host_allowed(Fetch *f, const char *url)
 {
-	const char *h = strstr(url, "://");
-	size_t		n;
+	int			n;
+	const char *h = otto_url_host(url, &n);
 
-	if (h == NULL)
-		return false;
-	h += 3;
-	n = strcspn(h, "/?#");
 	for (int i = 0; i < f->nhosts; i++)
 		if (strlen(f->hosts[i]) == n && pg_strncasecmp(f->hosts[i], h, n) == 0)
 			return true;

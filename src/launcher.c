@@ -70,6 +70,32 @@ LauncherInit(void)
 	RegisterBackgroundWorker(&worker);
 }
 
+/* Run one statement that returns one bigint, in its own transaction. */
+static int64
+run_int64(const char *sql)
+{
+	int64		n = 0;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	SPI_connect();
+	pgstat_report_activity(STATE_RUNNING, sql);
+	if (SPI_execute(sql, false, 0) == SPI_OK_SELECT && SPI_processed == 1)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+		n = isnull ? 0 : DatumGetInt64(d);
+	}
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_stat(false);
+	pgstat_report_activity(STATE_IDLE, NULL);
+	return n;
+}
+
 /*
  * Is the otto extension installed in the database we are connected to?  When
  * it has just appeared, refill the URL filter (shared memory starts empty).
@@ -79,29 +105,12 @@ otto_extension_installed(bool was_installed)
 {
 	bool		installed;
 
-	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
-	PushActiveSnapshot(GetTransactionSnapshot());
-	pgstat_report_activity(STATE_RUNNING, "otto launcher: checking for the otto extension");
-
 	installed = OidIsValid(get_extension_oid("otto", true));
-	if (installed && !was_installed)
-	{
-		SPI_connect();
-		if (SPI_execute("SELECT otto.url_filter_rebuild()", false, 0) == SPI_OK_SELECT)
-		{
-			bool		isnull;
-			int64		n = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-
-			ereport(LOG, (errmsg("otto launcher loaded " INT64_FORMAT " known URLs into the URL filter", n)));
-		}
-		SPI_finish();
-	}
-
-	PopActiveSnapshot();
 	CommitTransactionCommand();
-	pgstat_report_stat(false);
-	pgstat_report_activity(STATE_IDLE, NULL);
+	if (installed && !was_installed)
+		ereport(LOG, (errmsg("otto launcher loaded " INT64_FORMAT " known URLs into the URL filter",
+							 run_int64("SELECT otto.url_filter_rebuild()"))));
 	return installed;
 }
 
@@ -114,22 +123,9 @@ stop_orphan_crawlers(void)
 {
 	for (int tries = 0; tries < 100; tries++)
 	{
-		int64		n = 0;
+		int64		n = run_int64("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+								  " WHERE backend_type = 'otto crawler'");
 
-		SetCurrentStatementStartTimestamp();
-		StartTransactionCommand();
-		PushActiveSnapshot(GetTransactionSnapshot());
-		SPI_connect();
-		if (SPI_execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-						" WHERE backend_type = 'otto crawler'", true, 0) == SPI_OK_SELECT)
-		{
-			bool		isnull;
-
-			n = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-		}
-		SPI_finish();
-		PopActiveSnapshot();
-		CommitTransactionCommand();
 		if (n == 0)
 			return;
 		if (tries == 0)
@@ -211,24 +207,10 @@ supervise_crawlers(bool installed)
 static void
 check_sweeps(void)
 {
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	PushActiveSnapshot(GetTransactionSnapshot());
-	SPI_connect();
-	pgstat_report_activity(STATE_RUNNING, "SELECT otto.sweep_check()");
-	if (SPI_execute("SELECT otto.sweep_check()", false, 0) == SPI_OK_SELECT)
-	{
-		bool		isnull;
-		int64		n = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	int64		n = run_int64("SELECT otto.sweep_check()");
 
-		if (n > 0)
-			ereport(LOG, (errmsg("otto launcher: a sweep finished; " INT64_FORMAT " ads it did not reach are queued for a last look", n)));
-	}
-	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
-	pgstat_report_stat(false);
-	pgstat_report_activity(STATE_IDLE, NULL);
+	if (n > 0)
+		ereport(LOG, (errmsg("otto launcher: a sweep finished; " INT64_FORMAT " ads it did not reach are queued for a last look", n)));
 }
 
 /* Entry point of the launcher process. */

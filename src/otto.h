@@ -23,6 +23,8 @@ extern void OttoGucInit(void);
 extern char *otto_tracking_params;
 extern void UrlGucInit(void);
 extern char *otto_url_normalize(const char *base, const char *ref, const char **why);
+extern const char *otto_url_host(const char *norm, int *len);
+extern const char *otto_url_path(const char *norm);
 
 /* vocab.c */
 extern const char *vocab_lookup(const char *field, const char *spelling);

@@ -347,7 +347,7 @@ load_rules(const char *url)
 	const char *why;
 	char	   *norm = otto_url_normalize(NULL, url, &why);
 	char	   *host;
-	char	   *slash;
+	int			host_len;
 	Datum		arg;
 	Oid			argtype = TEXTOID;
 	int			ret;
@@ -361,9 +361,8 @@ load_rules(const char *url)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid page URL \"%.100s\": %s", url, why)));
-	host = strstr(norm, "://") + 3;
-	slash = strchr(host, '/');
-	host = pnstrdup(host, slash ? slash - host : strlen(host));
+	host = (char *) otto_url_host(norm, &host_len);
+	host = pnstrdup(host, host_len);
 
 	SPI_connect();
 	if (site_plan == NULL)

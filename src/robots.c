@@ -231,14 +231,12 @@ otto_robots_allowed(PG_FUNCTION_ARGS)
 	char	   *url = text_to_cstring(PG_GETARG_TEXT_PP(2));
 	const char *why;
 	char	   *norm = otto_url_normalize(NULL, url, &why);
-	char	   *path;
 
 	if (norm == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid URL \"%.100s\": %s", url, why)));
-	path = strchr(strstr(norm, "://") + 3, '/');
-	PG_RETURN_BOOL(robots_allows(robots_parse(txt, product_token(ua)), path));
+	PG_RETURN_BOOL(robots_allows(robots_parse(txt, product_token(ua)), otto_url_path(norm)));
 }
 
 /* SQL: otto.robots_crawl_delay(robots_txt, user_agent) returns float8 seconds, NULL when not stated. */

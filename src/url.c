@@ -555,6 +555,35 @@ UrlGucInit(void)
 }
 
 /* SQL: otto.normalize_url(url text) returns text; an invalid URL is an error. */
+/*
+ * host[:port] of a normalised URL (otto_url_normalize's output): where it
+ * starts, its length in *len.  A string without "://" has an empty host.
+ */
+const char *
+otto_url_host(const char *norm, int *len)
+{
+	const char *h = strstr(norm, "://");
+
+	if (h == NULL)
+	{
+		*len = 0;
+		return norm;
+	}
+	h += 3;
+	*len = strcspn(h, "/?#");
+	return h;
+}
+
+/* Path and query of a normalised URL, "/" when it has none. */
+const char *
+otto_url_path(const char *norm)
+{
+	int			len;
+	const char *h = otto_url_host(norm, &len);
+
+	return h[len] == '/' ? h + len : "/";
+}
+
 PG_FUNCTION_INFO_V1(otto_normalize_url);
 Datum
 otto_normalize_url(PG_FUNCTION_ARGS)

@@ -7,7 +7,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use JSON::PP;
-use OttoSim qw(write_ad_pages_csv);
+use OttoSim qw(write_ad_pages_csv crawl_node sim_site_sql);
 
 my $root = $ENV{OTTO_ROOT} or die "OTTO_ROOT is not set";
 my $tmp  = PostgreSQL::Test::Utils::tempdir;
@@ -21,16 +21,8 @@ sub day_pages { my $day = shift; return write_ad_pages_csv("$tmp/m", $day, "$tmp
 is(system("$sim init $tmp/m --seed 31 --ads 800 --port $port 2>/dev/null"), 0, 'a market of 800 ads');
 my $live0 = day_pages(0);
 
-my $node = PostgreSQL::Test::Cluster->new('ingest');
-$node->init;
-$node->append_conf('postgresql.conf', "shared_preload_libraries = 'otto'\notto.database = 'postgres'\notto.crawler_workers = 0");
-$node->start;
-$node->safe_psql('postgres', qq{
-CREATE EXTENSION otto;
-SELECT otto.site_add('simulator', 'Market simulator', ARRAY['127.0.0.1:$port'], ARRAY['http://127.0.0.1:$port/auto-oglasi/pretraga?page=1&sort=basic'],
-       '^http://127\\.0\\.0\\.1:$port/auto-oglasi/([0-9]+)/', '^http://127\\.0\\.0\\.1:$port/auto-oglasi/(?:pretraga|[a-z])',
-       'polovniautomobili', true);
-UPDATE otto.site SET rules = rules || '{"timezone": "UTC"}' WHERE name = 'simulator';
+my $node = crawl_node('ingest', "otto.crawler_workers = 0\n");    # pages come from files, not a crawl
+$node->safe_psql('postgres', sim_site_sql('simulator', "127.0.0.1:$port", 'true') . qq{
 CREATE TABLE feed (url text, html text, day int);
 CREATE FUNCTION ingest_day(d int) RETURNS bigint LANGUAGE sql AS
   \$\$ SELECT count(otto.ingest_page(url, html, 200, '2026-10-01'::timestamptz + d * interval '1 day' + interval '12 hours'))

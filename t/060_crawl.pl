@@ -10,7 +10,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(time);
-use OttoSim qw(ad_fields truth_day);
+use OttoSim qw(ad_fields truth_day crawl_node sim_site_sql);
 
 my $root = $ENV{OTTO_ROOT} or die "OTTO_ROOT is not set";
 my $tmp  = PostgreSQL::Test::Utils::tempdir;
@@ -22,28 +22,9 @@ my $sim = "$root/sim/otto-sim";
 is(system("$sim up $tmp/m --seed 61 --ads 2000 --port $port --crawl-delay 0 >/dev/null 2>&1"), 0, 'market of 2,000 ads served');
 is(system("$sim up $tmp/p --seed 62 --ads 60 --port $port2 --crawl-delay 0 >/dev/null 2>&1"), 0, 'a small second market');
 
-my $node = PostgreSQL::Test::Cluster->new('crawl');
-$node->init;
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'otto'
-otto.database = 'postgres'
-otto.crawler_workers = 2
-otto.crawler_naptime = '100ms'
-otto.launcher_naptime = '200ms'
-fsync = off
-});
-$node->start;
-
-sub site_sql
-{
-	my ($name, $host, $allow) = @_;
-	(my $re = $host) =~ s/\./\\./g;
-	return qq{SELECT otto.site_add('$name', '$name', ARRAY['$host'], ARRAY['http://$host/auto-oglasi/pretraga?page=1&sort=basic'],
-	  '^http://$re/auto-oglasi/([0-9]+)/', '^http://$re/auto-oglasi/(?:pretraga|[a-z])', 'polovniautomobili', $allow);
-	  UPDATE otto.site SET rules = rules || '{"timezone": "UTC"}' WHERE name = '$name';};
-}
-$node->safe_psql('postgres', 'CREATE EXTENSION otto; ' . site_sql('sim', "127.0.0.1:$port", 'true')
-	  . q{UPDATE otto.site SET crawl_delay_ms = 0, max_concurrency = 16, sweep_mode = 'full' WHERE name = 'sim';});
+my $node = crawl_node('crawl');
+$node->safe_psql('postgres',
+	sim_site_sql('sim', "127.0.0.1:$port", 'true', "crawl_delay_ms = 0, max_concurrency = 16, sweep_mode = 'full'"));
 
 # A sweep is over when nothing of the site is leased or due.
 sub crawl
@@ -110,9 +91,8 @@ is(q1(q{SELECT count(*) FROM otto.ad_event WHERE kind = 'updated'}), '0', 'no sp
 
 # 4. Politeness: two workers share one host's clock; no two requests start closer than the delay.
 my $delay = 150;
-$node->safe_psql('postgres', site_sql('polite', "127.0.0.1:$port2", 'true')
-	  . qq{UPDATE otto.site SET crawl_delay_ms = $delay, max_concurrency = 4 WHERE name = 'polite';
-	  INSERT INTO otto.frontier (site_id, url, kind) SELECT site_id, 'http://127.0.0.1:$port2/oglas/123', 'other'
+$node->safe_psql('postgres', sim_site_sql('polite', "127.0.0.1:$port2", 'true', "crawl_delay_ms = $delay, max_concurrency = 4")
+	  . qq{INSERT INTO otto.frontier (site_id, url, kind) SELECT site_id, 'http://127.0.0.1:$port2/oglas/123', 'other'
 	    FROM otto.site WHERE name = 'polite';});
 crawl('polite');
 sleep 1.2;    # nginx flushes its log every second
@@ -142,7 +122,7 @@ is(q1(q{SELECT count(*) FROM otto.politeness() WHERE host = '127.0.0.1:} . $port
 	'the host clock is shared and idle after the crawl');
 
 # 5. Refusals: a URL of a host no enabled site owns; a name resolving to 127.0.0.1 without the flag.
-$node->safe_psql('postgres', site_sql('private', "localhost:$port2", 'false') . qq{
+$node->safe_psql('postgres', sim_site_sql('private', "localhost:$port2", 'false') . qq{
   INSERT INTO otto.frontier (site_id, url, kind) SELECT site_id, 'http://127.0.0.2:$port2/auto-oglasi/1/x', 'ad'
     FROM otto.site WHERE name = 'polite';});
 my $before = `wc -l < $tmp/p/logs/access.log`;

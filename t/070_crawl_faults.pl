@@ -8,7 +8,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use OttoSim qw(truth_day);
+use OttoSim qw(truth_day crawl_node sim_site_sql $CRAWL_DONE);
 
 my $root = $ENV{OTTO_ROOT} or die "OTTO_ROOT is not set";
 my $tmp  = PostgreSQL::Test::Utils::tempdir;
@@ -23,33 +23,19 @@ is(system("$sim fault $tmp/m --rate 500=0.03 --rate reset=0.05 --rate slow=0.01 
 	  . " --path /auto-oglasi/bmw=oversize --path /auto-oglasi/fiat=wrong_type"
 	  . " --path $truncated=truncated --path $cp1250=non_utf8 >/dev/null"), 0, 'fault modes on');
 
-my $node = PostgreSQL::Test::Cluster->new('faults');
-$node->init;
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'otto'
-otto.database = 'postgres'
-otto.crawler_workers = 2
-otto.crawler_naptime = '100ms'
-otto.launcher_naptime = '200ms'
+my $node = crawl_node('faults', qq{
 otto.retry_base = '200ms'
 otto.fetch_timeout = '20s'
 otto.max_page_bytes = '2MB'
-fsync = off
 });
-$node->start;
 sub q1 { return $node->safe_psql('postgres', shift) }
-q1(qq{CREATE EXTENSION otto;
-SELECT otto.site_add('sim', 'sim', ARRAY['127.0.0.1:$port'], ARRAY['http://127.0.0.1:$port/auto-oglasi/pretraga?page=1&sort=basic'],
-  '^http://127\\.0\\.0\\.1:$port/auto-oglasi/([0-9]+)/', '^http://127\\.0\\.0\\.1:$port/auto-oglasi/(?:pretraga|[a-z])',
-  'polovniautomobili', true);
-UPDATE otto.site SET rules = rules || '{"timezone": "UTC"}', crawl_delay_ms = 0, max_concurrency = 16 WHERE name = 'sim';
+q1(sim_site_sql('sim', "127.0.0.1:$port", 'true', 'crawl_delay_ms = 0, max_concurrency = 16') . qq{
 -- the make listings are not linked from the pagination: queue the faulty ones by hand
 INSERT INTO otto.frontier (site_id, url, kind)
 SELECT site_id, 'http://127.0.0.1:$port/auto-oglasi/' || m, 'listing' FROM otto.site, unnest(ARRAY['audi', 'bmw', 'fiat']) m
  WHERE name = 'sim';
 SELECT otto.crawl_start('sim');});
-ok($node->poll_query_until('postgres', q{SELECT count(*) = 0 FROM otto.frontier
-     WHERE state = 'leased' OR (state = 'queued' AND due_at < now() + interval '1 minute')}), 'the crawl finishes');
+ok($node->poll_query_until('postgres', $CRAWL_DONE), 'the crawl finishes');
 
 my $live = scalar @truth;
 q1(q{CREATE TABLE truth (j jsonb)});

@@ -9,7 +9,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use OttoSim qw(truth_day);
+use OttoSim qw(truth_day crawl_node sim_site_sql $CRAWL_DONE);
 
 my $root = $ENV{OTTO_ROOT} or die "OTTO_ROOT is not set";
 my $tmp  = PostgreSQL::Test::Utils::tempdir;
@@ -19,26 +19,10 @@ my $sim = "$root/sim/otto-sim";
 
 is(system("$sim up $tmp/m --seed 81 --ads 1500 --port $port --crawl-delay 0 >/dev/null 2>&1"), 0, 'market of 1,500 ads served');
 
-my $node = PostgreSQL::Test::Cluster->new('crash');
-$node->init;
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'otto'
-otto.database = 'postgres'
-otto.crawler_workers = 2
-otto.crawler_naptime = '100ms'
-otto.launcher_naptime = '200ms'
-restart_after_crash = on
-fsync = off
-});
-$node->start;
+my $node = crawl_node('crash', "restart_after_crash = on\n");
 sub q1 { return $node->safe_psql('postgres', shift) }
-q1(qq{CREATE EXTENSION otto;
-SELECT otto.site_add('sim', 'sim', ARRAY['127.0.0.1:$port'], ARRAY['http://127.0.0.1:$port/auto-oglasi/pretraga?page=1&sort=basic'],
-  '^http://127\\.0\\.0\\.1:$port/auto-oglasi/([0-9]+)/', '^http://127\\.0\\.0\\.1:$port/auto-oglasi/(?:pretraga|[a-z])',
-  'polovniautomobili', true);
-UPDATE otto.site SET rules = rules || '{"timezone": "UTC"}', crawl_delay_ms = 0, max_concurrency = 8, sweep_mode = 'full' WHERE name = 'sim';});
-
-my $done = q{SELECT count(*) = 0 FROM otto.frontier WHERE state = 'leased' OR (state = 'queued' AND due_at < now() + interval '1 minute')};
+q1(sim_site_sql('sim', "127.0.0.1:$port", 'true', "crawl_delay_ms = 0, max_concurrency = 8, sweep_mode = 'full'"));
+my $done = $CRAWL_DONE;
 
 # The events an uninterrupted crawl writes, from the truth: (source id, kind, new price).
 sub expected_events

@@ -10,7 +10,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use OttoSim qw(truth_day);
+use OttoSim qw(truth_day crawl_node sim_site_sql);
 
 my $root = $ENV{OTTO_ROOT} or die "OTTO_ROOT is not set";
 my $tmp  = PostgreSQL::Test::Utils::tempdir;
@@ -20,23 +20,9 @@ my $sim = "$root/sim/otto-sim";
 
 is(system("$sim up $tmp/m --seed 91 --ads 1000 --port $port --crawl-delay 0 >/dev/null 2>&1"), 0, 'market of 1,000 ads served');
 
-my $node = PostgreSQL::Test::Cluster->new('monitor');
-$node->init;
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'otto'
-otto.database = 'postgres'
-otto.crawler_workers = 2
-otto.crawler_naptime = '100ms'
-otto.launcher_naptime = '200ms'
-fsync = off
-});
-$node->start;
+my $node = crawl_node('monitor');
 sub q1 { return $node->safe_psql('postgres', shift) }
-q1(qq{CREATE EXTENSION otto;
-SELECT otto.site_add('sim', 'sim', ARRAY['127.0.0.1:$port'], ARRAY['http://127.0.0.1:$port/auto-oglasi/pretraga?page=1&sort=basic'],
-  '^http://127\\.0\\.0\\.1:$port/auto-oglasi/([0-9]+)/', '^http://127\\.0\\.0\\.1:$port/auto-oglasi/(?:pretraga|[a-z])',
-  'polovniautomobili', true);
-UPDATE otto.site SET rules = rules || '{"timezone": "UTC"}', crawl_delay_ms = 0, max_concurrency = 16 WHERE name = 'sim';});
+q1(sim_site_sql('sim', "127.0.0.1:$port", 'true', 'crawl_delay_ms = 0, max_concurrency = 16'));
 
 # A day's sweep is over when it was checked and the ads it queued for a last look are done.
 sub sweep

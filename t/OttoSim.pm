@@ -5,8 +5,9 @@ use warnings;
 use Exporter 'import';
 use IO::Uncompress::Gunzip qw(gunzip $GunzipError);
 use JSON::PP;
+use PostgreSQL::Test::Cluster;
 
-our @EXPORT_OK = qw(gz csv write_ad_pages_csv ad_fields truth_day);
+our @EXPORT_OK = qw(gz csv write_ad_pages_csv ad_fields truth_day crawl_node sim_site_sql $CRAWL_DONE);
 
 # A file the simulator stored gzip-compressed, as a string.
 sub gz { my $f = shift; my $out; gunzip($f => \$out) or die "$f: $GunzipError"; return $out }
@@ -49,5 +50,42 @@ sub truth_day
 	open my $in, '<', sprintf("%s/truth/day-%03d/%s.jsonl", $simdir, $day, $what) or die "truth of day $day: $!";
 	return map { decode_json($_) } <$in>;
 }
+
+# A started cluster with otto preloaded, its extension created, and two
+# crawler workers that nap briefly; $extra: more postgresql.conf lines (a
+# later line wins).
+sub crawl_node
+{
+	my ($name, $extra) = @_;
+	my $node = PostgreSQL::Test::Cluster->new($name);
+	$node->init;
+	$node->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'otto'
+otto.database = 'postgres'
+otto.crawler_workers = 2
+otto.crawler_naptime = '100ms'
+otto.launcher_naptime = '200ms'
+fsync = off
+} . ($extra // ''));
+	$node->start;
+	$node->safe_psql('postgres', 'CREATE EXTENSION otto');
+	return $node;
+}
+
+# SQL that adds site $name for a simulator at $host (host:port) with the
+# polovniautomobili rules in UTC; $set: more "column = value" for the site.
+sub sim_site_sql
+{
+	my ($name, $host, $allow, $set) = @_;
+	(my $re = $host) =~ s/\./\\./g;
+	return qq{SELECT otto.site_add('$name', '$name', ARRAY['$host'],
+	    ARRAY['http://$host/auto-oglasi/pretraga?page=1&sort=basic'],
+	    '^http://$re/auto-oglasi/([0-9]+)/', '^http://$re/auto-oglasi/(?:pretraga|[a-z])', 'polovniautomobili', $allow);
+	  UPDATE otto.site SET rules = rules || '{"timezone": "UTC"}'} . ($set ? ", $set" : '') . qq{ WHERE name = '$name';};
+}
+
+# True once no URL is leased or due within a minute: the crawl is over.
+our $CRAWL_DONE = q{SELECT count(*) = 0 FROM otto.frontier
+  WHERE state = 'leased' OR (state = 'queued' AND due_at < now() + interval '1 minute')};
 
 1;
