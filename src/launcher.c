@@ -8,7 +8,8 @@
  * background workers that tell it when they stop): a worker that exits is
  * started again, at most once every CRAWLER_RESTART_DELAY seconds per slot so
  * that a worker failing at start cannot spin.  It also closes finished crawl
- * sweeps (otto.sweep_check) each time round.
+ * sweeps (otto.sweep_check) each time round, and keeps the stream processor
+ * running in one more slot while otto.stream_processor is on.
  *
  * SIGTERM (server shutdown or pg_terminate_backend) ends it with exit code 0,
  * which tells the postmaster not to restart it until the next server start.
@@ -35,10 +36,12 @@
 #include "otto.h"
 
 #define LAUNCHER_NAME "otto launcher"
-#define CRAWLER_RESTART_DELAY 5		/* seconds */
+#define RESTART_DELAY 5			/* seconds */
 
-static BackgroundWorkerHandle *crawlers[OTTO_MAX_CRAWLERS];
-static TimestampTz crawler_started_at[OTTO_MAX_CRAWLERS];
+/* slots 0 .. OTTO_MAX_CRAWLERS-1 are crawlers, the last is the stream processor */
+#define STREAM_SLOT OTTO_MAX_CRAWLERS
+static BackgroundWorkerHandle *workers[OTTO_MAX_CRAWLERS + 1];
+static TimestampTz worker_started_at[OTTO_MAX_CRAWLERS + 1];
 
 static volatile sig_atomic_t got_sigterm = false;
 
@@ -115,55 +118,61 @@ otto_extension_installed(bool was_installed)
 }
 
 /*
- * Crawler workers left running by a previous launcher (one that exited with
- * an error) cannot be adopted: stop them, so that no two workers share a slot.
+ * Workers left running by a previous launcher (one that exited with an
+ * error) cannot be adopted: stop them, so that no two workers share a slot.
  */
 static void
-stop_orphan_crawlers(void)
+stop_orphan_workers(void)
 {
 	for (int tries = 0; tries < 100; tries++)
 	{
 		int64		n = run_int64("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-								  " WHERE backend_type = 'otto crawler'");
+								  " WHERE backend_type IN ('otto crawler', 'otto stream')");
 
 		if (n == 0)
 			return;
 		if (tries == 0)
-			ereport(LOG, (errmsg("otto launcher is stopping " INT64_FORMAT " crawler workers it did not start", n)));
+			ereport(LOG, (errmsg("otto launcher is stopping " INT64_FORMAT " workers it did not start", n)));
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 100, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 	}
 }
 
 /*
- * Keep crawler workers 0 .. otto.crawler_workers-1 running while the
- * extension is installed, and stop the others.  Returns how soon (ms) the
- * launcher should look again for a worker waiting out its restart delay.
+ * Keep crawler workers 0 .. otto.crawler_workers-1 and the stream processor
+ * running while the extension is installed, and stop the others.  Returns how
+ * soon (ms) the launcher should look again for a worker waiting out its
+ * restart delay.
  */
 static long
-supervise_crawlers(bool installed)
+supervise_workers(bool installed)
 {
 	TimestampTz now = GetCurrentTimestamp();
 	long		next_ms = -1;
 
-	for (int i = 0; i < OTTO_MAX_CRAWLERS; i++)
+	for (int i = 0; i <= STREAM_SLOT; i++)
 	{
-		bool		wanted = installed && i < otto_crawler_workers;
+		bool		wanted = installed && (i == STREAM_SLOT ? otto_stream_enabled : i < otto_crawler_workers);
 		pid_t		pid;
-		BgwHandleStatus st = crawlers[i] ? GetBackgroundWorkerPid(crawlers[i], &pid) : BGWH_STOPPED;
+		BgwHandleStatus st = workers[i] ? GetBackgroundWorkerPid(workers[i], &pid) : BGWH_STOPPED;
+		char		name[BGW_MAXLEN];
 
-		if (st == BGWH_STOPPED && crawlers[i])
+		if (i == STREAM_SLOT)
+			snprintf(name, sizeof(name), "otto stream");
+		else
+			snprintf(name, sizeof(name), "otto crawler %d", i);
+		if (st == BGWH_STOPPED && workers[i])
 		{
-			pfree(crawlers[i]);
-			crawlers[i] = NULL;
+			pfree(workers[i]);
+			workers[i] = NULL;
 			if (wanted)
-				ereport(LOG, (errmsg("otto crawler %d exited; the launcher starts it again", i)));
+				ereport(LOG, (errmsg("%s exited; the launcher starts it again", name)));
 		}
-		if (!wanted && crawlers[i])
-			TerminateBackgroundWorker(crawlers[i]);
-		else if (wanted && crawlers[i] == NULL)
+		if (!wanted && workers[i])
+			TerminateBackgroundWorker(workers[i]);
+		else if (wanted && workers[i] == NULL)
 		{
-			TimestampTz allowed = crawler_started_at[i] + CRAWLER_RESTART_DELAY * USECS_PER_SEC;
+			TimestampTz allowed = worker_started_at[i] + RESTART_DELAY * USECS_PER_SEC;
 			BackgroundWorker w;
 			MemoryContext old;
 
@@ -179,21 +188,21 @@ supervise_crawlers(bool installed)
 			w.bgw_start_time = BgWorkerStart_RecoveryFinished;
 			w.bgw_restart_time = BGW_NEVER_RESTART;
 			snprintf(w.bgw_library_name, BGW_MAXLEN, "otto");
-			snprintf(w.bgw_function_name, BGW_MAXLEN, "otto_crawler_main");
-			snprintf(w.bgw_name, BGW_MAXLEN, "otto crawler %d", i);
-			snprintf(w.bgw_type, BGW_MAXLEN, "otto crawler");
+			snprintf(w.bgw_function_name, BGW_MAXLEN, i == STREAM_SLOT ? "otto_stream_main" : "otto_crawler_main");
+			snprintf(w.bgw_name, BGW_MAXLEN, "%s", name);
+			snprintf(w.bgw_type, BGW_MAXLEN, i == STREAM_SLOT ? "otto stream" : "otto crawler");
 			w.bgw_main_arg = Int32GetDatum(i);
 			w.bgw_notify_pid = MyProcPid;
 			old = MemoryContextSwitchTo(TopMemoryContext);
-			if (!RegisterDynamicBackgroundWorker(&w, &crawlers[i]))
+			if (!RegisterDynamicBackgroundWorker(&w, &workers[i]))
 			{
-				crawlers[i] = NULL;
+				workers[i] = NULL;
 				ereport(WARNING,
-						(errmsg("otto launcher could not start crawler %d: no free background worker slot", i),
-						 errhint("Raise max_worker_processes (otto needs otto.crawler_workers + 1 slots) and restart the server.")));
+						(errmsg("otto launcher could not start %s: no free background worker slot", name),
+						 errhint("Raise max_worker_processes (otto needs otto.crawler_workers + 2 slots) and restart the server.")));
 			}
 			MemoryContextSwitchTo(old);
-			crawler_started_at[i] = now;
+			worker_started_at[i] = now;
 		}
 	}
 	return next_ms;
@@ -235,7 +244,7 @@ otto_launcher_main(Datum main_arg)
 	loop_context = AllocSetContextCreate(TopMemoryContext,
 										 "otto launcher loop",
 										 ALLOCSET_DEFAULT_SIZES);
-	stop_orphan_crawlers();
+	stop_orphan_workers();
 
 	while (!got_sigterm)
 	{
@@ -281,7 +290,7 @@ otto_launcher_main(Datum main_arg)
 			MemoryContextSwitchTo(oldcontext);
 			MemoryContextReset(loop_context);
 		}
-		timeout = supervise_crawlers(now_installed);
+		timeout = supervise_workers(now_installed);
 		timeout = timeout < 0 ? otto_launcher_naptime_ms : Min(timeout, otto_launcher_naptime_ms);
 
 		(void) WaitLatch(MyLatch,
@@ -291,7 +300,7 @@ otto_launcher_main(Datum main_arg)
 		ResetLatch(MyLatch);
 	}
 
-	supervise_crawlers(false);
+	supervise_workers(false);
 	ereport(LOG, (errmsg("otto launcher shutting down")));
 	proc_exit(0);
 }

@@ -67,6 +67,7 @@ OttoGucInit(void)
 	ParseGucInit();
 	FetchGucInit();
 	CrawlerGucInit();
+	StreamGucInit();
 
 	MarkGUCPrefixReserved("otto");
 }

@@ -59,6 +59,11 @@ extern void FetchGucInit(void);
 extern void CrawlerGucInit(void);
 extern PGDLLEXPORT void otto_crawler_main(Datum main_arg);
 
+/* stream.c */
+extern bool otto_stream_enabled;
+extern void StreamGucInit(void);
+extern PGDLLEXPORT void otto_stream_main(Datum main_arg);
+
 /* launcher.c */
 extern void LauncherInit(void);
 extern PGDLLEXPORT void otto_launcher_main(Datum main_arg);

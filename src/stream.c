@@ -1,0 +1,265 @@
+/*
+ * stream.c: the stream processor, and the vector arithmetic of its sums.
+ *
+ * The stream processor is a background worker the launcher keeps running
+ * (like a Flink job over the ad log).  It is a thin loop: each round asks
+ * otto.stream_horizon() in one short transaction how far the log is final,
+ * then otto.stream_apply() in a second one to fold the next batch of events
+ * into the market tables together with the new watermark.  It sleeps on its
+ * latch, which NOTIFY otto_ad sets (it LISTENs like any client and drains its
+ * notification queue), and wakes at least every otto.stream_naptime.
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "commands/async.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "tcop/tcopprot.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/numeric.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "otto.h"
+
+static int	stream_naptime_ms = 1000;
+static int	stream_batch = 10000;
+bool		otto_stream_enabled = true;
+
+static volatile sig_atomic_t got_sigterm = false;
+
+void
+StreamGucInit(void)
+{
+	DefineCustomBoolVariable("otto.stream_processor",
+							 "Whether the launcher runs the stream processor that keeps the market tables.",
+							 "Off: apply events by calling otto.stream_apply() yourself.",
+							 &otto_stream_enabled,
+							 true, PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("otto.stream_naptime",
+							"Longest sleep of the stream processor between looks at the ad log.",
+							"NOTIFY otto_ad wakes it sooner.",
+							&stream_naptime_ms,
+							1000, 10, 3600 * 1000, PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("otto.stream_batch",
+							"Most ad events the stream processor applies in one transaction.",
+							NULL,
+							&stream_batch,
+							10000, 1, 1000000, PGC_SIGHUP, 0, NULL, NULL, NULL);
+}
+
+/* ---------------------------------------------------------------------
+ * numeric[] vectors: the terms each ad adds to its group's sums
+ * --------------------------------------------------------------------- */
+
+static void
+vec_deconstruct(ArrayType *a, Datum **elems, bool **nulls, int *n)
+{
+	if (ARR_NDIM(a) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("a vector must have one dimension, not %d", ARR_NDIM(a))));
+	deconstruct_array(a, NUMERICOID, -1, false, TYPALIGN_INT, elems, nulls, n);
+}
+
+/* a + b element by element; a NULL vector or element counts as zero. */
+PG_FUNCTION_INFO_V1(otto_vec_add);
+Datum
+otto_vec_add(PG_FUNCTION_ARGS)
+{
+	Datum	   *ae,
+			   *be;
+	bool	   *an,
+			   *bn;
+	int			na,
+				nb;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+	{
+		if (PG_ARGISNULL(0) && PG_ARGISNULL(1))
+			PG_RETURN_NULL();
+		PG_RETURN_DATUM(PG_ARGISNULL(0) ? PG_GETARG_DATUM(1) : PG_GETARG_DATUM(0));
+	}
+	vec_deconstruct(PG_GETARG_ARRAYTYPE_P(0), &ae, &an, &na);
+	vec_deconstruct(PG_GETARG_ARRAYTYPE_P(1), &be, &bn, &nb);
+	if (na != nb)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("cannot add vectors of %d and %d elements", na, nb)));
+	for (int i = 0; i < na; i++)
+	{
+		if (bn[i])
+			continue;
+		ae[i] = an[i] ? be[i] : DirectFunctionCall2(numeric_add, ae[i], be[i]);
+		an[i] = false;
+	}
+	PG_RETURN_ARRAYTYPE_P(construct_md_array(ae, an, 1, &na, (int[]) {1}, NUMERICOID, -1, false, TYPALIGN_INT));
+}
+
+PG_FUNCTION_INFO_V1(otto_vec_neg);
+Datum
+otto_vec_neg(PG_FUNCTION_ARGS)
+{
+	Datum	   *e;
+	bool	   *nulls;
+	int			n;
+
+	vec_deconstruct(PG_GETARG_ARRAYTYPE_P(0), &e, &nulls, &n);
+	for (int i = 0; i < n; i++)
+		if (!nulls[i])
+			e[i] = DirectFunctionCall1(numeric_uminus, e[i]);
+	PG_RETURN_ARRAYTYPE_P(construct_md_array(e, nulls, 1, &n, (int[]) {1}, NUMERICOID, -1, false, TYPALIGN_INT));
+}
+
+/* ---------------------------------------------------------------------
+ * The worker
+ * --------------------------------------------------------------------- */
+
+static void
+stream_sigterm(SIGNAL_ARGS)
+{
+	int			save_errno = errno;
+
+	got_sigterm = true;
+	SetLatch(MyLatch);
+	errno = save_errno;
+}
+
+/*
+ * Run one statement returning one bigint in its own transaction.  A lock
+ * timeout (the horizon waits at most 200 ms for writers) returns false and is
+ * tried again next round; any other error ends the worker, which the
+ * launcher starts again: its state is all in the database.
+ */
+static bool
+run_int64(const char *sql, int nargs, Datum *values, int64 *result)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	Oid			types[2] = {INT4OID, INT8OID};
+	bool		ok = true;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PG_TRY();
+	{
+		bool		isnull;
+
+		SPI_connect();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		pgstat_report_activity(STATE_RUNNING, sql);
+		if (SPI_execute_with_args(sql, nargs, types, values, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
+			elog(ERROR, "\"%s\" returned no row", sql);
+		*result = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		SPI_finish();
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+	}
+	PG_CATCH();
+	{
+		ErrorData  *ed;
+
+		MemoryContextSwitchTo(cxt);
+		ed = CopyErrorData();
+		if (ed->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE)
+			PG_RE_THROW();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		ereport(DEBUG1, (errmsg("otto stream: %s; trying again", ed->message)));
+		ok = false;
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	pgstat_report_activity(STATE_IDLE, NULL);
+	return ok;
+}
+
+/* Apply one batch; returns the events applied (0 when none or not now). */
+static int64
+apply_batch(void)
+{
+	int64		horizon,
+				applied = 0;
+	Datum		args[2];
+
+	if (!run_int64("SELECT otto.stream_horizon()", 0, NULL, &horizon))
+		return 0;
+	args[0] = Int32GetDatum(stream_batch);
+	args[1] = Int64GetDatum(horizon);
+	if (!run_int64("SELECT (otto.stream_apply($1, $2)->>'events')::bigint", 2, args, &applied))
+		return 0;
+	pgstat_report_stat(false);
+	return applied;
+}
+
+/*
+ * LISTEN otto_ad, so that the ingest's notifications set our latch.  The SQL
+ * command refuses background processes, which usually cannot read the
+ * queue; this one does (ProcessNotifyInterrupt in the loop).
+ */
+static void
+listen_otto_ad(void)
+{
+	StartTransactionCommand();
+	Async_Listen("otto_ad");
+	CommitTransactionCommand();
+}
+
+void
+otto_stream_main(Datum main_arg)
+{
+	MemoryContext loop_cxt;
+	int64		total = 0;
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, stream_sigterm);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnection(otto_database, NULL, 0);
+	pgstat_report_appname("otto stream");
+	/* a batch lost in a crash is applied again from the watermark */
+	SetConfigOption("synchronous_commit", "off", PGC_USERSET, PGC_S_SESSION);
+	listen_otto_ad();
+	ereport(LOG,
+			(errmsg("otto stream processor started"),
+			 errdetail("batch=%d naptime=%dms", stream_batch, stream_naptime_ms)));
+
+	loop_cxt = AllocSetContextCreate(TopMemoryContext, "otto stream loop", ALLOCSET_DEFAULT_SIZES);
+	while (!got_sigterm)
+	{
+		int64		n;
+
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+		/* read (and drop) the notifications, or the queue would fill up behind us */
+		if (notifyInterruptPending)
+			ProcessNotifyInterrupt(false);
+
+		MemoryContextReset(loop_cxt);
+		MemoryContextSwitchTo(loop_cxt);
+		n = apply_batch();
+		total += n;
+		if (n >= stream_batch)
+			continue;			/* more are waiting */
+
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 stream_naptime_ms, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+	ereport(LOG, (errmsg("otto stream processor stopping"),
+				  errdetail("events applied by this process: " INT64_FORMAT, total)));
+	proc_exit(0);
+}
