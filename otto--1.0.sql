@@ -1434,6 +1434,440 @@ SELECT s.watermark, s.events, s.batches, s.applied_at, s.last_event_at,
 COMMENT ON VIEW otto.stream_status IS 'The stream processor: watermark, events and batches applied, and how far behind the log it is (events, and seconds since the oldest unapplied event was observed)';
 
 -------------------------------------------------------------------------------
+-- The answers.  Each returns jsonb with as_of (the observation time of the
+-- last event the stream applied), the sample size and the method.
+-------------------------------------------------------------------------------
+CREATE FUNCTION otto.market_as_of() RETURNS timestamptz
+LANGUAGE sql STABLE
+AS $fn$ SELECT coalesce(last_event_at, applied_at) FROM otto.stream_state WHERE stream = 'market' $fn$;
+COMMENT ON FUNCTION otto.market_as_of() IS 'How fresh the market tables are: when the last event they include was observed';
+
+-- Canonical spelling of a make (and model) as the market has it, NULL when unknown.
+CREATE FUNCTION otto.market_name(make text, model text DEFAULT NULL, OUT make text, OUT model text)
+LANGUAGE sql STABLE
+AS $fn$
+    SELECT m.make, CASE WHEN market_name.model IS NOT NULL THEN m.model END
+      FROM otto.market_mm m
+     WHERE lower(m.make) = lower(market_name.make)
+       AND (market_name.model IS NULL OR lower(m.model) = lower(market_name.model))
+     ORDER BY m.s[2] DESC
+     LIMIT 1
+$fn$;
+COMMENT ON FUNCTION otto.market_name(text, text) IS 'The make (and model) as the market spells it, matched without regard to case; NULLs when there are no ads of it';
+
+-- ln(price) = a_g + b_age * age + b_km * km (1000s), one intercept per model
+-- (fixed effects) and common slopes, from the models' sums alone.
+CREATE FUNCTION otto.market_fit(make text DEFAULT NULL, model text DEFAULT NULL,
+    OUT n bigint, OUT models int, OUT b_age float8, OUT b_km float8, OUT se_age float8, OUT se_km float8,
+    OUT sigma float8, OUT mean_age float8, OUT mean_km float8, OUT mean_ln_price float8)
+LANGUAGE plpgsql STABLE
+AS $fn$
+DECLARE
+    aa float8; ak float8; kk float8; ay float8; ky float8; yy float8; det float8; sse float8; df int;
+BEGIN
+    SELECT sum(s[6]), count(*),
+           sum(s[10] - s[7] * s[7] / s[6]), sum(s[11] - s[7] * s[8] / s[6]), sum(s[12] - s[8] * s[8] / s[6]),
+           sum(s[13] - s[7] * s[9] / s[6]), sum(s[14] - s[8] * s[9] / s[6]), sum(s[15] - s[9] * s[9] / s[6]),
+           sum(s[7]) / sum(s[6]), sum(s[8]) / sum(s[6]), sum(s[9]) / sum(s[6])
+      INTO n, models, aa, ak, kk, ay, ky, yy, mean_age, mean_km, mean_ln_price
+      FROM otto.market_mm m
+     WHERE (market_fit.make IS NULL OR m.make = market_fit.make)
+       AND (market_fit.model IS NULL OR m.model = market_fit.model) AND m.s[6] >= 2;
+    IF n IS NULL OR n < models + 3 THEN
+        RETURN;
+    END IF;
+    det := aa * kk - ak * ak;
+    IF aa > 0 AND kk > 0 AND det > 1e-6 * aa * kk THEN
+        b_age := (ay * kk - ak * ky) / det;
+        b_km := (aa * ky - ak * ay) / det;
+        df := n - models - 2;
+    ELSIF kk > 0 THEN           -- one model year: mileage only
+        b_km := ky / kk;
+        df := n - models - 1;
+    ELSIF aa > 0 THEN
+        b_age := ay / aa;
+        df := n - models - 1;
+    ELSE
+        df := n - models;
+    END IF;
+    sse := greatest(0, yy - coalesce(b_age * ay, 0) - coalesce(b_km * ky, 0));
+    sigma := sqrt(sse / greatest(df, 1));
+    IF b_age IS NOT NULL AND b_km IS NOT NULL THEN
+        se_age := sqrt(sigma ^ 2 * kk / det);
+        se_km := sqrt(sigma ^ 2 * aa / det);
+    ELSE
+        se_age := CASE WHEN b_age IS NOT NULL THEN sigma / sqrt(aa) END;
+        se_km := CASE WHEN b_km IS NOT NULL THEN sigma / sqrt(kk) END;
+    END IF;
+END
+$fn$;
+COMMENT ON FUNCTION otto.market_fit(text, text) IS 'Log-price regression on age (years) and mileage (1000 km) over the live ads of a model, a make (one intercept per model) or the whole market, from the stream''s sums: slopes, their standard errors, residual spread and means';
+
+CREATE FUNCTION otto.fair_value(make text, model text, year int, mileage_km int DEFAULT NULL, fuel text DEFAULT NULL,
+                                power_kw int DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+#variable_conflict use_variable
+DECLARE
+    want    record;
+    f       record;
+    fit_of  text;
+    lvl     int;
+    lvl_txt text;
+    c       record;
+    lo      float8;
+    hi      float8;
+    est     float8;
+    conf    text;
+    ex      jsonb;
+    k       float8 := mileage_km / 1000.0;
+BEGIN
+    IF make IS NULL OR model IS NULL OR year IS NULL THEN
+        RAISE EXCEPTION 'fair_value needs a make, a model and a year' USING ERRCODE = 'null_value_not_allowed',
+              HINT = 'For example: SELECT otto.fair_value(''Volkswagen'', ''Golf'', 2015, 180000);';
+    END IF;
+    IF year NOT BETWEEN 1900 AND 2100 OR mileage_km < 0 OR mileage_km > 3000000 OR power_kw <= 0 THEN
+        RAISE EXCEPTION 'fair_value: year %, mileage % km, power % kW is not a car', year, mileage_km, power_kw
+              USING ERRCODE = 'invalid_parameter_value', HINT = 'Years run 1900-2100, mileage 0-3,000,000 km, power above 0 kW.';
+    END IF;
+    want := otto.market_name(make, model);
+    IF want.model IS NULL THEN
+        RETURN jsonb_build_object('make', make, 'model', model, 'year', year, 'estimate_eur', NULL,
+            'reason', CASE WHEN (otto.market_name(make)).make IS NULL THEN 'no ads of this make'
+                           ELSE 'no ads of this model' END,
+            'n', 0, 'as_of', otto.market_as_of());
+    END IF;
+    -- slopes: the model's own when it has enough ads, else its make's, else the market's
+    f := otto.market_fit(want.make, want.model);
+    fit_of := 'model';
+    IF f.n IS NULL OR f.n < 30 OR f.b_age IS NULL OR f.b_km IS NULL THEN
+        f := otto.market_fit(want.make);
+        fit_of := 'make';
+        IF f.n IS NULL OR f.n < 30 OR f.b_age IS NULL OR f.b_km IS NULL THEN
+            f := otto.market_fit();
+            fit_of := 'market';
+        END IF;
+    END IF;
+
+    -- comparables: live ads of the model, widened step by step until there are enough
+    FOR lvl IN 1 .. 4 LOOP
+        CONTINUE WHEN lvl = 2 AND fuel IS NULL AND power_kw IS NULL;
+        SELECT count(*) AS n,
+               percentile_cont(ARRAY[0.1, 0.5, 0.9]) WITHIN GROUP (ORDER BY a.adj) AS p,
+               min(a.year) AS y0, max(a.year) AS y1
+          INTO c
+          FROM (SELECT exp(ln(m.price_eur) + coalesce(f.b_age, 0) * (m.year - year)
+                           + coalesce(f.b_km * (k - m.mileage_km / 1000.0), 0)) AS adj, m.year
+                  FROM otto.market_ad m
+                 WHERE m.live AND m.make = want.make AND m.model = want.model AND m.price_eur > 0
+                   AND m.year BETWEEN year - CASE lvl WHEN 3 THEN 3 WHEN 4 THEN 100 ELSE 1 END
+                                  AND year + CASE lvl WHEN 3 THEN 3 WHEN 4 THEN 100 ELSE 1 END
+                   AND (lvl > 1 OR fuel IS NULL OR m.fuel = fuel)
+                   AND (lvl > 1 OR power_kw IS NULL OR m.power_kw BETWEEN power_kw * 0.8 AND power_kw * 1.2)) a;
+        EXIT WHEN c.n >= CASE WHEN lvl < 4 THEN 5 ELSE 1 END;
+    END LOOP;
+    IF c.n = 0 THEN
+        RETURN jsonb_build_object('make', want.make, 'model', want.model, 'year', year, 'estimate_eur', NULL,
+            'reason', 'no live ads of this model with a price', 'n', 0, 'as_of', otto.market_as_of());
+    END IF;
+    est := c.p[2];
+    IF c.n >= 10 THEN
+        lo := c.p[1]; hi := c.p[3];
+    ELSE                        -- few comparables: the regression's spread around the median
+        lo := est * exp(-1.2816 * coalesce(f.sigma, 0.35));
+        hi := est * exp(1.2816 * coalesce(f.sigma, 0.35));
+    END IF;
+    conf := CASE WHEN lvl <= 2 AND c.n >= 20 THEN 'high' WHEN lvl <= 3 AND c.n >= 8 THEN 'medium' ELSE 'low' END;
+    lvl_txt := CASE lvl WHEN 1 THEN 'same model, model years within 1' || CASE WHEN fuel IS NOT NULL THEN ', same fuel' ELSE '' END
+                                    || CASE WHEN power_kw IS NOT NULL THEN ', power within 20%' ELSE '' END
+                        WHEN 2 THEN 'same model, model years within 1 (fuel and power not matched: too few ads)'
+                        WHEN 3 THEN 'same model, model years within 3'
+                        ELSE 'same model, all model years' END;
+    SELECT jsonb_agg(jsonb_build_object('ad_id', x.ad_id, 'url', x.url, 'title', x.title, 'year', x.year,
+                                        'mileage_km', x.mileage_km, 'price_eur', x.price_eur))
+      INTO ex
+      FROM (SELECT a.ad_id, a.url, a.title, m.year, m.mileage_km, m.price_eur
+              FROM otto.market_ad m JOIN otto.ad a ON a.ad_id = m.ad_id
+             WHERE m.live AND m.make = want.make AND m.model = want.model AND m.price_eur > 0
+               AND m.year BETWEEN c.y0 AND c.y1 AND (fuel IS NULL OR lvl > 1 OR m.fuel = fuel)
+             ORDER BY abs(m.year - year), abs(coalesce(m.mileage_km - mileage_km, 0)), m.ad_id
+             LIMIT 3) x;
+    RETURN jsonb_build_object(
+        'make', want.make, 'model', want.model, 'year', year, 'mileage_km', mileage_km, 'fuel', fuel,
+        'power_kw', power_kw, 'currency', 'EUR',
+        'estimate_eur', round(est)::int,
+        'range_80_eur', jsonb_build_array(round(least(lo, est))::int, round(greatest(hi, est))::int),
+        'confidence', conf,
+        'comparables', jsonb_build_object('count', c.n, 'which', lvl_txt, 'model_years', jsonb_build_array(c.y0, c.y1),
+                                          'examples', ex),
+        'fallback', CASE WHEN lvl > 1 THEN lvl_txt END,
+        'adjustment', jsonb_build_object('fit_of', fit_of, 'fit_n', f.n,
+                                         'per_model_year_pct', round((100 * (exp(coalesce(f.b_age, 0)) - 1))::numeric, 2),
+                                         'per_10000_km_pct', round((100 * (exp(10 * coalesce(f.b_km, 0)) - 1))::numeric, 2)),
+        'method', 'median of the asking prices of comparable live ads, each moved to this model year and mileage by the '
+                  || fit_of || '''s log-price regression; 80% range: their 10th-90th percentiles (under 10 comparables: the regression''s spread)',
+        'n', c.n, 'as_of', otto.market_as_of());
+END
+$fn$;
+COMMENT ON FUNCTION otto.fair_value(text, text, int, int, text, int) IS 'Fair value in euros of a car (make, model, year, optionally mileage, fuel, power): estimate, 80% range, comparables used with examples, confidence, and the fallback taken when the exact group is thin';
+
+CREATE FUNCTION otto.depreciation(make text, model text DEFAULT NULL, min_ads int DEFAULT 20) RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+#variable_conflict use_variable
+DECLARE
+    want  record;
+    f     record;
+    curve jsonb;
+    cuts  jsonb;
+    rank  jsonb;
+BEGIN
+    want := otto.market_name(make, model);
+    IF want.make IS NULL OR (model IS NOT NULL AND want.model IS NULL) THEN
+        RETURN jsonb_build_object('make', make, 'model', model, 'reason', 'no ads of this ' ||
+                                  CASE WHEN want.make IS NULL THEN 'make' ELSE 'model' END, 'n', 0, 'as_of', otto.market_as_of());
+    END IF;
+    f := otto.market_fit(want.make, want.model);
+    -- observed asking prices by age beside the fitted curve
+    SELECT jsonb_agg(jsonb_build_object('model_year', g.year, 'live', g.live, 'price_mean_eur', g.price_mean,
+                                        'retained_pct', round((100 * exp(coalesce(f.b_age, 0) * g.age))::numeric, 1))
+                     ORDER BY g.year DESC)
+      INTO curve
+      FROM (SELECT y.year, sum(y.s[2]) AS live, round(sum(y.s[4]) / nullif(sum(y.s[3]), 0)) AS price_mean,
+                   extract(year FROM otto.market_as_of())::int - y.year AS age
+              FROM otto.market_mmy y
+             WHERE y.make = want.make AND (want.model IS NULL OR y.model = want.model) AND y.year IS NOT NULL
+             GROUP BY y.year HAVING sum(y.s[2]) > 0) g;
+    SELECT jsonb_build_object('live_ads', sum(m.s[2]), 'live_ads_cut', sum(m.s[24]),
+                              'share_cut_pct', round(100 * sum(m.s[24]) / nullif(sum(m.s[2]), 0), 1),
+                              'mean_cut_eur', round(sum(m.s[25]) / nullif(sum(m.s[24]), 0)),
+                              'cuts_seen', sum(m.s[22]), 'cut_eur_seen', sum(m.s[23]))
+      INTO cuts
+      FROM otto.market_mm m WHERE m.make = want.make AND (want.model IS NULL OR m.model = want.model);
+    -- the make's models, most depreciating first
+    SELECT jsonb_agg(r ORDER BY (r->>'annual_rate_pct')::numeric DESC)
+      INTO rank
+      FROM (SELECT jsonb_build_object('model', m.model, 'annual_rate_pct', round((100 * (1 - exp(x.b_age)))::numeric, 1),
+                                      'n', x.n) AS r
+              FROM otto.market_mm m, otto.market_fit(m.make, m.model) x
+             WHERE m.make = want.make AND m.s[6] >= min_ads AND x.b_age IS NOT NULL) q;
+    RETURN jsonb_build_object(
+        'make', want.make, 'model', want.model,
+        'annual_rate_pct', round((100 * (1 - exp(f.b_age)))::numeric, 1),
+        'annual_rate_95_pct', CASE WHEN f.se_age IS NOT NULL THEN jsonb_build_array(
+                                  round((100 * (1 - exp(f.b_age + 1.96 * f.se_age)))::numeric, 1),
+                                  round((100 * (1 - exp(f.b_age - 1.96 * f.se_age)))::numeric, 1)) END,
+        'per_10000_km_pct', round((100 * (1 - exp(10 * f.b_km)))::numeric, 2),
+        'value_curve', curve, 'price_cuts_live', cuts, 'models_ranked', coalesce(rank, '[]'),
+        'method', 'log-price regression of live asking prices on age and mileage' ||
+                  CASE WHEN want.model IS NULL THEN ' with one intercept per model' ELSE '' END ||
+                  '; rate = 1 - exp(age slope) per year at equal mileage; 95% interval from its standard error',
+        'n', coalesce(f.n, 0), 'as_of', otto.market_as_of());
+END
+$fn$;
+COMMENT ON FUNCTION otto.depreciation(text, text, int) IS 'How fast a make or model loses value: annual rate with its 95% interval, the effect of mileage, the value curve by model year, price cuts on live ads, and the make''s models ranked (those with at least min_ads priced live ads)';
+
+CREATE FUNCTION otto.depreciation_ranking(by_model boolean DEFAULT false, min_ads int DEFAULT 30, lim int DEFAULT 20)
+RETURNS jsonb
+LANGUAGE sql STABLE
+AS $fn$
+    SELECT jsonb_build_object(
+        'ranking', coalesce(jsonb_agg(r.j ORDER BY r.rate DESC) FILTER (WHERE r.j IS NOT NULL), '[]'),
+        'method', 'annual depreciation = 1 - exp(age slope) of the log-price regression on age and mileage'
+                  || CASE WHEN by_model THEN '' ELSE ' (one intercept per model)' END || '; groups with at least '
+                  || min_ads || ' priced live ads',
+        'n', coalesce(sum(r.n), 0), 'as_of', otto.market_as_of())
+      FROM (SELECT g.make, g.model, 1 - exp(x.b_age) AS rate, x.n,
+                   jsonb_strip_nulls(jsonb_build_object('make', g.make, 'model', g.model,
+                       'annual_rate_pct', round((100 * (1 - exp(x.b_age)))::numeric, 1),
+                       'annual_rate_95_pct', jsonb_build_array(round((100 * (1 - exp(x.b_age + 1.96 * x.se_age)))::numeric, 1),
+                                                               round((100 * (1 - exp(x.b_age - 1.96 * x.se_age)))::numeric, 1)),
+                       'n', x.n)) AS j
+              FROM (SELECT m.make, CASE WHEN by_model THEN m.model END AS model
+                      FROM otto.market_mm m GROUP BY 1, 2 HAVING sum(m.s[6]) >= min_ads) g,
+                   otto.market_fit(g.make, g.model) x
+             WHERE x.b_age IS NOT NULL
+             ORDER BY 3 DESC LIMIT least(lim, 100)) r
+$fn$;
+COMMENT ON FUNCTION otto.depreciation_ranking(boolean, int, int) IS 'Makes (or models) ranked by annual depreciation, fastest first';
+
+CREATE FUNCTION otto.fastest_selling(level text DEFAULT 'model', price_min int DEFAULT NULL, price_max int DEFAULT NULL,
+                                     body text DEFAULT NULL, fuel text DEFAULT NULL, min_sold int DEFAULT 10,
+                                     lim int DEFAULT 20)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+#variable_conflict use_variable
+DECLARE
+    res jsonb;
+    total bigint;
+BEGIN
+    IF level NOT IN ('make', 'model', 'model_year') THEN
+        RAISE EXCEPTION 'level must be make, model or model_year, not "%"', level USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF min_sold < 1 OR lim < 1 THEN
+        RAISE EXCEPTION 'min_sold and lim must be at least 1' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
+               'make', g.make, 'model', g.model, 'model_year', g.year, 'sold', g.sold,
+               'median_days', round(g.median::numeric, 1), 'sold_within_7d_pct', round(100.0 * g.d7 / g.sold, 1),
+               'sold_within_30d_pct', round(100.0 * g.d30 / g.sold, 1), 'live', g.live))
+               ORDER BY g.median, g.d7::float8 / g.sold DESC, g.sold DESC),
+           sum(g.sold)
+      INTO res, total
+      FROM (SELECT m.make, CASE WHEN level <> 'make' THEN m.model END AS model,
+                   CASE WHEN level = 'model_year' THEN m.year END AS year,
+                   count(*) FILTER (WHERE NOT m.live AND NOT m.continued) AS sold,
+                   count(*) FILTER (WHERE m.live) AS live,
+                   percentile_cont(0.5) WITHIN GROUP (ORDER BY m.prior_days + m.removed_days)
+                       FILTER (WHERE NOT m.live AND NOT m.continued) AS median,
+                   count(*) FILTER (WHERE NOT m.live AND NOT m.continued AND m.prior_days + m.removed_days <= 7) AS d7,
+                   count(*) FILTER (WHERE NOT m.live AND NOT m.continued AND m.prior_days + m.removed_days <= 30) AS d30
+              FROM otto.market_ad m
+             WHERE m.make IS NOT NULL AND m.model IS NOT NULL
+               AND (price_min IS NULL OR m.price_eur >= price_min) AND (price_max IS NULL OR m.price_eur <= price_max)
+               AND (body IS NULL OR m.body = body) AND (fuel IS NULL OR m.fuel = fuel)
+             GROUP BY 1, 2, 3
+            HAVING count(*) FILTER (WHERE NOT m.live AND NOT m.continued) >= min_sold
+             ORDER BY median, 5 DESC
+             LIMIT least(lim, 100)) g;
+    RETURN jsonb_build_object('level', level,
+        'filters', jsonb_strip_nulls(jsonb_build_object('price_min', price_min, 'price_max', price_max, 'body', body, 'fuel', fuel)),
+        'ranking', coalesce(res, '[]'), 'min_sold', min_sold,
+        'method', 'sales are removals not followed by a relist; days on market from first seen to found gone (a relisted car''s earlier listings included); ranked by median days, then share sold within 7 days; price is the last asking price',
+        'n', coalesce(total, 0), 'as_of', otto.market_as_of());
+END
+$fn$;
+COMMENT ON FUNCTION otto.fastest_selling(text, int, int, text, text, int, int) IS 'Makes, models or model years ranked by median days on market and share sold within 7 and 30 days, with a minimum number of sales; filter by price band, body and fuel';
+
+CREATE FUNCTION otto.deal_class(gap_pct numeric) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $fn$ SELECT CASE WHEN gap_pct >= 20 THEN 'great' WHEN gap_pct >= 10 THEN 'good' WHEN gap_pct > -10 THEN 'fair' ELSE 'high' END $fn$;
+COMMENT ON FUNCTION otto.deal_class(numeric) IS 'Deal class of a price gap_pct percent under fair value: great (20% or more under), good (10-20% under), fair (within 10%), high (more than 10% over)';
+
+CREATE FUNCTION otto.good_deals(since interval DEFAULT '1 day', lim int DEFAULT 20, make text DEFAULT NULL,
+                                model text DEFAULT NULL, max_price int DEFAULT NULL, fuel text DEFAULT NULL,
+                                body text DEFAULT NULL, min_gap_pct numeric DEFAULT 10, include_damaged boolean DEFAULT false)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+#variable_conflict use_variable
+DECLARE
+    res   jsonb;
+    fresh bigint;
+    t0    timestamptz := now() - since;
+BEGIN
+    IF lim < 1 OR since < interval '0' THEN
+        RAISE EXCEPTION 'lim must be at least 1 and since not negative' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    WITH cand AS (              -- fresh: listed, relisted or cut in price since t0
+        SELECT m.*, e.cut_at
+          FROM otto.market_ad m
+          LEFT JOIN LATERAL (SELECT max(e.at) AS cut_at FROM otto.ad_event e
+                              WHERE e.ad_id = m.ad_id AND e.kind = 'price_changed' AND e.at >= t0
+                                AND e.new_price_eur < e.old_price_eur) e ON true
+         WHERE m.live AND m.price_eur > 0 AND m.year IS NOT NULL
+           AND (m.listed_at >= t0 OR e.cut_at IS NOT NULL)
+           AND (make IS NULL OR lower(m.make) = lower(make)) AND (model IS NULL OR lower(m.model) = lower(model))
+           AND (max_price IS NULL OR m.price_eur <= max_price) AND (fuel IS NULL OR m.fuel = fuel)
+           AND (body IS NULL OR m.body = body)),
+    -- first pass: the model's regression line, cheap for every fresh ad
+    screened AS (
+        SELECT c.*, 1 - c.price_eur / exp(x.mean_ln_price + x.b_age * (extract(year FROM c.listed_at AT TIME ZONE 'UTC') - c.year - x.mean_age)
+                                          + coalesce(x.b_km * (c.mileage_km / 1000.0 - x.mean_km), 0)) AS gap0
+          FROM cand c, otto.market_fit(c.make, c.model) x
+         WHERE x.b_age IS NOT NULL AND x.n >= 10),
+    -- second pass: the full fair value for the most promising
+    valued AS (
+        SELECT s.*, otto.fair_value(s.make, s.model, s.year, s.mileage_km, s.fuel, s.power_kw) AS fv
+          FROM screened s WHERE s.gap0 * 100 >= min_gap_pct - 10
+         ORDER BY s.gap0 DESC LIMIT least(lim, 100) * 3),
+    deals AS (
+        SELECT v.*, a.url, a.title, a.damage, (v.fv->>'estimate_eur')::int AS fair,
+               round(100 * (1 - v.price_eur / (v.fv->>'estimate_eur')::numeric), 1) AS gap_pct
+          FROM valued v JOIN otto.ad a ON a.ad_id = v.ad_id
+         WHERE (v.fv->>'estimate_eur')::int > 0 AND (include_damaged OR a.damage IS NULL OR a.damage = 'none'))
+    SELECT jsonb_agg(jsonb_build_object(
+               'ad_id', d.ad_id, 'url', d.url, 'title', d.title, 'make', d.make, 'model', d.model, 'year', d.year,
+               'mileage_km', d.mileage_km, 'price_eur', d.price_eur, 'fair_value_eur', d.fair,
+               'range_80_eur', d.fv->'range_80_eur', 'gap_eur', d.fair - d.price_eur, 'gap_pct', d.gap_pct,
+               'deal', otto.deal_class(d.gap_pct), 'confidence', d.fv->'confidence', 'listed_at', d.listed_at,
+               'why', format('%s%% (€%s) under the fair value of €%s (80%% range €%s-%s) from %s comparable ads (%s)%s%s',
+                             d.gap_pct, d.fair - d.price_eur, d.fair, d.fv->'range_80_eur'->>0, d.fv->'range_80_eur'->>1,
+                             d.fv->'comparables'->>'count', d.fv->'comparables'->>'which',
+                             CASE WHEN d.price_eur < (d.fv->'range_80_eur'->>0)::int THEN '; below the range' ELSE '' END,
+                             CASE WHEN d.cut_at IS NOT NULL THEN '; price cut ' || to_char(d.cut_at, 'YYYY-MM-DD') ELSE '' END))
+               ORDER BY d.gap_pct DESC),
+           (SELECT count(*) FROM cand)
+      INTO res, fresh
+      FROM (SELECT * FROM deals WHERE gap_pct >= min_gap_pct ORDER BY gap_pct DESC LIMIT least(lim, 100)) d;
+    RETURN jsonb_build_object(
+        'since', t0, 'deals', coalesce(res, '[]'), 'fresh_ads', fresh,
+        'classes', jsonb_build_object('great', 'at least 20% under fair value', 'good', '10-20% under',
+                                      'fair', 'within 10%', 'high', 'more than 10% over'),
+        'method', 'fresh ads (listed, relisted or cut in price since then) screened against their model''s log-price regression, then priced with otto.fair_value; damaged cars left out unless include_damaged',
+        'n', coalesce(fresh, 0), 'as_of', otto.market_as_of());
+END
+$fn$;
+COMMENT ON FUNCTION otto.good_deals(interval, int, text, text, int, text, text, numeric, boolean) IS 'Fresh ads priced well under their fair value, best first: the gap in euros and percent, the fair value and its range, why it is a deal, and its class (great, good, fair, high)';
+
+CREATE FUNCTION otto.market_overview(make text DEFAULT NULL, model text DEFAULT NULL) RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+#variable_conflict use_variable
+DECLARE
+    want record := otto.market_name(coalesce(make, ''), model);
+    mk   text;
+    md   text;
+    res  jsonb;
+BEGIN
+    IF make IS NOT NULL AND (want.make IS NULL OR (model IS NOT NULL AND want.model IS NULL)) THEN
+        RETURN jsonb_build_object('make', make, 'model', model, 'reason', 'no ads of this ' ||
+                                  CASE WHEN want.make IS NULL THEN 'make' ELSE 'model' END, 'n', 0, 'as_of', otto.market_as_of());
+    END IF;
+    mk := want.make; md := want.model;
+    WITH live AS (SELECT m.* FROM otto.market_ad m
+                   WHERE m.live AND (mk IS NULL OR m.make = mk) AND (md IS NULL OR m.model = md)),
+         hist AS (SELECT jsonb_build_object(
+                      'price_eur', (SELECT jsonb_agg(jsonb_build_object('from', b * 2500, 'to', CASE WHEN b < 20 THEN b * 2500 + 2500 END, 'ads', n) ORDER BY b)
+                                      FROM (SELECT least(l.price_eur / 2500, 20) AS b, count(*) AS n FROM live l
+                                             WHERE l.price_eur > 0 GROUP BY 1) h),
+                      'mileage_km', (SELECT jsonb_agg(jsonb_build_object('from', b * 25000, 'to', CASE WHEN b < 16 THEN b * 25000 + 25000 END, 'ads', n) ORDER BY b)
+                                       FROM (SELECT least(l.mileage_km / 25000, 16) AS b, count(*) AS n FROM live l
+                                              WHERE l.mileage_km IS NOT NULL GROUP BY 1) h),
+                      'model_year', (SELECT jsonb_agg(jsonb_build_object('year', y, 'ads', n) ORDER BY y)
+                                       FROM (SELECT l.year AS y, count(*) AS n FROM live l WHERE l.year IS NOT NULL GROUP BY 1) h)) AS j)
+    SELECT jsonb_build_object(
+        'make', mk, 'model', md,
+        'live', (SELECT count(*) FROM live),
+        'price_median_eur', (SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY l.price_eur) FROM live l WHERE l.price_eur > 0),
+        'mileage_median_km', (SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY l.mileage_km) FROM live l),
+        'events_24h', (SELECT jsonb_object_agg(k, n) FROM (SELECT e.kind AS k, count(*) AS n FROM otto.ad_event e
+                        JOIN otto.market_ad m ON m.ad_id = e.ad_id
+                       WHERE e.at >= now() - interval '1 day' AND e.event_id <= (SELECT watermark FROM otto.stream_state)
+                         AND (mk IS NULL OR m.make = mk) AND (md IS NULL OR m.model = md) GROUP BY 1) x),
+        'popular', (SELECT jsonb_agg(jsonb_build_object(CASE WHEN mk IS NULL THEN 'make' ELSE 'model' END, p.name,
+                                                        'live', p.live, 'sold', p.sold) ORDER BY p.live DESC, p.name)
+                      FROM (SELECT CASE WHEN mk IS NULL THEN g.make ELSE g.model END AS name,
+                                   sum(g.s[2]) AS live, sum(g.s[16]) AS sold
+                              FROM otto.market_mm g WHERE mk IS NULL OR g.make = mk
+                             GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 15) p),
+        'histograms', (SELECT j FROM hist),
+        'method', 'live ads as the stream processor last saw them; histogram bins of 2,500 EUR and 25,000 km, the last open-ended',
+        'n', (SELECT count(*) FROM live), 'as_of', otto.market_as_of())
+      INTO res;
+    RETURN res;
+END
+$fn$;
+COMMENT ON FUNCTION otto.market_overview(text, text) IS 'The market (or one make or model) at a glance, for charts: live ads, median price and mileage, events of the last day, the most popular makes or models, and price, mileage and model-year histograms';
+
+-------------------------------------------------------------------------------
 -- pg_dump keeps user data (the extension's own rows are recreated by the script).
 -------------------------------------------------------------------------------
 SELECT pg_catalog.pg_extension_config_dump('otto.site', 'WHERE NOT builtin');
