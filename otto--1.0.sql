@@ -1111,6 +1111,8 @@ CREATE TABLE otto.stream_state (
 );
 INSERT INTO otto.stream_state (stream) VALUES ('market');
 COMMENT ON TABLE otto.stream_state IS 'Where the stream processor is: every ad event with event_id <= watermark is in the market tables, none after it';
+COMMENT ON COLUMN otto.stream_state.watermark IS 'event_id of the last event applied';
+COMMENT ON COLUMN otto.stream_state.batches IS 'Transactions that applied events since the last rebuild';
 COMMENT ON COLUMN otto.stream_state.events IS 'Events applied since the last rebuild';
 COMMENT ON COLUMN otto.stream_state.applied_at IS 'When the last batch committed';
 COMMENT ON COLUMN otto.stream_state.last_event_at IS 'Observation time of the last event applied';
@@ -1137,6 +1139,9 @@ CREATE INDEX market_ad_live_idx ON otto.market_ad (make, model, year, price_eur)
 CREATE INDEX market_ad_sold_idx ON otto.market_ad (make, model, year, (prior_days + removed_days))
     WHERE NOT live AND NOT continued;
 COMMENT ON TABLE otto.market_ad IS 'The stream''s state of each ad: its fields as of its last applied event, and what the event log says about it';
+COMMENT ON COLUMN otto.market_ad.live IS 'Its last applied event was not a removal';
+COMMENT ON COLUMN otto.market_ad.price_eur IS 'Asking price (and the other fields) as of its last applied event';
+COMMENT ON COLUMN otto.market_ad.price_cut_eur IS 'Euros taken off the price by those reductions, in all';
 COMMENT ON COLUMN otto.market_ad.listed_at IS 'First new or relisted event of this ad id';
 COMMENT ON COLUMN otto.market_ad.continued IS 'A relist under a new id continues this ad: its removal was not a sale';
 COMMENT ON COLUMN otto.market_ad.removed_days IS 'Days on market of its last removal (first seen to found gone)';
@@ -1184,6 +1189,9 @@ CREATE TABLE otto.market_mm (
     PRIMARY KEY (make, model)
 );
 COMMENT ON TABLE otto.market_mmy IS 'Sums of otto.market_terms per make, model and year, kept by the stream processor (read them through otto.market_model_year)';
+COMMENT ON COLUMN otto.market_mmy.s IS 'Sum of the group''s ads'' otto.market_terms vectors';
+COMMENT ON COLUMN otto.market_mmy.year IS 'Model year; NULL groups the ads that do not state one';
+COMMENT ON COLUMN otto.market_mm.s IS 'Sum of the model''s ads'' otto.market_terms vectors';
 COMMENT ON TABLE otto.market_mm IS 'Sums of otto.market_terms per make and model, kept by the stream processor (read them through otto.market_model)';
 
 CREATE FUNCTION otto.market_stats(s numeric[],
@@ -1532,7 +1540,7 @@ BEGIN
         RAISE EXCEPTION 'fair_value: year %, mileage % km, power % kW is not a car', year, mileage_km, power_kw
               USING ERRCODE = 'invalid_parameter_value', HINT = 'Years run 1900-2100, mileage 0-3,000,000 km, power above 0 kW.';
     END IF;
-    want := otto.market_name(make, model);
+    SELECT * INTO want FROM otto.market_name(make, model);
     IF want.model IS NULL THEN
         RETURN jsonb_build_object('make', make, 'model', model, 'year', year, 'estimate_eur', NULL,
             'reason', CASE WHEN (otto.market_name(make)).make IS NULL THEN 'no ads of this make'
@@ -1552,7 +1560,9 @@ BEGIN
     END IF;
 
     -- comparables: live ads of the model, widened step by step until there are enough
-    FOR lvl IN 1 .. 4 LOOP
+    lvl := 0;
+    WHILE lvl < 4 LOOP
+        lvl := lvl + 1;
         CONTINUE WHEN lvl = 2 AND fuel IS NULL AND power_kw IS NULL;
         SELECT count(*) AS n,
                percentile_cont(ARRAY[0.1, 0.5, 0.9]) WITHIN GROUP (ORDER BY a.adj) AS p,
@@ -1625,7 +1635,7 @@ DECLARE
     cuts  jsonb;
     rank  jsonb;
 BEGIN
-    want := otto.market_name(make, model);
+    SELECT * INTO want FROM otto.market_name(make, model);
     IF want.make IS NULL OR (model IS NOT NULL AND want.model IS NULL) THEN
         RETURN jsonb_build_object('make', make, 'model', model, 'reason', 'no ads of this ' ||
                                   CASE WHEN want.make IS NULL THEN 'make' ELSE 'model' END, 'n', 0, 'as_of', otto.market_as_of());
@@ -1822,11 +1832,12 @@ SET search_path = pg_catalog, pg_temp
 AS $fn$
 #variable_conflict use_variable
 DECLARE
-    want record := otto.market_name(coalesce(make, ''), model);
+    want record;
     mk   text;
     md   text;
     res  jsonb;
 BEGIN
+    SELECT * INTO want FROM otto.market_name(coalesce(make, ''), model);
     IF make IS NOT NULL AND (want.make IS NULL OR (model IS NOT NULL AND want.model IS NULL)) THEN
         RETURN jsonb_build_object('make', make, 'model', model, 'reason', 'no ads of this ' ||
                                   CASE WHEN want.make IS NULL THEN 'make' ELSE 'model' END, 'n', 0, 'as_of', otto.market_as_of());
