@@ -1542,10 +1542,12 @@ BEGIN
     END IF;
     SELECT * INTO want FROM otto.market_name(make, model);
     IF want.model IS NULL THEN
-        RETURN jsonb_build_object('make', make, 'model', model, 'year', year, 'estimate_eur', NULL,
-            'reason', CASE WHEN (otto.market_name(make)).make IS NULL THEN 'no ads of this make'
-                           ELSE 'no ads of this model' END,
-            'n', 0, 'as_of', otto.market_as_of());
+        -- a model the market has not seen: its make's ads stand in
+        SELECT * INTO want FROM otto.market_name(make);
+        IF want.make IS NULL THEN
+            RETURN jsonb_build_object('make', make, 'model', model, 'year', year, 'estimate_eur', NULL,
+                'reason', 'no ads of this make', 'n', 0, 'as_of', otto.market_as_of());
+        END IF;
     END IF;
     -- slopes: the model's own when it has enough ads, else its make's, else the market's
     f := otto.market_fit(want.make, want.model);
@@ -1560,8 +1562,8 @@ BEGIN
     END IF;
 
     -- comparables: live ads of the model, widened step by step until there are enough
-    lvl := 0;
-    WHILE lvl < 4 LOOP
+    lvl := CASE WHEN want.model IS NULL THEN 4 ELSE 0 END;
+    WHILE lvl < 6 LOOP
         lvl := lvl + 1;
         CONTINUE WHEN lvl = 2 AND fuel IS NULL AND power_kw IS NULL;
         SELECT count(*) AS n,
@@ -1571,16 +1573,17 @@ BEGIN
           FROM (SELECT exp(ln(m.price_eur) + coalesce(f.b_age, 0) * (m.year - year)
                            + coalesce(f.b_km * (k - m.mileage_km / 1000.0), 0)) AS adj, m.year
                   FROM otto.market_ad m
-                 WHERE m.live AND m.make = want.make AND m.model = want.model AND m.price_eur > 0
-                   AND m.year BETWEEN year - CASE lvl WHEN 3 THEN 3 WHEN 4 THEN 100 ELSE 1 END
-                                  AND year + CASE lvl WHEN 3 THEN 3 WHEN 4 THEN 100 ELSE 1 END
+                 WHERE m.live AND m.make = want.make AND (lvl >= 5 OR m.model = want.model) AND m.price_eur > 0
+                   AND m.year BETWEEN year - CASE lvl WHEN 3 THEN 3 WHEN 5 THEN 2 WHEN 4 THEN 100 WHEN 6 THEN 100 ELSE 1 END
+                                  AND year + CASE lvl WHEN 3 THEN 3 WHEN 5 THEN 2 WHEN 4 THEN 100 WHEN 6 THEN 100 ELSE 1 END
                    AND (lvl > 1 OR fuel IS NULL OR m.fuel = fuel)
-                   AND (lvl > 1 OR power_kw IS NULL OR m.power_kw BETWEEN power_kw * 0.8 AND power_kw * 1.2)) a;
-        EXIT WHEN c.n >= CASE WHEN lvl < 4 THEN 5 ELSE 1 END;
+                   AND (lvl > 1 OR power_kw IS NULL OR m.power_kw BETWEEN power_kw * 0.8 AND power_kw * 1.2)
+                   AND (lvl <> 5 OR fuel IS NULL OR m.fuel = fuel)) a;
+        EXIT WHEN c.n >= CASE WHEN lvl IN (4, 6) THEN 1 ELSE 5 END;
     END LOOP;
     IF c.n = 0 THEN
-        RETURN jsonb_build_object('make', want.make, 'model', want.model, 'year', year, 'estimate_eur', NULL,
-            'reason', 'no live ads of this model with a price', 'n', 0, 'as_of', otto.market_as_of());
+        RETURN jsonb_build_object('make', want.make, 'model', model, 'year', year, 'estimate_eur', NULL,
+            'reason', 'no live ads of this make with a price', 'n', 0, 'as_of', otto.market_as_of());
     END IF;
     est := c.p[2];
     IF c.n >= 10 THEN
@@ -1594,25 +1597,30 @@ BEGIN
                                     || CASE WHEN power_kw IS NOT NULL THEN ', power within 20%' ELSE '' END
                         WHEN 2 THEN 'same model, model years within 1 (fuel and power not matched: too few ads)'
                         WHEN 3 THEN 'same model, model years within 3'
-                        ELSE 'same model, all model years' END;
+                        WHEN 4 THEN 'same model, all model years'
+                        WHEN 5 THEN 'other models of the make, model years within 2' || CASE WHEN fuel IS NOT NULL THEN ', same fuel' ELSE '' END
+                        ELSE 'other models of the make, all model years' END;
+    IF want.model IS NULL THEN
+        lvl_txt := 'no ads of model ' || model || ': ' || lvl_txt;
+    END IF;
     SELECT jsonb_agg(jsonb_build_object('ad_id', x.ad_id, 'url', x.url, 'title', x.title, 'year', x.year,
                                         'mileage_km', x.mileage_km, 'price_eur', x.price_eur))
       INTO ex
       FROM (SELECT a.ad_id, a.url, a.title, m.year, m.mileage_km, m.price_eur
               FROM otto.market_ad m JOIN otto.ad a ON a.ad_id = m.ad_id
-             WHERE m.live AND m.make = want.make AND m.model = want.model AND m.price_eur > 0
-               AND m.year BETWEEN c.y0 AND c.y1 AND (fuel IS NULL OR lvl > 1 OR m.fuel = fuel)
+             WHERE m.live AND m.make = want.make AND (lvl >= 5 OR m.model = want.model) AND m.price_eur > 0
+               AND m.year BETWEEN c.y0 AND c.y1 AND (fuel IS NULL OR lvl NOT IN (1, 5) OR m.fuel = fuel)
              ORDER BY abs(m.year - year), abs(coalesce(m.mileage_km - mileage_km, 0)), m.ad_id
              LIMIT 3) x;
     RETURN jsonb_build_object(
-        'make', want.make, 'model', want.model, 'year', year, 'mileage_km', mileage_km, 'fuel', fuel,
+        'make', want.make, 'model', coalesce(want.model, model), 'year', year, 'mileage_km', mileage_km, 'fuel', fuel,
         'power_kw', power_kw, 'currency', 'EUR',
         'estimate_eur', round(est)::int,
         'range_80_eur', jsonb_build_array(round(least(lo, est))::int, round(greatest(hi, est))::int),
         'confidence', conf,
         'comparables', jsonb_build_object('count', c.n, 'which', lvl_txt, 'model_years', jsonb_build_array(c.y0, c.y1),
                                           'examples', ex),
-        'fallback', CASE WHEN lvl > 1 THEN lvl_txt END,
+        'fallback', CASE WHEN lvl > 1 OR want.model IS NULL THEN lvl_txt END,
         'adjustment', jsonb_build_object('fit_of', fit_of, 'fit_n', f.n,
                                          'per_model_year_pct', round((100 * (exp(coalesce(f.b_age, 0)) - 1))::numeric, 2),
                                          'per_10000_km_pct', round((100 * (exp(10 * coalesce(f.b_km, 0)) - 1))::numeric, 2)),
