@@ -1551,7 +1551,7 @@ BEGIN
     END IF;
     -- slopes: the model's own when it has enough ads, else its make's, else the market's
     f := otto.market_fit(want.make, want.model);
-    fit_of := 'model';
+    fit_of := CASE WHEN want.model IS NULL THEN 'make' ELSE 'model' END;
     IF f.n IS NULL OR f.n < 30 OR f.b_age IS NULL OR f.b_km IS NULL THEN
         f := otto.market_fit(want.make);
         fit_of := 'make';

@@ -58,7 +58,9 @@ SELECT r->'estimate_eur' AS estimate, r->'range_80_eur' AS range, r->'confidence
   FROM otto.fair_value('volkswagen', 'GOLF', 2015, 150000) r;
 SELECT r->'estimate_eur' AS estimate, r->'comparables'->>'which' AS comparables, r->>'fallback' AS fallback
   FROM otto.fair_value('Volkswagen', 'Golf', 2015, 150000, 'petrol', 107) r;
-SELECT otto.fair_value('Volkswagen', 'Passat', 2015) - 'as_of', otto.fair_value('Lada', 'Niva', 2015) -> 'reason';
+SELECT r->'estimate_eur' AS estimate, r->>'fallback' AS fallback, r->'confidence' AS confidence, r->'adjustment'->'fit_of' AS fit
+  FROM otto.fair_value('Volkswagen', 'Passat', 2015) r;
+SELECT otto.fair_value('Lada', 'Niva', 2015) - 'as_of';
 SELECT r->'annual_rate_pct' AS rate, r->'per_10000_km_pct' AS per_10000_km, r->'n' AS n,
        r->'value_curve'->0 AS newest, r->'price_cuts_live' AS cuts
   FROM otto.depreciation('Volkswagen', 'Golf') r;
