@@ -1794,12 +1794,21 @@ BEGIN
            AND (make IS NULL OR lower(m.make) = lower(make)) AND (model IS NULL OR lower(m.model) = lower(model))
            AND (max_price IS NULL OR m.price_eur <= max_price) AND (fuel IS NULL OR m.fuel = fuel)
            AND (body IS NULL OR m.body = body)),
-    -- first pass: the model's regression line, cheap for every fresh ad
+    -- first pass: the model's mean moved along the regression's slopes (the
+    -- model's own, else its make's, else the market's), cheap for every fresh ad
+    slopes AS (
+        SELECT m.make, m.model, m.s[9] / m.s[6] AS my, m.s[7] / m.s[6] AS ma, m.s[8] / m.s[6] AS mk, f.b_age, f.b_km
+          FROM (SELECT DISTINCT c.make, c.model FROM cand c) g
+          JOIN otto.market_mm m ON m.make = g.make AND m.model = g.model AND m.s[6] >= 3
+          CROSS JOIN LATERAL (SELECT x.b_age, x.b_km FROM (
+                 SELECT 1 AS o, * FROM otto.market_fit(g.make, g.model)
+                 UNION ALL SELECT 2, * FROM otto.market_fit(g.make)
+                 UNION ALL SELECT 3, * FROM otto.market_fit()) x
+               WHERE x.n >= 30 AND x.b_age IS NOT NULL AND x.b_km IS NOT NULL ORDER BY x.o LIMIT 1) f),
     screened AS (
-        SELECT c.*, 1 - c.price_eur / exp(x.mean_ln_price + x.b_age * (extract(year FROM c.listed_at AT TIME ZONE 'UTC') - c.year - x.mean_age)
-                                          + coalesce(x.b_km * (c.mileage_km / 1000.0 - x.mean_km), 0)) AS gap0
-          FROM cand c, otto.market_fit(c.make, c.model) x
-         WHERE x.b_age IS NOT NULL AND x.n >= 10),
+        SELECT c.*, 1 - c.price_eur / exp(l.my + l.b_age * (extract(year FROM c.listed_at AT TIME ZONE 'UTC') - c.year - l.ma)
+                                          + coalesce(l.b_km * (c.mileage_km / 1000.0 - l.mk), 0)) AS gap0
+          FROM cand c JOIN slopes l ON l.make = c.make AND l.model = c.model),
     -- second pass: the full fair value for the most promising
     valued AS (
         SELECT s.*, otto.fair_value(s.make, s.model, s.year, s.mileage_km, s.fuel, s.power_kw) AS fv
