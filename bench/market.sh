@@ -37,7 +37,7 @@ SELECT :site, i::text, 'https://bench.invalid/ad/' || i, 'Make' || (i % 40), 'Mo
        round((3000 + (i % 1000) * 40) * 0.88 ^ (2025 - y) * exp(((i * 104729) % 1000) / 1000.0 * 0.4 - 0.2)),
        CASE WHEN i % 3 = 0 THEN 'petrol' ELSE 'diesel' END, 50 + i % 150,
        now() - interval '30 days', now() - interval '30 days'
-  FROM generate_series(1, :ads) i, LATERAL (SELECT 1995 + (i * 31) % 30 AS y) y;
+  FROM generate_series(1::bigint, :ads) i, LATERAL (SELECT 1995 + (i * 31) % 30 AS y) y;
 INSERT INTO otto.ad_event (site_id, ad_id, kind, at, new_price_eur)
 SELECT site_id, ad_id, 'new', first_seen_at, price_eur FROM otto.ad;
 VACUUM ANALYZE otto.ad;
