@@ -1237,6 +1237,28 @@ END
 $fn$;
 COMMENT ON FUNCTION otto.stream_horizon() IS 'The largest event id up to which the ad log is final (waits up to 200 ms for transactions inserting events; holds the log''s SHARE lock to the end of the transaction)';
 
+-- The events after one id up to another, folded per ad; the fields are the
+-- ad's as it is now.  The incremental step folds a batch, the recompute the
+-- whole log (continued and prior_days come from the relist links, apart).
+CREATE FUNCTION otto.market_fold(after bigint, upto bigint) RETURNS SETOF otto.market_ad
+LANGUAGE sql STABLE
+AS $fn$
+    SELECT p.ad_id, a.make, a.model, a.year, a.fuel, a.body, a.price_eur, a.mileage_km, a.power_kw,
+           coalesce(p.listed_at, a.first_seen_at), p.live, false, p.removed_days, 0::numeric, p.cuts::int, p.cut_eur
+      FROM (SELECT e.ad_id,
+                   (array_agg(e.kind ORDER BY e.event_id DESC))[1] <> 'removed' AS live,
+                   (array_agg(e.days_on_market ORDER BY e.event_id DESC) FILTER (WHERE e.kind = 'removed'))[1] AS removed_days,
+                   min(e.at) FILTER (WHERE e.kind IN ('new', 'relisted')) AS listed_at,
+                   count(*) FILTER (WHERE e.new_price_eur < e.old_price_eur AND e.kind = 'price_changed') AS cuts,
+                   coalesce(sum(e.old_price_eur - e.new_price_eur)
+                                FILTER (WHERE e.new_price_eur < e.old_price_eur AND e.kind = 'price_changed'), 0) AS cut_eur
+              FROM otto.ad_event e
+             WHERE e.event_id > market_fold.after AND e.event_id <= market_fold.upto
+             GROUP BY e.ad_id) p
+      JOIN otto.ad a ON a.ad_id = p.ad_id
+$fn$;
+COMMENT ON FUNCTION otto.market_fold(bigint, bigint) IS 'The ad events with after < event_id <= upto folded into one otto.market_ad row per ad (continued and prior_days left to the relist links)';
+
 CREATE FUNCTION otto.stream_apply(max_events int DEFAULT 10000, horizon bigint DEFAULT NULL) RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -1244,7 +1266,6 @@ AS $fn$
 DECLARE
     wm      bigint;
     hz      bigint := horizon;
-    evs     otto.ad_event[];
     n       int;
     last_id bigint;
     last_at timestamptz;
@@ -1258,9 +1279,8 @@ BEGIN
     -- one consumer at a time
     SELECT s.watermark INTO wm FROM otto.stream_state s WHERE s.stream = 'market' FOR UPDATE;
     hz := coalesce(hz, otto.stream_horizon());
-    SELECT count(*), max(e.event_id), max(e.at), array_agg(e ORDER BY e.event_id)
-      INTO n, last_id, last_at, evs
-      FROM (SELECT * FROM otto.ad_event e WHERE e.event_id > wm AND e.event_id <= hz
+    SELECT count(*), max(e.event_id), max(e.at) INTO n, last_id, last_at
+      FROM (SELECT e.event_id, e.at FROM otto.ad_event e WHERE e.event_id > wm AND e.event_id <= hz
              ORDER BY e.event_id LIMIT max_events) e;
     IF n = 0 THEN
         RETURN jsonb_build_object('events', 0, 'watermark', wm);
@@ -1268,25 +1288,12 @@ BEGIN
 
     -- the ads whose contribution changes: those of the events, and the ones a relist continues
     SELECT array_agg(DISTINCT x) INTO touched
-      FROM unnest(evs) e, LATERAL (VALUES (e.ad_id), ((e.details->>'relist_of_ad_id')::bigint)) v(x)
-     WHERE x IS NOT NULL;
+      FROM otto.ad_event e, LATERAL (VALUES (e.ad_id), ((e.details->>'relist_of_ad_id')::bigint)) v(x)
+     WHERE e.event_id > wm AND e.event_id <= last_id AND x IS NOT NULL;
     SELECT array_agg(m) INTO before FROM otto.market_ad m WHERE m.ad_id = ANY (touched);
 
-    -- fold the batch into the per-ad state; fields come from the ad as it is now
-    WITH per_ad AS (
-        SELECT e.ad_id,
-               (array_agg(e.kind ORDER BY e.event_id DESC))[1] <> 'removed' AS live,
-               (array_agg(e.days_on_market ORDER BY e.event_id DESC) FILTER (WHERE e.kind = 'removed'))[1] AS removed_days,
-               min(e.at) FILTER (WHERE e.kind IN ('new', 'relisted')) AS listed_at,
-               count(*) FILTER (WHERE e.new_price_eur < e.old_price_eur AND e.kind = 'price_changed') AS cuts,
-               coalesce(sum(e.old_price_eur - e.new_price_eur)
-                            FILTER (WHERE e.new_price_eur < e.old_price_eur AND e.kind = 'price_changed'), 0) AS cut_eur
-          FROM unnest(evs) e GROUP BY e.ad_id)
-    INSERT INTO otto.market_ad AS m (ad_id, make, model, year, fuel, body, price_eur, mileage_km, power_kw,
-                                     listed_at, live, removed_days, price_cuts, price_cut_eur)
-    SELECT p.ad_id, a.make, a.model, a.year, a.fuel, a.body, a.price_eur, a.mileage_km, a.power_kw,
-           coalesce(p.listed_at, a.first_seen_at), p.live, p.removed_days, p.cuts, p.cut_eur
-      FROM per_ad p JOIN otto.ad a ON a.ad_id = p.ad_id
+    -- fold the batch into the per-ad state
+    INSERT INTO otto.market_ad AS m SELECT * FROM otto.market_fold(wm, last_id)
     ON CONFLICT (ad_id) DO UPDATE
        SET make = excluded.make, model = excluded.model, year = excluded.year, fuel = excluded.fuel,
            body = excluded.body, price_eur = excluded.price_eur, mileage_km = excluded.mileage_km,
@@ -1296,7 +1303,9 @@ BEGIN
 
     -- relists under a new id: the old ad was not sold; its days on market carry over
     FOR r IN SELECT e.event_id, e.ad_id, (e.details->>'relist_of_ad_id')::bigint AS pred
-               FROM unnest(evs) e WHERE e.kind = 'relisted' AND e.details ? 'relist_of_ad_id' ORDER BY e.event_id LOOP
+               FROM otto.ad_event e
+              WHERE e.event_id > wm AND e.event_id <= last_id AND e.kind = 'relisted' AND e.details ? 'relist_of_ad_id'
+              ORDER BY e.event_id LOOP
         UPDATE otto.market_ad p SET continued = true WHERE p.ad_id = r.pred;
         UPDATE otto.market_ad m SET prior_days = p.prior_days + coalesce(otto.removal_days_before(r.pred, r.event_id), 0)
           FROM otto.market_ad p WHERE m.ad_id = r.ad_id AND p.ad_id = r.pred;
@@ -1340,26 +1349,17 @@ COMMENT ON FUNCTION otto.removal_days_before(bigint, bigint) IS 'Days on market 
 CREATE FUNCTION otto.market_ad_recompute(watermark bigint) RETURNS SETOF otto.market_ad
 LANGUAGE sql STABLE
 AS $fn$
-WITH RECURSIVE ev AS (SELECT * FROM otto.ad_event e WHERE e.event_id <= market_ad_recompute.watermark),
-per_ad AS (
-    SELECT e.ad_id,
-           (array_agg(e.kind ORDER BY e.event_id DESC))[1] <> 'removed' AS live,
-           (array_agg(e.days_on_market ORDER BY e.event_id DESC) FILTER (WHERE e.kind = 'removed'))[1] AS removed_days,
-           min(e.at) FILTER (WHERE e.kind IN ('new', 'relisted')) AS listed_at,
-           count(*) FILTER (WHERE e.new_price_eur < e.old_price_eur AND e.kind = 'price_changed') AS cuts,
-           coalesce(sum(e.old_price_eur - e.new_price_eur)
-                        FILTER (WHERE e.new_price_eur < e.old_price_eur AND e.kind = 'price_changed'), 0) AS cut_eur
-      FROM ev e GROUP BY e.ad_id),
+WITH RECURSIVE f AS (SELECT * FROM otto.market_fold(0, market_ad_recompute.watermark)),
 links AS (SELECT e.ad_id, (e.details->>'relist_of_ad_id')::bigint AS pred, e.event_id
-            FROM ev e WHERE e.kind = 'relisted' AND e.details ? 'relist_of_ad_id'),
-chain AS (SELECT p.ad_id, 0::numeric AS prior FROM per_ad p WHERE p.ad_id NOT IN (SELECT l.ad_id FROM links l)
+            FROM otto.ad_event e
+           WHERE e.event_id <= market_ad_recompute.watermark AND e.kind = 'relisted' AND e.details ? 'relist_of_ad_id'),
+chain AS (SELECT f.ad_id, 0::numeric AS prior FROM f WHERE f.ad_id NOT IN (SELECT l.ad_id FROM links l)
           UNION ALL
           SELECT l.ad_id, c.prior + coalesce(otto.removal_days_before(l.pred, l.event_id), 0)
             FROM chain c JOIN links l ON l.pred = c.ad_id)
-SELECT p.ad_id, a.make, a.model, a.year, a.fuel, a.body, a.price_eur, a.mileage_km, a.power_kw,
-       coalesce(p.listed_at, a.first_seen_at), p.live, p.ad_id IN (SELECT l.pred FROM links l),
-       p.removed_days, c.prior, p.cuts, p.cut_eur
-  FROM per_ad p JOIN otto.ad a ON a.ad_id = p.ad_id JOIN chain c ON c.ad_id = p.ad_id
+SELECT f.ad_id, f.make, f.model, f.year, f.fuel, f.body, f.price_eur, f.mileage_km, f.power_kw, f.listed_at, f.live,
+       f.ad_id IN (SELECT l.pred FROM links l), f.removed_days, c.prior, f.price_cuts, f.price_cut_eur
+  FROM f JOIN chain c ON c.ad_id = f.ad_id
 $fn$;
 COMMENT ON FUNCTION otto.market_ad_recompute(bigint) IS 'otto.market_ad computed from scratch from the ad log up to a watermark and the ads'' current fields';
 
@@ -1511,6 +1511,29 @@ END
 $fn$;
 COMMENT ON FUNCTION otto.market_fit(text, text) IS 'Log-price regression on age (years) and mileage (1000 km) over the live ads of a model, a make (one intercept per model) or the whole market, from the stream''s sums: slopes, their standard errors, residual spread and means';
 
+-- The slopes to move a price along: the model's own fit when it has 30
+-- priced live ads and both slopes, else its make's, else the market's.
+CREATE FUNCTION otto.market_slopes(make text, model text DEFAULT NULL,
+    OUT fit_of text, OUT n bigint, OUT b_age float8, OUT b_km float8, OUT sigma float8)
+LANGUAGE plpgsql STABLE
+AS $fn$
+DECLARE
+    f record;
+BEGIN
+    FOREACH fit_of IN ARRAY ARRAY['model', 'make', 'market'] LOOP
+        CONTINUE WHEN fit_of = 'model' AND model IS NULL;
+        SELECT * INTO f FROM otto.market_fit(CASE WHEN fit_of <> 'market' THEN make END,
+                                             CASE WHEN fit_of = 'model' THEN model END);
+        IF f.n >= 30 AND f.b_age IS NOT NULL AND f.b_km IS NOT NULL THEN
+            n := f.n; b_age := f.b_age; b_km := f.b_km; sigma := f.sigma;
+            RETURN;
+        END IF;
+    END LOOP;
+    fit_of := NULL;
+END
+$fn$;
+COMMENT ON FUNCTION otto.market_slopes(text, text) IS 'Regression slopes for moving prices to another age and mileage: the model''s fit when it has at least 30 priced live ads, else the make''s, else the market''s (fit_of says which; NULLs when none has enough)';
+
 CREATE FUNCTION otto.fair_value(make text, model text, year int, mileage_km int DEFAULT NULL, fuel text DEFAULT NULL,
                                 power_kw int DEFAULT NULL)
 RETURNS jsonb
@@ -1521,7 +1544,6 @@ AS $fn$
 DECLARE
     want    record;
     f       record;
-    fit_of  text;
     lvl     int;
     lvl_txt text;
     c       record;
@@ -1549,17 +1571,7 @@ BEGIN
                 'reason', 'no ads of this make', 'n', 0, 'as_of', otto.market_as_of());
         END IF;
     END IF;
-    -- slopes: the model's own when it has enough ads, else its make's, else the market's
-    f := otto.market_fit(want.make, want.model);
-    fit_of := CASE WHEN want.model IS NULL THEN 'make' ELSE 'model' END;
-    IF f.n IS NULL OR f.n < 30 OR f.b_age IS NULL OR f.b_km IS NULL THEN
-        f := otto.market_fit(want.make);
-        fit_of := 'make';
-        IF f.n IS NULL OR f.n < 30 OR f.b_age IS NULL OR f.b_km IS NULL THEN
-            f := otto.market_fit();
-            fit_of := 'market';
-        END IF;
-    END IF;
+    SELECT * INTO f FROM otto.market_slopes(want.make, want.model);
 
     -- comparables: live ads of the model, widened step by step until there are enough
     lvl := CASE WHEN want.model IS NULL THEN 4 ELSE 0 END;
@@ -1621,11 +1633,12 @@ BEGIN
         'comparables', jsonb_build_object('count', c.n, 'which', lvl_txt, 'model_years', jsonb_build_array(c.y0, c.y1),
                                           'examples', ex),
         'fallback', CASE WHEN lvl > 1 OR want.model IS NULL THEN lvl_txt END,
-        'adjustment', jsonb_build_object('fit_of', fit_of, 'fit_n', f.n,
+        'adjustment', jsonb_build_object('fit_of', f.fit_of, 'fit_n', f.n,
                                          'per_model_year_pct', round((100 * (exp(coalesce(f.b_age, 0)) - 1))::numeric, 2),
                                          'per_10000_km_pct', round((100 * (exp(10 * coalesce(f.b_km, 0)) - 1))::numeric, 2)),
         'method', 'median of the asking prices of comparable live ads, each moved to this model year and mileage by the '
-                  || fit_of || '''s log-price regression; 80% range: their 10th-90th percentiles (under 10 comparables: the regression''s spread)',
+                  || coalesce(f.fit_of || '''s log-price regression', 'regression (none yet: too few priced ads, so not moved)')
+                  || '; 80% range: their 10th-90th percentiles (under 10 comparables: the regression''s spread)',
         'n', c.n, 'as_of', otto.market_as_of());
 END
 $fn$;
@@ -1794,17 +1807,13 @@ BEGIN
            AND (make IS NULL OR lower(m.make) = lower(make)) AND (model IS NULL OR lower(m.model) = lower(model))
            AND (max_price IS NULL OR m.price_eur <= max_price) AND (fuel IS NULL OR m.fuel = fuel)
            AND (body IS NULL OR m.body = body)),
-    -- first pass: the model's mean moved along the regression's slopes (the
-    -- model's own, else its make's, else the market's), cheap for every fresh ad
+    -- first pass: the model's mean moved along otto.market_slopes, cheap for every fresh ad
     slopes AS (
         SELECT m.make, m.model, m.s[9] / m.s[6] AS my, m.s[7] / m.s[6] AS ma, m.s[8] / m.s[6] AS mk, f.b_age, f.b_km
           FROM (SELECT DISTINCT c.make, c.model FROM cand c) g
           JOIN otto.market_mm m ON m.make = g.make AND m.model = g.model AND m.s[6] >= 3
-          CROSS JOIN LATERAL (SELECT x.b_age, x.b_km FROM (
-                 SELECT 1 AS o, * FROM otto.market_fit(g.make, g.model)
-                 UNION ALL SELECT 2, * FROM otto.market_fit(g.make)
-                 UNION ALL SELECT 3, * FROM otto.market_fit()) x
-               WHERE x.n >= 30 AND x.b_age IS NOT NULL AND x.b_km IS NOT NULL ORDER BY x.o LIMIT 1) f),
+          CROSS JOIN LATERAL otto.market_slopes(g.make, g.model) f
+         WHERE f.fit_of IS NOT NULL),
     screened AS (
         SELECT c.*, 1 - c.price_eur / exp(l.my + l.b_age * (extract(year FROM c.listed_at AT TIME ZONE 'UTC') - c.year - l.ma)
                                           + coalesce(l.b_km * (c.mileage_km / 1000.0 - l.mk), 0)) AS gap0

@@ -99,7 +99,6 @@ typedef struct CrawlUrl
 	Host	   *h;				/* while fetching */
 } CrawlUrl;
 
-static volatile sig_atomic_t got_sigterm = false;
 static int	worker_index;
 
 static MemoryContext item_cxt;	/* Items (pfree'd when done) */
@@ -151,16 +150,6 @@ CrawlerGucInit(void)
 							"otto.maintenance() drops older bodies; kept bodies can be re-parsed with otto.ingest_page.",
 							&page_body_retention_s,
 							86400, 0, INT_MAX, PGC_USERSET, GUC_UNIT_S, NULL, NULL, NULL);
-}
-
-static void
-crawler_sigterm(SIGNAL_ARGS)
-{
-	int			save_errno = errno;
-
-	got_sigterm = true;
-	SetLatch(MyLatch);
-	errno = save_errno;
 }
 
 /* ---------------------------------------------------------------------
@@ -866,7 +855,7 @@ otto_crawler_main(Datum main_arg)
 
 	worker_index = DatumGetInt32(main_arg);
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
-	pqsignal(SIGTERM, crawler_sigterm);
+	pqsignal(SIGTERM, otto_sigterm);
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnection(otto_database, NULL, 0);
 	pgstat_report_appname(psprintf(CRAWLER_NAME " %d", worker_index));
@@ -903,7 +892,7 @@ otto_crawler_main(Datum main_arg)
 			 errdetail("transfers=%d lease=%dms requeued=" INT64_FORMAT " (URLs leased by workers that are gone) user_agent=\"%s\"",
 					   crawler_transfers, lease_ms, released, otto_user_agent)));
 
-	while (!got_sigterm)
+	while (!otto_got_sigterm)
 	{
 		long		timeout = -1;
 		CURLMsg    *msg;

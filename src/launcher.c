@@ -20,17 +20,14 @@
 
 #include "access/xact.h"
 #include "commands/extension.h"
-#include "executor/spi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
-#include "tcop/tcopprot.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
-#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 #include "otto.h"
@@ -42,19 +39,6 @@
 #define STREAM_SLOT OTTO_MAX_CRAWLERS
 static BackgroundWorkerHandle *workers[OTTO_MAX_CRAWLERS + 1];
 static TimestampTz worker_started_at[OTTO_MAX_CRAWLERS + 1];
-
-static volatile sig_atomic_t got_sigterm = false;
-
-/* SIGTERM: ask the main loop to finish; the latch wakes it at once. */
-static void
-launcher_sigterm(SIGNAL_ARGS)
-{
-	int			save_errno = errno;
-
-	got_sigterm = true;
-	SetLatch(MyLatch);
-	errno = save_errno;
-}
 
 /* Register the launcher; called from _PG_init during preload. */
 void
@@ -73,32 +57,6 @@ LauncherInit(void)
 	RegisterBackgroundWorker(&worker);
 }
 
-/* Run one statement that returns one bigint, in its own transaction. */
-static int64
-run_int64(const char *sql)
-{
-	int64		n = 0;
-
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	PushActiveSnapshot(GetTransactionSnapshot());
-	SPI_connect();
-	pgstat_report_activity(STATE_RUNNING, sql);
-	if (SPI_execute(sql, false, 0) == SPI_OK_SELECT && SPI_processed == 1)
-	{
-		bool		isnull;
-		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-
-		n = isnull ? 0 : DatumGetInt64(d);
-	}
-	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
-	pgstat_report_stat(false);
-	pgstat_report_activity(STATE_IDLE, NULL);
-	return n;
-}
-
 /*
  * Is the otto extension installed in the database we are connected to?  When
  * it has just appeared, refill the URL filter (shared memory starts empty).
@@ -113,7 +71,7 @@ otto_extension_installed(bool was_installed)
 	CommitTransactionCommand();
 	if (installed && !was_installed)
 		ereport(LOG, (errmsg("otto launcher loaded " INT64_FORMAT " known URLs into the URL filter",
-							 run_int64("SELECT otto.url_filter_rebuild()"))));
+							 otto_sql_int64("SELECT otto.url_filter_rebuild()", 0, NULL, NULL, NULL))));
 	return installed;
 }
 
@@ -126,8 +84,8 @@ stop_orphan_workers(void)
 {
 	for (int tries = 0; tries < 100; tries++)
 	{
-		int64		n = run_int64("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-								  " WHERE backend_type IN ('otto crawler', 'otto stream')");
+		int64		n = otto_sql_int64("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+								  " WHERE backend_type IN ('otto crawler', 'otto stream')", 0, NULL, NULL, NULL);
 
 		if (n == 0)
 			return;
@@ -216,7 +174,7 @@ supervise_workers(bool installed)
 static void
 check_sweeps(void)
 {
-	int64		n = run_int64("SELECT otto.sweep_check()");
+	int64		n = otto_sql_int64("SELECT otto.sweep_check()", 0, NULL, NULL, NULL);
 
 	if (n > 0)
 		ereport(LOG, (errmsg("otto launcher: a sweep finished; " INT64_FORMAT " ads it did not reach are queued for a last look", n)));
@@ -230,7 +188,7 @@ otto_launcher_main(Datum main_arg)
 	int			installed = -1;	/* unknown until the first check */
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
-	pqsignal(SIGTERM, launcher_sigterm);
+	pqsignal(SIGTERM, otto_sigterm);
 	BackgroundWorkerUnblockSignals();
 
 	BackgroundWorkerInitializeConnection(otto_database, NULL, 0);
@@ -246,7 +204,7 @@ otto_launcher_main(Datum main_arg)
 										 ALLOCSET_DEFAULT_SIZES);
 	stop_orphan_workers();
 
-	while (!got_sigterm)
+	while (!otto_got_sigterm)
 	{
 		MemoryContext oldcontext;
 		bool		now_installed;

@@ -9,13 +9,19 @@
 #include <curl/curl.h>
 #include <libxml/xmlversion.h>
 
+#include "access/xact.h"
 #include "commands/extension.h"
+#include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "pgstat.h"
 #include "postmaster/bgworker.h"
+#include "storage/latch.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/jsonb.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
 
 #include "otto.h"
 
@@ -24,6 +30,8 @@ PG_MODULE_MAGIC;
 char	   *otto_database = NULL;
 int			otto_crawler_workers = 1;
 int			otto_launcher_naptime_ms = 10000;
+
+volatile sig_atomic_t otto_got_sigterm = false;
 
 /* True in processes forked from a postmaster that preloaded otto. */
 static bool otto_preloaded = false;
@@ -93,6 +101,69 @@ _PG_init(void)
 	UrlFilterInit();
 	PolitenessInit();
 	LauncherInit();
+}
+
+/* SIGTERM in Otto's workers: finish the main loop; the latch wakes it at once. */
+void
+otto_sigterm(SIGNAL_ARGS)
+{
+	int			save_errno = errno;
+
+	otto_got_sigterm = true;
+	SetLatch(MyLatch);
+	errno = save_errno;
+}
+
+/*
+ * Run one statement that returns one bigint (NULL counts as 0) in its own
+ * transaction, for the workers' loops.  With lock_timeout given, a lock
+ * timeout rolls back and sets it (try again later); every other error goes
+ * up and ends the worker, whose state is all in the database.
+ */
+int64
+otto_sql_int64(const char *sql, int nargs, Oid *types, Datum *values, bool *lock_timeout)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	int64		result = 0;
+
+	if (lock_timeout)
+		*lock_timeout = false;
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PG_TRY();
+	{
+		bool		isnull;
+		Datum		d;
+
+		SPI_connect();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		pgstat_report_activity(STATE_RUNNING, sql);
+		if (SPI_execute_with_args(sql, nargs, types, values, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
+			elog(ERROR, "\"%s\" returned no row", sql);
+		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		result = isnull ? 0 : DatumGetInt64(d);
+		SPI_finish();
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+	}
+	PG_CATCH();
+	{
+		ErrorData  *ed;
+
+		MemoryContextSwitchTo(cxt);
+		ed = CopyErrorData();
+		if (lock_timeout == NULL || ed->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE)
+			PG_RE_THROW();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		ereport(DEBUG1, (errmsg("%s: %s; trying again", MyBgworkerEntry ? MyBgworkerEntry->bgw_name : "otto", ed->message)));
+		*lock_timeout = true;
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	pgstat_report_stat(false);
+	pgstat_report_activity(STATE_IDLE, NULL);
+	return result;
 }
 
 /* Versions Otto was built and runs with, as jsonb, for bug reports. */

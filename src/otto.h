@@ -16,7 +16,10 @@ extern int	otto_crawler_workers;
 extern int	otto_launcher_naptime_ms;
 
 /* otto.c */
+extern volatile sig_atomic_t otto_got_sigterm;
 extern void OttoGucInit(void);
+extern void otto_sigterm(SIGNAL_ARGS);
+extern int64 otto_sql_int64(const char *sql, int nargs, Oid *types, Datum *values, bool *lock_timeout);
 
 /* url.c */
 #define OTTO_URL_MAX 2048

@@ -14,30 +14,23 @@
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "commands/async.h"
-#include "executor/spi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
-#include "tcop/tcopprot.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
-#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/numeric.h"
-#include "utils/snapmgr.h"
-#include "utils/timestamp.h"
 
 #include "otto.h"
 
 static int	stream_naptime_ms = 1000;
 static int	stream_batch = 10000;
 bool		otto_stream_enabled = true;
-
-static volatile sig_atomic_t got_sigterm = false;
 
 void
 StreamGucInit(void)
@@ -126,80 +119,22 @@ otto_vec_neg(PG_FUNCTION_ARGS)
  * The worker
  * --------------------------------------------------------------------- */
 
-static void
-stream_sigterm(SIGNAL_ARGS)
-{
-	int			save_errno = errno;
-
-	got_sigterm = true;
-	SetLatch(MyLatch);
-	errno = save_errno;
-}
-
-/*
- * Run one statement returning one bigint in its own transaction.  A lock
- * timeout (the horizon waits at most 200 ms for writers) returns false and is
- * tried again next round; any other error ends the worker, which the
- * launcher starts again: its state is all in the database.
- */
-static bool
-run_int64(const char *sql, int nargs, Datum *values, int64 *result)
-{
-	MemoryContext cxt = CurrentMemoryContext;
-	Oid			types[2] = {INT4OID, INT8OID};
-	bool		ok = true;
-
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	PG_TRY();
-	{
-		bool		isnull;
-
-		SPI_connect();
-		PushActiveSnapshot(GetTransactionSnapshot());
-		pgstat_report_activity(STATE_RUNNING, sql);
-		if (SPI_execute_with_args(sql, nargs, types, values, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
-			elog(ERROR, "\"%s\" returned no row", sql);
-		*result = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-		SPI_finish();
-		PopActiveSnapshot();
-		CommitTransactionCommand();
-	}
-	PG_CATCH();
-	{
-		ErrorData  *ed;
-
-		MemoryContextSwitchTo(cxt);
-		ed = CopyErrorData();
-		if (ed->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE)
-			PG_RE_THROW();
-		FlushErrorState();
-		AbortCurrentTransaction();
-		ereport(DEBUG1, (errmsg("otto stream: %s; trying again", ed->message)));
-		ok = false;
-	}
-	PG_END_TRY();
-	MemoryContextSwitchTo(cxt);
-	pgstat_report_activity(STATE_IDLE, NULL);
-	return ok;
-}
-
 /* Apply one batch; returns the events applied (0 when none or not now). */
 static int64
 apply_batch(void)
 {
-	int64		horizon,
-				applied = 0;
+	Oid			types[2] = {INT4OID, INT8OID};
 	Datum		args[2];
+	bool		busy;
+	int64		applied;
 
-	if (!run_int64("SELECT otto.stream_horizon()", 0, NULL, &horizon))
+	/* the horizon waits at most 200 ms for writers; busy: try next round */
+	args[1] = Int64GetDatum(otto_sql_int64("SELECT otto.stream_horizon()", 0, NULL, NULL, &busy));
+	if (busy)
 		return 0;
 	args[0] = Int32GetDatum(stream_batch);
-	args[1] = Int64GetDatum(horizon);
-	if (!run_int64("SELECT (otto.stream_apply($1, $2)->>'events')::bigint", 2, args, &applied))
-		return 0;
-	pgstat_report_stat(false);
-	return applied;
+	applied = otto_sql_int64("SELECT (otto.stream_apply($1, $2)->>'events')::bigint", 2, types, args, &busy);
+	return busy ? 0 : applied;
 }
 
 /*
@@ -222,7 +157,7 @@ otto_stream_main(Datum main_arg)
 	int64		total = 0;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
-	pqsignal(SIGTERM, stream_sigterm);
+	pqsignal(SIGTERM, otto_sigterm);
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnection(otto_database, NULL, 0);
 	pgstat_report_appname("otto stream");
@@ -234,7 +169,7 @@ otto_stream_main(Datum main_arg)
 			 errdetail("batch=%d naptime=%dms", stream_batch, stream_naptime_ms)));
 
 	loop_cxt = AllocSetContextCreate(TopMemoryContext, "otto stream loop", ALLOCSET_DEFAULT_SIZES);
-	while (!got_sigterm)
+	while (!otto_got_sigterm)
 	{
 		int64		n;
 
