@@ -6,6 +6,8 @@
 
 #include "postgres.h"
 
+#include <signal.h>
+
 #include "datatype/timestamp.h"
 
 #define OTTO_VERSION "1.0"
