@@ -1135,7 +1135,9 @@ CREATE TABLE otto.market_ad (
     price_cuts      int NOT NULL DEFAULT 0,
     price_cut_eur   bigint NOT NULL DEFAULT 0
 );
-CREATE INDEX market_ad_live_idx ON otto.market_ad (make, model, year, price_eur) WHERE live;
+-- covering, so that fair_value reads its comparables from the index alone
+CREATE INDEX market_ad_live_idx ON otto.market_ad (make, model, year, price_eur)
+    INCLUDE (mileage_km, fuel, power_kw, ad_id) WHERE live;
 CREATE INDEX market_ad_sold_idx ON otto.market_ad (make, model, year, (prior_days + removed_days))
     WHERE NOT live AND NOT continued;
 COMMENT ON TABLE otto.market_ad IS 'The stream''s state of each ad: its fields as of its last applied event, and what the event log says about it';
@@ -1188,6 +1190,7 @@ CREATE TABLE otto.market_mm (
     s               numeric[] NOT NULL,
     PRIMARY KEY (make, model)
 );
+CREATE INDEX market_mm_make_idx ON otto.market_mm (lower(make));   -- otto.market_name
 COMMENT ON TABLE otto.market_mmy IS 'Sums of otto.market_terms per make, model and year, kept by the stream processor (read them through otto.market_model_year)';
 COMMENT ON COLUMN otto.market_mmy.s IS 'Sum of the group''s ads'' otto.market_terms vectors';
 COMMENT ON COLUMN otto.market_mmy.year IS 'Model year; NULL groups the ads that do not state one';
@@ -1450,18 +1453,19 @@ LANGUAGE sql STABLE
 AS $fn$ SELECT coalesce(last_event_at, applied_at) FROM otto.stream_state WHERE stream = 'market' $fn$;
 COMMENT ON FUNCTION otto.market_as_of() IS 'How fresh the market tables are: when the last event they include was observed';
 
--- Canonical spelling of a make (and model) as the market has it, NULL when unknown.
-CREATE FUNCTION otto.market_name(make text, model text DEFAULT NULL, OUT make text, OUT model text)
-LANGUAGE sql STABLE
+-- Canonical spelling of a make (and model) as the market has it, no row when
+-- unknown.  A set-returning SQL function so that callers inline it.
+CREATE FUNCTION otto.market_name(make text, model text DEFAULT NULL)
+RETURNS TABLE (make text, model text)
+LANGUAGE sql STABLE ROWS 1
 AS $fn$
-    SELECT m.make, CASE WHEN market_name.model IS NOT NULL THEN m.model END
+    SELECT m.make, CASE WHEN $2 IS NOT NULL THEN m.model END
       FROM otto.market_mm m
-     WHERE lower(m.make) = lower(market_name.make)
-       AND (market_name.model IS NULL OR lower(m.model) = lower(market_name.model))
+     WHERE lower(m.make) = lower($1) AND ($2 IS NULL OR lower(m.model) = lower($2))
      ORDER BY m.s[2] DESC
      LIMIT 1
 $fn$;
-COMMENT ON FUNCTION otto.market_name(text, text) IS 'The make (and model) as the market spells it, matched without regard to case; NULLs when there are no ads of it';
+COMMENT ON FUNCTION otto.market_name(text, text) IS 'The make (and model) as the market spells it, matched without regard to case; no row when there are no ads of it';
 
 -- ln(price) = a_g + b_age * age + b_km * km (1000s), one intercept per model
 -- (fixed effects) and common slopes, from the models' sums alone.
@@ -1469,6 +1473,7 @@ CREATE FUNCTION otto.market_fit(make text DEFAULT NULL, model text DEFAULT NULL,
     OUT n bigint, OUT models int, OUT b_age float8, OUT b_km float8, OUT se_age float8, OUT se_km float8,
     OUT sigma float8, OUT mean_age float8, OUT mean_km float8, OUT mean_ln_price float8)
 LANGUAGE plpgsql STABLE
+SET plan_cache_mode = force_generic_plan
 AS $fn$
 DECLARE
     aa float8; ak float8; kk float8; ay float8; ky float8; yy float8; det float8; sse float8; df int;
@@ -1478,9 +1483,12 @@ BEGIN
            sum(s[13] - s[7] * s[9] / s[6]), sum(s[14] - s[8] * s[9] / s[6]), sum(s[15] - s[9] * s[9] / s[6]),
            sum(s[7]) / sum(s[6]), sum(s[8]) / sum(s[6]), sum(s[9]) / sum(s[6])
       INTO n, models, aa, ak, kk, ay, ky, yy, mean_age, mean_km, mean_ln_price
-      FROM otto.market_mm m
-     WHERE (market_fit.make IS NULL OR m.make = market_fit.make)
-       AND (market_fit.model IS NULL OR m.model = market_fit.model) AND m.s[6] >= 2;
+      FROM (SELECT g.s FROM otto.market_mm g WHERE g.make = market_fit.make AND g.model = market_fit.model
+            UNION ALL             -- one branch runs: its gate is decided before the scan, even in a generic plan
+            SELECT g.s FROM otto.market_mm g WHERE market_fit.model IS NULL AND g.make = market_fit.make
+            UNION ALL
+            SELECT g.s FROM otto.market_mm g WHERE market_fit.make IS NULL) m
+     WHERE m.s[6] >= 2;
     IF n IS NULL OR n < models + 3 THEN
         RETURN;
     END IF;
@@ -1534,11 +1542,53 @@ END
 $fn$;
 COMMENT ON FUNCTION otto.market_slopes(text, text) IS 'Regression slopes for moving prices to another age and mileage: the model''s fit when it has at least 30 priced live ads, else the make''s, else the market''s (fit_of says which; NULLs when none has enough)';
 
+-- The line a model's prices follow: its mean log price, age and mileage and
+-- the slopes of otto.market_slopes; a price's gap to it is a cheap first
+-- screen for deals (otto.good_deals, otto.search_ads).
+CREATE FUNCTION otto.market_line(make text, model text,
+    OUT mean_ln_price float8, OUT mean_age float8, OUT mean_km float8, OUT b_age float8, OUT b_km float8)
+RETURNS SETOF record
+LANGUAGE sql STABLE ROWS 1
+AS $fn$
+    SELECT (m.s[9] / m.s[6])::float8, (m.s[7] / m.s[6])::float8, (m.s[8] / m.s[6])::float8, f.b_age, f.b_km
+      FROM otto.market_mm m CROSS JOIN LATERAL otto.market_slopes($1, $2) f
+     WHERE m.make = $1 AND m.model = $2 AND m.s[6] >= 3 AND f.fit_of IS NOT NULL
+$fn$;
+COMMENT ON FUNCTION otto.market_line(text, text) IS 'A model''s price line: mean log price, mean age and mileage of its priced live ads and the slopes to move along (none when too few ads)';
+
+-- Gap of a price under its model's line (otto.market_line), as a fraction (0.2 = 20% under).
+CREATE FUNCTION otto.line_gap(price_eur int, year int, mileage_km int, at timestamptz, mean_ln_price float8,
+                              mean_age float8, mean_km float8, b_age float8, b_km float8) RETURNS float8
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $fn$
+    SELECT 1 - $1 / exp($5 + $8 * (extract(year FROM $4 AT TIME ZONE 'UTC') - $2 - $6) + coalesce($9 * ($3 / 1000.0 - $7), 0))
+$fn$;
+
+-- The comparables of fair_value at widening level lvl: 1 same model, model
+-- years within 1, same fuel and power within 20%; 2 the same without fuel and
+-- power; 3 years within 3; 4 all years; 5 the make's models, years within 2,
+-- same fuel; 6 the make, all years.  Inlined into its callers; either branch
+-- reads market_ad_live_idx alone.
+CREATE FUNCTION otto.fair_value_comparables(make text, model text, year int, fuel text, power_kw int, lvl int)
+RETURNS TABLE (ad_id bigint, year int, mileage_km int, price_eur int)
+LANGUAGE sql STABLE
+AS $fn$
+    SELECT m.ad_id, m.year, m.mileage_km, m.price_eur
+      FROM (SELECT * FROM otto.market_ad g WHERE lvl < 5 AND g.live AND g.make = $1 AND g.model = $2 AND g.price_eur > 0
+            UNION ALL             -- one branch runs (its gate is decided before the scan, even in a generic plan)
+            SELECT * FROM otto.market_ad g WHERE lvl >= 5 AND g.live AND g.make = $1 AND g.price_eur > 0) m
+     WHERE m.year BETWEEN $3 - CASE lvl WHEN 3 THEN 3 WHEN 5 THEN 2 WHEN 4 THEN 100 WHEN 6 THEN 100 ELSE 1 END
+                      AND $3 + CASE lvl WHEN 3 THEN 3 WHEN 5 THEN 2 WHEN 4 THEN 100 WHEN 6 THEN 100 ELSE 1 END
+       AND (lvl NOT IN (1, 5) OR $4 IS NULL OR m.fuel = $4)
+       AND (lvl > 1 OR $5 IS NULL OR m.power_kw BETWEEN $5 * 0.8 AND $5 * 1.2)
+$fn$;
+
 CREATE FUNCTION otto.fair_value(make text, model text, year int, mileage_km int DEFAULT NULL, fuel text DEFAULT NULL,
                                 power_kw int DEFAULT NULL)
 RETURNS jsonb
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_generic_plan    -- its queries gate their branches; replanning each call cost more than the scans
 AS $fn$
 #variable_conflict use_variable
 DECLARE
@@ -1578,21 +1628,16 @@ BEGIN
     WHILE lvl < 6 LOOP
         lvl := lvl + 1;
         CONTINUE WHEN lvl = 2 AND fuel IS NULL AND power_kw IS NULL;
-        SELECT count(*) AS n,
-               percentile_cont(ARRAY[0.1, 0.5, 0.9]) WITHIN GROUP (ORDER BY a.adj) AS p,
-               min(a.year) AS y0, max(a.year) AS y1
-          INTO c
-          FROM (SELECT exp(ln(m.price_eur) + coalesce(f.b_age, 0) * (m.year - year)
-                           + coalesce(f.b_km * (k - m.mileage_km / 1000.0), 0)) AS adj, m.year
-                  FROM otto.market_ad m
-                 WHERE m.live AND m.make = want.make AND (lvl >= 5 OR m.model = want.model) AND m.price_eur > 0
-                   AND m.year BETWEEN year - CASE lvl WHEN 3 THEN 3 WHEN 5 THEN 2 WHEN 4 THEN 100 WHEN 6 THEN 100 ELSE 1 END
-                                  AND year + CASE lvl WHEN 3 THEN 3 WHEN 5 THEN 2 WHEN 4 THEN 100 WHEN 6 THEN 100 ELSE 1 END
-                   AND (lvl > 1 OR fuel IS NULL OR m.fuel = fuel)
-                   AND (lvl > 1 OR power_kw IS NULL OR m.power_kw BETWEEN power_kw * 0.8 AND power_kw * 1.2)
-                   AND (lvl <> 5 OR fuel IS NULL OR m.fuel = fuel)) a;
-        EXIT WHEN c.n >= CASE WHEN lvl IN (4, 6) THEN 1 ELSE 5 END;
+        EXIT WHEN (SELECT count(*) FROM otto.fair_value_comparables(want.make, want.model, year, fuel, power_kw, lvl))
+                  >= CASE WHEN lvl IN (4, 6) THEN 1 ELSE 5 END;
     END LOOP;
+    SELECT count(*) AS n,
+           percentile_cont(ARRAY[0.1, 0.5, 0.9]) WITHIN GROUP (
+               ORDER BY exp(ln(a.price_eur) + coalesce(f.b_age, 0) * (a.year - year)
+                            + coalesce(f.b_km * (k - a.mileage_km / 1000.0::float8), 0))) AS p,
+           min(a.year) AS y0, max(a.year) AS y1
+      INTO c
+      FROM otto.fair_value_comparables(want.make, want.model, year, fuel, power_kw, lvl) a;
     IF c.n = 0 THEN
         RETURN jsonb_build_object('make', want.make, 'model', model, 'year', year, 'estimate_eur', NULL,
             'reason', 'no live ads of this make with a price', 'n', 0, 'as_of', otto.market_as_of());
@@ -1615,15 +1660,13 @@ BEGIN
     IF want.model IS NULL THEN
         lvl_txt := 'no ads of model ' || model || ': ' || lvl_txt;
     END IF;
-    SELECT jsonb_agg(jsonb_build_object('ad_id', x.ad_id, 'url', x.url, 'title', x.title, 'year', x.year,
-                                        'mileage_km', x.mileage_km, 'price_eur', x.price_eur))
+    SELECT jsonb_agg(jsonb_build_object('ad_id', x.ad_id, 'url', a.url, 'title', a.title, 'year', x.year,
+                                        'mileage_km', x.mileage_km, 'price_eur', x.price_eur) ORDER BY x.rank)
       INTO ex
-      FROM (SELECT a.ad_id, a.url, a.title, m.year, m.mileage_km, m.price_eur
-              FROM otto.market_ad m JOIN otto.ad a ON a.ad_id = m.ad_id
-             WHERE m.live AND m.make = want.make AND (lvl >= 5 OR m.model = want.model) AND m.price_eur > 0
-               AND m.year BETWEEN c.y0 AND c.y1 AND (fuel IS NULL OR lvl NOT IN (1, 5) OR m.fuel = fuel)
-             ORDER BY abs(m.year - year), abs(coalesce(m.mileage_km - mileage_km, 0)), m.ad_id
-             LIMIT 3) x;
+      FROM (SELECT m.*, row_number() OVER (ORDER BY abs(m.year - year), abs(coalesce(m.mileage_km - mileage_km, 0)), m.ad_id) AS rank
+              FROM otto.fair_value_comparables(want.make, want.model, year, fuel, power_kw, lvl) m
+             ORDER BY rank LIMIT 3) x
+      JOIN otto.ad a ON a.ad_id = x.ad_id;
     RETURN jsonb_build_object(
         'make', want.make, 'model', coalesce(want.model, model), 'year', year, 'mileage_km', mileage_km, 'fuel', fuel,
         'power_kw', power_kw, 'currency', 'EUR',
@@ -1644,7 +1687,8 @@ END
 $fn$;
 COMMENT ON FUNCTION otto.fair_value(text, text, int, int, text, int) IS 'Fair value in euros of a car (make, model, year, optionally mileage, fuel, power): estimate, 80% range, comparables used with examples, confidence, and the fallback taken when the exact group is thin';
 
-CREATE FUNCTION otto.depreciation(make text, model text DEFAULT NULL, min_ads int DEFAULT 20) RETURNS jsonb
+CREATE FUNCTION otto.depreciation(make text DEFAULT NULL, model text DEFAULT NULL, min_ads int DEFAULT 20,
+                                  by_model boolean DEFAULT false, lim int DEFAULT 20) RETURNS jsonb
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
@@ -1656,6 +1700,9 @@ DECLARE
     cuts  jsonb;
     rank  jsonb;
 BEGIN
+    IF make IS NULL THEN
+        RETURN otto.depreciation_ranking(by_model, min_ads, lim);
+    END IF;
     SELECT * INTO want FROM otto.market_name(make, model);
     IF want.make IS NULL OR (model IS NOT NULL AND want.model IS NULL) THEN
         RETURN jsonb_build_object('make', make, 'model', model, 'reason', 'no ads of this ' ||
@@ -1699,7 +1746,7 @@ BEGIN
         'n', coalesce(f.n, 0), 'as_of', otto.market_as_of());
 END
 $fn$;
-COMMENT ON FUNCTION otto.depreciation(text, text, int) IS 'How fast a make or model loses value: annual rate with its 95% interval, the effect of mileage, the value curve by model year, price cuts on live ads, and the make''s models ranked (those with at least min_ads priced live ads)';
+COMMENT ON FUNCTION otto.depreciation(text, text, int, boolean, int) IS 'How fast a make or model loses value: annual rate with its 95% interval, the effect of mileage, the value curve by model year, price cuts on live ads, and the make''s models ranked (those with at least min_ads priced live ads); without a make, otto.depreciation_ranking(by_model, min_ads, lim)';
 
 CREATE FUNCTION otto.depreciation_ranking(by_model boolean DEFAULT false, min_ads int DEFAULT 30, lim int DEFAULT 20)
 RETURNS jsonb
@@ -1721,7 +1768,7 @@ AS $fn$
                       FROM otto.market_mm m GROUP BY 1, 2 HAVING sum(m.s[6]) >= min_ads) g,
                    otto.market_fit(g.make, g.model) x
              WHERE x.b_age IS NOT NULL
-             ORDER BY 3 DESC LIMIT least(lim, 100)) r
+             ORDER BY 3 DESC LIMIT lim) r
 $fn$;
 COMMENT ON FUNCTION otto.depreciation_ranking(boolean, int, int) IS 'Makes (or models) ranked by annual depreciation, fastest first';
 
@@ -1765,7 +1812,7 @@ BEGIN
              GROUP BY 1, 2, 3
             HAVING count(*) FILTER (WHERE NOT m.live AND NOT m.continued) >= min_sold
              ORDER BY median, 5 DESC
-             LIMIT least(lim, 100)) g;
+             LIMIT lim) g;
     RETURN jsonb_build_object('level', level,
         'filters', jsonb_strip_nulls(jsonb_build_object('price_min', price_min, 'price_max', price_max, 'body', body, 'fuel', fuel)),
         'ranking', coalesce(res, '[]'), 'min_sold', min_sold,
@@ -1807,22 +1854,18 @@ BEGIN
            AND (make IS NULL OR lower(m.make) = lower(make)) AND (model IS NULL OR lower(m.model) = lower(model))
            AND (max_price IS NULL OR m.price_eur <= max_price) AND (fuel IS NULL OR m.fuel = fuel)
            AND (body IS NULL OR m.body = body)),
-    -- first pass: the model's mean moved along otto.market_slopes, cheap for every fresh ad
-    slopes AS (
-        SELECT m.make, m.model, m.s[9] / m.s[6] AS my, m.s[7] / m.s[6] AS ma, m.s[8] / m.s[6] AS mk, f.b_age, f.b_km
-          FROM (SELECT DISTINCT c.make, c.model FROM cand c) g
-          JOIN otto.market_mm m ON m.make = g.make AND m.model = g.model AND m.s[6] >= 3
-          CROSS JOIN LATERAL otto.market_slopes(g.make, g.model) f
-         WHERE f.fit_of IS NOT NULL),
+    -- first pass: the gap under the model's price line (otto.market_line), cheap for every fresh ad
     screened AS (
-        SELECT c.*, 1 - c.price_eur / exp(l.my + l.b_age * (extract(year FROM c.listed_at AT TIME ZONE 'UTC') - c.year - l.ma)
-                                          + coalesce(l.b_km * (c.mileage_km / 1000.0 - l.mk), 0)) AS gap0
-          FROM cand c JOIN slopes l ON l.make = c.make AND l.model = c.model),
+        SELECT c.*, otto.line_gap(c.price_eur, c.year, c.mileage_km, c.listed_at, l.mean_ln_price, l.mean_age, l.mean_km,
+                                  l.b_age, l.b_km) AS gap0
+          FROM cand c
+          JOIN (SELECT g.make, g.model, x.* FROM (SELECT DISTINCT c.make, c.model FROM cand c) g,
+                       otto.market_line(g.make, g.model) x) l ON l.make = c.make AND l.model = c.model),
     -- second pass: the full fair value for the most promising
     valued AS (
         SELECT s.*, otto.fair_value(s.make, s.model, s.year, s.mileage_km, s.fuel, s.power_kw) AS fv
           FROM screened s WHERE s.gap0 * 100 >= min_gap_pct - 10
-         ORDER BY s.gap0 DESC LIMIT least(lim, 100) * 3),
+         ORDER BY s.gap0 DESC LIMIT lim * 3),
     deals AS (
         SELECT v.*, a.url, a.title, a.damage, (v.fv->>'estimate_eur')::int AS fair,
                round(100 * (1 - v.price_eur / (v.fv->>'estimate_eur')::numeric), 1) AS gap_pct
@@ -1841,7 +1884,7 @@ BEGIN
                ORDER BY d.gap_pct DESC),
            (SELECT count(*) FROM cand)
       INTO res, fresh
-      FROM (SELECT * FROM deals WHERE gap_pct >= min_gap_pct ORDER BY gap_pct DESC LIMIT least(lim, 100)) d;
+      FROM (SELECT * FROM deals WHERE gap_pct >= min_gap_pct ORDER BY gap_pct DESC LIMIT lim) d;
     RETURN jsonb_build_object(
         'since', t0, 'deals', coalesce(res, '[]'), 'fresh_ads', fresh,
         'classes', jsonb_build_object('great', 'at least 20% under fair value', 'good', '10-20% under',
@@ -1905,6 +1948,544 @@ $fn$;
 COMMENT ON FUNCTION otto.market_overview(text, text) IS 'The market (or one make or model) at a glance, for charts: live ads, median price and mileage, events of the last day, the most popular makes or models, and price, mileage and model-year histograms';
 
 -------------------------------------------------------------------------------
+-- Ads for people: search, details, comparison.
+-------------------------------------------------------------------------------
+-- Live ads matching filters (a JSON object; see the comment below), sorted,
+-- a page at a time.  Each filter becomes one condition of a query planned
+-- with the values known, so the indexes on otto.ad serve any combination.
+CREATE FUNCTION otto.search_ads(filters jsonb DEFAULT '{}', sort text DEFAULT 'newest', lim int DEFAULT 20, off int DEFAULT 0)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    known CONSTANT text[] := ARRAY['make', 'model', 'year_min', 'year_max', 'price_min', 'price_max', 'mileage_min',
+        'mileage_max', 'power_min', 'power_max', 'engine_cc_min', 'engine_cc_max', 'seats_min', 'seats_max', 'doors',
+        'fuel', 'body', 'gearbox', 'drive', 'color', 'seller_type', 'region', 'city', 'damaged', 'price_cut',
+        'good_deal', 'text'];
+    ranges CONSTANT jsonb := '{"year": "year", "price": "price_eur", "mileage": "mileage_km", "power": "power_kw",
+                               "engine_cc": "engine_cc", "seats": "seats"}';
+    orders CONSTANT jsonb := '{"newest": "a.first_seen_at DESC", "price_asc": "a.price_eur", "price_desc": "a.price_eur DESC",
+                               "mileage_asc": "a.mileage_km", "year_desc": "a.year DESC", "power_desc": "a.power_kw DESC",
+                               "deal": "gap DESC"}';
+    f     jsonb := '{}';        -- the filters, canonical
+    conds text[] := ARRAY['a.state = ''live'''];
+    k     text;
+    v     jsonb;
+    vals  text[];
+    c     text;
+    deals boolean;
+    res   jsonb;
+BEGIN
+    filters := coalesce(filters, '{}');
+    IF jsonb_typeof(filters) <> 'object' THEN
+        RAISE EXCEPTION 'search_ads: filters must be a JSON object, not %', jsonb_typeof(filters)
+              USING ERRCODE = 'invalid_parameter_value', HINT = 'For example: {"make": "Volkswagen", "price_max": 10000, "fuel": "diesel"}';
+    END IF;
+    IF NOT orders ? coalesce(sort, '') THEN
+        RAISE EXCEPTION 'search_ads: unknown sort "%"', sort USING ERRCODE = 'invalid_parameter_value',
+              HINT = 'Sort by one of: ' || (SELECT string_agg(x, ', ') FROM jsonb_object_keys(orders) x);
+    END IF;
+    IF lim NOT BETWEEN 1 AND 1000 OR off NOT BETWEEN 0 AND 100000 THEN
+        RAISE EXCEPTION 'search_ads: limit must be 1-1000 and offset 0-100000' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    FOR k, v IN SELECT * FROM jsonb_each(filters) WHERE value <> 'null' LOOP
+        IF k <> ALL (known) THEN
+            RAISE EXCEPTION 'search_ads: unknown filter "%"', k USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Filters: ' || array_to_string(known, ', ');
+        END IF;
+        IF k ~ '_(min|max)$' THEN
+            IF jsonb_typeof(v) <> 'number' THEN
+                RAISE EXCEPTION 'search_ads: filter "%" must be a number, not %', k, v USING ERRCODE = 'invalid_parameter_value';
+            END IF;
+            f := f || jsonb_build_object(k, v);
+            conds := conds || format('a.%I %s ($1->>%L)::numeric', ranges->>regexp_replace(k, '_(min|max)$', ''),
+                                     CASE WHEN k LIKE '%_min' THEN '>=' ELSE '<=' END, k);
+            CONTINUE;
+        END IF;
+        IF k IN ('damaged', 'price_cut', 'good_deal') THEN
+            IF jsonb_typeof(v) <> 'boolean' THEN
+                RAISE EXCEPTION 'search_ads: filter "%" must be true or false, not %', k, v USING ERRCODE = 'invalid_parameter_value';
+            END IF;
+            f := f || jsonb_build_object(k, v);
+            conds := conds || CASE k
+                WHEN 'damaged' THEN CASE WHEN v = 'true' THEN 'a.damage LIKE ''damaged%''' ELSE 'coalesce(a.damage, ''none'') = ''none''' END
+                WHEN 'price_cut' THEN CASE WHEN v = 'true' THEN '' ELSE 'NOT ' END
+                                      || 'EXISTS (SELECT FROM otto.market_ad m WHERE m.ad_id = a.ad_id AND m.live AND m.price_cuts > 0)'
+                ELSE 'true' END;    -- good_deal: a condition on the gap, below
+            CONTINUE;
+        END IF;
+        -- text filters: a string, or a list of alternatives for the categorical ones
+        vals := CASE jsonb_typeof(v) WHEN 'string' THEN ARRAY[v->>0]
+                                     WHEN 'array' THEN ARRAY(SELECT jsonb_array_elements_text(v)) END;
+        IF vals IS NULL OR cardinality(vals) = 0 OR cardinality(vals) > 20 OR EXISTS (SELECT FROM unnest(vals) x WHERE length(x) > 100) THEN
+            RAISE EXCEPTION 'search_ads: filter "%" must be a string (or up to 20 of them), not %', k, v
+                  USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        IF k IN ('fuel', 'body', 'gearbox', 'drive', 'color', 'seller_type') THEN
+            FOREACH c IN ARRAY vals LOOP
+                IF otto.vocabulary_code(k, c) IS NULL THEN
+                    RAISE EXCEPTION 'search_ads: "%" is not a known %', c, k USING ERRCODE = 'invalid_parameter_value',
+                          HINT = 'Known: ' || (SELECT string_agg(code, ', ' ORDER BY code) FROM otto.vocabulary WHERE field = k);
+                END IF;
+            END LOOP;
+            vals := ARRAY(SELECT DISTINCT otto.vocabulary_code(k, x) FROM unnest(vals) x);
+            f := f || jsonb_build_object(k, to_jsonb(vals));
+            conds := conds || format('a.%I = ANY (ARRAY(SELECT jsonb_array_elements_text($1->%L)))', k, k);
+        ELSIF k IN ('make', 'model') THEN
+            -- the market's spelling, so that the (make, model, year) index serves it
+            c := CASE k WHEN 'make' THEN (SELECT n.make FROM otto.market_name(vals[1]) n)
+                        ELSE (SELECT n.model FROM otto.market_name(coalesce(f->>'make', filters->>'make', ''), vals[1]) n) END;
+            f := f || jsonb_build_object(k, coalesce(c, vals[1]));
+            conds := conds || CASE WHEN c IS NOT NULL THEN format('a.%I = ($1->>%L)', k, k)
+                                   ELSE format('lower(a.%I) = lower($1->>%L)', k, k) END;
+        ELSIF k = 'text' THEN
+            f := f || jsonb_build_object(k, vals[1]);
+            conds := conds || 'a.title ILIKE ''%'' || regexp_replace($1->>''text'', ''([%_\\])'', ''\\\1'', ''g'') || ''%'''::text;
+        ELSE                        -- doors, region, city: as the site writes them, any case
+            f := f || jsonb_build_object(k, vals[1]);
+            conds := conds || format('lower(a.%I) = lower($1->>%L)', CASE k WHEN 'city' THEN 'location' ELSE k END, k);
+        END IF;
+    END LOOP;
+    deals := sort = 'deal' OR f->>'good_deal' = 'true';
+    EXECUTE format($q$
+        WITH c AS (SELECT a.* FROM otto.ad a WHERE %s %s),
+        g AS (SELECT c.*, %s AS gap FROM c %s)
+        SELECT jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
+                   'ad_id', g.ad_id, 'url', g.url, 'title', g.title, 'make', g.make, 'model', g.model, 'year', g.year,
+                   'mileage_km', g.mileage_km, 'price_eur', g.price_eur, 'fuel', g.fuel, 'body', g.body,
+                   'gearbox', g.gearbox, 'power_kw', g.power_kw, 'engine_cc', g.engine_cc, 'color', g.color,
+                   'city', g.location, 'region', g.region, 'seller_type', g.seller_type, 'damage', g.damage,
+                   'listed_at', g.first_seen_at, 'under_model_line_pct', round((100 * g.gap)::numeric, 1))) ORDER BY g.ord)
+          FROM (SELECT g.*, row_number() OVER (ORDER BY %s NULLS LAST, g.ad_id DESC) AS ord FROM g %s
+                 ORDER BY ord LIMIT %s OFFSET %s) g $q$,
+        array_to_string(conds, ' AND '),
+        CASE WHEN deals THEN '' ELSE format('ORDER BY %s NULLS LAST, a.ad_id DESC LIMIT %s', orders->>sort, lim + off) END,
+        CASE WHEN deals THEN 'otto.line_gap(c.price_eur, c.year, c.mileage_km, now(), l.mean_ln_price, l.mean_age, l.mean_km, l.b_age, l.b_km)'
+             ELSE 'NULL::float8' END,
+        CASE WHEN deals THEN 'JOIN (SELECT d.make, d.model, x.* FROM (SELECT DISTINCT c.make, c.model FROM c) d,
+                                   otto.market_line(d.make, d.model) x) l ON l.make = c.make AND l.model = c.model
+                              WHERE c.price_eur > 0 AND c.year IS NOT NULL' ELSE '' END,
+        replace(replace(orders->>sort, 'a.', 'g.'), 'gap', 'g.gap'),
+        CASE WHEN f->>'good_deal' = 'true' THEN 'WHERE g.gap >= 0.1' ELSE '' END,
+        lim, off)
+      INTO res USING f;
+    RETURN jsonb_build_object('ads', coalesce(res, '[]'), 'filters', f, 'sort', sort, 'limit', lim, 'offset', off,
+        'currency', 'EUR', 'units', jsonb_build_object('mileage', 'km', 'power', 'kW', 'engine', 'cm3'),
+        'method', 'live ads matching every filter' ||
+                  CASE WHEN deals THEN '; deal = priced at least 10% under its model''s log-price line (under_model_line_pct)' ELSE '' END,
+        'n', jsonb_array_length(coalesce(res, '[]')), 'as_of', otto.market_as_of());
+END
+$fn$;
+COMMENT ON FUNCTION otto.search_ads(jsonb, text, int, int) IS 'Live ads matching filters (make, model, year/price/mileage/power/engine_cc/seats _min and _max, doors, fuel, body, gearbox, drive, color, seller_type (each a code or a list), region, city, damaged, price_cut, good_deal, text in the title), sorted by newest, price_asc, price_desc, mileage_asc, year_desc, power_desc or deal';
+
+-- One ad with what Otto knows about it: its fields, its history, how long it
+-- has been listed, and its fair value.
+CREATE FUNCTION otto.ad_details(ad_id bigint) RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+#variable_conflict use_variable
+DECLARE
+    a    otto.ad;
+    m    otto.market_ad;
+    fv   jsonb;
+    hist jsonb;
+BEGIN
+    SELECT * INTO a FROM otto.ad x WHERE x.ad_id = ad_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'no ad with id %', ad_id USING ERRCODE = 'no_data_found',
+              HINT = 'Ad ids come from search_ads, good_deals or a comparable''s examples.';
+    END IF;
+    SELECT * INTO m FROM otto.market_ad x WHERE x.ad_id = ad_id;
+    IF a.make IS NOT NULL AND a.model IS NOT NULL AND a.year IS NOT NULL THEN
+        fv := otto.fair_value(a.make, a.model, a.year, a.mileage_km, a.fuel, a.power_kw);
+    END IF;
+    SELECT jsonb_agg(jsonb_strip_nulls(jsonb_build_object('at', e.at, 'event', e.kind, 'old_price_eur', e.old_price_eur,
+                                                          'new_price_eur', e.new_price_eur, 'days_on_market', e.days_on_market))
+                     ORDER BY e.event_id)
+      INTO hist FROM otto.ad_event e WHERE e.ad_id = ad_id;
+    RETURN jsonb_strip_nulls(jsonb_build_object(
+        'ad_id', a.ad_id, 'url', a.url, 'state', a.state, 'title', a.title, 'make', a.make, 'model', a.model,
+        'year', a.year, 'mileage_km', a.mileage_km, 'price_eur', a.price_eur, 'fuel', a.fuel, 'body', a.body,
+        'gearbox', a.gearbox, 'power_kw', a.power_kw, 'engine_cc', a.engine_cc, 'color', a.color, 'seats', a.seats,
+        'doors', a.doors, 'drive', a.drive, 'emission_class', a.emission_class, 'damage', a.damage, 'origin', a.origin,
+        'city', a.location, 'region', a.region, 'seller_type', a.seller_type, 'seller_name', a.seller_name,
+        'features', CASE WHEN a.features <> '{}' THEN to_jsonb(a.features) END,
+        'listed_at', a.first_seen_at, 'last_seen_at', a.last_seen_at, 'removed_at', a.removed_at,
+        'days_listed', round((extract(epoch FROM coalesce(a.removed_at, now()) - a.first_seen_at) / 86400)::numeric, 1)
+                       + coalesce(m.prior_days, 0),
+        'price_cuts', m.price_cuts, 'price_cut_eur', m.price_cut_eur,
+        'fair_value_eur', fv->'estimate_eur', 'fair_value_range_80_eur', fv->'range_80_eur',
+        'gap_pct', CASE WHEN (fv->>'estimate_eur')::int > 0 AND a.price_eur > 0
+                        THEN round(100 * (1 - a.price_eur / (fv->>'estimate_eur')::numeric), 1) END,
+        'deal', CASE WHEN (fv->>'estimate_eur')::int > 0 AND a.price_eur > 0
+                     THEN otto.deal_class(round(100 * (1 - a.price_eur / (fv->>'estimate_eur')::numeric), 1)) END,
+        'fair_value', fv, 'history', hist, 'currency', 'EUR',
+        'method', 'the ad as last crawled; history from otto.ad_event; gap_pct = how far the price is under the fair value',
+        'n', 1, 'as_of', greatest(a.last_seen_at, a.removed_at)));
+END
+$fn$;
+COMMENT ON FUNCTION otto.ad_details(bigint) IS 'One ad: its fields, its event history, days listed (earlier listings of a relisted car included), price cuts, and its fair value with the gap and deal class';
+
+-- 2-5 ads side by side, with what differs and which is best at it.
+CREATE FUNCTION otto.compare_ads(ad_ids bigint[]) RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    ids  bigint[] := ARRAY(SELECT DISTINCT x FROM unnest(ad_ids) x WHERE x IS NOT NULL);
+    ads  jsonb;
+    cmp  jsonb;
+BEGIN
+    IF cardinality(ids) NOT BETWEEN 2 AND 5 THEN
+        RAISE EXCEPTION 'compare_ads takes 2 to 5 different ad ids, not %', coalesce(cardinality(ids), 0)
+              USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT jsonb_agg(otto.ad_details(x) || jsonb_build_object('depreciation_pct_per_year',
+                     (SELECT round((100 * (1 - exp(f.b_age)))::numeric, 1)
+                        FROM otto.ad a, otto.market_slopes(a.make, a.model) f WHERE a.ad_id = x))
+                     ORDER BY o)
+      INTO ads FROM unnest(ids) WITH ORDINALITY u(x, o);
+    -- per field: the values in order, whether they differ, and the best ad where "best" means something
+    SELECT jsonb_agg(jsonb_build_object('field', d.field, 'values', d.vals, 'differ', d.differ, 'best_ad_id', d.best)
+                     ORDER BY d.o)
+      INTO cmp
+      FROM (SELECT k.field, k.o, jsonb_agg(a->k.field ORDER BY i) AS vals,
+                   count(DISTINCT a->k.field) > 1 AS differ,
+                   CASE WHEN count(DISTINCT a->k.field) > 1 AND k.better IS NOT NULL THEN
+                        (array_agg((a->>'ad_id')::bigint ORDER BY CASE k.better WHEN 'low' THEN (a->>k.field)::numeric
+                                                                      WHEN 'high' THEN -(a->>k.field)::numeric END NULLS LAST))[1] END AS best
+              FROM jsonb_array_elements(ads) WITH ORDINALITY e(a, i),
+                   (VALUES ('make', 1, NULL), ('model', 2, NULL), ('year', 3, 'high'), ('mileage_km', 4, 'low'),
+                           ('price_eur', 5, 'low'), ('fair_value_eur', 6, NULL), ('gap_pct', 7, 'high'), ('deal', 8, NULL),
+                           ('depreciation_pct_per_year', 9, 'low'), ('days_listed', 10, NULL), ('price_cuts', 11, NULL),
+                           ('fuel', 12, NULL), ('body', 13, NULL), ('gearbox', 14, NULL), ('power_kw', 15, 'high'),
+                           ('engine_cc', 16, NULL), ('state', 17, NULL), ('city', 18, NULL)) k(field, o, better)
+             GROUP BY k.field, k.o, k.better) d;
+    RETURN jsonb_build_object('ads', ads, 'comparison', cmp, 'currency', 'EUR',
+        'method', 'each ad''s details and fair value; best = newest year, lowest mileage, price and depreciation, largest gap under fair value, most power',
+        'n', jsonb_array_length(ads), 'as_of', otto.market_as_of());
+END
+$fn$;
+COMMENT ON FUNCTION otto.compare_ads(bigint[]) IS '2-5 ads side by side: each one''s details, fair value gap, depreciation and days listed, and per field whether they differ and which ad is best';
+
+-------------------------------------------------------------------------------
+-- The chat tools: a registry of Otto's answers for chat assistants (the MCP
+-- server otto-mcp lists and calls them), argument checking, and the one door
+-- the chat role has: otto.call_tool.
+-------------------------------------------------------------------------------
+CREATE TABLE otto.tool (
+    name          text PRIMARY KEY CHECK (name ~ '^[a-z][a-z0-9_]{0,63}$'),
+    title         text NOT NULL,
+    description   text NOT NULL,
+    fn            regprocedure NOT NULL,
+    input_schema  jsonb NOT NULL CHECK (input_schema->>'type' = 'object'),
+    output_schema jsonb NOT NULL CHECK (output_schema->>'type' = 'object'),
+    list_key      text,
+    arg_params    jsonb NOT NULL DEFAULT '{}',
+    builtin       boolean NOT NULL DEFAULT false
+);
+COMMENT ON TABLE otto.tool IS 'Tools for chat assistants: each backed by a read-only Otto function, called through otto.call_tool';
+COMMENT ON COLUMN otto.tool.fn IS 'The function that answers (STABLE or IMMUTABLE); arguments are passed by name';
+COMMENT ON COLUMN otto.tool.input_schema IS 'JSON Schema of the arguments (object; properties with type, enum, minimum, maximum, minLength, maxLength, pattern, minItems, maxItems, default; required; additionalProperties false)';
+COMMENT ON COLUMN otto.tool.output_schema IS 'JSON Schema of the result object';
+COMMENT ON COLUMN otto.tool.list_key IS 'Key of the result''s list that the limit argument bounds; call_tool sets truncated when there were more';
+COMMENT ON COLUMN otto.tool.builtin IS 'Shipped with Otto; tools users add (false) are kept by pg_dump';
+COMMENT ON COLUMN otto.tool.arg_params IS 'Argument names that differ from the function''s parameter names: {"argument": "parameter"}';
+
+CREATE FUNCTION otto.tool_check() RETURNS trigger
+LANGUAGE plpgsql
+AS $fn$
+BEGIN
+    IF (SELECT provolatile FROM pg_catalog.pg_proc WHERE oid = NEW.fn) = 'v' THEN
+        RAISE EXCEPTION 'tool %: % is volatile; tools must be read-only (STABLE) functions', NEW.name, NEW.fn
+              USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN NEW;
+END
+$fn$;
+CREATE TRIGGER tool_check BEFORE INSERT OR UPDATE ON otto.tool FOR EACH ROW EXECUTE FUNCTION otto.tool_check();
+
+-- The arguments checked against a JSON Schema, defaults applied.  Errors say
+-- what to send instead.
+CREATE FUNCTION otto.tool_args(schema jsonb, args jsonb, path text DEFAULT '') RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    props jsonb := coalesce(schema->'properties', '{}');
+    out   jsonb := '{}';
+    k     text;
+    p     jsonb;
+    v     jsonb;
+    types text[];
+    t     text;
+    what  text;
+    e     jsonb;
+BEGIN
+    args := coalesce(args, '{}');
+    IF jsonb_typeof(args) <> 'object' THEN
+        RAISE EXCEPTION 'arguments%s must be a JSON object, not %', CASE WHEN path <> '' THEN ' of "' || path || '"' ELSE '' END,
+              jsonb_typeof(args) USING ERRCODE = 'invalid_parameter_value',
+              HINT = 'Send an object with: ' || (SELECT string_agg(x, ', ') FROM jsonb_object_keys(props) x);
+    END IF;
+    FOR k IN SELECT jsonb_object_keys(args) LOOP
+        IF NOT props ? k THEN
+            RAISE EXCEPTION 'unknown argument "%"', path || k USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Arguments' || CASE WHEN path <> '' THEN ' of ' || rtrim(path, '.') ELSE '' END || ': '
+                         || (SELECT string_agg(x, ', ') FROM jsonb_object_keys(props) x);
+        END IF;
+    END LOOP;
+    FOR k, p IN SELECT * FROM jsonb_each(props) LOOP
+        v := args->k;
+        IF v IS NULL OR v = 'null' THEN
+            IF p ? 'default' THEN
+                out := out || jsonb_build_object(k, p->'default');
+            ELSIF coalesce(schema->'required', '[]') ? k THEN
+                RAISE EXCEPTION 'missing argument "%"', path || k USING ERRCODE = 'invalid_parameter_value',
+                      HINT = coalesce(p->>'description', 'It is required.');
+            END IF;
+            CONTINUE;
+        END IF;
+        types := CASE WHEN jsonb_typeof(p->'type') = 'array' THEN ARRAY(SELECT jsonb_array_elements_text(p->'type'))
+                      ELSE ARRAY[p->>'type'] END;
+        t := (SELECT x FROM unnest(types) x
+               WHERE CASE x WHEN 'integer' THEN jsonb_typeof(v) = 'number' AND (v::text)::numeric = trunc((v::text)::numeric)
+                            WHEN 'number' THEN jsonb_typeof(v) = 'number'
+                            ELSE jsonb_typeof(v) = x END LIMIT 1);
+        what := (SELECT string_agg(CASE x WHEN 'integer' THEN 'an integer' WHEN 'number' THEN 'a number' WHEN 'string' THEN 'a string'
+                                          WHEN 'boolean' THEN 'true or false' WHEN 'array' THEN 'a list' ELSE 'an object' END, ' or ')
+                   FROM unnest(types) x)
+                || CASE WHEN p ? 'enum' THEN ', one of ' || (SELECT string_agg(x, ', ') FROM jsonb_array_elements_text(p->'enum') x)
+                        WHEN p ? 'minimum' AND p ? 'maximum' THEN format(' from %s to %s', p->'minimum', p->'maximum')
+                        WHEN p ? 'minimum' THEN format(' of at least %s', p->'minimum')
+                        WHEN p ? 'maximum' THEN format(' of at most %s', p->'maximum')
+                        WHEN p ? 'maxItems' THEN format(' of %s to %s items', coalesce(p->'minItems', '0'), p->'maxItems')
+                        WHEN p ? 'maxLength' THEN format(' of at most %s characters', p->'maxLength')
+                        WHEN p ? 'pattern' THEN format(' matching %s', p->>'pattern')
+                        ELSE '' END;
+        IF t IS NULL
+           OR (p ? 'enum' AND NOT p->'enum' @> jsonb_build_array(v))
+           OR (t IN ('integer', 'number') AND p ? 'minimum' AND (v::text)::numeric < (p->>'minimum')::numeric)
+           OR (t IN ('integer', 'number') AND p ? 'maximum' AND (v::text)::numeric > (p->>'maximum')::numeric)
+           OR (t = 'string' AND length(v->>0) NOT BETWEEN coalesce((p->>'minLength')::int, 0) AND coalesce((p->>'maxLength')::int, 10000))
+           OR (t = 'string' AND p ? 'pattern' AND v->>0 !~ (p->>'pattern'))
+           OR (t = 'array' AND jsonb_array_length(v) NOT BETWEEN coalesce((p->>'minItems')::int, 0) AND coalesce((p->>'maxItems')::int, 1000)) THEN
+            RAISE EXCEPTION 'argument "%" must be %, not %', path || k, what, left(v::text, 100)
+                  USING ERRCODE = 'invalid_parameter_value', HINT = 'Send ' || what || '.' || coalesce(' ' || (p->>'description'), '');
+        END IF;
+        IF t = 'array' AND p ? 'items' THEN
+            FOR e IN SELECT * FROM jsonb_array_elements(v) LOOP
+                PERFORM otto.tool_args(jsonb_build_object('type', 'object', 'properties', jsonb_build_object('item', p->'items')),
+                                       jsonb_build_object('item', e), path || k || '.');
+            END LOOP;
+        ELSIF t = 'object' THEN
+            v := otto.tool_args(p, v, path || k || '.');
+        END IF;
+        out := out || jsonb_build_object(k, v);
+    END LOOP;
+    RETURN out;
+END
+$fn$;
+COMMENT ON FUNCTION otto.tool_args(jsonb, jsonb, text) IS 'Arguments checked against a tool''s input JSON Schema (unknown keys, types, enums, ranges, lengths, patterns, list sizes; nested objects), with defaults applied';
+
+-- Run a read-only query with $1 = args under otto.tool_timeout (C: arms the
+-- statement timeout for the call and restores the caller's).
+CREATE FUNCTION otto.tool_exec(query text, args jsonb) RETURNS jsonb
+    LANGUAGE c VOLATILE
+    AS 'MODULE_PATHNAME', 'otto_tool_exec';
+COMMENT ON FUNCTION otto.tool_exec(text, jsonb) IS 'Runs a read-only query returning one jsonb with $1 = args, cancelled after otto.tool_timeout (otto.call_tool''s engine; not for chat)';
+
+CREATE FUNCTION otto.tools() RETURNS jsonb
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+    SELECT jsonb_build_object('tools', coalesce(jsonb_agg(jsonb_build_object(
+               'name', t.name, 'title', t.title, 'description', t.description,
+               'inputSchema', t.input_schema, 'outputSchema', t.output_schema,
+               'annotations', jsonb_build_object('title', t.title, 'readOnlyHint', true, 'destructiveHint', false,
+                                                 'idempotentHint', true, 'openWorldHint', false))
+               ORDER BY t.name), '[]'))
+      FROM otto.tool t
+$fn$;
+COMMENT ON FUNCTION otto.tools() IS 'The chat tools as MCP tools/list returns them: name, title, description, input and output JSON Schemas, annotations (read-only, closed world)';
+
+CREATE FUNCTION otto.call_tool(name text, args jsonb DEFAULT '{}') RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET transaction_read_only = on          -- nothing a tool runs can write
+AS $fn$
+#variable_conflict use_variable
+DECLARE
+    t     otto.tool;
+    a     jsonb;
+    lim   int;
+    call  text;
+    res   jsonb;
+    trunc boolean := false;
+BEGIN
+    SELECT * INTO t FROM otto.tool x WHERE x.name = name;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'unknown tool "%"', name USING ERRCODE = 'undefined_function',
+              HINT = 'Tools: ' || (SELECT string_agg(x.name, ', ' ORDER BY x.name) FROM otto.tool x);
+    END IF;
+    a := otto.tool_args(t.input_schema, args);
+    lim := (a->>'limit')::int;
+    -- the call by parameter name, each argument cast from $1 to the parameter's type;
+    -- one more row than the limit tells whether the list was cut
+    SELECT format('SELECT %s(%s)', t.fn::regproc,
+                  string_agg(format('%I => %s', p.pname,
+                                    CASE WHEN p.ptype = 'jsonb'::regtype THEN format('$1->%L', k.key)
+                                         WHEN p.ptype = 'interval'::regtype THEN format('($1->>%L)::interval', k.key)
+                                         WHEN k.key = 'limit' AND t.list_key IS NOT NULL THEN format('($1->>%L)::int + 1', k.key)
+                                         WHEN jsonb_typeof(k.value) = 'array'
+                                         THEN format('ARRAY(SELECT jsonb_array_elements_text($1->%L))::%s', k.key, format_type(p.ptype, NULL))
+                                         ELSE format('($1->>%L)::%s', k.key, format_type(p.ptype, NULL)) END), ', '))
+      INTO call
+      FROM jsonb_each(a) k
+      JOIN LATERAL (SELECT x.n AS pname, x.t AS ptype
+                      FROM pg_catalog.pg_proc f,
+                           unnest(f.proargnames, f.proargtypes::oid[]::regtype[]) x(n, t)
+                     WHERE f.oid = t.fn AND x.n = coalesce(t.arg_params->>k.key, k.key)) p ON true;
+    res := otto.tool_exec(coalesce(call, format('SELECT %s()', t.fn::regproc)), a);
+    IF t.list_key IS NOT NULL AND lim IS NOT NULL AND jsonb_array_length(coalesce(res->t.list_key, '[]')) > lim THEN
+        IF (res->>'n')::bigint = lim + 1 THEN   -- n counted the rows returned
+            res := res || jsonb_build_object('n', lim);
+        END IF;
+        res := jsonb_set(res, ARRAY[t.list_key],
+                         (SELECT jsonb_agg(e ORDER BY i) FROM jsonb_array_elements(res->t.list_key) WITH ORDINALITY x(e, i) WHERE i <= lim));
+        trunc := true;
+    END IF;
+    IF res ? t.list_key THEN
+        res := res || jsonb_build_object('truncated', trunc);
+    END IF;
+    RETURN res;
+END
+$fn$;
+COMMENT ON FUNCTION otto.call_tool(text, jsonb) IS 'Calls a chat tool: checks the arguments against its schema, applies defaults and the row limit (truncated says when there were more), runs its function read-only under otto.tool_timeout (ms, default 10000) and returns its jsonb result';
+
+-- The tools.  Enums are the vocabulary's codes; every list has a limit (default 20, at most 100).
+INSERT INTO otto.tool (name, title, description, fn, input_schema, output_schema, list_key, arg_params) VALUES
+('fair_value', 'Fair value of a car',
+ 'What a used car of a given make, model and model year is worth on the market now, in euros: an estimate, an 80% range, the comparable live ads it is based on (with links to a few), and a confidence level. Give mileage, fuel and power when known: they sharpen the estimate. When the exact group is thin it widens (neighbouring years, all years, the make) and says so in "fallback".',
+ 'otto.fair_value(text,text,int,int,text,int)',
+ '{"type": "object", "additionalProperties": false, "required": ["make", "model", "year"], "properties": {
+   "make": {"type": "string", "minLength": 1, "maxLength": 40, "description": "Make as people write it, e.g. Volkswagen, Škoda, BMW"},
+   "model": {"type": "string", "minLength": 1, "maxLength": 40, "description": "Model, e.g. Golf, Octavia, 320"},
+   "year": {"type": "integer", "minimum": 1950, "maximum": 2030, "description": "Model year, e.g. 2015"},
+   "mileage_km": {"type": "integer", "minimum": 0, "maximum": 2000000, "description": "Mileage in kilometres"},
+   "fuel": {"type": "string", "enum": ["diesel", "petrol", "petrol_lpg", "petrol_cng", "hybrid", "electric"]},
+   "power_kw": {"type": "integer", "minimum": 10, "maximum": 1000, "description": "Engine power in kW (1 hp = 0.7355 kW)"}}}',
+ '{"type": "object", "required": ["as_of", "n"], "properties": {
+   "estimate_eur": {"type": ["integer", "null"]}, "range_80_eur": {"type": "array", "items": {"type": "integer"}},
+   "confidence": {"type": "string", "enum": ["high", "medium", "low"]}, "comparables": {"type": "object"},
+   "fallback": {"type": ["string", "null"]}, "currency": {"type": "string"}, "method": {"type": "string"},
+   "n": {"type": "integer"}, "as_of": {"type": ["string", "null"]}}}',
+ NULL, '{}'),
+('depreciation', 'Depreciation',
+ 'How fast cars lose value. With a make (and optionally a model): the annual depreciation rate from a log-price regression on age and mileage with its 95% interval, the value curve by model year, price cuts seen on live ads, and the make''s models ranked. Without a make: makes (or, with by_model, models) ranked by depreciation, fastest first.',
+ 'otto.depreciation(text,text,int,boolean,int)',
+ '{"type": "object", "additionalProperties": false, "properties": {
+   "make": {"type": "string", "minLength": 1, "maxLength": 40, "description": "Make; leave out for a ranking of the market"},
+   "model": {"type": "string", "minLength": 1, "maxLength": 40},
+   "by_model": {"type": "boolean", "default": false, "description": "Rank models instead of makes (without a make)"},
+   "min_ads": {"type": "integer", "minimum": 5, "maximum": 10000, "default": 30, "description": "Least priced live ads a make or model needs to be ranked"},
+   "limit": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}}}',
+ '{"type": "object", "required": ["as_of", "n"], "properties": {
+   "annual_rate_pct": {"type": ["number", "null"]}, "ranking": {"type": "array"}, "value_curve": {"type": ["array", "null"]},
+   "method": {"type": "string"}, "n": {"type": "integer"}, "as_of": {"type": ["string", "null"]}}}',
+ 'ranking', '{"limit": "lim"}'),
+('fastest_selling', 'Fastest-selling cars',
+ 'Which makes, models or model years sell fastest: ranked by median days on market of the cars sold (an ad gone for good; relisted cars are not sales), with the share sold within 7 and 30 days. Filter by price band, body and fuel; groups need min_sold sales to be ranked.',
+ 'otto.fastest_selling(text,int,int,text,text,int,int)',
+ '{"type": "object", "additionalProperties": false, "properties": {
+   "level": {"type": "string", "enum": ["make", "model", "model_year"], "default": "model"},
+   "price_min": {"type": "integer", "minimum": 0, "maximum": 10000000, "description": "Euros"},
+   "price_max": {"type": "integer", "minimum": 0, "maximum": 10000000, "description": "Euros"},
+   "body": {"type": "string", "enum": ["sedan", "hatchback", "estate", "coupe", "convertible", "mpv", "suv", "pickup"]},
+   "fuel": {"type": "string", "enum": ["diesel", "petrol", "petrol_lpg", "petrol_cng", "hybrid", "electric"]},
+   "min_sold": {"type": "integer", "minimum": 1, "maximum": 100000, "default": 10},
+   "limit": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}}}',
+ '{"type": "object", "required": ["as_of", "n", "ranking"], "properties": {
+   "ranking": {"type": "array", "items": {"type": "object"}}, "truncated": {"type": "boolean"},
+   "method": {"type": "string"}, "n": {"type": "integer"}, "as_of": {"type": ["string", "null"]}}}',
+ 'ranking', '{"limit": "lim"}'),
+('good_deals', 'Good deals',
+ 'Fresh ads (new, relisted or cut in price within "since") priced well under their fair value, best first: each with its price, fair value and 80% range, the gap in euros and percent, a deal class (great: 20% or more under, good: 10-20%, fair: within 10%, high: more than 10% over) and why it is a deal. Damaged cars are left out unless asked for.',
+ 'otto.good_deals(interval,int,text,text,int,text,text,numeric,boolean)',
+ '{"type": "object", "additionalProperties": false, "properties": {
+   "since": {"type": "string", "pattern": "^[1-9][0-9]{0,2} (hour|hours|day|days|week|weeks)$", "default": "1 day", "description": "How fresh, e.g. \"6 hours\", \"3 days\", \"1 week\""},
+   "make": {"type": "string", "minLength": 1, "maxLength": 40}, "model": {"type": "string", "minLength": 1, "maxLength": 40},
+   "max_price": {"type": "integer", "minimum": 0, "maximum": 10000000, "description": "Euros"},
+   "fuel": {"type": "string", "enum": ["diesel", "petrol", "petrol_lpg", "petrol_cng", "hybrid", "electric"]},
+   "body": {"type": "string", "enum": ["sedan", "hatchback", "estate", "coupe", "convertible", "mpv", "suv", "pickup"]},
+   "min_gap_pct": {"type": "number", "minimum": 0, "maximum": 90, "default": 10, "description": "Least percentage under fair value"},
+   "include_damaged": {"type": "boolean", "default": false},
+   "limit": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}}}',
+ '{"type": "object", "required": ["as_of", "n", "deals"], "properties": {
+   "deals": {"type": "array", "items": {"type": "object"}}, "classes": {"type": "object"}, "truncated": {"type": "boolean"},
+   "method": {"type": "string"}, "n": {"type": "integer"}, "as_of": {"type": ["string", "null"]}}}',
+ 'deals', '{"limit": "lim"}'),
+('search_ads', 'Search ads',
+ 'Live ads matching any combination of filters, sorted, a page at a time. Categorical filters take a code or a list of codes. Prices in euros, mileage in km, power in kW, engine size in cm3.',
+ 'otto.search_ads(jsonb,text,int,int)',
+ '{"type": "object", "additionalProperties": false, "properties": {
+   "filters": {"type": "object", "additionalProperties": false, "default": {}, "properties": {
+     "make": {"type": "string", "maxLength": 40}, "model": {"type": "string", "maxLength": 40},
+     "year_min": {"type": "integer", "minimum": 1900, "maximum": 2100}, "year_max": {"type": "integer", "minimum": 1900, "maximum": 2100},
+     "price_min": {"type": "integer", "minimum": 0, "maximum": 10000000}, "price_max": {"type": "integer", "minimum": 0, "maximum": 10000000},
+     "mileage_min": {"type": "integer", "minimum": 0, "maximum": 3000000}, "mileage_max": {"type": "integer", "minimum": 0, "maximum": 3000000},
+     "power_min": {"type": "integer", "minimum": 0, "maximum": 2000}, "power_max": {"type": "integer", "minimum": 0, "maximum": 2000},
+     "engine_cc_min": {"type": "integer", "minimum": 0, "maximum": 20000}, "engine_cc_max": {"type": "integer", "minimum": 0, "maximum": 20000},
+     "seats_min": {"type": "integer", "minimum": 1, "maximum": 99}, "seats_max": {"type": "integer", "minimum": 1, "maximum": 99},
+     "doors": {"type": "string", "maxLength": 10, "description": "As the site writes it, e.g. 4/5"},
+     "fuel": {"type": ["string", "array"], "maxLength": 40, "maxItems": 10},
+     "body": {"type": ["string", "array"], "maxLength": 40, "maxItems": 10},
+     "gearbox": {"type": ["string", "array"], "maxLength": 40, "maxItems": 10},
+     "drive": {"type": ["string", "array"], "maxLength": 40, "maxItems": 10},
+     "color": {"type": ["string", "array"], "maxLength": 40, "maxItems": 10},
+     "seller_type": {"type": "string", "enum": ["private", "dealer"]},
+     "region": {"type": "string", "maxLength": 60}, "city": {"type": "string", "maxLength": 60},
+     "damaged": {"type": "boolean", "description": "true: only damaged cars; false: only undamaged"},
+     "price_cut": {"type": "boolean", "description": "true: only ads whose price was cut"},
+     "good_deal": {"type": "boolean", "description": "true: only ads at least 10% under their model''s price line"},
+     "text": {"type": "string", "maxLength": 100, "description": "Words in the title"}}},
+   "sort": {"type": "string", "enum": ["newest", "price_asc", "price_desc", "mileage_asc", "year_desc", "power_desc", "deal"], "default": "newest"},
+   "limit": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20},
+   "offset": {"type": "integer", "minimum": 0, "maximum": 10000, "default": 0}}}',
+ '{"type": "object", "required": ["as_of", "n", "ads"], "properties": {
+   "ads": {"type": "array", "items": {"type": "object"}}, "filters": {"type": "object"}, "truncated": {"type": "boolean"},
+   "currency": {"type": "string"}, "units": {"type": "object"}, "n": {"type": "integer"}, "as_of": {"type": ["string", "null"]}}}',
+ 'ads', '{"limit": "lim", "offset": "off"}'),
+('ad_details', 'Ad details',
+ 'Everything Otto knows about one ad: its fields, its price and event history, how long it has been listed, and its fair value with the gap and deal class.',
+ 'otto.ad_details(bigint)',
+ '{"type": "object", "additionalProperties": false, "required": ["ad_id"], "properties": {
+   "ad_id": {"type": "integer", "minimum": 1, "maximum": 9223372036854775807, "description": "Otto''s ad id, as search_ads and good_deals return it"}}}',
+ '{"type": "object", "required": ["ad_id", "as_of"], "properties": {
+   "ad_id": {"type": "integer"}, "url": {"type": "string"}, "price_eur": {"type": ["integer", "null"]},
+   "fair_value": {"type": ["object", "null"]}, "history": {"type": ["array", "null"]}, "as_of": {"type": ["string", "null"]}}}',
+ NULL, '{}'),
+('compare_ads', 'Compare ads',
+ 'Two to five ads side by side: each one''s details, fair value gap, depreciation and days listed, and for each field whether they differ and which ad is best at it (newest, lowest mileage and price, largest gap under fair value, most power).',
+ 'otto.compare_ads(bigint[])',
+ '{"type": "object", "additionalProperties": false, "required": ["ad_ids"], "properties": {
+   "ad_ids": {"type": "array", "minItems": 2, "maxItems": 5, "items": {"type": "integer", "minimum": 1, "maximum": 9223372036854775807}}}}',
+ '{"type": "object", "required": ["ads", "comparison", "as_of"], "properties": {
+   "ads": {"type": "array"}, "comparison": {"type": "array"}, "n": {"type": "integer"}, "as_of": {"type": ["string", "null"]}}}',
+ NULL, '{}'),
+('market_overview', 'Market overview',
+ 'The market at a glance, or one make or model: live ads, median price and mileage, the day''s new ads, sales and price cuts, the most popular makes or models, and price, mileage and model-year histograms for charts.',
+ 'otto.market_overview(text,text)',
+ '{"type": "object", "additionalProperties": false, "properties": {
+   "make": {"type": "string", "minLength": 1, "maxLength": 40}, "model": {"type": "string", "minLength": 1, "maxLength": 40}}}',
+ '{"type": "object", "required": ["as_of"], "properties": {
+   "n": {"type": "integer"}, "as_of": {"type": ["string", "null"]}}}',
+ NULL, '{}');
+UPDATE otto.tool SET builtin = true;
+
+-------------------------------------------------------------------------------
 -- pg_dump keeps user data (the extension's own rows are recreated by the script).
 -------------------------------------------------------------------------------
 SELECT pg_catalog.pg_extension_config_dump('otto.site', 'WHERE NOT builtin');
@@ -1922,6 +2503,7 @@ SELECT pg_catalog.pg_extension_config_dump('otto.stream_state', '');
 SELECT pg_catalog.pg_extension_config_dump('otto.market_ad', '');
 SELECT pg_catalog.pg_extension_config_dump('otto.market_mmy', '');
 SELECT pg_catalog.pg_extension_config_dump('otto.market_mm', '');
+SELECT pg_catalog.pg_extension_config_dump('otto.tool', 'WHERE NOT builtin');
 
 -------------------------------------------------------------------------------
 -- Privileges.  Nothing in otto is public; the admin role gets everything, the
@@ -1936,3 +2518,4 @@ GRANT ALL ON ALL SEQUENCES IN SCHEMA otto TO otto_admin;
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA otto TO otto_admin;
 
 GRANT EXECUTE ON FUNCTION otto.build_info() TO otto_chat;
+GRANT EXECUTE ON FUNCTION otto.tools(), otto.call_tool(text, jsonb) TO otto_chat;

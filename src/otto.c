@@ -76,6 +76,7 @@ OttoGucInit(void)
 	FetchGucInit();
 	CrawlerGucInit();
 	StreamGucInit();
+	ToolsGucInit();
 
 	MarkGUCPrefixReserved("otto");
 }

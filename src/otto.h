@@ -69,6 +69,9 @@ extern bool otto_stream_enabled;
 extern void StreamGucInit(void);
 extern PGDLLEXPORT void otto_stream_main(Datum main_arg);
 
+/* tools.c */
+extern void ToolsGucInit(void);
+
 /* launcher.c */
 extern void LauncherInit(void);
 extern PGDLLEXPORT void otto_launcher_main(Datum main_arg);

@@ -1,0 +1,79 @@
+/*
+ * tools.c: the engine under otto.call_tool.
+ *
+ * otto_tool_exec runs one fixed query (built by otto.call_tool from the tool
+ * registry, never from chat text) with the checked arguments as $1, through
+ * SPI in read-only mode, and cancels it after otto.tool_timeout.  The
+ * deadline is the statement timeout, armed for the call only: a caller's
+ * earlier deadline is kept, a later one is restored afterwards.
+ */
+#include "postgres.h"
+
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/jsonb.h"
+#include "utils/timeout.h"
+#include "utils/timestamp.h"
+
+#include "otto.h"
+
+static int	tool_timeout_ms = 10000;
+
+void
+ToolsGucInit(void)
+{
+	DefineCustomIntVariable("otto.tool_timeout",
+							"Time a chat tool call (otto.call_tool) may run before it is cancelled.",
+							"Only superusers may change it, so that a chat session cannot extend it.",
+							&tool_timeout_ms,
+							10000, 10, 600000,
+							PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
+}
+
+PG_FUNCTION_INFO_V1(otto_tool_exec);
+Datum
+otto_tool_exec(PG_FUNCTION_ARGS)
+{
+	char	   *query = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	Datum		args = PG_GETARG_DATUM(1);
+	Oid			argtypes[1] = {JSONBOID};
+	char		nulls[1] = {PG_ARGISNULL(1) ? 'n' : ' '};
+	bool		had = get_timeout_active(STATEMENT_TIMEOUT);
+	TimestampTz before = had ? get_timeout_finish_time(STATEMENT_TIMEOUT) : 0;
+	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), tool_timeout_ms);
+	bool		armed = !had || before > deadline;
+	Datum		result = (Datum) 0;
+	bool		isnull = true;
+
+	if (armed)
+		enable_timeout_at(STATEMENT_TIMEOUT, deadline);
+	PG_TRY();
+	{
+		int			rc;
+
+		SPI_connect();
+		rc = SPI_execute_with_args(query, 1, argtypes, &args, nulls, true, 2);
+		if (rc != SPI_OK_SELECT || SPI_processed != 1 || SPI_tuptable->tupdesc->natts != 1 ||
+			SPI_gettypeid(SPI_tuptable->tupdesc, 1) != JSONBOID)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("a tool query must return one jsonb value")));
+		result = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		if (!isnull)
+			result = SPI_datumTransfer(result, false, -1);
+		SPI_finish();
+	}
+	PG_FINALLY();
+	{
+		if (armed && had)
+			enable_timeout_at(STATEMENT_TIMEOUT, before);
+		else if (armed)
+			disable_timeout(STATEMENT_TIMEOUT, false);
+	}
+	PG_END_TRY();
+	if (isnull)
+		PG_RETURN_NULL();
+	PG_RETURN_DATUM(result);
+}
