@@ -20,3 +20,20 @@ SHLIB_LINK = $(shell $(CURL_CONFIG) --libs) $(shell $(XML2_CONFIG) --libs)
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# otto-mcp: the MCP server for chat assistants, installed next to the server's programs.
+MCP_CFLAGS = -O2 -Wall -Wextra -Wno-unused-parameter $(COPT) -I$(shell $(PG_CONFIG) --includedir) $(shell pkg-config --cflags jansson)
+MCP_LIBS = -L$(shell $(PG_CONFIG) --libdir) -lpq $(shell pkg-config --libs jansson)
+
+all: mcp/otto-mcp
+mcp/otto-mcp: mcp/otto-mcp.c
+	$(CC) $(MCP_CFLAGS) -o $@ $< $(MCP_LIBS)
+
+install: install-mcp
+install-mcp: mcp/otto-mcp
+	$(INSTALL_PROGRAM) mcp/otto-mcp '$(DESTDIR)$(bindir)/otto-mcp'
+
+clean: clean-mcp
+clean-mcp:
+	rm -f mcp/otto-mcp
+.PHONY: install-mcp clean-mcp

@@ -1870,7 +1870,8 @@ BEGIN
         SELECT v.*, a.url, a.title, a.damage, (v.fv->>'estimate_eur')::int AS fair,
                round(100 * (1 - v.price_eur / (v.fv->>'estimate_eur')::numeric), 1) AS gap_pct
           FROM valued v JOIN otto.ad a ON a.ad_id = v.ad_id
-         WHERE (v.fv->>'estimate_eur')::int > 0 AND (include_damaged OR a.damage IS NULL OR a.damage = 'none'))
+         WHERE (v.fv->>'estimate_eur')::int > 0 AND (include_damaged OR a.damage IS NULL OR a.damage = 'none')
+           AND v.price_eur >= 0.3 * (v.fv->>'estimate_eur')::int)     -- 1 EUR and the like are placeholders, not prices
     SELECT jsonb_agg(jsonb_build_object(
                'ad_id', d.ad_id, 'url', d.url, 'title', d.title, 'make', d.make, 'model', d.model, 'year', d.year,
                'mileage_km', d.mileage_km, 'price_eur', d.price_eur, 'fair_value_eur', d.fair,
@@ -1889,7 +1890,7 @@ BEGIN
         'since', t0, 'deals', coalesce(res, '[]'), 'fresh_ads', fresh,
         'classes', jsonb_build_object('great', 'at least 20% under fair value', 'good', '10-20% under',
                                       'fair', 'within 10%', 'high', 'more than 10% over'),
-        'method', 'fresh ads (listed, relisted or cut in price since then) screened against their model''s log-price regression, then priced with otto.fair_value; damaged cars left out unless include_damaged',
+        'method', 'fresh ads (listed, relisted or cut in price since then) screened against their model''s log-price regression, then priced with otto.fair_value; damaged cars left out unless include_damaged, and prices under 30% of the fair value (placeholders such as 1 EUR)',
         'n', coalesce(fresh, 0), 'as_of', otto.market_as_of());
 END
 $fn$;
@@ -2067,7 +2068,7 @@ BEGIN
                                    otto.market_line(d.make, d.model) x) l ON l.make = c.make AND l.model = c.model
                               WHERE c.price_eur > 0 AND c.year IS NOT NULL' ELSE '' END,
         replace(replace(orders->>sort, 'a.', 'g.'), 'gap', 'g.gap'),
-        CASE WHEN f->>'good_deal' = 'true' THEN 'WHERE g.gap >= 0.1' ELSE '' END,
+        CASE WHEN f->>'good_deal' = 'true' THEN 'WHERE g.gap BETWEEN 0.1 AND 0.7' ELSE '' END,     -- deeper is a placeholder price
         lim, off)
       INTO res USING f;
     RETURN jsonb_build_object('ads', coalesce(res, '[]'), 'filters', f, 'sort', sort, 'limit', lim, 'offset', off,
@@ -2462,7 +2463,7 @@ INSERT INTO otto.tool (name, title, description, fn, input_schema, output_schema
  'Everything Otto knows about one ad: its fields, its price and event history, how long it has been listed, and its fair value with the gap and deal class.',
  'otto.ad_details(bigint)',
  '{"type": "object", "additionalProperties": false, "required": ["ad_id"], "properties": {
-   "ad_id": {"type": "integer", "minimum": 1, "maximum": 9223372036854775807, "description": "Otto''s ad id, as search_ads and good_deals return it"}}}',
+   "ad_id": {"type": "integer", "minimum": 1, "maximum": 9007199254740991, "description": "Otto''s ad id, as search_ads and good_deals return it"}}}',
  '{"type": "object", "required": ["ad_id", "as_of"], "properties": {
    "ad_id": {"type": "integer"}, "url": {"type": "string"}, "price_eur": {"type": ["integer", "null"]},
    "fair_value": {"type": ["object", "null"]}, "history": {"type": ["array", "null"]}, "as_of": {"type": ["string", "null"]}}}',
@@ -2471,7 +2472,7 @@ INSERT INTO otto.tool (name, title, description, fn, input_schema, output_schema
  'Two to five ads side by side: each one''s details, fair value gap, depreciation and days listed, and for each field whether they differ and which ad is best at it (newest, lowest mileage and price, largest gap under fair value, most power).',
  'otto.compare_ads(bigint[])',
  '{"type": "object", "additionalProperties": false, "required": ["ad_ids"], "properties": {
-   "ad_ids": {"type": "array", "minItems": 2, "maxItems": 5, "items": {"type": "integer", "minimum": 1, "maximum": 9223372036854775807}}}}',
+   "ad_ids": {"type": "array", "minItems": 2, "maxItems": 5, "items": {"type": "integer", "minimum": 1, "maximum": 9007199254740991}}}}',
  '{"type": "object", "required": ["ads", "comparison", "as_of"], "properties": {
    "ads": {"type": "array"}, "comparison": {"type": "array"}, "n": {"type": "integer"}, "as_of": {"type": ["string", "null"]}}}',
  NULL, '{}'),

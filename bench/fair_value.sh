@@ -19,28 +19,11 @@ WORK=$(mktemp -d /var/tmp/otto-bench-fv.XXXXXX)
 chmod 755 "$WORK"
 trap 'stop_cluster "$WORK/pg" 2>/dev/null; rm -rf "$WORK"' EXIT
 start_cluster "$WORK/pg" 5497 "" "otto.stream_processor = off" >/dev/null
-cp "$DATA" "$WORK/cars.csv" && chmod 644 "$WORK/cars.csv"
-as_cluster_user psql -h "$WORK/pg" -p 5497 -U postgres -d otto -qXtA -v csv="$WORK/cars.csv" <<'SQL'
+cp "$DATA" "$WORK/cars.csv" && cp "$OTTO_ROOT/test/trsavi.sql" "$WORK/" && chmod 644 "$WORK/cars.csv" "$WORK/trsavi.sql"
+as_cluster_user psql -h "$WORK/pg" -p 5497 -U postgres -d otto -qXtA -v csv="$WORK/cars.csv" -v loader="$WORK/trsavi.sql" <<'SQL'
 \set ON_ERROR_STOP on
 CREATE EXTENSION otto;
-SELECT otto.site_add('trsavi', 'polovniautomobili.com, July 2019 (trsavi)', ARRAY['trsavi.invalid'],
-                     ARRAY['https://trsavi.invalid/'], '^https://trsavi\.invalid/ad/([0-9]+)',
-                     '^https://trsavi\.invalid/list', 'polovniautomobili') AS site \gset
-CREATE TEMP TABLE raw (make text, model text, title text, price int, year int, km int, fuel text, cc int, body text, power text);
-COPY raw FROM :'csv' WITH (FORMAT csv, HEADER);
-CREATE TEMP TABLE cars AS
-SELECT row_number() OVER () AS n, initcap(make) AS make, initcap(model) AS model, price, year, km,
-       otto.vocabulary_code('fuel', trim(fuel)) AS fuel, substring(power FROM '^([0-9]+)kW')::int AS power_kw
-  FROM raw WHERE price > 0;
-ALTER TABLE cars ADD held_out boolean;
-UPDATE cars SET held_out = abs(hashtext(n::text)) % 5 = 0;
-INSERT INTO otto.ad (site_id, source_ad_id, url, make, model, year, mileage_km, price_eur, fuel, power_kw,
-                     first_seen_at, last_seen_at)
-SELECT :site, n::text, 'https://trsavi.invalid/ad/' || n, make, model, year, km, price, fuel, nullif(power_kw, 0),
-       '2019-07-15', '2019-07-15'
-  FROM cars WHERE NOT held_out;
-INSERT INTO otto.ad_event (site_id, ad_id, kind, at, new_price_eur)
-SELECT site_id, ad_id, 'new', first_seen_at, price_eur FROM otto.ad;
+\i :loader
 SELECT otto.stream_rebuild() IS NOT NULL AS rebuilt \gset
 \timing on
 CREATE TEMP TABLE est AS

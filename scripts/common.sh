@@ -11,6 +11,7 @@ OTTO_PACKAGES=(
     postgresql-$PG_MAJOR-cron postgresql-$PG_MAJOR-pgtap
     libtap-parser-sourcehandler-pgtap-perl libipc-run-perl
     libcurl4-openssl-dev libxml2-dev libxml2-utils
+    libpq-dev libjansson-dev
     nginx-light python3 curl
     clang libclang-rt-14-dev
 )
@@ -30,6 +31,13 @@ install_packages() {
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# Node.js and npm, for testing otto-mcp with real MCP clients: Debian's
+# packages unless a node with npm is already there.
+install_node() {
+    command -v node >/dev/null && command -v npm >/dev/null && return 0
+    OTTO_PACKAGES=(nodejs npm) install_packages
 }
 
 # Build (warnings are errors) and install the extension into the server.

@@ -1,0 +1,90 @@
+// otto-mcp with the official TypeScript SDK client (Client + StdioClientTransport).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { McpError } from '@modelcontextprotocol/sdk/types.js';
+import { OTTO_MCP, serverEnv } from './common.mjs';
+
+let client;
+
+before(async () => {
+  client = new Client({ name: 'otto-sdk-test', version: '1.0.0' });
+  await client.connect(new StdioClientTransport({ command: OTTO_MCP, env: serverEnv, stderr: 'inherit' }));
+});
+after(async () => { await client.close(); });
+
+test('initialize negotiates a protocol version and names the server', () => {
+  assert.equal(client.getServerVersion().name, 'otto-mcp');
+  assert.ok(client.getServerCapabilities().tools, 'the server offers tools');
+});
+
+test('ping', async () => {
+  assert.deepEqual(await client.ping(), {});
+});
+
+const EXPECTED = ['ad_details', 'compare_ads', 'depreciation', 'fair_value', 'fastest_selling', 'good_deals',
+                  'market_overview', 'search_ads'];
+
+test('tools/list lists the tools, read-only and closed-world', async () => {
+  const { tools } = await client.listTools();
+  for (const name of EXPECTED) assert.ok(tools.find((t) => t.name === name), `tool ${name} is listed`);
+  for (const t of tools) {
+    assert.ok(t.description.length > 40, `${t.name} is described`);
+    assert.equal(t.inputSchema.type, 'object');
+    assert.equal(t.outputSchema.type, 'object');
+    assert.equal(t.annotations.readOnlyHint, true);
+    assert.equal(t.annotations.openWorldHint, false);
+  }
+});
+
+// The SDK checks structuredContent against each tool's outputSchema.
+async function call(name, args) {
+  const r = await client.callTool({ name, arguments: args });
+  assert.notEqual(r.isError, true, `${name} failed: ${r.content?.[0]?.text}`);
+  assert.equal(typeof r.structuredContent, 'object');
+  assert.ok('as_of' in r.structuredContent, `${name} states as_of`);
+  assert.deepEqual(JSON.parse(r.content[0].text), r.structuredContent, 'the text content is the same result');
+  return r.structuredContent;
+}
+
+test('every tool answers', async () => {
+  const fv = await call('fair_value', { make: 'Audi', model: 'A4', year: 2008, mileage_km: 200000, fuel: 'diesel' });
+  assert.ok(fv.estimate_eur > 500 && fv.estimate_eur < 20000, `a 2008 A4 is worth ${fv.estimate_eur} EUR`);
+  assert.ok(fv.range_80_eur[0] <= fv.estimate_eur && fv.estimate_eur <= fv.range_80_eur[1]);
+  const dep = await call('depreciation', { limit: 5 });
+  assert.ok(dep.ranking.length > 0 && dep.ranking.length <= 5);
+  assert.equal(dep.truncated, true, 'more makes than the limit: truncated');
+  const depMake = await call('depreciation', { make: 'Volkswagen' });
+  assert.ok(depMake.annual_rate_pct > 0 && depMake.annual_rate_pct < 40);
+  const fast = await call('fastest_selling', { level: 'make', min_sold: 1 });
+  assert.ok(Array.isArray(fast.ranking));
+  const deals = await call('good_deals', { since: '30 days', limit: 5 });
+  assert.ok(deals.deals.length > 0 && deals.deals.length <= 5, 'the real ads, dated this week, hold deals');
+  for (const d of deals.deals) assert.ok(d.gap_pct >= 10 && d.price_eur < d.fair_value_eur);
+  const found = await call('search_ads', { filters: { make: 'Volkswagen', fuel: 'diesel', price_max: 8000 }, sort: 'price_asc', limit: 3 });
+  assert.equal(found.ads.length, 3);
+  for (const a of found.ads) assert.ok(a.make === 'Volkswagen' && a.fuel === 'diesel' && a.price_eur <= 8000);
+  assert.ok(found.ads[0].price_eur <= found.ads[1].price_eur, 'sorted by price');
+  const ad = await call('ad_details', { ad_id: found.ads[0].ad_id });
+  assert.equal(ad.ad_id, found.ads[0].ad_id);
+  const cmp = await call('compare_ads', { ad_ids: found.ads.map((a) => a.ad_id) });
+  assert.equal(cmp.ads.length, 3);
+  assert.ok(cmp.comparison.find((f) => f.field === 'price_eur'));
+  const ov = await call('market_overview', {});
+  assert.ok(ov.n > 1000);
+});
+
+test('a bad argument is a tool error the model can read', async () => {
+  const r = await client.callTool({ name: 'fair_value', arguments: { make: 'Audi', model: 'A4', year: 'two thousand' } });
+  assert.equal(r.isError, true);
+  assert.match(r.content[0].text, /argument "year" must be an integer/);
+  const r2 = await client.callTool({ name: 'search_ads', arguments: { limit: 100000 } });
+  assert.equal(r2.isError, true);
+  assert.match(r2.content[0].text, /from 1 to 100/);
+});
+
+test('an unknown tool is a protocol error', async () => {
+  await assert.rejects(client.callTool({ name: 'drop_tables', arguments: {} }),
+    (e) => e instanceof McpError && e.code === -32602);
+});
