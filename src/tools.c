@@ -77,3 +77,43 @@ otto_tool_exec(PG_FUNCTION_ARGS)
 		PG_RETURN_NULL();
 	PG_RETURN_DATUM(result);
 }
+
+/*
+ * otto.edit_distance(a, b): Levenshtein distance in bytes, for otto.ask's
+ * typo-tolerant names (words of up to 64 characters; longer ones are "far").
+ */
+PG_FUNCTION_INFO_V1(otto_edit_distance);
+Datum
+otto_edit_distance(PG_FUNCTION_ARGS)
+{
+	text	   *ta = PG_GETARG_TEXT_PP(0);
+	text	   *tb = PG_GETARG_TEXT_PP(1);
+	int			la = VARSIZE_ANY_EXHDR(ta);
+	int			lb = VARSIZE_ANY_EXHDR(tb);
+	const char *a = VARDATA_ANY(ta);
+	const char *b = VARDATA_ANY(tb);
+	int			row[65];
+
+	if (la > 64 || lb > 64)
+		PG_RETURN_INT32(Max(la, lb));
+	/* bytes, not characters: names are compared as ASCII keys (otto.name_key) */
+	for (int j = 0; j <= lb; j++)
+		row[j] = j;
+	for (int i = 1; i <= la; i++)
+	{
+		int			diag = row[0];
+
+		row[0] = i;
+		for (int j = 1; j <= lb; j++)
+		{
+			int			up = row[j];
+			int			best = diag + (a[i - 1] != b[j - 1]);
+
+			best = Min(best, up + 1);
+			best = Min(best, row[j - 1] + 1);
+			diag = up;
+			row[j] = best;
+		}
+	}
+	PG_RETURN_INT32(row[lb]);
+}

@@ -23,7 +23,7 @@ test('ping', async () => {
   assert.deepEqual(await client.ping(), {});
 });
 
-const EXPECTED = ['ad_details', 'compare_ads', 'depreciation', 'fair_value', 'fastest_selling', 'good_deals',
+const EXPECTED = ['ad_details', 'ask', 'compare_ads', 'depreciation', 'fair_value', 'fastest_selling', 'good_deals',
                   'market_overview', 'search_ads'];
 
 test('tools/list lists the tools, read-only and closed-world', async () => {
@@ -73,6 +73,10 @@ test('every tool answers', async () => {
   assert.ok(cmp.comparison.find((f) => f.field === 'price_eur'));
   const ov = await call('market_overview', {});
   assert.ok(ov.n > 1000);
+  const ask = await call('ask', { question: 'Koliko vredi Audi A4 iz 2008?' });
+  assert.equal(ask.language, 'sr-Latn');
+  assert.equal(ask.tool, 'fair_value');
+  assert.match(ask.answer, /vredi oko [0-9.]+ €/);
 });
 
 test('a bad argument is a tool error the model can read', async () => {
