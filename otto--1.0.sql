@@ -1140,6 +1140,7 @@ CREATE INDEX market_ad_live_idx ON otto.market_ad (make, model, year, price_eur)
     INCLUDE (mileage_km, fuel, power_kw, ad_id) WHERE live;
 CREATE INDEX market_ad_sold_idx ON otto.market_ad (make, model, year, (prior_days + removed_days))
     WHERE NOT live AND NOT continued;
+CREATE INDEX market_ad_listed_idx ON otto.market_ad (listed_at) WHERE live;    -- good_deals' fresh ads
 COMMENT ON TABLE otto.market_ad IS 'The stream''s state of each ad: its fields as of its last applied event, and what the event log says about it';
 COMMENT ON COLUMN otto.market_ad.live IS 'Its last applied event was not a removal';
 COMMENT ON COLUMN otto.market_ad.price_eur IS 'Asking price (and the other fields) as of its last applied event';
@@ -1778,6 +1779,7 @@ CREATE FUNCTION otto.fastest_selling(level text DEFAULT 'model', price_min int D
 RETURNS jsonb
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_custom_plan   -- the filters decide the plan
 AS $fn$
 #variable_conflict use_variable
 DECLARE
@@ -1793,26 +1795,29 @@ BEGIN
     SELECT jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
                'make', g.make, 'model', g.model, 'model_year', g.year, 'sold', g.sold,
                'median_days', round(g.median::numeric, 1), 'sold_within_7d_pct', round(100.0 * g.d7 / g.sold, 1),
-               'sold_within_30d_pct', round(100.0 * g.d30 / g.sold, 1), 'live', g.live))
+               'sold_within_30d_pct', round(100.0 * g.d30 / g.sold, 1), 'live', lv.live))
                ORDER BY g.median, g.d7::float8 / g.sold DESC, g.sold DESC),
            sum(g.sold)
       INTO res, total
       FROM (SELECT m.make, CASE WHEN level <> 'make' THEN m.model END AS model,
                    CASE WHEN level = 'model_year' THEN m.year END AS year,
-                   count(*) FILTER (WHERE NOT m.live AND NOT m.continued) AS sold,
-                   count(*) FILTER (WHERE m.live) AS live,
-                   percentile_cont(0.5) WITHIN GROUP (ORDER BY m.prior_days + m.removed_days)
-                       FILTER (WHERE NOT m.live AND NOT m.continued) AS median,
-                   count(*) FILTER (WHERE NOT m.live AND NOT m.continued AND m.prior_days + m.removed_days <= 7) AS d7,
-                   count(*) FILTER (WHERE NOT m.live AND NOT m.continued AND m.prior_days + m.removed_days <= 30) AS d30
-              FROM otto.market_ad m
-             WHERE m.make IS NOT NULL AND m.model IS NOT NULL
+                   count(*) AS sold,
+                   percentile_cont(0.5) WITHIN GROUP (ORDER BY m.prior_days + m.removed_days) AS median,
+                   count(*) FILTER (WHERE m.prior_days + m.removed_days <= 7) AS d7,
+                   count(*) FILTER (WHERE m.prior_days + m.removed_days <= 30) AS d30
+              FROM otto.market_ad m                   -- the sold ads only (market_ad_sold_idx)
+             WHERE NOT m.live AND NOT m.continued AND m.make IS NOT NULL AND m.model IS NOT NULL
                AND (price_min IS NULL OR m.price_eur >= price_min) AND (price_max IS NULL OR m.price_eur <= price_max)
                AND (body IS NULL OR m.body = body) AND (fuel IS NULL OR m.fuel = fuel)
              GROUP BY 1, 2, 3
-            HAVING count(*) FILTER (WHERE NOT m.live AND NOT m.continued) >= min_sold
-             ORDER BY median, 5 DESC
-             LIMIT lim) g;
+            HAVING count(*) >= min_sold
+             ORDER BY median, count(*) FILTER (WHERE m.prior_days + m.removed_days <= 7)::float8 / count(*) DESC, count(*) DESC
+             LIMIT lim) g
+      CROSS JOIN LATERAL (                            -- live ads of each ranked group, by market_ad_live_idx
+            SELECT count(*) AS live FROM otto.market_ad l
+             WHERE l.live AND l.make = g.make AND (g.model IS NULL OR l.model = g.model) AND (g.year IS NULL OR l.year = g.year)
+               AND (price_min IS NULL OR l.price_eur >= price_min) AND (price_max IS NULL OR l.price_eur <= price_max)
+               AND (body IS NULL OR l.body = body) AND (fuel IS NULL OR l.fuel = fuel)) lv;
     RETURN jsonb_build_object('level', level,
         'filters', jsonb_strip_nulls(jsonb_build_object('price_min', price_min, 'price_max', price_max, 'body', body, 'fuel', fuel)),
         'ranking', coalesce(res, '[]'), 'min_sold', min_sold,
@@ -1833,6 +1838,7 @@ CREATE FUNCTION otto.good_deals(since interval DEFAULT '1 day', lim int DEFAULT 
 RETURNS jsonb
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_custom_plan   -- its filters decide the plan; a generic one priced every fresh ad
 AS $fn$
 #variable_conflict use_variable
 DECLARE
@@ -1843,24 +1849,25 @@ BEGIN
     IF lim < 1 OR since < interval '0' THEN
         RAISE EXCEPTION 'lim must be at least 1 and since not negative' USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    WITH cand AS (              -- fresh: listed, relisted or cut in price since t0
-        SELECT m.*, e.cut_at
-          FROM otto.market_ad m
-          LEFT JOIN LATERAL (SELECT max(e.at) AS cut_at FROM otto.ad_event e
-                              WHERE e.ad_id = m.ad_id AND e.kind = 'price_changed' AND e.at >= t0
-                                AND e.new_price_eur < e.old_price_eur) e ON true
-         WHERE m.live AND m.price_eur > 0 AND m.year IS NOT NULL
-           AND (m.listed_at >= t0 OR e.cut_at IS NOT NULL)
+    WITH cuts AS (              -- price cuts since t0, from the log's time index
+        SELECT e.ad_id, max(e.at) AS cut_at FROM otto.ad_event e
+         WHERE e.at >= t0 AND e.kind = 'price_changed' AND e.new_price_eur < e.old_price_eur GROUP BY 1),
+    cand AS (                   -- fresh: listed, relisted or cut in price since t0
+        SELECT m.*, c.cut_at
+          FROM otto.market_ad m LEFT JOIN cuts c ON c.ad_id = m.ad_id
+         WHERE m.ad_id IN (SELECT x.ad_id FROM otto.market_ad x WHERE x.live AND x.listed_at >= t0
+                           UNION SELECT c.ad_id FROM cuts c)
+           AND m.live AND m.price_eur > 0 AND m.year IS NOT NULL
            AND (make IS NULL OR lower(m.make) = lower(make)) AND (model IS NULL OR lower(m.model) = lower(model))
            AND (max_price IS NULL OR m.price_eur <= max_price) AND (fuel IS NULL OR m.fuel = fuel)
            AND (body IS NULL OR m.body = body)),
     -- first pass: the gap under the model's price line (otto.market_line), cheap for every fresh ad
+    lines AS MATERIALIZED (     -- once per model, not per ad
+        SELECT g.make, g.model, x.* FROM (SELECT DISTINCT c.make, c.model FROM cand c) g, otto.market_line(g.make, g.model) x),
     screened AS (
         SELECT c.*, otto.line_gap(c.price_eur, c.year, c.mileage_km, c.listed_at, l.mean_ln_price, l.mean_age, l.mean_km,
                                   l.b_age, l.b_km) AS gap0
-          FROM cand c
-          JOIN (SELECT g.make, g.model, x.* FROM (SELECT DISTINCT c.make, c.model FROM cand c) g,
-                       otto.market_line(g.make, g.model) x) l ON l.make = c.make AND l.model = c.model),
+          FROM cand c JOIN lines l ON l.make = c.make AND l.model = c.model),
     -- second pass: the full fair value for the most promising
     valued AS (
         SELECT s.*, otto.fair_value(s.make, s.model, s.year, s.mileage_km, s.fuel, s.power_kw) AS fv
@@ -2051,6 +2058,8 @@ BEGIN
     deals := sort = 'deal' OR f->>'good_deal' = 'true';
     EXECUTE format($q$
         WITH c AS (SELECT a.* FROM otto.ad a WHERE %s %s),
+        l AS MATERIALIZED (SELECT d.make, d.model, x.* FROM (SELECT DISTINCT c.make, c.model FROM c WHERE %s) d,
+                                  otto.market_line(d.make, d.model) x),
         g AS (SELECT c.*, %s AS gap FROM c %s)
         SELECT jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
                    'ad_id', g.ad_id, 'url', g.url, 'title', g.title, 'make', g.make, 'model', g.model, 'year', g.year,
@@ -2062,11 +2071,11 @@ BEGIN
                  ORDER BY ord LIMIT %s OFFSET %s) g $q$,
         array_to_string(conds, ' AND '),
         CASE WHEN deals THEN '' ELSE format('ORDER BY %s NULLS LAST, a.ad_id DESC LIMIT %s', orders->>sort, lim + off) END,
+        CASE WHEN deals THEN 'true' ELSE 'false' END,      -- the lines only when deals are asked for
         CASE WHEN deals THEN 'otto.line_gap(c.price_eur, c.year, c.mileage_km, now(), l.mean_ln_price, l.mean_age, l.mean_km, l.b_age, l.b_km)'
              ELSE 'NULL::float8' END,
-        CASE WHEN deals THEN 'JOIN (SELECT d.make, d.model, x.* FROM (SELECT DISTINCT c.make, c.model FROM c) d,
-                                   otto.market_line(d.make, d.model) x) l ON l.make = c.make AND l.model = c.model
-                              WHERE c.price_eur > 0 AND c.year IS NOT NULL' ELSE '' END,
+        CASE WHEN deals THEN 'JOIN l ON l.make = c.make AND l.model = c.model WHERE c.price_eur > 0 AND c.year IS NOT NULL'
+             ELSE '' END,
         replace(replace(orders->>sort, 'a.', 'g.'), 'gap', 'g.gap'),
         CASE WHEN f->>'good_deal' = 'true' THEN 'WHERE g.gap BETWEEN 0.1 AND 0.7' ELSE '' END,     -- deeper is a placeholder price
         lim, off)
@@ -2574,6 +2583,8 @@ DECLARE
     unk    text[] := '{}';
     t      text;
     plain  text;
+    market_makes text[];
+    market_keys  text[];
 BEGIN
     IF question IS NULL OR length(question) > 1000 THEN
         RAISE EXCEPTION 'ask: a question of 1 to 1000 characters, please' USING ERRCODE = 'invalid_parameter_value';
@@ -2606,6 +2617,8 @@ BEGIN
                      THEN 'sr-Latn' ELSE 'en' END;
     END IF;
 
+    SELECT array_agg(m.make), array_agg(otto.name_key(m.make)) INTO market_makes, market_keys
+      FROM (SELECT DISTINCT g.make FROM otto.market_mm g) m;
     -- names: the longest phrase that names a make, then one of its models
     -- (or a model known alone, which names its make)
     FOR pass IN 1 .. 2 LOOP
@@ -2618,7 +2631,10 @@ BEGIN
                           FROM otto.car_name x, unnest(x.keys) key
                          WHERE CASE WHEN pass = 1 THEN x.model IS NULL
                                     WHEN mk IS NOT NULL THEN x.make = mk AND x.model IS NOT NULL
-                                    ELSE x.standalone END) c
+                                    ELSE x.standalone END
+                        UNION ALL               -- and the market's own makes
+                        SELECT m.make, NULL, m.key, false FROM unnest(market_makes, market_keys) m(make, key)
+                         WHERE pass = 1) c
                  WHERE CASE WHEN w > 1 OR c.key ~ '^[0-9]' OR c.key ~ ' ' THEN c.key = phrase
                             ELSE otto.name_matches(phrase, c.key, pass = 1 OR mk IS NOT NULL) END
                    -- names that are also words count only when written as names
@@ -2911,18 +2927,28 @@ $fn$;
 -- The make and model as the market spells them: "Golf" becomes the market's
 -- "Golf 7" when that is how the site lists the 2015 ones.
 CREATE FUNCTION otto.market_resolve(make_name text, model_name text, year int DEFAULT NULL, OUT make text, OUT model text)
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
 AS $fn$
-    SELECT coalesce((SELECT m.make FROM otto.market_mm m WHERE otto.name_key(m.make) = otto.name_key($1)
-                      GROUP BY 1 ORDER BY sum(m.s[1]) DESC LIMIT 1), $1),
-           CASE WHEN $2 IS NOT NULL THEN coalesce(
-               (SELECT g.model FROM otto.market_mmy g
-                 WHERE otto.name_key(g.make) = otto.name_key($1)
-                   AND (otto.name_key(g.model) = otto.name_key($2) OR otto.name_key(g.model) LIKE otto.name_key($2) || ' %')
-                 GROUP BY g.model
-                 ORDER BY otto.name_key(g.model) = otto.name_key($2) DESC, sum(g.s[2]) FILTER (WHERE g.year = $3) DESC NULLS LAST,
-                          sum(g.s[2]) DESC
-                 LIMIT 1), $2) END
+BEGIN
+    SELECT m.make INTO make FROM otto.market_mm m WHERE lower(m.make) = lower(make_name)
+     GROUP BY 1 ORDER BY sum(m.s[1]) DESC LIMIT 1;
+    IF make IS NULL THEN            -- spelt otherwise: compare keys (OFFSET 0 keys each make once)
+        SELECT m.make INTO make FROM (SELECT DISTINCT g.make FROM otto.market_mm g OFFSET 0) m
+         WHERE otto.name_key(m.make) = otto.name_key(make_name) LIMIT 1;
+    END IF;
+    make := coalesce(make, make_name);
+    IF model_name IS NOT NULL THEN
+        SELECT g.model INTO model FROM otto.market_mmy g
+         WHERE g.make = market_resolve.make
+           AND (otto.name_key(g.model) = otto.name_key(model_name) OR otto.name_key(g.model) LIKE otto.name_key(model_name) || ' %')
+         GROUP BY g.model
+         ORDER BY otto.name_key(g.model) = otto.name_key(model_name) DESC,
+                  sum(g.s[2]) FILTER (WHERE g.year = market_resolve.year) DESC NULLS LAST, sum(g.s[2]) DESC
+         LIMIT 1;
+        model := coalesce(model, model_name);
+    END IF;
+END
 $fn$;
 COMMENT ON FUNCTION otto.market_resolve(text, text, int) IS 'A make and model as the market spells them (a model family such as Golf becomes the market''s most common Golf N of that year)';
 

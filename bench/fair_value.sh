@@ -15,10 +15,7 @@ source "$(dirname "$0")/../scripts/common.sh"
 DATA=$OTTO_ROOT/../shared/data/real/trsavi-pa-2019/cars.csv
 install_packages
 build_and_install >/dev/null
-WORK=$(mktemp -d /var/tmp/otto-bench-fv.XXXXXX)
-chmod 755 "$WORK"
-trap 'stop_cluster "$WORK/pg" 2>/dev/null; rm -rf "$WORK"' EXIT
-start_cluster "$WORK/pg" 5497 "" "otto.stream_processor = off" >/dev/null
+bench_cluster fv 5497 "otto.stream_processor = off"
 cp "$DATA" "$WORK/cars.csv" && cp "$OTTO_ROOT/test/trsavi.sql" "$WORK/" && chmod 644 "$WORK/cars.csv" "$WORK/trsavi.sql"
 as_cluster_user psql -h "$WORK/pg" -p 5497 -U postgres -d otto -qXtA -v csv="$WORK/cars.csv" -v loader="$WORK/trsavi.sql" <<'SQL'
 \set ON_ERROR_STOP on

@@ -17,31 +17,15 @@ source "$(dirname "$0")/../scripts/common.sh"
 ADS=${1:-1000000}
 install_packages
 build_and_install >/dev/null
-WORK=$(mktemp -d /var/tmp/otto-bench-market.XXXXXX)
-chmod 755 "$WORK"
-trap 'stop_cluster "$WORK/pg" 2>/dev/null; rm -rf "$WORK"' EXIT
-start_cluster "$WORK/pg" 5496 "" "otto.stream_processor = off
+bench_cluster market 5496 "otto.stream_processor = off
 shared_buffers = '1GB'
 max_wal_size = '8GB'
-work_mem = '64MB'" >/dev/null
-as_cluster_user psql -h "$WORK/pg" -p 5496 -U postgres -d otto -qXtA -v ads="$ADS" <<'SQL'
+work_mem = '64MB'"
+as_cluster_user psql -h "$WORK/pg" -p 5496 -U postgres -d otto -qXtA -v ads="$ADS" -v synthetic="$OTTO_ROOT/bench/synthetic_market.sql" <<'SQL'
 \set ON_ERROR_STOP on
 CREATE EXTENSION otto;
-SELECT otto.site_add('bench', 'bench', ARRAY['bench.invalid'], ARRAY['https://bench.invalid/'],
-                     '^https://bench\.invalid/ad/([0-9]+)', '^https://bench\.invalid/list', 'polovniautomobili') AS site \gset
 SELECT clock_timestamp() AS t0 \gset
-INSERT INTO otto.ad (site_id, source_ad_id, url, make, model, year, mileage_km, price_eur, fuel, power_kw,
-                     first_seen_at, last_seen_at)
-SELECT :site, i::text, 'https://bench.invalid/ad/' || i, 'Make' || (i % 40), 'Model' || (i % 1000 / 40), y,
-       (2025 - y) * 15000 + (i * 7919) % 30000,
-       round((3000 + (i % 1000) * 40) * 0.88 ^ (2025 - y) * exp(((i * 104729) % 1000) / 1000.0 * 0.4 - 0.2)),
-       CASE WHEN i % 3 = 0 THEN 'petrol' ELSE 'diesel' END, 50 + i % 150,
-       now() - interval '30 days', now() - interval '30 days'
-  FROM generate_series(1::bigint, :ads) i, LATERAL (SELECT 1995 + (i * 31) % 30 AS y) y;
-INSERT INTO otto.ad_event (site_id, ad_id, kind, at, new_price_eur)
-SELECT site_id, ad_id, 'new', first_seen_at, price_eur FROM otto.ad;
-VACUUM ANALYZE otto.ad;
-VACUUM ANALYZE otto.ad_event;
+\i :synthetic
 SELECT round(extract(epoch FROM clock_timestamp() - :'t0')::numeric, 1) AS load_s \gset
 SELECT clock_timestamp() AS t0 \gset
 SELECT otto.stream_rebuild() IS NOT NULL AS ok \gset

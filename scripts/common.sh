@@ -94,3 +94,14 @@ CONF
 stop_cluster() {
     as_cluster_user "$PG_BIN/pg_ctl" -D "$1/data" -m immediate stop >/dev/null 2>&1
 }
+
+# A benchmark's throwaway cluster: WORK becomes a new directory under
+# /var/tmp (removed on exit) holding the cluster in $WORK/pg on PORT with
+# the EXTRA lines of postgresql.conf.
+bench_cluster() {
+    local name=$1 port=$2 extra=$3
+    WORK=$(mktemp -d "/var/tmp/otto-bench-$name.XXXXXX")
+    chmod 755 "$WORK"
+    trap 'stop_cluster "$WORK/pg" 2>/dev/null; rm -rf "$WORK"' EXIT
+    start_cluster "$WORK/pg" "$port" "" "$extra" >/dev/null
+}
