@@ -1141,6 +1141,8 @@ CREATE INDEX market_ad_live_idx ON otto.market_ad (make, model, year, price_eur)
 CREATE INDEX market_ad_sold_idx ON otto.market_ad (make, model, year, (prior_days + removed_days))
     WHERE NOT live AND NOT continued;
 CREATE INDEX market_ad_listed_idx ON otto.market_ad (listed_at) WHERE live;    -- good_deals' fresh ads
+CREATE INDEX market_ad_price_idx ON otto.market_ad (price_eur) WHERE live AND price_eur > 0;   -- the market's median price
+CREATE INDEX market_ad_mileage_idx ON otto.market_ad (mileage_km) WHERE live;                 -- and mileage
 COMMENT ON TABLE otto.market_ad IS 'The stream''s state of each ad: its fields as of its last applied event, and what the event log says about it';
 COMMENT ON COLUMN otto.market_ad.live IS 'Its last applied event was not a removal';
 COMMENT ON COLUMN otto.market_ad.price_eur IS 'Asking price (and the other fields) as of its last applied event';
@@ -1170,6 +1172,10 @@ SELECT ARRAY[
     m.continued::int,                                                   -- 26 relisted
     (m.live AND m.mileage_km IS NOT NULL)::int, CASE WHEN m.live THEN coalesce(m.mileage_km, 0) ELSE 0 END  -- 27, 28
 ]::numeric[]
+|| ARRAY(SELECT (m.live AND m.price_eur > 0 AND least(m.price_eur / 2500, 20) = b)::int       -- 29..49 live ads by price,
+           FROM generate_series(0, 20) b)::numeric[]                                           --   bins of 2,500 EUR (the last open)
+|| ARRAY(SELECT (m.live AND m.mileage_km IS NOT NULL AND least(m.mileage_km / 25000, 16) = b)::int  -- 50..66 by mileage,
+           FROM generate_series(0, 16) b)::numeric[]                                           --   bins of 25,000 km (the last open)
   FROM (SELECT (m.live AND m.price_eur > 0 AND m.year IS NOT NULL AND m.mileage_km IS NOT NULL)::int AS n,
                coalesce(extract(year FROM m.listed_at AT TIME ZONE 'UTC')::int - m.year, 0)::numeric AS a,
                coalesce(m.mileage_km, 0) / 1000.0 AS k,
@@ -1903,6 +1909,18 @@ END
 $fn$;
 COMMENT ON FUNCTION otto.good_deals(interval, int, text, text, int, text, text, numeric, boolean) IS 'Fresh ads priced well under their fair value, best first: the gap in euros and percent, the fair value and its range, why it is a deal, and its class (great, good, fair, high)';
 
+-- Where the median of a histogram falls: its bin (0-based) and how many values
+-- of that bin come before it (percentile_disc: the ceil(n/2)-th value).
+CREATE FUNCTION otto.hist_median(bins numeric[], n numeric, OUT b int, OUT skip bigint)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $fn$
+    SELECT (h.i - 1)::int, (ceil($2 / 2) - h.before - 1)::bigint
+      FROM (SELECT i, sum(x) OVER (ORDER BY i) - x AS before, sum(x) OVER (ORDER BY i) AS upto
+              FROM unnest($1) WITH ORDINALITY u(x, i)) h
+     WHERE $2 > 0 AND h.upto >= ceil($2 / 2)
+     ORDER BY h.i LIMIT 1
+$fn$;
+
 CREATE FUNCTION otto.market_overview(make text DEFAULT NULL, model text DEFAULT NULL) RETURNS jsonb
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -1912,7 +1930,8 @@ DECLARE
     want record;
     mk   text;
     md   text;
-    res  jsonb;
+    s    numeric[];
+    med  record;
 BEGIN
     SELECT * INTO want FROM otto.market_name(coalesce(make, ''), model);
     IF make IS NOT NULL AND (want.make IS NULL OR (model IS NOT NULL AND want.model IS NULL)) THEN
@@ -1920,22 +1939,29 @@ BEGIN
                                   CASE WHEN want.make IS NULL THEN 'make' ELSE 'model' END, 'n', 0, 'as_of', otto.market_as_of());
     END IF;
     mk := want.make; md := want.model;
-    WITH live AS (SELECT m.* FROM otto.market_ad m
-                   WHERE m.live AND (mk IS NULL OR m.make = mk) AND (md IS NULL OR m.model = md)),
-         hist AS (SELECT jsonb_build_object(
-                      'price_eur', (SELECT jsonb_agg(jsonb_build_object('from', b * 2500, 'to', CASE WHEN b < 20 THEN b * 2500 + 2500 END, 'ads', n) ORDER BY b)
-                                      FROM (SELECT least(l.price_eur / 2500, 20) AS b, count(*) AS n FROM live l
-                                             WHERE l.price_eur > 0 GROUP BY 1) h),
-                      'mileage_km', (SELECT jsonb_agg(jsonb_build_object('from', b * 25000, 'to', CASE WHEN b < 16 THEN b * 25000 + 25000 END, 'ads', n) ORDER BY b)
-                                       FROM (SELECT least(l.mileage_km / 25000, 16) AS b, count(*) AS n FROM live l
-                                              WHERE l.mileage_km IS NOT NULL GROUP BY 1) h),
-                      'model_year', (SELECT jsonb_agg(jsonb_build_object('year', y, 'ads', n) ORDER BY y)
-                                       FROM (SELECT l.year AS y, count(*) AS n FROM live l WHERE l.year IS NOT NULL GROUP BY 1) h)) AS j)
-    SELECT jsonb_build_object(
+    -- counts and histograms from the stream's sums; no ad is read
+    SELECT otto.vec_sum(g.s) INTO s FROM otto.market_mm g WHERE (mk IS NULL OR g.make = mk) AND (md IS NULL OR g.model = md);
+    -- exact medians: a make's or model's live ads from market_ad_live_idx; the whole
+    -- market's from the price and mileage indexes, within the bin the median falls in
+    IF mk IS NOT NULL THEN
+        SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY l.price_eur) FILTER (WHERE l.price_eur > 0) AS price,
+               percentile_disc(0.5) WITHIN GROUP (ORDER BY l.mileage_km) AS km
+          INTO med FROM otto.market_ad l WHERE l.live AND l.make = mk AND (md IS NULL OR l.model = md);
+    ELSE
+        SELECT (SELECT l.price_eur FROM otto.market_ad l
+                 WHERE l.live AND l.price_eur > 0 AND l.price_eur >= p.b * 2500 AND (p.b = 20 OR l.price_eur < p.b * 2500 + 2500)
+                 ORDER BY l.price_eur OFFSET p.skip LIMIT 1) AS price,
+               (SELECT l.mileage_km FROM otto.market_ad l
+                 WHERE l.live AND l.mileage_km >= k.b * 25000 AND (k.b = 16 OR l.mileage_km < k.b * 25000 + 25000)
+                 ORDER BY l.mileage_km OFFSET k.skip LIMIT 1) AS km
+          INTO med
+          FROM otto.hist_median(s[29:49], s[3]) p, otto.hist_median(s[50:66], s[27]) k;
+    END IF;
+    RETURN jsonb_build_object(
         'make', mk, 'model', md,
-        'live', (SELECT count(*) FROM live),
-        'price_median_eur', (SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY l.price_eur) FROM live l WHERE l.price_eur > 0),
-        'mileage_median_km', (SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY l.mileage_km) FROM live l),
+        'live', coalesce(s[2], 0),
+        'price_median_eur', med.price,
+        'mileage_median_km', med.km,
         'events_24h', (SELECT jsonb_object_agg(k, n) FROM (SELECT e.kind AS k, count(*) AS n FROM otto.ad_event e
                         JOIN otto.market_ad m ON m.ad_id = e.ad_id
                        WHERE e.at >= now() - interval '1 day' AND e.event_id <= (SELECT watermark FROM otto.stream_state)
@@ -1946,11 +1972,17 @@ BEGIN
                                    sum(g.s[2]) AS live, sum(g.s[16]) AS sold
                               FROM otto.market_mm g WHERE mk IS NULL OR g.make = mk
                              GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 15) p),
-        'histograms', (SELECT j FROM hist),
-        'method', 'live ads as the stream processor last saw them; histogram bins of 2,500 EUR and 25,000 km, the last open-ended',
-        'n', (SELECT count(*) FROM live), 'as_of', otto.market_as_of())
-      INTO res;
-    RETURN res;
+        'histograms', jsonb_build_object(
+            'price_eur', (SELECT jsonb_agg(jsonb_build_object('from', (i - 1) * 2500, 'to', CASE WHEN i < 21 THEN i * 2500 END, 'ads', n) ORDER BY i)
+                            FROM unnest(s[29:49]) WITH ORDINALITY h(n, i) WHERE n > 0),
+            'mileage_km', (SELECT jsonb_agg(jsonb_build_object('from', (i - 1) * 25000, 'to', CASE WHEN i < 17 THEN i * 25000 END, 'ads', n) ORDER BY i)
+                             FROM unnest(s[50:66]) WITH ORDINALITY h(n, i) WHERE n > 0),
+            'model_year', (SELECT jsonb_agg(jsonb_build_object('year', y.year, 'ads', y.n) ORDER BY y.year)
+                             FROM (SELECT g.year, sum(g.s[2]) AS n FROM otto.market_mmy g
+                                    WHERE g.year IS NOT NULL AND (mk IS NULL OR g.make = mk) AND (md IS NULL OR g.model = md)
+                                    GROUP BY 1 HAVING sum(g.s[2]) > 0) y)),
+        'method', 'live ads as the stream processor last saw them: counts and histograms from its sums, exact medians from the indexes; histogram bins of 2,500 EUR and 25,000 km, the last open-ended',
+        'n', coalesce(s[2], 0), 'as_of', otto.market_as_of());
 END
 $fn$;
 COMMENT ON FUNCTION otto.market_overview(text, text) IS 'The market (or one make or model) at a glance, for charts: live ads, median price and mileage, events of the last day, the most popular makes or models, and price, mileage and model-year histograms';
