@@ -94,19 +94,22 @@ db_connect(void)
 {
 	const char *url = getenv("DATABASE_URL");
 	const char *role = getenv("OTTO_MCP_ROLE");
-	const char *keys[] = {"dbname", "application_name", "options", NULL};
-	const char *vals[] = {url, "otto-mcp", "-c default_transaction_read_only=on -c statement_timeout=30s", NULL};
+	const char *keys[4];
+	const char *vals[4];
 	const char *params[1];
+	int			n = 0;
 	PGresult   *res;
 
-	if (url == NULL || *url == '\0')
+	if (url && *url)
 	{
-		keys[0] = "application_name";
-		vals[0] = "otto-mcp";
-		keys[1] = "options";
-		vals[1] = vals[2];
-		keys[2] = NULL;
+		keys[n] = "dbname";		/* expanded: a URL or a conninfo string */
+		vals[n++] = url;
 	}
+	keys[n] = "application_name";
+	vals[n++] = "otto-mcp";
+	keys[n] = "options";
+	vals[n++] = "-c default_transaction_read_only=on -c statement_timeout=30s";
+	keys[n] = vals[n] = NULL;
 	if (conn)
 		PQfinish(conn);
 	conn = PQconnectdbParams(keys, vals, 1);
@@ -196,7 +199,12 @@ handle_tools_call(json_t *id, json_t *params)
 		reply_error(id, INVALID_PARAMS, "tools/call needs params {\"name\": string, \"arguments\": object}");
 		return;
 	}
-	args_text = json_dumps(json_is_object(args) ? args : json_object(), JSON_COMPACT | JSON_ENCODE_ANY);
+	args_text = json_is_object(args) ? json_dumps(args, JSON_COMPACT) : strdup("{}");
+	if (args_text == NULL)
+	{
+		reply_error(id, INTERNAL_ERROR, "out of memory");
+		return;
+	}
 	values[0] = json_string_value(name);
 	values[1] = args_text;
 	res = db_call("SELECT otto.call_tool($1, $2::jsonb)::text", 2, values);
@@ -238,9 +246,14 @@ handle_tools_call(json_t *id, json_t *params)
 			size_t		len = strlen(msg ? msg : "") + strlen(hint ? hint : "") + 64;
 
 			text = malloc(len);
-			snprintf(text, len, "Error: %s%s%s", msg ? msg : "the tool failed", hint ? " Hint: " : "", hint ? hint : "");
-			reply(id, json_pack("{s:o, s:b}", "content", text_content(text), "isError", 1));
-			free(text);
+			if (text == NULL)
+				reply_error(id, INTERNAL_ERROR, "out of memory");
+			else
+			{
+				snprintf(text, len, "Error: %s%s%s", msg ? msg : "the tool failed", hint ? " Hint: " : "", hint ? hint : "");
+				reply(id, json_pack("{s:o, s:b}", "content", text_content(text), "isError", 1));
+				free(text);
+			}
 			if (state && strncmp(state, "22", 2) != 0 && strcmp(state, "P0002") != 0)
 				log_msg("warning", "tool %s failed: %s (SQLSTATE %s)", json_string_value(name), msg ? msg : "", state);
 		}
