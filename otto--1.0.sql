@@ -1670,9 +1670,9 @@ BEGIN
     SELECT jsonb_agg(jsonb_build_object('ad_id', x.ad_id, 'url', a.url, 'title', a.title, 'year', x.year,
                                         'mileage_km', x.mileage_km, 'price_eur', x.price_eur) ORDER BY x.rank)
       INTO ex
-      FROM (SELECT m.*, row_number() OVER (ORDER BY abs(m.year - year), abs(coalesce(m.mileage_km - mileage_km, 0)), m.ad_id) AS rank
-              FROM otto.fair_value_comparables(want.make, want.model, year, fuel, power_kw, lvl) m
-             ORDER BY rank LIMIT 3) x
+      FROM (SELECT t.*, row_number() OVER (ORDER BY abs(t.year - year), abs(coalesce(t.mileage_km - mileage_km, 0)), t.ad_id) AS rank
+              FROM (SELECT m.* FROM otto.fair_value_comparables(want.make, want.model, year, fuel, power_kw, lvl) m
+                     ORDER BY abs(m.year - year), abs(coalesce(m.mileage_km - mileage_km, 0)), m.ad_id LIMIT 3) t) x
       JOIN otto.ad a ON a.ad_id = x.ad_id;
     RETURN jsonb_build_object(
         'make', want.make, 'model', coalesce(want.model, model), 'year', year, 'mileage_km', mileage_km, 'fuel', fuel,
