@@ -2617,6 +2617,8 @@ DECLARE
     plain  text;
     market_makes text[];
     market_keys  text[];
+    market_models     text[];
+    market_model_keys text[];
 BEGIN
     IF question IS NULL OR length(question) > 1000 THEN
         RAISE EXCEPTION 'ask: a question of 1 to 1000 characters, please' USING ERRCODE = 'invalid_parameter_value';
@@ -2654,6 +2656,10 @@ BEGIN
     -- names: the longest phrase that names a make, then one of its models
     -- (or a model known alone, which names its make)
     FOR pass IN 1 .. 2 LOOP
+        IF pass = 2 THEN            -- the market's own models of the make, keyed once
+            SELECT array_agg(g.model), array_agg(otto.name_key(g.model)) INTO market_models, market_model_keys
+              FROM otto.market_mm g WHERE g.make = mk;
+        END IF;
         FOR w IN REVERSE 3 .. 1 LOOP
             FOR i IN 1 .. n - w + 1 LOOP
                 CONTINUE WHEN true = ANY (used[i:i + w - 1]);
@@ -2664,9 +2670,12 @@ BEGIN
                          WHERE CASE WHEN pass = 1 THEN x.model IS NULL
                                     WHEN mk IS NOT NULL THEN x.make = mk AND x.model IS NOT NULL
                                     ELSE x.standalone END
-                        UNION ALL               -- and the market's own makes
+                        UNION ALL               -- and the market's own makes and models
                         SELECT m.make, NULL, m.key, false FROM unnest(market_makes, market_keys) m(make, key)
-                         WHERE pass = 1) c
+                         WHERE pass = 1
+                        UNION ALL
+                        SELECT mk, m.model, m.key, false FROM unnest(market_models, market_model_keys) m(model, key)
+                         WHERE pass = 2) c
                  WHERE CASE WHEN w > 1 OR c.key ~ '^[0-9]' OR c.key ~ ' ' THEN c.key = phrase
                             ELSE otto.name_matches(phrase, c.key, pass = 1 OR mk IS NOT NULL) END
                    -- names that are also words count only when written as names
@@ -2682,18 +2691,6 @@ BEGIN
             END LOOP;
         END LOOP;
     END LOOP;
-    IF mk IS NOT NULL AND md IS NULL THEN       -- the market's own model names
-        FOR w IN REVERSE 3 .. 1 LOOP
-            FOR i IN 1 .. n - w + 1 LOOP
-                CONTINUE WHEN md IS NOT NULL OR true = ANY (used[i:i + w - 1]);
-                phrase := array_to_string(k[i:i + w - 1], ' ');
-                SELECT m.model INTO md FROM otto.market_mm m WHERE m.make = mk AND otto.name_key(m.model) = phrase LIMIT 1;
-                IF md IS NOT NULL THEN
-                    FOR j IN i .. i + w - 1 LOOP used[j] := true; END LOOP;
-                END IF;
-            END LOOP;
-        END LOOP;
-    END IF;
     IF mk IS NOT NULL THEN a := a || jsonb_build_object('make', mk); END IF;
     IF md IS NOT NULL THEN a := a || jsonb_build_object('model', md); END IF;
 
@@ -2710,7 +2707,7 @@ BEGIN
             WHEN t ~ '^(elektri|electric)' OR t = 'ev' THEN 'fuel:electric'
             WHEN t ~ '^(karavan|estate|wagon|kombi)' THEN 'body:estate'
             WHEN t ~ '^(limuzin|sedan)' THEN 'body:sedan'
-            WHEN t ~ '^(hecbek|hatchback|hecbeк)' THEN 'body:hatchback'
+            WHEN t ~ '^(hecbek|hatchback)' THEN 'body:hatchback'
             WHEN t ~ '^(dzip|suv|terenac|terenci|terenca)' THEN 'body:suv'
             WHEN t ~ '^(kupe|coupe)' THEN 'body:coupe'
             WHEN t ~ '^(kabrio|cabrio|convertible|roadster)' THEN 'body:convertible'
@@ -2754,7 +2751,7 @@ BEGIN
         qual := CASE
             WHEN prv ~ '(^| )(under|below|less|max|maximum|up to|upto|cheaper|do|ispod|manje|najvise|maks|budget|budzet|within|until)$'
                  OR prv ~ '(less than|manje od|lower than)$' THEN 'max'
-            WHEN prv ~ '(^| )(over|above|more|min|minimum|preko|vise|iznad|at least|najmanje)$' OR prv ~ '(more than|vise od|over)$' THEN 'min'
+            WHEN prv ~ '(^| )(over|above|more|min|minimum|preko|vise|iznad|at least|najmanje)$' OR prv ~ '(more than|vise od)$' THEN 'min'
             WHEN prv ~ '(^| )(from|since|od|after|posle|nakon|between|izmedju)$' THEN 'from'
             WHEN prv ~ '(^| )(newer|novije|noviji|novija|novijih|mladje|mladji|mladja)( than| od)?$' THEN 'newer'
             WHEN prv ~ '(^| )(older|starije|stariji|starija|before|pre)( than| od)?$' THEN 'older'
@@ -2767,10 +2764,7 @@ BEGIN
         WHEN 'ad' THEN ids := ids || to_jsonb(v);
         WHEN 'km' THEN a := a || jsonb_build_object(CASE WHEN qual = 'min' THEN 'mileage_min' WHEN qual = 'max' THEN 'mileage_max'
                                                           ELSE 'mileage_km' END, v);
-        WHEN 'price' THEN a := a || jsonb_build_object(CASE WHEN qual IN ('min', 'from') AND coalesce(tok[i + 1], '') NOT IN ('do', 'to', 'and', 'i')
-                                                             AND NOT (coalesce(tok[i + 2], '') IN ('do', 'to', 'and', 'i'))
-                                                             THEN 'price_min'
-                                                             WHEN qual IN ('min', 'from') THEN 'price_min'
+        WHEN 'price' THEN a := a || jsonb_build_object(CASE WHEN qual IN ('min', 'from') THEN 'price_min'
                                                              WHEN qual = 'max' THEN 'price_max' ELSE 'price' END, v);
         WHEN 'kw' THEN a := a || jsonb_build_object(CASE WHEN qual = 'min' THEN 'power_min' ELSE 'power_kw' END, v);
         WHEN 'hp' THEN a := a || jsonb_build_object(CASE WHEN qual = 'min' THEN 'power_min' ELSE 'power_kw' END, round(v * 0.7355));
@@ -2795,7 +2789,7 @@ BEGIN
     tool := CASE
         WHEN plain ~ '(compar|uporedi|poredj|versus| vs )' AND jsonb_array_length(ids) >= 2 THEN 'compare_ads'
         WHEN jsonb_array_length(ids) >= 1 THEN 'ad_details'
-        WHEN plain ~ '(depreci|amortiz|obezvre| lose | loses | losing | gubi | gube | gubii |hold[s]? (their|its|the) value|holds? value|drzi vrednost|drze vrednost|pad vrednost|value (does|do) [a-z ]*lose)' THEN 'depreciation'
+        WHEN plain ~ '(depreci|amortiz|obezvre| lose | loses | losing | gubi | gube |hold[s]? (their|its|the) value|holds? value|drzi vrednost|drze vrednost|pad vrednost|value (does|do) [a-z ]*lose)' THEN 'depreciation'
         WHEN plain ~ '(sell|sold|prodaj|prodaje|prodati|prodavan)' AND plain ~ '(fast|quick|easi|brz|lak|najbrz|najlak)'
              OR plain ~ '(stay on the market|days on (the )?market|stoji na oglasu|koliko dugo|how long)' THEN 'fastest_selling'
         WHEN plain ~ '(deal|bargain|underpriced|below (fair|market|the market)|ispod trzisn|ponud|prilik|povoljn|dobr[a-z]* kupovin|najpovoljnij|priced below)' THEN 'good_deals'
