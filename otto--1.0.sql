@@ -327,6 +327,14 @@ CREATE TABLE otto.ad (
     CHECK (last_seen_at >= first_seen_at)
 );
 CREATE INDEX ad_live_make_model_idx ON otto.ad (make, model, year) WHERE state = 'live';
+-- otto.search_ads' sort orders, each exactly as it sorts (ties newest first), so
+-- that a page of live ads is read in order and filtered, not sorted
+CREATE INDEX ad_live_newest_idx ON otto.ad (first_seen_at DESC NULLS LAST, ad_id DESC) WHERE state = 'live';
+CREATE INDEX ad_live_price_asc_idx ON otto.ad (price_eur, ad_id DESC) WHERE state = 'live';
+CREATE INDEX ad_live_price_desc_idx ON otto.ad (price_eur DESC NULLS LAST, ad_id DESC) WHERE state = 'live';
+CREATE INDEX ad_live_mileage_idx ON otto.ad (mileage_km, ad_id DESC) WHERE state = 'live';
+CREATE INDEX ad_live_year_idx ON otto.ad (year DESC NULLS LAST, ad_id DESC) WHERE state = 'live';
+CREATE INDEX ad_live_power_idx ON otto.ad (power_kw DESC NULLS LAST, ad_id DESC) WHERE state = 'live';
 CREATE INDEX ad_removed_make_model_idx ON otto.ad (site_id, make, model, year) WHERE state = 'removed';
 COMMENT ON TABLE otto.ad IS 'Ads: one row per real ad per site with typed, canonical fields (vocabulary codes in English)';
 COMMENT ON COLUMN otto.ad.source_ad_id IS 'The site''s own ad id (e.g. 20645877 in /auto-oglasi/20645877/...)';
@@ -1475,31 +1483,34 @@ $fn$;
 COMMENT ON FUNCTION otto.market_name(text, text) IS 'The make (and model) as the market spells it, matched without regard to case; no row when there are no ads of it';
 
 -- ln(price) = a_g + b_age * age + b_km * km (1000s), one intercept per model
--- (fixed effects) and common slopes, from the models' sums alone.
-CREATE FUNCTION otto.market_fit(make text DEFAULT NULL, model text DEFAULT NULL,
+-- (fixed effects) and common slopes, from the models' sums alone: each model
+-- contributes its centred moments (otto.market_moments), which add up.
+CREATE FUNCTION otto.market_moments(s numeric[]) RETURNS numeric[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE           -- not STRICT, so that it is inlined
+AS $fn$
+    SELECT CASE WHEN s[6] >= 2 THEN
+        ARRAY[s[6], 1,                                                            -- ads, models
+              s[10] - s[7] * s[7] / s[6], s[11] - s[7] * s[8] / s[6], s[12] - s[8] * s[8] / s[6],   -- aa ak kk
+              s[13] - s[7] * s[9] / s[6], s[14] - s[8] * s[9] / s[6], s[15] - s[9] * s[9] / s[6],   -- ay ky yy
+              s[7], s[8], s[9]] END                                               -- sums of age, km, ln price
+$fn$;
+COMMENT ON FUNCTION otto.market_moments(numeric[]) IS 'A model''s centred regression moments from its sums (NULL under 2 priced ads); otto.vec_sum of several models'' is the input of otto.fit_solve';
+
+CREATE FUNCTION otto.fit_solve(v numeric[],
     OUT n bigint, OUT models int, OUT b_age float8, OUT b_km float8, OUT se_age float8, OUT se_km float8,
     OUT sigma float8, OUT mean_age float8, OUT mean_km float8, OUT mean_ln_price float8)
-LANGUAGE plpgsql STABLE
-SET plan_cache_mode = force_generic_plan
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE     -- plpgsql: a SQL body would be inlined once per use of v
 AS $fn$
 DECLARE
-    aa float8; ak float8; kk float8; ay float8; ky float8; yy float8; det float8; sse float8; df int;
+    aa float8 := v[3]; ak float8 := v[4]; kk float8 := v[5]; ay float8 := v[6]; ky float8 := v[7]; yy float8 := v[8];
+    det float8 := aa * kk - ak * ak;
+    df numeric;
 BEGIN
-    SELECT sum(s[6]), count(*),
-           sum(s[10] - s[7] * s[7] / s[6]), sum(s[11] - s[7] * s[8] / s[6]), sum(s[12] - s[8] * s[8] / s[6]),
-           sum(s[13] - s[7] * s[9] / s[6]), sum(s[14] - s[8] * s[9] / s[6]), sum(s[15] - s[9] * s[9] / s[6]),
-           sum(s[7]) / sum(s[6]), sum(s[8]) / sum(s[6]), sum(s[9]) / sum(s[6])
-      INTO n, models, aa, ak, kk, ay, ky, yy, mean_age, mean_km, mean_ln_price
-      FROM (SELECT g.s FROM otto.market_mm g WHERE g.make = market_fit.make AND g.model = market_fit.model
-            UNION ALL             -- one branch runs: its gate is decided before the scan, even in a generic plan
-            SELECT g.s FROM otto.market_mm g WHERE market_fit.model IS NULL AND g.make = market_fit.make
-            UNION ALL
-            SELECT g.s FROM otto.market_mm g WHERE market_fit.make IS NULL) m
-     WHERE m.s[6] >= 2;
-    IF n IS NULL OR n < models + 3 THEN
+    IF v[1] < v[2] + 3 THEN
         RETURN;
     END IF;
-    det := aa * kk - ak * ak;
+    n := v[1]; models := v[2];
+    mean_age := v[9] / v[1]; mean_km := v[10] / v[1]; mean_ln_price := v[11] / v[1];
     IF aa > 0 AND kk > 0 AND det > 1e-6 * aa * kk THEN
         b_age := (ay * kk - ak * ky) / det;
         b_km := (aa * ky - ak * ay) / det;
@@ -1513,8 +1524,7 @@ BEGIN
     ELSE
         df := n - models;
     END IF;
-    sse := greatest(0, yy - coalesce(b_age * ay, 0) - coalesce(b_km * ky, 0));
-    sigma := sqrt(sse / greatest(df, 1));
+    sigma := sqrt(greatest(0, yy - coalesce(b_age * ay, 0) - coalesce(b_km * ky, 0)) / greatest(df, 1));
     IF b_age IS NOT NULL AND b_km IS NOT NULL THEN
         se_age := sqrt(sigma ^ 2 * kk / det);
         se_km := sqrt(sigma ^ 2 * aa / det);
@@ -1524,21 +1534,42 @@ BEGIN
     END IF;
 END
 $fn$;
-COMMENT ON FUNCTION otto.market_fit(text, text) IS 'Log-price regression on age (years) and mileage (1000 km) over the live ads of a model, a make (one intercept per model) or the whole market, from the stream''s sums: slopes, their standard errors, residual spread and means';
+COMMENT ON FUNCTION otto.fit_solve(numeric[]) IS 'Slopes on age and mileage (1000 km), their standard errors, residual spread and means, from summed otto.market_moments (NULLs under models + 3 ads)';
+
+CREATE FUNCTION otto.market_fit(make text DEFAULT NULL, model text DEFAULT NULL)
+RETURNS TABLE (n bigint, models int, b_age float8, b_km float8, se_age float8, se_km float8,
+               sigma float8, mean_age float8, mean_km float8, mean_ln_price float8)
+LANGUAGE sql STABLE ROWS 1
+AS $fn$
+    SELECT f.*
+      FROM (SELECT otto.vec_sum(otto.market_moments(m.s)) AS v
+              FROM (SELECT g.s FROM otto.market_mm g WHERE g.make = $1 AND g.model = $2
+                    UNION ALL             -- one branch runs: its gate is decided before the scan, even in a generic plan
+                    SELECT g.s FROM otto.market_mm g WHERE $2 IS NULL AND g.make = $1
+                    UNION ALL
+                    SELECT g.s FROM otto.market_mm g WHERE $1 IS NULL) m) t,
+           otto.fit_solve(t.v) f
+$fn$;
+COMMENT ON FUNCTION otto.market_fit(text, text) IS 'Log-price regression on age (years) and mileage (1000 km) over the live ads of a model, a make (one intercept per model) or the whole market, from the stream''s sums: slopes, their standard errors, residual spread and means (NULLs when too few ads)';
 
 -- The slopes to move a price along: the model's own fit when it has 30
 -- priced live ads and both slopes, else its make's, else the market's.
 CREATE FUNCTION otto.market_slopes(make text, model text DEFAULT NULL,
     OUT fit_of text, OUT n bigint, OUT b_age float8, OUT b_km float8, OUT sigma float8)
 LANGUAGE plpgsql STABLE
+SET plan_cache_mode = force_generic_plan    -- market_fit gates its branches; planning it each call cost more than running it
 AS $fn$
 DECLARE
-    f record;
+    f  record;
+    mk text;
+    md text;
 BEGIN
     FOREACH fit_of IN ARRAY ARRAY['model', 'make', 'market'] LOOP
         CONTINUE WHEN fit_of = 'model' AND model IS NULL;
-        SELECT * INTO f FROM otto.market_fit(CASE WHEN fit_of <> 'market' THEN make END,
-                                             CASE WHEN fit_of = 'model' THEN model END);
+        -- plain variables as arguments, so that market_fit is inlined and its plan kept
+        mk := CASE WHEN fit_of <> 'market' THEN make END;
+        md := CASE WHEN fit_of = 'model' THEN model END;
+        SELECT * INTO f FROM otto.market_fit(mk, md);
         IF f.n >= 30 AND f.b_age IS NOT NULL AND f.b_km IS NOT NULL THEN
             n := f.n; b_age := f.b_age; b_km := f.b_km; sigma := f.sigma;
             RETURN;
@@ -1590,25 +1621,21 @@ AS $fn$
        AND (lvl > 1 OR $5 IS NULL OR m.power_kw BETWEEN $5 * 0.8 AND $5 * 1.2)
 $fn$;
 
-CREATE FUNCTION otto.fair_value(make text, model text, year int, mileage_km int DEFAULT NULL, fuel text DEFAULT NULL,
-                                power_kw int DEFAULT NULL)
-RETURNS jsonb
+-- The numbers of a fair value, without the examples and the prose: what
+-- otto.fair_value reports, and what otto.good_deals ranks by.
+CREATE FUNCTION otto.fair_value_estimate(make text, model text, year int, mileage_km int DEFAULT NULL,
+    fuel text DEFAULT NULL, power_kw int DEFAULT NULL,
+    OUT market_make text, OUT market_model text, OUT lvl int, OUT n bigint, OUT estimate float8, OUT lo float8,
+    OUT hi float8, OUT year_min int, OUT year_max int, OUT confidence text, OUT fit_of text, OUT fit_n bigint,
+    OUT b_age float8, OUT b_km float8)
 LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
 SET plan_cache_mode = force_generic_plan    -- its queries gate their branches; replanning each call cost more than the scans
 AS $fn$
 #variable_conflict use_variable
 DECLARE
     want    record;
     f       record;
-    lvl     int;
-    lvl_txt text;
     c       record;
-    lo      float8;
-    hi      float8;
-    est     float8;
-    conf    text;
-    ex      jsonb;
     k       float8 := mileage_km / 1000.0;
 BEGIN
     IF make IS NULL OR model IS NULL OR year IS NULL THEN
@@ -1623,12 +1650,13 @@ BEGIN
     IF want.model IS NULL THEN
         -- a model the market has not seen: its make's ads stand in
         SELECT * INTO want FROM otto.market_name(make);
-        IF want.make IS NULL THEN
-            RETURN jsonb_build_object('make', make, 'model', model, 'year', year, 'estimate_eur', NULL,
-                'reason', 'no ads of this make', 'n', 0, 'as_of', otto.market_as_of());
-        END IF;
+    END IF;
+    market_make := want.make; market_model := want.model; n := 0;
+    IF want.make IS NULL THEN
+        RETURN;
     END IF;
     SELECT * INTO f FROM otto.market_slopes(want.make, want.model);
+    fit_of := f.fit_of; fit_n := f.n; b_age := f.b_age; b_km := f.b_km;
 
     -- comparables: live ads of the model, widened step by step until there are enough
     lvl := CASE WHEN want.model IS NULL THEN 4 ELSE 0 END;
@@ -1645,51 +1673,83 @@ BEGIN
            min(a.year) AS y0, max(a.year) AS y1
       INTO c
       FROM otto.fair_value_comparables(want.make, want.model, year, fuel, power_kw, lvl) a;
-    IF c.n = 0 THEN
-        RETURN jsonb_build_object('make', want.make, 'model', model, 'year', year, 'estimate_eur', NULL,
+    n := c.n;
+    IF n = 0 THEN
+        RETURN;
+    END IF;
+    estimate := c.p[2]; year_min := c.y0; year_max := c.y1;
+    IF n >= 10 THEN
+        lo := least(c.p[1], estimate); hi := greatest(c.p[3], estimate);
+    ELSE                        -- few comparables: the regression's spread around the median
+        lo := estimate * exp(-1.2816 * coalesce(f.sigma, 0.35));
+        hi := estimate * exp(1.2816 * coalesce(f.sigma, 0.35));
+    END IF;
+    confidence := CASE WHEN lvl <= 2 AND n >= 20 THEN 'high' WHEN lvl <= 3 AND n >= 8 THEN 'medium' ELSE 'low' END;
+END
+$fn$;
+COMMENT ON FUNCTION otto.fair_value_estimate(text, text, int, int, text, int) IS 'The figures of otto.fair_value: the make and model as the market spells them (model NULL when unknown), the comparables'' level (as in otto.fair_value_comparables) and count, estimate and 80% range in euros, their model years, confidence and the regression used';
+
+-- What comparables a level stands for, in words.
+CREATE FUNCTION otto.fair_value_which(lvl int, fuel text, power_kw int) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $fn$
+    SELECT CASE lvl WHEN 1 THEN 'same model, model years within 1' || CASE WHEN fuel IS NOT NULL THEN ', same fuel' ELSE '' END
+                                || CASE WHEN power_kw IS NOT NULL THEN ', power within 20%' ELSE '' END
+                    WHEN 2 THEN 'same model, model years within 1 (fuel and power not matched: too few ads)'
+                    WHEN 3 THEN 'same model, model years within 3'
+                    WHEN 4 THEN 'same model, all model years'
+                    WHEN 5 THEN 'other models of the make, model years within 2' || CASE WHEN fuel IS NOT NULL THEN ', same fuel' ELSE '' END
+                    ELSE 'other models of the make, all model years' END
+$fn$;
+
+CREATE FUNCTION otto.fair_value(make text, model text, year int, mileage_km int DEFAULT NULL, fuel text DEFAULT NULL,
+                                power_kw int DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_generic_plan
+AS $fn$
+#variable_conflict use_variable
+DECLARE
+    e       record;
+    lvl_txt text;
+    ex      jsonb;
+BEGIN
+    e := otto.fair_value_estimate(make, model, year, mileage_km, fuel, power_kw);
+    IF e.market_make IS NULL THEN
+        RETURN jsonb_build_object('make', make, 'model', model, 'year', year, 'estimate_eur', NULL,
+            'reason', 'no ads of this make', 'n', 0, 'as_of', otto.market_as_of());
+    ELSIF e.n = 0 THEN
+        RETURN jsonb_build_object('make', e.market_make, 'model', model, 'year', year, 'estimate_eur', NULL,
             'reason', 'no live ads of this make with a price', 'n', 0, 'as_of', otto.market_as_of());
     END IF;
-    est := c.p[2];
-    IF c.n >= 10 THEN
-        lo := c.p[1]; hi := c.p[3];
-    ELSE                        -- few comparables: the regression's spread around the median
-        lo := est * exp(-1.2816 * coalesce(f.sigma, 0.35));
-        hi := est * exp(1.2816 * coalesce(f.sigma, 0.35));
-    END IF;
-    conf := CASE WHEN lvl <= 2 AND c.n >= 20 THEN 'high' WHEN lvl <= 3 AND c.n >= 8 THEN 'medium' ELSE 'low' END;
-    lvl_txt := CASE lvl WHEN 1 THEN 'same model, model years within 1' || CASE WHEN fuel IS NOT NULL THEN ', same fuel' ELSE '' END
-                                    || CASE WHEN power_kw IS NOT NULL THEN ', power within 20%' ELSE '' END
-                        WHEN 2 THEN 'same model, model years within 1 (fuel and power not matched: too few ads)'
-                        WHEN 3 THEN 'same model, model years within 3'
-                        WHEN 4 THEN 'same model, all model years'
-                        WHEN 5 THEN 'other models of the make, model years within 2' || CASE WHEN fuel IS NOT NULL THEN ', same fuel' ELSE '' END
-                        ELSE 'other models of the make, all model years' END;
-    IF want.model IS NULL THEN
+    lvl_txt := otto.fair_value_which(e.lvl, fuel, power_kw);
+    IF e.market_model IS NULL THEN
         lvl_txt := 'no ads of model ' || model || ': ' || lvl_txt;
     END IF;
     SELECT jsonb_agg(jsonb_build_object('ad_id', x.ad_id, 'url', a.url, 'title', a.title, 'year', x.year,
                                         'mileage_km', x.mileage_km, 'price_eur', x.price_eur) ORDER BY x.rank)
       INTO ex
       FROM (SELECT t.*, row_number() OVER (ORDER BY abs(t.year - year), abs(coalesce(t.mileage_km - mileage_km, 0)), t.ad_id) AS rank
-              FROM (SELECT m.* FROM otto.fair_value_comparables(want.make, want.model, year, fuel, power_kw, lvl) m
+              FROM (SELECT m.* FROM otto.fair_value_comparables(e.market_make, e.market_model, year, fuel, power_kw, e.lvl) m
                      ORDER BY abs(m.year - year), abs(coalesce(m.mileage_km - mileage_km, 0)), m.ad_id LIMIT 3) t) x
       JOIN otto.ad a ON a.ad_id = x.ad_id;
     RETURN jsonb_build_object(
-        'make', want.make, 'model', coalesce(want.model, model), 'year', year, 'mileage_km', mileage_km, 'fuel', fuel,
+        'make', e.market_make, 'model', coalesce(e.market_model, model), 'year', year, 'mileage_km', mileage_km, 'fuel', fuel,
         'power_kw', power_kw, 'currency', 'EUR',
-        'estimate_eur', round(est)::int,
-        'range_80_eur', jsonb_build_array(round(least(lo, est))::int, round(greatest(hi, est))::int),
-        'confidence', conf,
-        'comparables', jsonb_build_object('count', c.n, 'which', lvl_txt, 'model_years', jsonb_build_array(c.y0, c.y1),
+        'estimate_eur', round(e.estimate)::int,
+        'range_80_eur', jsonb_build_array(round(e.lo)::int, round(e.hi)::int),
+        'confidence', e.confidence,
+        'comparables', jsonb_build_object('count', e.n, 'which', lvl_txt, 'model_years', jsonb_build_array(e.year_min, e.year_max),
                                           'examples', ex),
-        'fallback', CASE WHEN lvl > 1 OR want.model IS NULL THEN lvl_txt END,
-        'adjustment', jsonb_build_object('fit_of', f.fit_of, 'fit_n', f.n,
-                                         'per_model_year_pct', round((100 * (exp(coalesce(f.b_age, 0)) - 1))::numeric, 2),
-                                         'per_10000_km_pct', round((100 * (exp(10 * coalesce(f.b_km, 0)) - 1))::numeric, 2)),
+        'fallback', CASE WHEN e.lvl > 1 OR e.market_model IS NULL THEN lvl_txt END,
+        'adjustment', jsonb_build_object('fit_of', e.fit_of, 'fit_n', e.fit_n,
+                                         'per_model_year_pct', round((100 * (exp(coalesce(e.b_age, 0)) - 1))::numeric, 2),
+                                         'per_10000_km_pct', round((100 * (exp(10 * coalesce(e.b_km, 0)) - 1))::numeric, 2)),
         'method', 'median of the asking prices of comparable live ads, each moved to this model year and mileage by the '
-                  || coalesce(f.fit_of || '''s log-price regression', 'regression (none yet: too few priced ads, so not moved)')
+                  || coalesce(e.fit_of || '''s log-price regression', 'regression (none yet: too few priced ads, so not moved)')
                   || '; 80% range: their 10th-90th percentiles (under 10 comparables: the regression''s spread)',
-        'n', c.n, 'as_of', otto.market_as_of());
+        'n', e.n, 'as_of', otto.market_as_of());
 END
 $fn$;
 COMMENT ON FUNCTION otto.fair_value(text, text, int, int, text, int) IS 'Fair value in euros of a car (make, model, year, optionally mileage, fuel, power): estimate, 80% range, comparables used with examples, confidence, and the fallback taken when the exact group is thin';
@@ -1715,7 +1775,7 @@ BEGIN
         RETURN jsonb_build_object('make', make, 'model', model, 'reason', 'no ads of this ' ||
                                   CASE WHEN want.make IS NULL THEN 'make' ELSE 'model' END, 'n', 0, 'as_of', otto.market_as_of());
     END IF;
-    f := otto.market_fit(want.make, want.model);
+    SELECT * INTO f FROM otto.market_fit(want.make, want.model);
     -- observed asking prices by age beside the fitted curve
     SELECT jsonb_agg(jsonb_build_object('model_year', g.year, 'live', g.live, 'price_mean_eur', g.price_mean,
                                         'retained_pct', round((100 * exp(coalesce(f.b_age, 0) * g.age))::numeric, 1))
@@ -1737,7 +1797,7 @@ BEGIN
       INTO rank
       FROM (SELECT jsonb_build_object('model', m.model, 'annual_rate_pct', round((100 * (1 - exp(x.b_age)))::numeric, 1),
                                       'n', x.n) AS r
-              FROM otto.market_mm m, otto.market_fit(m.make, m.model) x
+              FROM otto.market_mm m, otto.fit_solve(otto.market_moments(m.s)) x
              WHERE m.make = want.make AND m.s[6] >= min_ads AND x.b_age IS NOT NULL) q;
     RETURN jsonb_build_object(
         'make', want.make, 'model', want.model,
@@ -1771,9 +1831,10 @@ AS $fn$
                        'annual_rate_95_pct', jsonb_build_array(round((100 * (1 - exp(x.b_age + 1.96 * x.se_age)))::numeric, 1),
                                                                round((100 * (1 - exp(x.b_age - 1.96 * x.se_age)))::numeric, 1)),
                        'n', x.n)) AS j
-              FROM (SELECT m.make, CASE WHEN by_model THEN m.model END AS model
+              FROM (SELECT m.make, CASE WHEN by_model THEN m.model END AS model,    -- every group's fit in one pass
+                           otto.vec_sum(otto.market_moments(m.s)) AS v
                       FROM otto.market_mm m GROUP BY 1, 2 HAVING sum(m.s[6]) >= min_ads) g,
-                   otto.market_fit(g.make, g.model) x
+                   otto.fit_solve(g.v) x
              WHERE x.b_age IS NOT NULL
              ORDER BY 3 DESC LIMIT lim) r
 $fn$;
@@ -1859,11 +1920,13 @@ BEGIN
         SELECT e.ad_id, max(e.at) AS cut_at FROM otto.ad_event e
          WHERE e.at >= t0 AND e.kind = 'price_changed' AND e.new_price_eur < e.old_price_eur GROUP BY 1),
     cand AS (                   -- fresh: listed, relisted or cut in price since t0
-        SELECT m.*, c.cut_at
-          FROM otto.market_ad m LEFT JOIN cuts c ON c.ad_id = m.ad_id
-         WHERE m.ad_id IN (SELECT x.ad_id FROM otto.market_ad x WHERE x.live AND x.listed_at >= t0
-                           UNION SELECT c.ad_id FROM cuts c)
-           AND m.live AND m.price_eur > 0 AND m.year IS NOT NULL
+        SELECT m.*
+          FROM (SELECT x.*, c.cut_at FROM otto.market_ad x LEFT JOIN cuts c ON c.ad_id = x.ad_id
+                 WHERE x.live AND x.listed_at >= t0                        -- market_ad_listed_idx
+                UNION ALL
+                SELECT x.*, c.cut_at FROM cuts c JOIN otto.market_ad x ON x.ad_id = c.ad_id
+                 WHERE x.live AND x.listed_at < t0) m
+         WHERE m.price_eur > 0 AND m.year IS NOT NULL
            AND (make IS NULL OR lower(m.make) = lower(make)) AND (model IS NULL OR lower(m.model) = lower(model))
            AND (max_price IS NULL OR m.price_eur <= max_price) AND (fuel IS NULL OR m.fuel = fuel)
            AND (body IS NULL OR m.body = body)),
@@ -1874,26 +1937,26 @@ BEGIN
         SELECT c.*, otto.line_gap(c.price_eur, c.year, c.mileage_km, c.listed_at, l.mean_ln_price, l.mean_age, l.mean_km,
                                   l.b_age, l.b_km) AS gap0
           FROM cand c JOIN lines l ON l.make = c.make AND l.model = c.model),
-    -- second pass: the full fair value for the most promising
+    -- second pass: the fair value's figures for the most promising
     valued AS (
-        SELECT s.*, otto.fair_value(s.make, s.model, s.year, s.mileage_km, s.fuel, s.power_kw) AS fv
-          FROM screened s WHERE s.gap0 * 100 >= min_gap_pct - 10
-         ORDER BY s.gap0 DESC LIMIT lim * 3),
+        SELECT s.*, e.*
+          FROM (SELECT * FROM screened s WHERE s.gap0 * 100 >= min_gap_pct - 10 ORDER BY s.gap0 DESC LIMIT lim * 2) s,
+               otto.fair_value_estimate(s.make, s.model, s.year, s.mileage_km, s.fuel, s.power_kw) e),
     deals AS (
-        SELECT v.*, a.url, a.title, a.damage, (v.fv->>'estimate_eur')::int AS fair,
-               round(100 * (1 - v.price_eur / (v.fv->>'estimate_eur')::numeric), 1) AS gap_pct
+        SELECT v.*, a.url, a.title, a.damage, round(v.estimate)::int AS fair, round(v.lo)::int AS fair_lo,
+               round(v.hi)::int AS fair_hi, round(100 * (1 - v.price_eur / round(v.estimate)::numeric), 1) AS gap_pct
           FROM valued v JOIN otto.ad a ON a.ad_id = v.ad_id
-         WHERE (v.fv->>'estimate_eur')::int > 0 AND (include_damaged OR a.damage IS NULL OR a.damage = 'none')
-           AND v.price_eur >= 0.3 * (v.fv->>'estimate_eur')::int)     -- 1 EUR and the like are placeholders, not prices
+         WHERE round(v.estimate) > 0 AND (include_damaged OR a.damage IS NULL OR a.damage = 'none')
+           AND v.price_eur >= 0.3 * round(v.estimate)::int)     -- 1 EUR and the like are placeholders, not prices
     SELECT jsonb_agg(jsonb_build_object(
                'ad_id', d.ad_id, 'url', d.url, 'title', d.title, 'make', d.make, 'model', d.model, 'year', d.year,
                'mileage_km', d.mileage_km, 'price_eur', d.price_eur, 'fair_value_eur', d.fair,
-               'range_80_eur', d.fv->'range_80_eur', 'gap_eur', d.fair - d.price_eur, 'gap_pct', d.gap_pct,
-               'deal', otto.deal_class(d.gap_pct), 'confidence', d.fv->'confidence', 'listed_at', d.listed_at,
+               'range_80_eur', jsonb_build_array(d.fair_lo, d.fair_hi), 'gap_eur', d.fair - d.price_eur, 'gap_pct', d.gap_pct,
+               'deal', otto.deal_class(d.gap_pct), 'confidence', d.confidence, 'listed_at', d.listed_at,
                'why', format('%s%% (€%s) under the fair value of €%s (80%% range €%s-%s) from %s comparable ads (%s)%s%s',
-                             d.gap_pct, d.fair - d.price_eur, d.fair, d.fv->'range_80_eur'->>0, d.fv->'range_80_eur'->>1,
-                             d.fv->'comparables'->>'count', d.fv->'comparables'->>'which',
-                             CASE WHEN d.price_eur < (d.fv->'range_80_eur'->>0)::int THEN '; below the range' ELSE '' END,
+                             d.gap_pct, d.fair - d.price_eur, d.fair, d.fair_lo, d.fair_hi,
+                             d.n, otto.fair_value_which(d.lvl, d.fuel, d.power_kw),
+                             CASE WHEN d.price_eur < d.fair_lo THEN '; below the range' ELSE '' END,
                              CASE WHEN d.cut_at IS NOT NULL THEN '; price cut ' || to_char(d.cut_at, 'YYYY-MM-DD') ELSE '' END))
                ORDER BY d.gap_pct DESC),
            (SELECT count(*) FROM cand)
@@ -1903,7 +1966,7 @@ BEGIN
         'since', t0, 'deals', coalesce(res, '[]'), 'fresh_ads', fresh,
         'classes', jsonb_build_object('great', 'at least 20% under fair value', 'good', '10-20% under',
                                       'fair', 'within 10%', 'high', 'more than 10% over'),
-        'method', 'fresh ads (listed, relisted or cut in price since then) screened against their model''s log-price regression, then priced with otto.fair_value; damaged cars left out unless include_damaged, and prices under 30% of the fair value (placeholders such as 1 EUR)',
+        'method', 'fresh ads (listed, relisted or cut in price since then) screened against their model''s log-price regression, then the most promising priced by otto.fair_value; damaged cars left out unless include_damaged, and prices under 30% of the fair value (placeholders such as 1 EUR)',
         'n', coalesce(fresh, 0), 'as_of', otto.market_as_of());
 END
 $fn$;
