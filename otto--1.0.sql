@@ -1584,22 +1584,23 @@ COMMENT ON FUNCTION otto.market_slopes(text, text) IS 'Regression slopes for mov
 -- the slopes of otto.market_slopes; a price's gap to it is a cheap first
 -- screen for deals (otto.good_deals, otto.search_ads).
 CREATE FUNCTION otto.market_line(make text, model text,
-    OUT mean_ln_price float8, OUT mean_age float8, OUT mean_km float8, OUT b_age float8, OUT b_km float8)
+    OUT mean_ln_price float8, OUT mean_age float8, OUT mean_km float8, OUT b_age float8, OUT b_km float8,
+    OUT sigma float8)
 RETURNS SETOF record
 LANGUAGE sql STABLE ROWS 1
 AS $fn$
-    SELECT (m.s[9] / m.s[6])::float8, (m.s[7] / m.s[6])::float8, (m.s[8] / m.s[6])::float8, f.b_age, f.b_km
+    SELECT (m.s[9] / m.s[6])::float8, (m.s[7] / m.s[6])::float8, (m.s[8] / m.s[6])::float8, f.b_age, f.b_km, f.sigma
       FROM otto.market_mm m CROSS JOIN LATERAL otto.market_slopes($1, $2) f
      WHERE m.make = $1 AND m.model = $2 AND m.s[6] >= 3 AND f.fit_of IS NOT NULL
 $fn$;
-COMMENT ON FUNCTION otto.market_line(text, text) IS 'A model''s price line: mean log price, mean age and mileage of its priced live ads and the slopes to move along (none when too few ads)';
+COMMENT ON FUNCTION otto.market_line(text, text) IS 'A model''s price line: mean log price, mean age and mileage of its priced live ads, the slopes to move along and the spread around them (none when too few ads)';
 
 -- Gap of a price under its model's line (otto.market_line), as a fraction (0.2 = 20% under).
 CREATE FUNCTION otto.line_gap(price_eur int, year int, mileage_km int, at timestamptz, mean_ln_price float8,
                               mean_age float8, mean_km float8, b_age float8, b_km float8) RETURNS float8
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $fn$
-    SELECT 1 - $1 / exp($5 + $8 * (extract(year FROM $4 AT TIME ZONE 'UTC') - $2 - $6) + coalesce($9 * ($3 / 1000.0 - $7), 0))
+    SELECT 1 - $1 / exp($5 + $8 * (date_part('year', $4 AT TIME ZONE 'UTC') - $2 - $6) + coalesce($9 * ($3 / 1000.0::float8 - $7), 0))   -- float8 throughout: it runs for every fresh ad
 $fn$;
 
 -- The comparables of fair_value at widening level lvl: 1 same model, model
@@ -1621,6 +1622,34 @@ AS $fn$
        AND (lvl > 1 OR $5 IS NULL OR m.power_kw BETWEEN $5 * 0.8 AND $5 * 1.2)
 $fn$;
 
+-- The comparables of one level, each moved to the asked model year and
+-- mileage along the slopes: how many, and their 10th, 50th, 90th percentiles.
+CREATE FUNCTION otto.fair_value_level(make text, model text, year int, mileage_km int, fuel text, power_kw int, lvl int,
+                                      b_age float8, b_km float8)
+RETURNS TABLE (n bigint, p float8[], year_min int, year_max int)
+LANGUAGE sql STABLE ROWS 1
+AS $fn$
+    SELECT count(*),
+           percentile_cont(ARRAY[0.1, 0.5, 0.9]) WITHIN GROUP (
+               ORDER BY exp(ln(a.price_eur) + coalesce($8, 0) * (a.year - $3)
+                            + coalesce($9 * ($4 / 1000.0 - a.mileage_km / 1000.0::float8), 0))),
+           min(a.year), max(a.year)
+      FROM otto.fair_value_comparables($1, $2, $3, $5, $6, $7) a
+$fn$;
+
+-- Estimate, 80% range and confidence from a level's percentiles: the
+-- percentiles themselves from 10 comparables up, below that the regression's
+-- spread (sigma) around the median.
+CREATE FUNCTION otto.fair_value_range(lvl int, n bigint, p float8[], sigma float8)
+RETURNS TABLE (estimate float8, lo float8, hi float8, confidence text)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE ROWS 1     -- a table, so that it is inlined
+AS $fn$
+    SELECT p[2],
+           CASE WHEN n >= 10 THEN least(p[1], p[2]) ELSE p[2] * exp(-1.2816 * coalesce(sigma, 0.35)) END,
+           CASE WHEN n >= 10 THEN greatest(p[3], p[2]) ELSE p[2] * exp(1.2816 * coalesce(sigma, 0.35)) END,
+           CASE WHEN lvl <= 2 AND n >= 20 THEN 'high' WHEN lvl <= 3 AND n >= 8 THEN 'medium' ELSE 'low' END
+$fn$;
+
 -- The numbers of a fair value, without the examples and the prose: what
 -- otto.fair_value reports, and what otto.good_deals ranks by.
 CREATE FUNCTION otto.fair_value_estimate(make text, model text, year int, mileage_km int DEFAULT NULL,
@@ -1636,7 +1665,6 @@ DECLARE
     want    record;
     f       record;
     c       record;
-    k       float8 := mileage_km / 1000.0;
 BEGIN
     IF make IS NULL OR model IS NULL OR year IS NULL THEN
         RAISE EXCEPTION 'fair_value needs a make, a model and a year' USING ERRCODE = 'null_value_not_allowed',
@@ -1663,28 +1691,14 @@ BEGIN
     WHILE lvl < 6 LOOP
         lvl := lvl + 1;
         CONTINUE WHEN lvl = 2 AND fuel IS NULL AND power_kw IS NULL;
-        EXIT WHEN (SELECT count(*) FROM otto.fair_value_comparables(want.make, want.model, year, fuel, power_kw, lvl))
-                  >= CASE WHEN lvl IN (4, 6) THEN 1 ELSE 5 END;
+        SELECT * INTO c FROM otto.fair_value_level(want.make, want.model, year, mileage_km, fuel, power_kw, lvl, f.b_age, f.b_km);
+        EXIT WHEN c.n >= CASE WHEN lvl IN (4, 6) THEN 1 ELSE 5 END;
     END LOOP;
-    SELECT count(*) AS n,
-           percentile_cont(ARRAY[0.1, 0.5, 0.9]) WITHIN GROUP (
-               ORDER BY exp(ln(a.price_eur) + coalesce(f.b_age, 0) * (a.year - year)
-                            + coalesce(f.b_km * (k - a.mileage_km / 1000.0::float8), 0))) AS p,
-           min(a.year) AS y0, max(a.year) AS y1
-      INTO c
-      FROM otto.fair_value_comparables(want.make, want.model, year, fuel, power_kw, lvl) a;
-    n := c.n;
-    IF n = 0 THEN
-        RETURN;
+    n := c.n; year_min := c.year_min; year_max := c.year_max;
+    IF n > 0 THEN
+        SELECT r.estimate, r.lo, r.hi, r.confidence INTO estimate, lo, hi, confidence
+          FROM otto.fair_value_range(lvl, n, c.p, f.sigma) r;
     END IF;
-    estimate := c.p[2]; year_min := c.y0; year_max := c.y1;
-    IF n >= 10 THEN
-        lo := least(c.p[1], estimate); hi := greatest(c.p[3], estimate);
-    ELSE                        -- few comparables: the regression's spread around the median
-        lo := estimate * exp(-1.2816 * coalesce(f.sigma, 0.35));
-        hi := estimate * exp(1.2816 * coalesce(f.sigma, 0.35));
-    END IF;
-    confidence := CASE WHEN lvl <= 2 AND n >= 20 THEN 'high' WHEN lvl <= 3 AND n >= 8 THEN 'medium' ELSE 'low' END;
 END
 $fn$;
 COMMENT ON FUNCTION otto.fair_value_estimate(text, text, int, int, text, int) IS 'The figures of otto.fair_value: the make and model as the market spells them (model NULL when unknown), the comparables'' level (as in otto.fair_value_comparables) and count, estimate and 80% range in euros, their model years, confidence and the regression used';
@@ -1905,7 +1919,7 @@ CREATE FUNCTION otto.good_deals(since interval DEFAULT '1 day', lim int DEFAULT 
 RETURNS jsonb
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
-SET plan_cache_mode = force_custom_plan   -- its filters decide the plan; a generic one priced every fresh ad
+SET plan_cache_mode = force_generic_plan  -- planning its query each call cost as much as running it; the fresh ads lead either way
 AS $fn$
 #variable_conflict use_variable
 DECLARE
@@ -1934,14 +1948,26 @@ BEGIN
     lines AS MATERIALIZED (     -- once per model, not per ad
         SELECT g.make, g.model, x.* FROM (SELECT DISTINCT c.make, c.model FROM cand c) g, otto.market_line(g.make, g.model) x),
     screened AS (
-        SELECT c.*, otto.line_gap(c.price_eur, c.year, c.mileage_km, c.listed_at, l.mean_ln_price, l.mean_age, l.mean_km,
-                                  l.b_age, l.b_km) AS gap0
+        SELECT c.ad_id, c.make, c.model, c.year, c.mileage_km, c.fuel, c.power_kw, c.price_eur, c.listed_at, c.cut_at,
+               l.b_age, l.b_km, l.sigma,
+               otto.line_gap(c.price_eur, c.year, c.mileage_km, c.listed_at, l.mean_ln_price, l.mean_age, l.mean_km,
+                             l.b_age, l.b_km) AS gap0
           FROM cand c JOIN lines l ON l.make = c.make AND l.model = c.model),
-    -- second pass: the fair value's figures for the most promising
+    -- second pass: the fair value of the most promising, as otto.fair_value_estimate
+    -- has it; the first level's comparables for all of them in one pass (the
+    -- model's slopes are the line's), the full widening for the few with fewer
+    near AS (
+        SELECT s.*, c.n AS n1, c.p
+          FROM (SELECT * FROM screened s WHERE s.gap0 * 100 >= min_gap_pct - 10 ORDER BY s.gap0 DESC LIMIT lim * 3) s,
+               otto.fair_value_level(s.make, s.model, s.year, s.mileage_km, s.fuel, s.power_kw, 1, s.b_age, s.b_km) c),
     valued AS (
-        SELECT s.*, e.*
-          FROM (SELECT * FROM screened s WHERE s.gap0 * 100 >= min_gap_pct - 10 ORDER BY s.gap0 DESC LIMIT lim * 2) s,
-               otto.fair_value_estimate(s.make, s.model, s.year, s.mileage_km, s.fuel, s.power_kw) e),
+        SELECT v.ad_id, v.make, v.model, v.year, v.mileage_km, v.fuel, v.power_kw, v.price_eur, v.listed_at, v.cut_at,
+               1 AS lvl, v.n1 AS n, r.estimate, r.lo, r.hi, r.confidence
+          FROM near v, otto.fair_value_range(1, v.n1, v.p, v.sigma) r WHERE v.n1 >= 5
+        UNION ALL
+        SELECT v.ad_id, v.make, v.model, v.year, v.mileage_km, v.fuel, v.power_kw, v.price_eur, v.listed_at, v.cut_at,
+               e.lvl, e.n, e.estimate, e.lo, e.hi, e.confidence
+          FROM near v, otto.fair_value_estimate(v.make, v.model, v.year, v.mileage_km, v.fuel, v.power_kw) e WHERE v.n1 < 5),
     deals AS (
         SELECT v.*, a.url, a.title, a.damage, round(v.estimate)::int AS fair, round(v.lo)::int AS fair_lo,
                round(v.hi)::int AS fair_hi, round(100 * (1 - v.price_eur / round(v.estimate)::numeric), 1) AS gap_pct
