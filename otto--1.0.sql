@@ -17,10 +17,14 @@ BEGIN
     IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'otto_chat') THEN
         CREATE ROLE otto_chat NOLOGIN;
     END IF;
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'otto_app') THEN
+        CREATE ROLE otto_app NOLOGIN;
+    END IF;
 END
 $$;
 COMMENT ON ROLE otto_admin IS 'Otto administrators: configure sites, start and stop crawls, read and write every Otto table';
 COMMENT ON ROLE otto_chat IS 'Otto chat front ends: may only execute Otto''s read-only tool functions';
+COMMENT ON ROLE otto_app IS 'Otto buyer front ends: sign in a user with otto.login(token), then read the market and that user''s own likes, saved searches, alerts and reviews';
 
 -------------------------------------------------------------------------------
 -- Sites are data: one row per crawled site, with its rules.
@@ -1595,6 +1599,11 @@ AS $fn$
 $fn$;
 COMMENT ON FUNCTION otto.market_line(text, text) IS 'A model''s price line: mean log price, mean age and mileage of its priced live ads, the slopes to move along and the spread around them (none when too few ads)';
 
+-- A deal by its gap under the line: at least 10% under; deeper than 70% is a placeholder price.
+CREATE FUNCTION otto.line_deal(gap float8) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $fn$ SELECT $1 BETWEEN 0.1 AND 0.7 $fn$;
+
 -- Gap of a price under its model's line (otto.market_line), as a fraction (0.2 = 20% under).
 CREATE FUNCTION otto.line_gap(price_eur int, year int, mileage_km int, at timestamptz, mean_ln_price float8,
                               mean_age float8, mean_km float8, b_age float8, b_km float8) RETURNS float8
@@ -2079,11 +2088,48 @@ COMMENT ON FUNCTION otto.market_overview(text, text) IS 'The market (or one make
 -------------------------------------------------------------------------------
 -- Ads for people: search, details, comparison.
 -------------------------------------------------------------------------------
--- Live ads matching filters (a JSON object; see the comment below), sorted,
--- a page at a time.  Each filter becomes one condition of a query planned
--- with the values known, so the indexes on otto.ad serve any combination.
-CREATE FUNCTION otto.search_ads(filters jsonb DEFAULT '{}', sort text DEFAULT 'newest', lim int DEFAULT 20, off int DEFAULT 0)
-RETURNS jsonb
+-- What otto.search_ads' filters index: one GIN entry per categorical value
+-- and per bucket of each numeric field of a live ad, so that any combination
+-- of filters is an intersection of posting lists.  Buckets: model year
+-- exact; price 500 EUR up to 10,000, 1,000 up to 30,000, 5,000 up to
+-- 100,000, then one; mileage 10,000 km; power 10 kW; engine 250 cm3.
+CREATE FUNCTION otto.facet_bucket(kind text, v int) RETURNS int
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $fn$
+    SELECT CASE kind
+           WHEN 'p' THEN CASE WHEN v < 10000 THEN v / 500 WHEN v < 30000 THEN 20 + (v - 10000) / 1000
+                              WHEN v < 100000 THEN 40 + (v - 30000) / 5000 ELSE 54 END
+           WHEN 'km' THEN least(v / 10000, 40)
+           WHEN 'kw' THEN least(v / 10, 40)
+           WHEN 'cc' THEN least(v / 250, 24)
+           ELSE v END
+$fn$;
+
+CREATE FUNCTION otto.ad_facets(make text, model text, fuel text, body text, gearbox text, drive text, color text,
+                               seller_type text, region text, location text, damage text, doors text, seats int,
+                               year int, price_eur int, mileage_km int, power_kw int, engine_cc int) RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $fn$
+    SELECT array_remove(ARRAY[
+        'mk:' || lower(make), 'md:' || lower(make) || '/' || lower(model), 'fu:' || fuel, 'bo:' || body,
+        'gb:' || gearbox, 'dr:' || drive, 'co:' || color, 'st:' || seller_type, 're:' || lower(region),
+        'ci:' || lower(location), 'do:' || lower(doors), 'se:' || seats, 'y:' || year,
+        CASE WHEN coalesce(damage, 'none') = 'none' THEN 'dm:none' WHEN damage LIKE 'damaged%' THEN 'dm:damaged' END,
+        'p:' || otto.facet_bucket('p', price_eur), 'km:' || otto.facet_bucket('km', mileage_km),
+        'kw:' || otto.facet_bucket('kw', power_kw), 'cc:' || otto.facet_bucket('cc', engine_cc)], NULL)
+$fn$;
+COMMENT ON FUNCTION otto.ad_facets(text, text, text, text, text, text, text, text, text, text, text, text, int, int, int, int, int, int) IS 'The search index entries of an ad (ad_live_facets_idx): prefix:value for each categorical field, prefix:bucket for each numeric one (otto.facet_bucket)';
+
+CREATE INDEX ad_live_facets_idx ON otto.ad USING gin (otto.ad_facets(make, model, fuel, body, gearbox, drive, color,
+    seller_type, region, location, damage, doors, seats, year, price_eur, mileage_km, power_kw, engine_cc)) WHERE state = 'live';
+CREATE INDEX ad_live_title_idx ON otto.ad USING gin (to_tsvector('simple', coalesce(title, ''))) WHERE state = 'live';
+
+-- The filters of otto.search_ads (and of saved searches) checked, in their
+-- canonical form (f), and as SQL conditions on otto.ad a (conds) that take the
+-- canonical filters as $1: the exact test of each filter, and where it
+-- narrows the search, the facet index's.  good_deal is left to the caller
+-- (deals): it needs the model's price line.
+CREATE FUNCTION otto.search_filter(filters jsonb, OUT f jsonb, OUT conds text[], OUT deals boolean)
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
@@ -2092,44 +2138,40 @@ DECLARE
         'mileage_max', 'power_min', 'power_max', 'engine_cc_min', 'engine_cc_max', 'seats_min', 'seats_max', 'doors',
         'fuel', 'body', 'gearbox', 'drive', 'color', 'seller_type', 'region', 'city', 'damaged', 'price_cut',
         'good_deal', 'text'];
-    ranges CONSTANT jsonb := '{"year": "year", "price": "price_eur", "mileage": "mileage_km", "power": "power_kw",
-                               "engine_cc": "engine_cc", "seats": "seats"}';
-    orders CONSTANT jsonb := '{"newest": "a.first_seen_at DESC", "price_asc": "a.price_eur", "price_desc": "a.price_eur DESC",
-                               "mileage_asc": "a.mileage_km", "year_desc": "a.year DESC", "power_desc": "a.power_kw DESC",
-                               "deal": "gap DESC"}';
-    f     jsonb := '{}';        -- the filters, canonical
-    conds text[] := ARRAY['a.state = ''live'''];
+    ranges CONSTANT jsonb := '{"year": ["year", "y"], "price": ["price_eur", "p"], "mileage": ["mileage_km", "km"],
+                               "power": ["power_kw", "kw"], "engine_cc": ["engine_cc", "cc"], "seats": ["seats", "se"]}';
+    prefixes CONSTANT jsonb := '{"fuel": "fu", "body": "bo", "gearbox": "gb", "drive": "dr", "color": "co",
+                                 "seller_type": "st", "doors": "do", "region": "re", "city": "ci"}';
+    facets CONSTANT text := 'otto.ad_facets(a.make, a.model, a.fuel, a.body, a.gearbox, a.drive, a.color, a.seller_type, '
+                            'a.region, a.location, a.damage, a.doors, a.seats, a.year, a.price_eur, a.mileage_km, a.power_kw, a.engine_cc)';
     k     text;
     v     jsonb;
     vals  text[];
     c     text;
-    deals boolean;
-    res   jsonb;
+    r     text;
+    lo    int;
+    hi    int;
+    words text[];
 BEGIN
+    f := '{}';
+    conds := ARRAY['a.state = ''live'''];
     filters := coalesce(filters, '{}');
     IF jsonb_typeof(filters) <> 'object' THEN
         RAISE EXCEPTION 'search_ads: filters must be a JSON object, not %', jsonb_typeof(filters)
               USING ERRCODE = 'invalid_parameter_value', HINT = 'For example: {"make": "Volkswagen", "price_max": 10000, "fuel": "diesel"}';
     END IF;
-    IF NOT orders ? coalesce(sort, '') THEN
-        RAISE EXCEPTION 'search_ads: unknown sort "%"', sort USING ERRCODE = 'invalid_parameter_value',
-              HINT = 'Sort by one of: ' || (SELECT string_agg(x, ', ') FROM jsonb_object_keys(orders) x);
-    END IF;
-    IF lim NOT BETWEEN 1 AND 1000 OR off NOT BETWEEN 0 AND 100000 THEN
-        RAISE EXCEPTION 'search_ads: limit must be 1-1000 and offset 0-100000' USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    FOR k, v IN SELECT * FROM jsonb_each(filters) WHERE value <> 'null' LOOP
+    FOR k, v IN SELECT * FROM jsonb_each(filters) WHERE value <> 'null' ORDER BY key LOOP
         IF k <> ALL (known) THEN
             RAISE EXCEPTION 'search_ads: unknown filter "%"', k USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Filters: ' || array_to_string(known, ', ');
         END IF;
         IF k ~ '_(min|max)$' THEN
-            IF jsonb_typeof(v) <> 'number' THEN
+            IF jsonb_typeof(v) <> 'number' OR v::text::numeric NOT BETWEEN -1e9 AND 1e9 THEN
                 RAISE EXCEPTION 'search_ads: filter "%" must be a number, not %', k, v USING ERRCODE = 'invalid_parameter_value';
             END IF;
             f := f || jsonb_build_object(k, v);
-            conds := conds || format('a.%I %s ($1->>%L)::numeric', ranges->>regexp_replace(k, '_(min|max)$', ''),
-                                     CASE WHEN k LIKE '%_min' THEN '>=' ELSE '<=' END, k);
+            r := regexp_replace(k, '_(min|max)$', '');
+            conds := conds || format('a.%I %s ($1->>%L)::numeric', ranges->r->>0, CASE WHEN k LIKE '%_min' THEN '>=' ELSE '<=' END, k);
             CONTINUE;
         END IF;
         IF k IN ('damaged', 'price_cut', 'good_deal') THEN
@@ -2139,9 +2181,10 @@ BEGIN
             f := f || jsonb_build_object(k, v);
             conds := conds || CASE k
                 WHEN 'damaged' THEN CASE WHEN v = 'true' THEN 'a.damage LIKE ''damaged%''' ELSE 'coalesce(a.damage, ''none'') = ''none''' END
+                                    || format(' AND %s @> %L::text[]', facets, ARRAY['dm:' || CASE WHEN v = 'true' THEN 'damaged' ELSE 'none' END])
                 WHEN 'price_cut' THEN CASE WHEN v = 'true' THEN '' ELSE 'NOT ' END
                                       || 'EXISTS (SELECT FROM otto.market_ad m WHERE m.ad_id = a.ad_id AND m.live AND m.price_cuts > 0)'
-                ELSE 'true' END;    -- good_deal: a condition on the gap, below
+                ELSE 'true' END;    -- good_deal: the caller's
             CONTINUE;
         END IF;
         -- text filters: a string, or a list of alternatives for the categorical ones
@@ -2158,9 +2201,10 @@ BEGIN
                           HINT = 'Known: ' || (SELECT string_agg(code, ', ' ORDER BY code) FROM otto.vocabulary WHERE field = k);
                 END IF;
             END LOOP;
-            vals := ARRAY(SELECT DISTINCT otto.vocabulary_code(k, x) FROM unnest(vals) x);
+            vals := ARRAY(SELECT DISTINCT otto.vocabulary_code(k, x) FROM unnest(vals) x ORDER BY 1);
             f := f || jsonb_build_object(k, to_jsonb(vals));
-            conds := conds || format('a.%I = ANY (ARRAY(SELECT jsonb_array_elements_text($1->%L)))', k, k);
+            conds := conds || (format('a.%I = ANY (ARRAY(SELECT jsonb_array_elements_text($1->%L)))', k, k)
+                               || format(' AND %s && %L::text[]', facets, ARRAY(SELECT (prefixes->>k) || ':' || x FROM unnest(vals) x)));
         ELSIF k IN ('make', 'model') THEN
             -- the market's spelling, so that the (make, model, year) index serves it
             c := CASE k WHEN 'make' THEN (SELECT n.make FROM otto.market_name(vals[1]) n)
@@ -2169,14 +2213,69 @@ BEGIN
             conds := conds || CASE WHEN c IS NOT NULL THEN format('a.%I = ($1->>%L)', k, k)
                                    ELSE format('lower(a.%I) = lower($1->>%L)', k, k) END;
         ELSIF k = 'text' THEN
+            -- every word of it begins a word of the title
+            words := ARRAY(SELECT DISTINCT lower(w[1]) FROM regexp_matches(vals[1], '([[:alnum:]]+)', 'g') w LIMIT 10);
             f := f || jsonb_build_object(k, vals[1]);
-            conds := conds || 'a.title ILIKE ''%'' || regexp_replace($1->>''text'', ''([%_\\])'', ''\\\1'', ''g'') || ''%'''::text;
+            conds := conds || CASE WHEN cardinality(words) = 0 THEN 'false' ELSE
+                     format('to_tsvector(''simple'', coalesce(a.title, '''')) @@ to_tsquery(''simple'', %L)',
+                            (SELECT string_agg(quote_literal(w) || ':*', ' & ') FROM unnest(words) w)) END;
         ELSE                        -- doors, region, city: as the site writes them, any case
             f := f || jsonb_build_object(k, vals[1]);
-            conds := conds || format('lower(a.%I) = lower($1->>%L)', CASE k WHEN 'city' THEN 'location' ELSE k END, k);
+            conds := conds || (format('lower(a.%I) = lower($1->>%L)', CASE k WHEN 'city' THEN 'location' ELSE k END, k)
+                               || format(' AND %s @> %L::text[]', facets, ARRAY[(prefixes->>k) || ':' || lower(vals[1])]));
         END IF;
     END LOOP;
-    deals := sort = 'deal' OR f->>'good_deal' = 'true';
+    -- the make and model through the facet index too (beside the btree on them)
+    IF f ? 'make' THEN
+        conds := conds || format('%s @> %L::text[]', facets, ARRAY[CASE WHEN f ? 'model' THEN 'md:' || lower(f->>'make') || '/' || lower(f->>'model')
+                                                                       ELSE 'mk:' || lower(f->>'make') END]);
+    END IF;
+    -- a range that keeps few buckets narrows the facet search
+    FOR r IN SELECT jsonb_object_keys(ranges) LOOP
+        CONTINUE WHEN NOT (f ? (r || '_min') OR f ? (r || '_max'));
+        lo := greatest(coalesce(floor((f->>(r || '_min'))::numeric), 0), CASE r WHEN 'year' THEN 1900 ELSE 0 END);
+        hi := least(coalesce(ceil((f->>(r || '_max'))::numeric), 1e9),
+                    CASE r WHEN 'year' THEN extract(year FROM now())::int + 1 WHEN 'seats' THEN 99 ELSE 1e9 END);
+        lo := otto.facet_bucket(ranges->r->>1, lo);
+        hi := otto.facet_bucket(ranges->r->>1, hi);
+        IF hi >= lo AND hi - lo < 30 THEN
+            conds := conds || format('%s && %L::text[]', facets,
+                                     ARRAY(SELECT (ranges->r->>1) || ':' || b FROM generate_series(lo, hi) b));
+        END IF;
+    END LOOP;
+    deals := f->>'good_deal' = 'true';
+END
+$fn$;
+COMMENT ON FUNCTION otto.search_filter(jsonb) IS 'Search filters (see otto.search_ads) checked and made canonical (f), and their SQL conditions on otto.ad a with the canonical filters as $1 (conds); deals says good_deal was asked for';
+
+-- Live ads matching filters (a JSON object; see the comment below), sorted,
+-- a page at a time.  Each filter becomes one condition of a query planned
+-- with the values known, so the indexes on otto.ad serve any combination.
+CREATE FUNCTION otto.search_ads(filters jsonb DEFAULT '{}', sort text DEFAULT 'newest', lim int DEFAULT 20, off int DEFAULT 0)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    orders CONSTANT jsonb := '{"newest": "a.first_seen_at DESC", "price_asc": "a.price_eur", "price_desc": "a.price_eur DESC",
+                               "mileage_asc": "a.mileage_km", "year_desc": "a.year DESC", "power_desc": "a.power_kw DESC",
+                               "deal": "gap DESC"}';
+    sf    record;
+    f     jsonb;
+    conds text[];
+    deals boolean;
+    res   jsonb;
+BEGIN
+    IF NOT orders ? coalesce(sort, '') THEN
+        RAISE EXCEPTION 'search_ads: unknown sort "%"', sort USING ERRCODE = 'invalid_parameter_value',
+              HINT = 'Sort by one of: ' || (SELECT string_agg(x, ', ') FROM jsonb_object_keys(orders) x);
+    END IF;
+    IF lim NOT BETWEEN 1 AND 1000 OR off NOT BETWEEN 0 AND 100000 THEN
+        RAISE EXCEPTION 'search_ads: limit must be 1-1000 and offset 0-100000' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    sf := otto.search_filter(filters);
+    f := sf.f; conds := sf.conds;
+    deals := sort = 'deal' OR sf.deals;
     EXECUTE format($q$
         WITH c AS (SELECT a.* FROM otto.ad a WHERE %s %s),
         l AS MATERIALIZED (SELECT d.make, d.model, x.* FROM (SELECT DISTINCT c.make, c.model FROM c WHERE %s) d,
@@ -2198,7 +2297,7 @@ BEGIN
         CASE WHEN deals THEN 'JOIN l ON l.make = c.make AND l.model = c.model WHERE c.price_eur > 0 AND c.year IS NOT NULL'
              ELSE '' END,
         replace(replace(orders->>sort, 'a.', 'g.'), 'gap', 'g.gap'),
-        CASE WHEN f->>'good_deal' = 'true' THEN 'WHERE g.gap BETWEEN 0.1 AND 0.7' ELSE '' END,     -- deeper is a placeholder price
+        CASE WHEN f->>'good_deal' = 'true' THEN 'WHERE otto.line_deal(g.gap)' ELSE '' END,
         lim, off)
       INTO res USING f;
     RETURN jsonb_build_object('ads', coalesce(res, '[]'), 'filters', f, 'sort', sort, 'limit', lim, 'offset', off,
@@ -2300,6 +2399,774 @@ BEGIN
 END
 $fn$;
 COMMENT ON FUNCTION otto.compare_ads(bigint[]) IS '2-5 ads side by side: each one''s details, fair value gap, depreciation and days listed, and per field whether they differ and which ad is best';
+
+-------------------------------------------------------------------------------
+-- For buyers: app users and who a session acts for, what they view and like,
+-- saved searches with alerts, reviews, similar cars, recommendations,
+-- sharing, and labels in English and Serbian (Latin and Cyrillic).
+--
+-- Isolation: a front end connects as a member of otto_app and signs in with
+-- otto.login(token); row-level security on every per-user table then shows
+-- and lets it change only that user's rows.  The functions for buyers run as
+-- the caller (so the same policies hold), except those that read across
+-- users and return only what is theirs to see (recommend, ratings).
+-------------------------------------------------------------------------------
+CREATE TABLE otto.app_user (
+    user_id     int GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    name        text NOT NULL UNIQUE CHECK (name ~ '^[A-Za-z0-9_.@+-]{1,64}$'),
+    lang        text NOT NULL DEFAULT 'sr-Latn' CHECK (lang IN ('en', 'sr-Latn', 'sr-Cyrl')),
+    token_hash  bytea NOT NULL UNIQUE,
+    created_at  timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE otto.app_user IS 'People who use Otto''s buyer functions through a front end; each signs in with a secret token (only its SHA-256 is kept)';
+COMMENT ON COLUMN otto.app_user.lang IS 'Language of the sentences Otto writes for this user: en, sr-Latn or sr-Cyrl';
+
+CREATE FUNCTION otto.current_user_id() RETURNS int
+    LANGUAGE c STABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'otto_current_user_id';
+COMMENT ON FUNCTION otto.current_user_id() IS 'The app user this session signed in as (otto.login), NULL when none';
+
+CREATE FUNCTION otto.require_user() RETURNS int
+LANGUAGE plpgsql STABLE
+AS $fn$
+DECLARE
+    uid int := otto.current_user_id();
+BEGIN
+    IF uid IS NULL THEN
+        RAISE EXCEPTION 'no Otto user is signed in' USING ERRCODE = 'invalid_authorization_specification',
+              HINT = 'Call otto.login(token) first.';
+    END IF;
+    RETURN uid;
+END
+$fn$;
+
+-- A new user and the token they sign in with (shown once).
+CREATE FUNCTION otto.user_add(name text, lang text DEFAULT 'sr-Latn', OUT user_id int, OUT token text)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    token := replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', '');    -- 244 random bits
+    INSERT INTO otto.app_user (name, lang, token_hash) VALUES (user_add.name, user_add.lang, sha256(convert_to(token, 'UTF8')))
+    RETURNING app_user.user_id INTO user_add.user_id;
+END
+$fn$;
+COMMENT ON FUNCTION otto.user_add(text, text) IS 'Create an app user (admin): returns its id and its sign-in token, which Otto does not keep';
+
+CREATE FUNCTION otto.login(token text) RETURNS int
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    uid int;
+BEGIN
+    SELECT u.user_id INTO uid FROM otto.app_user u WHERE u.token_hash = sha256(convert_to(coalesce(token, ''), 'UTF8'));
+    IF uid IS NULL THEN
+        RAISE EXCEPTION 'otto.login: unknown token' USING ERRCODE = 'invalid_authorization_specification',
+              HINT = 'Use the token otto.user_add returned for this user.';
+    END IF;
+    PERFORM set_config('otto.user_id', uid::text, false);    -- only a superuser (this function's owner) may
+    RETURN uid;
+END
+$fn$;
+COMMENT ON FUNCTION otto.login(text) IS 'Sign this session in as the app user with this token; every per-user table and buyer function then acts for that user';
+
+CREATE FUNCTION otto.logout() RETURNS void
+LANGUAGE sql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$ SELECT set_config('otto.user_id', '0', false) $fn$;
+
+-- The language of Otto's sentences: the argument, else the otto.lang setting,
+-- else the signed-in user's, else English.  'sr' is Serbian in Latin script.
+CREATE FUNCTION otto.lang(lang text DEFAULT NULL) RETURNS text
+LANGUAGE plpgsql STABLE
+AS $fn$
+DECLARE
+    l text := coalesce(nullif(lang, ''), nullif(current_setting('otto.lang', true), ''),
+                       (SELECT u.lang FROM otto.app_user u WHERE u.user_id = otto.current_user_id()), 'en');
+BEGIN
+    l := CASE lower(l) WHEN 'en' THEN 'en' WHEN 'sr' THEN 'sr-Latn' WHEN 'sr-latn' THEN 'sr-Latn' WHEN 'sr-cyrl' THEN 'sr-Cyrl' END;
+    IF l IS NULL THEN
+        RAISE EXCEPTION 'unknown language "%"', coalesce(lang, current_setting('otto.lang', true))
+              USING ERRCODE = 'invalid_parameter_value', HINT = 'Languages: en, sr-Latn (or sr), sr-Cyrl.';
+    END IF;
+    RETURN l;
+END
+$fn$;
+COMMENT ON FUNCTION otto.lang(text) IS 'The language Otto writes in: the argument, the otto.lang setting, the signed-in user''s language, or en';
+
+-- A canonical value's label (otto.vocabulary) in a language.
+CREATE FUNCTION otto.label(field text, code text, lang text DEFAULT NULL) RETURNS text
+LANGUAGE sql STABLE
+AS $fn$
+    SELECT CASE otto.lang($3) WHEN 'en' THEN v.label_en WHEN 'sr-Latn' THEN v.label_sr ELSE otto.cyrillic(v.label_sr) END
+      FROM otto.vocabulary v WHERE v.field = $1 AND v.code = $2
+$fn$;
+CREATE FUNCTION otto.labels(lang text DEFAULT NULL) RETURNS jsonb
+LANGUAGE sql STABLE
+AS $fn$
+    SELECT jsonb_build_object('lang', otto.lang($1), 'labels', jsonb_object_agg(f.field, f.codes))
+      FROM (SELECT v.field, jsonb_object_agg(v.code, CASE otto.lang($1) WHEN 'en' THEN v.label_en WHEN 'sr-Latn' THEN v.label_sr
+                                                                       ELSE otto.cyrillic(v.label_sr) END) AS codes
+              FROM otto.vocabulary v GROUP BY v.field) f
+$fn$;
+COMMENT ON FUNCTION otto.labels(text) IS 'Every canonical value''s label in a language (en, sr-Latn, sr-Cyrl), by field: for menus and filters';
+
+-- Text people write, made safe to put into HTML.
+CREATE FUNCTION otto.html_escape(s text) RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+AS $fn$ SELECT replace(replace(replace(replace(replace(s, '&', '&amp;'), '<', '&lt;'), '>', '&gt;'), '"', '&quot;'), '''', '&#39;') $fn$;
+
+-- A short description of an ad for people: "Volkswagen Golf 2015, 180.000 km, 8.900 €".
+CREATE FUNCTION otto.ad_line(a otto.ad, lang text) RETURNS text
+LANGUAGE sql STABLE
+AS $fn$
+    SELECT concat_ws(', ', concat_ws(' ', a.make, a.model, a.year),
+                     CASE WHEN a.mileage_km IS NOT NULL THEN otto.ask_num(a.mileage_km, lang) || ' km' END,
+                     CASE WHEN a.price_eur > 0 THEN CASE lang WHEN 'en' THEN '€' || otto.ask_num(a.price_eur, lang)
+                                                             ELSE otto.ask_num(a.price_eur, lang) || ' €' END END)
+$fn$;
+
+-------------------------------------------------------------------------------
+-- Views and likes: an append-only log per user.
+-------------------------------------------------------------------------------
+CREATE TABLE otto.user_event (
+    event_id    bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    user_id     int NOT NULL DEFAULT otto.current_user_id() REFERENCES otto.app_user ON DELETE CASCADE,
+    ad_id       bigint NOT NULL REFERENCES otto.ad,
+    kind        text NOT NULL CHECK (kind IN ('view', 'like', 'unlike')),
+    at          timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX user_event_user_idx ON otto.user_event (user_id, ad_id, event_id);
+CREATE INDEX user_event_ad_idx ON otto.user_event (ad_id, user_id) WHERE kind IN ('like', 'unlike');
+COMMENT ON TABLE otto.user_event IS 'What each app user viewed, liked and unliked, in order; append-only';
+
+CREATE FUNCTION otto.append_only() RETURNS trigger
+LANGUAGE plpgsql
+AS $fn$
+BEGIN
+    IF pg_trigger_depth() < 2 THEN      -- deleting the user cascades (depth 2); nothing else changes the log
+        RAISE EXCEPTION '% is append-only', TG_TABLE_NAME USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    RETURN OLD;
+END
+$fn$;
+CREATE TRIGGER user_event_append_only BEFORE UPDATE OR DELETE ON otto.user_event
+    FOR EACH ROW EXECUTE FUNCTION otto.append_only();
+
+-- Each user's liked ads now: their last like or unlike of it was a like.
+CREATE VIEW otto.user_like WITH (security_barrier, security_invoker) AS
+SELECT l.user_id, l.ad_id, l.at
+  FROM (SELECT DISTINCT ON (e.user_id, e.ad_id) e.user_id, e.ad_id, e.at, e.kind
+          FROM otto.user_event e WHERE e.kind IN ('like', 'unlike')
+         ORDER BY e.user_id, e.ad_id, e.event_id DESC) l
+ WHERE l.kind = 'like';
+COMMENT ON VIEW otto.user_like IS 'The ads each user likes now (their last like or unlike was a like); shows the caller''s own rows only';
+
+CREATE FUNCTION otto.user_event_add(ad_id bigint, kind text) RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+#variable_conflict use_variable
+DECLARE
+    uid   int := otto.require_user();
+    liked boolean;
+    id    bigint;
+BEGIN
+    IF NOT EXISTS (SELECT FROM otto.ad a WHERE a.ad_id = ad_id) THEN
+        RAISE EXCEPTION 'no ad with id %', ad_id USING ERRCODE = 'no_data_found';
+    END IF;
+    liked := EXISTS (SELECT FROM otto.user_like l WHERE l.user_id = uid AND l.ad_id = ad_id);
+    IF kind = 'view' OR (kind = 'like' AND NOT liked) OR (kind = 'unlike' AND liked) THEN
+        INSERT INTO otto.user_event (user_id, ad_id, kind) VALUES (uid, ad_id, kind) RETURNING event_id INTO id;
+    END IF;
+    RETURN jsonb_build_object('ad_id', ad_id, 'event', kind, 'event_id', id,
+                              'liked', CASE kind WHEN 'like' THEN true WHEN 'unlike' THEN false ELSE liked END);
+END
+$fn$;
+CREATE FUNCTION otto.view_ad(ad_id bigint) RETURNS jsonb LANGUAGE sql AS $fn$ SELECT otto.user_event_add($1, 'view') $fn$;
+CREATE FUNCTION otto.like_ad(ad_id bigint) RETURNS jsonb LANGUAGE sql AS $fn$ SELECT otto.user_event_add($1, 'like') $fn$;
+CREATE FUNCTION otto.unlike_ad(ad_id bigint) RETURNS jsonb LANGUAGE sql AS $fn$ SELECT otto.user_event_add($1, 'unlike') $fn$;
+COMMENT ON FUNCTION otto.view_ad(bigint) IS 'Record that the signed-in user viewed an ad';
+COMMENT ON FUNCTION otto.like_ad(bigint) IS 'The signed-in user likes an ad (a second like changes nothing)';
+COMMENT ON FUNCTION otto.unlike_ad(bigint) IS 'The signed-in user no longer likes an ad';
+
+CREATE FUNCTION otto.my_likes() RETURNS jsonb
+LANGUAGE sql STABLE
+AS $fn$
+    SELECT jsonb_build_object('likes', coalesce(jsonb_agg(jsonb_build_object(
+               'ad_id', a.ad_id, 'url', a.url, 'title', a.title, 'state', a.state, 'price_eur', a.price_eur,
+               'text', otto.ad_line(a, otto.lang()), 'liked_at', l.at) ORDER BY l.at DESC), '[]'),
+           'n', count(*))
+      FROM otto.user_like l JOIN otto.ad a ON a.ad_id = l.ad_id
+     WHERE l.user_id = otto.require_user()
+$fn$;
+COMMENT ON FUNCTION otto.my_likes() IS 'The signed-in user''s liked ads, latest first';
+
+-------------------------------------------------------------------------------
+-- Saved searches and alerts.  A saved search is filters (as otto.search_ads
+-- takes them) and the alerts it wants: new (a new matching listing),
+-- price_drop (a matching ad got cheaper) and back_on_market (a matching ad
+-- relisted).  Price drops and relists of a liked ad alert too.  The stream
+-- processor matches each batch of the ad log as it arrives (otto.alerts_apply)
+-- and writes otto.alert rows, at most one per user, ad and reason, with the
+-- alert watermark in the same transaction, then NOTIFY otto_alert.
+-------------------------------------------------------------------------------
+CREATE TABLE otto.saved_search (
+    search_id   bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    user_id     int NOT NULL DEFAULT otto.current_user_id() REFERENCES otto.app_user ON DELETE CASCADE,
+    name        text NOT NULL CHECK (length(name) BETWEEN 1 AND 100),
+    filters     jsonb NOT NULL,
+    alerts      text[] NOT NULL DEFAULT '{new,price_drop,back_on_market}'
+                CHECK (cardinality(alerts) > 0 AND alerts <@ ARRAY['new', 'price_drop', 'back_on_market']),
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    UNIQUE (user_id, name)
+);
+COMMENT ON TABLE otto.saved_search IS 'Users'' saved searches: filters as otto.search_ads takes them (kept canonical) and the alerts wanted';
+
+-- Filters are checked and made canonical however the row is written.
+CREATE FUNCTION otto.saved_search_check() RETURNS trigger
+LANGUAGE plpgsql
+AS $fn$
+BEGIN
+    NEW.filters := (otto.search_filter(NEW.filters)).f;
+    RETURN NEW;
+END
+$fn$;
+CREATE TRIGGER saved_search_check BEFORE INSERT OR UPDATE OF filters ON otto.saved_search
+    FOR EACH ROW EXECUTE FUNCTION otto.saved_search_check();
+
+CREATE FUNCTION otto.search_save(name text, filters jsonb, alerts text[] DEFAULT '{new,price_drop,back_on_market}')
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+#variable_conflict use_column
+DECLARE
+    s otto.saved_search;
+BEGIN
+    INSERT INTO otto.saved_search AS x (user_id, name, filters, alerts)
+    VALUES (otto.require_user(), search_save.name, search_save.filters, search_save.alerts)
+    ON CONFLICT (user_id, name) DO UPDATE SET filters = excluded.filters, alerts = excluded.alerts
+    RETURNING * INTO s;
+    RETURN jsonb_build_object('search_id', s.search_id, 'name', s.name, 'filters', s.filters, 'alerts', to_jsonb(s.alerts));
+END
+$fn$;
+COMMENT ON FUNCTION otto.search_save(text, jsonb, text[]) IS 'Save (or replace, by name) a search of the signed-in user with the alerts it wants';
+
+CREATE TABLE otto.alert (
+    alert_id    bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    user_id     int NOT NULL REFERENCES otto.app_user ON DELETE CASCADE,
+    ad_id       bigint NOT NULL REFERENCES otto.ad,
+    reason      text NOT NULL CHECK (reason IN ('new', 'price_drop', 'back_on_market')),
+    search_id   bigint REFERENCES otto.saved_search ON DELETE SET NULL,
+    event_id    bigint NOT NULL,
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    read_at     timestamptz,
+    UNIQUE (user_id, ad_id, reason)
+);
+CREATE INDEX alert_user_idx ON otto.alert (user_id, alert_id);
+COMMENT ON TABLE otto.alert IS 'Alerts for users, durable: one per user, ad and reason, written as the ad log is processed (otto.alerts_apply); a listener catches up with otto.my_alerts(after)';
+COMMENT ON COLUMN otto.alert.search_id IS 'The saved search that matched; NULL for a liked ad';
+COMMENT ON COLUMN otto.alert.event_id IS 'The ad event that caused it';
+
+CREATE TABLE otto.alert_state (
+    watermark   bigint NOT NULL DEFAULT 0,
+    applied_at  timestamptz,
+    alerts      bigint NOT NULL DEFAULT 0,
+    single      boolean PRIMARY KEY DEFAULT true CHECK (single)
+);
+INSERT INTO otto.alert_state DEFAULT VALUES;
+COMMENT ON TABLE otto.alert_state IS 'Where alert matching is in the ad log: every event up to watermark has been matched';
+
+-- The ad events that can alert, between two event ids: new listings, relists
+-- (pred: the ad a relist under a new id continues) and price drops.
+CREATE FUNCTION otto.alert_events(after bigint, upto bigint)
+RETURNS TABLE (event_id bigint, ad_id bigint, reason text, pred bigint)
+LANGUAGE sql STABLE
+AS $fn$
+    SELECT e.event_id, e.ad_id,
+           CASE e.kind WHEN 'new' THEN 'new' WHEN 'relisted' THEN 'back_on_market' ELSE 'price_drop' END,
+           (e.details->>'relist_of_ad_id')::bigint
+      FROM otto.ad_event e
+     WHERE e.event_id > $1 AND e.event_id <= $2
+       AND (e.kind IN ('new', 'relisted') OR (e.kind = 'price_changed' AND e.new_price_eur < e.old_price_eur))
+$fn$;
+
+-- Match the ad events after the alert watermark (up to the market stream's,
+-- so that the market tables a good_deal filter reads include them) against
+-- every saved search and like; returns what it did.
+CREATE FUNCTION otto.alerts_apply(max_events int DEFAULT 10000) RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    wm      bigint;
+    upto    bigint;
+    last_id bigint;
+    n       int;
+    reasons text[];
+    s       record;
+    sf      record;
+    added   bigint := 0;
+    k       bigint;
+BEGIN
+    IF max_events < 1 THEN
+        RAISE EXCEPTION 'max_events must be at least 1' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT a.watermark INTO wm FROM otto.alert_state a FOR UPDATE;      -- one matcher at a time
+    SELECT m.watermark INTO upto FROM otto.stream_state m WHERE m.stream = 'market';
+    SELECT count(*), max(e.event_id) INTO n, last_id
+      FROM (SELECT e.event_id FROM otto.ad_event e WHERE e.event_id > wm AND e.event_id <= upto
+             ORDER BY e.event_id LIMIT max_events) e;
+    IF n = 0 THEN
+        RETURN jsonb_build_object('events', 0, 'alerts', 0, 'watermark', wm);
+    END IF;
+    reasons := ARRAY(SELECT DISTINCT b.reason FROM otto.alert_events(wm, last_id) b);
+
+    -- saved searches: each one's conditions, built from its canonical filters, over the batch's ads
+    FOR s IN SELECT x.* FROM otto.saved_search x WHERE x.alerts && reasons ORDER BY x.search_id LOOP
+        BEGIN
+            sf := otto.search_filter(s.filters);
+        EXCEPTION WHEN invalid_parameter_value THEN
+            RAISE WARNING 'otto: saved search % has filters Otto no longer accepts: %', s.search_id, SQLERRM;
+            CONTINUE;
+        END;
+        EXECUTE format($q$
+            WITH i AS (INSERT INTO otto.alert (user_id, ad_id, reason, search_id, event_id)
+                       SELECT DISTINCT ON (b.ad_id, b.reason) $2, b.ad_id, b.reason, $3, b.event_id
+                         FROM otto.alert_events($5, $6) b JOIN otto.ad a ON a.ad_id = b.ad_id
+                        WHERE b.reason = ANY ($4) AND %s %s
+                        ORDER BY b.ad_id, b.reason, b.event_id
+                       ON CONFLICT (user_id, ad_id, reason) DO NOTHING
+                       RETURNING alert_id, user_id)
+            SELECT count(*) FROM (SELECT pg_notify('otto_alert', jsonb_build_object('user_id', i.user_id, 'alert_id', i.alert_id)::text)
+                                    FROM i ORDER BY i.alert_id) x $q$,
+            array_to_string(sf.conds, ' AND '),
+            CASE WHEN sf.deals THEN 'AND otto.line_deal((SELECT otto.line_gap(a.price_eur, a.year, a.mileage_km, now(), l.mean_ln_price, '
+                                    'l.mean_age, l.mean_km, l.b_age, l.b_km) FROM otto.market_line(a.make, a.model) l))'
+                 ELSE '' END)
+          INTO k USING sf.f, s.user_id, s.search_id, s.alerts, wm, last_id;
+        added := added + k;
+    END LOOP;
+
+    -- liked ads that got cheaper or came back (under a new id too: the ad it continues was liked)
+    WITH i AS (INSERT INTO otto.alert (user_id, ad_id, reason, event_id)
+               SELECT DISTINCT ON (l.user_id, b.ad_id, b.reason) l.user_id, b.ad_id, b.reason, b.event_id
+                 FROM otto.alert_events(wm, last_id) b JOIN otto.user_like l ON l.ad_id IN (b.ad_id, b.pred)
+                WHERE b.reason IN ('price_drop', 'back_on_market')
+                ORDER BY l.user_id, b.ad_id, b.reason, b.event_id
+               ON CONFLICT (user_id, ad_id, reason) DO NOTHING
+               RETURNING alert_id, user_id)
+    SELECT count(*) INTO k FROM (SELECT pg_notify('otto_alert', jsonb_build_object('user_id', i.user_id, 'alert_id', i.alert_id)::text)
+                                   FROM i ORDER BY i.alert_id) x;
+    added := added + k;
+    IF added > 0 THEN           -- a listener may act on the NOTIFY: the alerts must outlive a crash
+        PERFORM set_config('synchronous_commit', 'on', true);
+    END IF;
+    UPDATE otto.alert_state SET watermark = last_id, applied_at = clock_timestamp(), alerts = alerts + added;
+    RETURN jsonb_build_object('events', n, 'alerts', added, 'watermark', last_id);
+END
+$fn$;
+COMMENT ON FUNCTION otto.alerts_apply(int) IS 'Match the next ad events (up to the market stream''s watermark) against saved searches and likes: otto.alert rows, NOTIFY otto_alert {user_id, alert_id} for each, and the alert watermark, in one transaction';
+
+-- The signed-in user's alerts after an alert id (0: all), oldest first.
+CREATE FUNCTION otto.my_alerts(after bigint DEFAULT 0, lim int DEFAULT 50) RETURNS jsonb
+LANGUAGE sql STABLE
+AS $fn$
+    SELECT jsonb_build_object('alerts', coalesce(jsonb_agg(x.j ORDER BY x.alert_id), '[]'), 'n', count(*))
+      FROM (SELECT al.alert_id, jsonb_build_object(
+                'alert_id', al.alert_id, 'reason', al.reason, 'ad_id', al.ad_id, 'url', a.url, 'search', s.name,
+                'created_at', al.created_at, 'read', al.read_at IS NOT NULL,
+                'text', format(CASE al.reason
+                                   WHEN 'new' THEN otto.ask_text(otto.lang(), 'New for "%s": %s', 'Novo za „%s”: %s')
+                                   WHEN 'price_drop' THEN otto.ask_text(otto.lang(), 'Cheaper%s: %s', 'Pojeftinilo%s: %s')
+                                   ELSE otto.ask_text(otto.lang(), 'Back on the market%s: %s', 'Ponovo u prodaji%s: %s') END,
+                               CASE WHEN al.reason = 'new' THEN coalesce(s.name, '')
+                                    WHEN s.name IS NOT NULL THEN ' (' || s.name || ')'
+                                    ELSE otto.ask_text(otto.lang(), ' (liked)', ' (sviđa vam se)') END,
+                               otto.ad_line(a, otto.lang()))) AS j
+              FROM otto.alert al JOIN otto.ad a ON a.ad_id = al.ad_id LEFT JOIN otto.saved_search s ON s.search_id = al.search_id
+             WHERE al.user_id = otto.require_user() AND al.alert_id > coalesce($1, 0)
+             ORDER BY al.alert_id LIMIT least(greatest($2, 1), 1000)) x
+$fn$;
+COMMENT ON FUNCTION otto.my_alerts(bigint, int) IS 'The signed-in user''s alerts after an alert id, oldest first, each with a sentence in the user''s language: how a listener that connects late catches up';
+
+CREATE FUNCTION otto.alerts_read(upto bigint) RETURNS bigint
+LANGUAGE sql
+AS $fn$
+    WITH r AS (UPDATE otto.alert SET read_at = now()
+                WHERE user_id = otto.require_user() AND alert_id <= $1 AND read_at IS NULL RETURNING 1)
+    SELECT count(*) FROM r
+$fn$;
+COMMENT ON FUNCTION otto.alerts_read(bigint) IS 'Mark the signed-in user''s alerts up to an id as read; returns how many';
+
+-------------------------------------------------------------------------------
+-- Reviews and ratings: one per user per model or seller, editable.  The
+-- text is stored as written (checked for length and control characters);
+-- readers get it plain and HTML-escaped.
+-------------------------------------------------------------------------------
+CREATE TABLE otto.review (
+    review_id   bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    user_id     int NOT NULL DEFAULT otto.current_user_id() REFERENCES otto.app_user ON DELETE CASCADE,
+    subject     text NOT NULL CHECK (subject IN ('model', 'seller')),
+    make        text,
+    model       text,
+    site_id     int REFERENCES otto.site,
+    seller_id   text,
+    rating      int NOT NULL CHECK (rating BETWEEN 1 AND 5),
+    title       text CHECK (length(title) <= 120),
+    body        text CHECK (length(body) <= 4000),
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    updated_at  timestamptz NOT NULL DEFAULT now(),
+    CHECK ((subject = 'model') = (make IS NOT NULL AND model IS NOT NULL AND site_id IS NULL AND seller_id IS NULL)),
+    CHECK ((subject = 'seller') = (site_id IS NOT NULL AND seller_id IS NOT NULL AND make IS NULL AND model IS NULL)),
+    CHECK (coalesce(title, '') || coalesce(body, '') !~ '[\x01-\x08\x0b\x0c\x0e-\x1f\x7f]'),
+    CONSTRAINT review_one_per_subject UNIQUE NULLS NOT DISTINCT (user_id, subject, make, model, site_id, seller_id)
+);
+CREATE INDEX review_model_idx ON otto.review (make, model) WHERE subject = 'model';
+CREATE INDEX review_seller_idx ON otto.review (site_id, seller_id) WHERE subject = 'seller';
+COMMENT ON TABLE otto.review IS 'Users'' ratings (1-5) and reviews of a model or a seller, one per user per subject';
+
+CREATE FUNCTION otto.review_model(make text, model text, rating int, title text DEFAULT NULL, body text DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+#variable_conflict use_variable
+DECLARE
+    n record;
+    r otto.review;
+BEGIN
+    SELECT * INTO n FROM otto.market_name(make, model);
+    INSERT INTO otto.review AS x (user_id, subject, make, model, rating, title, body)
+    VALUES (otto.require_user(), 'model', coalesce(n.make, initcap(make)), coalesce(n.model, initcap(model)), rating,
+            nullif(btrim(title), ''), nullif(btrim(body), ''))
+    ON CONFLICT ON CONSTRAINT review_one_per_subject
+    DO UPDATE SET rating = excluded.rating, title = excluded.title, body = excluded.body, updated_at = now()
+    RETURNING * INTO r;
+    RETURN jsonb_build_object('review_id', r.review_id, 'subject', 'model', 'make', r.make, 'model', r.model,
+                              'rating', r.rating, 'updated', r.updated_at > r.created_at);
+END
+$fn$;
+COMMENT ON FUNCTION otto.review_model(text, text, int, text, text) IS 'The signed-in user rates (1-5) and reviews a model; a second call edits their review';
+
+CREATE FUNCTION otto.review_seller(site text, seller_id text, rating int, title text DEFAULT NULL, body text DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+#variable_conflict use_variable
+DECLARE
+    sid int := (SELECT s.site_id FROM otto.site s WHERE s.name = site);
+    r   otto.review;
+BEGIN
+    IF sid IS NULL THEN
+        RAISE EXCEPTION 'no site "%"', site USING ERRCODE = 'no_data_found';
+    END IF;
+    INSERT INTO otto.review AS x (user_id, subject, site_id, seller_id, rating, title, body)
+    VALUES (otto.require_user(), 'seller', sid, seller_id, rating, nullif(btrim(title), ''), nullif(btrim(body), ''))
+    ON CONFLICT ON CONSTRAINT review_one_per_subject
+    DO UPDATE SET rating = excluded.rating, title = excluded.title, body = excluded.body, updated_at = now()
+    RETURNING * INTO r;
+    RETURN jsonb_build_object('review_id', r.review_id, 'subject', 'seller', 'site', site, 'seller_id', r.seller_id,
+                              'rating', r.rating, 'updated', r.updated_at > r.created_at);
+END
+$fn$;
+COMMENT ON FUNCTION otto.review_seller(text, text, int, text, text) IS 'The signed-in user rates (1-5) and reviews a seller of a site; a second call edits their review';
+
+-- Ratings of a model (or a seller) across all users: the average, the count,
+-- the distribution and the latest reviews, without who wrote them.
+CREATE FUNCTION otto.ratings(make text DEFAULT NULL, model text DEFAULT NULL, site text DEFAULT NULL,
+                             seller_id text DEFAULT NULL, lim int DEFAULT 5)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+#variable_conflict use_variable
+DECLARE
+    n   record;
+    sid int;
+    res jsonb;
+BEGIN
+    IF (make IS NULL OR model IS NULL) = (site IS NULL OR seller_id IS NULL) THEN
+        RAISE EXCEPTION 'ratings of a model (make and model) or of a seller (site and seller_id)'
+              USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT * INTO n FROM otto.market_name(make, model);
+    sid := (SELECT s.site_id FROM otto.site s WHERE s.name = site);
+    SELECT jsonb_build_object(
+               'average', round(avg(r.rating), 2), 'count', count(*),
+               'distribution', jsonb_build_object('1', count(*) FILTER (WHERE r.rating = 1), '2', count(*) FILTER (WHERE r.rating = 2),
+                                                  '3', count(*) FILTER (WHERE r.rating = 3), '4', count(*) FILTER (WHERE r.rating = 4),
+                                                  '5', count(*) FILTER (WHERE r.rating = 5)),
+               'reviews', coalesce((SELECT jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
+                                        'rating', x.rating, 'title', x.title, 'body', x.body,
+                                        'title_html', otto.html_escape(x.title), 'body_html', otto.html_escape(x.body),
+                                        'at', x.updated_at)) ORDER BY x.updated_at DESC, x.review_id DESC)
+                                      FROM (SELECT * FROM otto.review x
+                                             WHERE (x.subject = 'model' AND x.make = coalesce(n.make, initcap(make))
+                                                    AND x.model = coalesce(n.model, initcap(model)))
+                                                OR (x.subject = 'seller' AND x.site_id = sid AND x.seller_id = seller_id)
+                                             ORDER BY x.updated_at DESC, x.review_id DESC LIMIT greatest(lim, 0)) x), '[]'))
+      INTO res
+      FROM otto.review r
+     WHERE (r.subject = 'model' AND r.make = coalesce(n.make, initcap(make)) AND r.model = coalesce(n.model, initcap(model)))
+        OR (r.subject = 'seller' AND r.site_id = sid AND r.seller_id = seller_id);
+    RETURN jsonb_build_object('make', coalesce(n.make, make), 'model', coalesce(n.model, model), 'site', site, 'seller_id', seller_id)
+           || res || jsonb_build_object('method', 'ratings 1-5 by Otto''s users, one per user; texts as written, and HTML-escaped in *_html',
+                                        'n', res->'count', 'as_of', now());
+END
+$fn$;
+COMMENT ON FUNCTION otto.ratings(text, text, text, text, int) IS 'What users think of a model or a seller: average rating, count, distribution and the latest reviews (text plain and HTML-escaped), anonymous';
+
+-------------------------------------------------------------------------------
+-- Similar cars, recommendations, sharing.
+-------------------------------------------------------------------------------
+-- How far apart two ads are for a buyer: model and make first, then body and
+-- fuel, then model year, price, mileage, power and gearbox.  0 = the same car.
+CREATE FUNCTION otto.ad_distance(a otto.ad, b otto.ad) RETURNS float8
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $fn$
+    SELECT (a.make IS DISTINCT FROM b.make)::int * 1.0 + (a.model IS DISTINCT FROM b.model)::int * 1.5
+         + (a.body IS DISTINCT FROM b.body)::int * 1.0 + (a.fuel IS DISTINCT FROM b.fuel)::int * 0.7
+         + (a.gearbox IS DISTINCT FROM b.gearbox)::int * 0.4
+         + coalesce(abs(a.year - b.year) * 0.35, 0.7)
+         + coalesce(abs(ln(greatest(a.price_eur, 1)::float8 / greatest(b.price_eur, 1))) * 4, 0.7)
+         + coalesce(abs(a.mileage_km - b.mileage_km) / 50000.0, 0.5)
+         + coalesce(abs(ln(a.power_kw::float8 / b.power_kw)) * 2, 0.3)
+$fn$;
+
+-- How b differs from a, in words: "same model, 1 year newer, 12% cheaper, 20.000 km less".
+CREATE FUNCTION otto.ad_difference(a otto.ad, b otto.ad, lang text) RETURNS text
+LANGUAGE sql STABLE
+AS $fn$
+    SELECT concat_ws(', ',
+        CASE WHEN a.make = b.make AND a.model = b.model THEN otto.ask_text(lang, 'same model', 'isti model')
+             WHEN a.make = b.make THEN otto.ask_text(lang, 'same make', 'ista marka')
+             ELSE otto.ask_text(lang, 'another make', 'druga marka') END,
+        CASE WHEN b.year > a.year THEN format(otto.ask_text(lang, '%s years newer', '%s god. novije'), b.year - a.year)
+             WHEN b.year < a.year THEN format(otto.ask_text(lang, '%s years older', '%s god. starije'), a.year - b.year)
+             WHEN b.year = a.year THEN otto.ask_text(lang, 'same year', 'isto godište') END,
+        CASE WHEN b.price_eur > 0 AND a.price_eur > 0 AND b.price_eur < a.price_eur * 0.995
+             THEN format(otto.ask_text(lang, '%s%% cheaper', '%s%% jeftinije'), round(100 * (1 - b.price_eur::numeric / a.price_eur)))
+             WHEN b.price_eur > 0 AND a.price_eur > 0 AND b.price_eur > a.price_eur * 1.005
+             THEN format(otto.ask_text(lang, '%s%% dearer', '%s%% skuplje'), round(100 * (b.price_eur::numeric / a.price_eur - 1)))
+             WHEN b.price_eur > 0 AND a.price_eur > 0 THEN otto.ask_text(lang, 'same price', 'ista cena') END,
+        CASE WHEN b.mileage_km < a.mileage_km - 1000
+             THEN format(otto.ask_text(lang, '%s km less', '%s km manje'), otto.ask_num(a.mileage_km - b.mileage_km, lang))
+             WHEN b.mileage_km > a.mileage_km + 1000
+             THEN format(otto.ask_text(lang, '%s km more', '%s km više'), otto.ask_num(b.mileage_km - a.mileage_km, lang)) END,
+        CASE WHEN a.body IS DISTINCT FROM b.body AND b.body IS NOT NULL THEN otto.label('body', b.body, lang) END,
+        CASE WHEN a.fuel IS DISTINCT FROM b.fuel AND b.fuel IS NOT NULL THEN otto.label('fuel', b.fuel, lang) END,
+        CASE WHEN a.gearbox IS DISTINCT FROM b.gearbox AND b.gearbox IS NOT NULL THEN otto.label('gearbox', b.gearbox, lang) END)
+$fn$;
+
+CREATE FUNCTION otto.similar_ads(ad_id bigint, lim int DEFAULT 10, lang text DEFAULT NULL) RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+#variable_conflict use_variable
+DECLARE
+    a   otto.ad;
+    l   text := otto.lang(lang);
+    res jsonb;
+    fac text[];
+BEGIN
+    SELECT * INTO a FROM otto.ad x WHERE x.ad_id = ad_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'no ad with id %', ad_id USING ERRCODE = 'no_data_found',
+              HINT = 'Ad ids come from search_ads, good_deals or a comparable''s examples.';
+    END IF;
+    IF lim NOT BETWEEN 1 AND 100 THEN
+        RAISE EXCEPTION 'similar_ads: limit must be 1-100' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- the same body and fuel in about the same price band, whatever the make (the facet index)
+    fac := array_remove(ARRAY['bo:' || a.body, 'fu:' || a.fuel], NULL);
+    WITH cand AS (
+        SELECT x.ad_id FROM otto.ad x               -- the same model, model years within 3
+         WHERE x.state = 'live' AND x.make = a.make AND x.model = a.model AND x.year BETWEEN a.year - 3 AND a.year + 3
+           AND x.ad_id <> a.ad_id
+        UNION
+        (SELECT x.ad_id FROM otto.ad x
+          WHERE x.state = 'live' AND x.ad_id <> a.ad_id AND cardinality(fac) > 0 AND a.price_eur > 0
+            AND otto.ad_facets(x.make, x.model, x.fuel, x.body, x.gearbox, x.drive, x.color, x.seller_type, x.region,
+                               x.location, x.damage, x.doors, x.seats, x.year, x.price_eur, x.mileage_km, x.power_kw,
+                               x.engine_cc) @> fac
+            AND x.price_eur BETWEEN a.price_eur * 0.75 AND a.price_eur * 1.33
+            AND x.year BETWEEN coalesce(a.year, 1900) - 3 AND coalesce(a.year, 2100) + 3
+          LIMIT 2000)),
+    ranked AS (SELECT c, otto.ad_distance(a, c) AS d FROM otto.ad c WHERE c.ad_id IN (SELECT cand.ad_id FROM cand)
+                ORDER BY 2, c.ad_id LIMIT lim)
+    SELECT jsonb_agg(jsonb_build_object(
+               'ad_id', (r.c).ad_id, 'url', (r.c).url, 'title', (r.c).title, 'make', (r.c).make, 'model', (r.c).model,
+               'year', (r.c).year, 'mileage_km', (r.c).mileage_km, 'price_eur', (r.c).price_eur, 'fuel', (r.c).fuel,
+               'body', (r.c).body, 'similarity', round((100 * exp(-r.d / 2))::numeric),
+               'why', otto.ad_difference(a, r.c, l)) ORDER BY r.d, (r.c).ad_id)
+      INTO res FROM ranked r;
+    RETURN jsonb_build_object('ad', jsonb_build_object('ad_id', a.ad_id, 'url', a.url, 'text', otto.ad_line(a, l)),
+        'similar', coalesce(res, '[]'), 'lang', l, 'currency', 'EUR',
+        'method', 'live ads of the same model (model years within 3) and of the same body and fuel priced within -25%/+33%, '
+                  'ranked by a distance over make, model, body, fuel, gearbox, model year, price, mileage and power; '
+                  'similarity = 100 * exp(-distance / 2)',
+        'n', jsonb_array_length(coalesce(res, '[]')), 'as_of', otto.market_as_of());
+END
+$fn$;
+COMMENT ON FUNCTION otto.similar_ads(bigint, int, text) IS 'Live ads most like a given one (content-based: make, model, body, fuel, gearbox, model year, price, mileage, power), each with a similarity score and how it differs, in the chosen language';
+
+-- For the signed-in user: live ads they have not seen, from what they liked
+-- (weight 3) and viewed (1), and what users who liked the same ads liked.
+-- With nothing to go on: fresh good deals, then the most liked and viewed.
+CREATE FUNCTION otto.recommend(lim int DEFAULT 10, lang text DEFAULT NULL) RETURNS jsonb
+LANGUAGE plpgsql STABLE SECURITY DEFINER       -- reads other users' likes, returns only counts of them
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+#variable_conflict use_variable
+DECLARE
+    uid  int := otto.require_user();
+    l    text := otto.lang(lang);
+    res  jsonb;
+    cold boolean;
+BEGIN
+    IF lim NOT BETWEEN 1 AND 100 THEN
+        RAISE EXCEPTION 'recommend: limit must be 1-100' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    cold := NOT EXISTS (SELECT FROM otto.user_event e WHERE e.user_id = uid);
+    IF NOT cold THEN
+        WITH mine AS (      -- the user's signal per ad: likes 3, views 1 (an unliked ad counts as viewed)
+            SELECT e.ad_id, max(CASE WHEN lk.ad_id IS NOT NULL THEN 3 ELSE 1 END) AS w
+              FROM otto.user_event e LEFT JOIN otto.user_like lk ON lk.user_id = uid AND lk.ad_id = e.ad_id
+             WHERE e.user_id = uid GROUP BY e.ad_id),
+        prof AS (
+            SELECT a.make, a.model, a.body, a.fuel, m.w, ln(greatest(a.price_eur, 1)) AS lp, a.year
+              FROM mine m JOIN otto.ad a ON a.ad_id = m.ad_id),
+        total AS (SELECT sum(w) AS w, sum(w * lp) FILTER (WHERE lp > 0) / nullif(sum(w) FILTER (WHERE lp > 0), 0) AS lp,
+                         sum(w * year) FILTER (WHERE year IS NOT NULL) / nullif(sum(w) FILTER (WHERE year IS NOT NULL), 0) AS year
+                    FROM prof),
+        pmodel AS (SELECT make, model, sum(w) AS w, count(*) AS ads FROM prof GROUP BY 1, 2),
+        pmake AS (SELECT make, sum(w) AS w FROM prof GROUP BY 1),
+        pbody AS (SELECT body, sum(w) AS w FROM prof GROUP BY 1),
+        pfuel AS (SELECT fuel, sum(w) AS w FROM prof GROUP BY 1),
+        co AS (             -- what others who like what this user likes also like
+            SELECT o.ad_id, count(DISTINCT o.user_id) AS users
+              FROM otto.user_like me
+              JOIN otto.user_like peer ON peer.ad_id = me.ad_id AND peer.user_id <> uid
+              JOIN otto.user_like o ON o.user_id = peer.user_id AND o.ad_id <> me.ad_id
+             WHERE me.user_id = uid GROUP BY 1),
+        cand AS (
+            SELECT a.* FROM otto.ad a JOIN (SELECT * FROM pmodel ORDER BY w DESC LIMIT 5) p
+                ON a.state = 'live' AND a.make = p.make AND a.model = p.model
+            UNION
+            SELECT a.* FROM otto.ad a JOIN co ON co.ad_id = a.ad_id WHERE a.state = 'live'
+            UNION
+            SELECT a.* FROM otto.ad a JOIN (SELECT * FROM pmake ORDER BY w DESC LIMIT 2) p
+                ON a.state = 'live' AND a.make = p.make),
+        scored AS (
+            SELECT c.*, coalesce(pm.w, 0) / t.w AS s_model, coalesce(pk.w, 0) / t.w AS s_make,
+                   coalesce(pb.w, 0) / t.w AS s_body, coalesce(pf.w, 0) / t.w AS s_fuel,
+                   coalesce(exp(-abs(ln(greatest(c.price_eur, 1)) - t.lp) * 3), 0) AS s_price,
+                   coalesce(exp(-abs(c.year - t.year) / 3.0), 0) AS s_year,
+                   coalesce(co.users, 0) AS peers, pm.ads AS model_ads
+              FROM cand c CROSS JOIN total t
+              LEFT JOIN pmodel pm ON pm.make = c.make AND pm.model = c.model
+              LEFT JOIN pmake pk ON pk.make = c.make
+              LEFT JOIN pbody pb ON pb.body IS NOT DISTINCT FROM c.body
+              LEFT JOIN pfuel pf ON pf.fuel IS NOT DISTINCT FROM c.fuel
+              LEFT JOIN co ON co.ad_id = c.ad_id
+             WHERE NOT EXISTS (SELECT FROM mine m WHERE m.ad_id = c.ad_id)),
+        ranked AS (
+            SELECT s.*, 3 * s.s_model + 1.5 * s.s_make + s.s_body + 0.7 * s.s_fuel + 1.5 * s.s_price + s.s_year
+                        + 2 * s.peers::float8 / greatest((SELECT max(peers) FROM scored), 1) AS score
+              FROM scored s ORDER BY score DESC, s.ad_id LIMIT lim)
+        SELECT jsonb_agg(jsonb_build_object(
+                   'ad_id', r.ad_id, 'url', r.url, 'title', r.title, 'make', r.make, 'model', r.model, 'year', r.year,
+                   'mileage_km', r.mileage_km, 'price_eur', r.price_eur, 'score', round(r.score::numeric, 3),
+                   'why', CASE WHEN r.peers > 0 AND 2 * r.peers >= coalesce(r.model_ads, 0)
+                               THEN format(otto.ask_text(l, '%s people who like what you like also like it',
+                                                            'Sviđa se i %s korisnika kojima se sviđa isto što i vama'), r.peers)
+                               WHEN r.model_ads IS NOT NULL
+                               THEN format(otto.ask_text(l, 'like the %s %s you looked at (%s)', 'kao %s %s koje ste gledali (%s)'),
+                                           r.make, r.model, r.model_ads)
+                               ELSE format(otto.ask_text(l, 'a %s, like cars you looked at', '%s, kao automobili koje ste gledali'), r.make)
+                          END || CASE WHEN r.s_price > 0.8 THEN otto.ask_text(l, ', in your price range', ', u vašem cenovnom rangu') ELSE '' END)
+                   ORDER BY r.score DESC, r.ad_id)
+          INTO res FROM ranked r;
+    END IF;
+    IF res IS NULL THEN             -- nothing to go on yet
+        cold := true;
+        WITH q AS (
+            SELECT (d->>'ad_id')::bigint AS ad, i AS o,
+                   jsonb_build_object('ad_id', (d->>'ad_id')::bigint, 'url', d->>'url', 'title', d->>'title', 'make', d->>'make',
+                                      'model', d->>'model', 'year', d->'year', 'mileage_km', d->'mileage_km', 'price_eur', d->'price_eur',
+                                      'why', format(otto.ask_text(l, 'a good deal: %s%% under its fair value',
+                                                                     'dobra ponuda: %s%% ispod procenjene vrednosti'), d->>'gap_pct')) AS j
+              FROM jsonb_array_elements(otto.good_deals('7 days', lim)->'deals') WITH ORDINALITY g(d, i)
+            UNION ALL
+            SELECT a.ad_id, 1000 + row_number() OVER (ORDER BY p.users DESC, a.ad_id),
+                   jsonb_build_object('ad_id', a.ad_id, 'url', a.url, 'title', a.title, 'make', a.make, 'model', a.model,
+                                      'year', a.year, 'mileage_km', a.mileage_km, 'price_eur', a.price_eur,
+                                      'why', format(otto.ask_text(l, 'popular: liked or viewed by %s users',
+                                                                     'popularno: sviđa se ili je gledalo korisnika: %s'), p.users))
+              FROM (SELECT e.ad_id, count(DISTINCT e.user_id) AS users FROM otto.user_event e
+                     WHERE e.at > now() - interval '30 days' AND e.user_id <> uid GROUP BY 1
+                     ORDER BY 2 DESC, 1 LIMIT lim) p
+              JOIN otto.ad a ON a.ad_id = p.ad_id AND a.state = 'live')
+        SELECT jsonb_agg(x.j ORDER BY x.o) INTO res
+          FROM (SELECT * FROM (SELECT DISTINCT ON (q.ad) q.* FROM q ORDER BY q.ad, q.o) d ORDER BY d.o LIMIT lim) x;
+    END IF;
+    RETURN jsonb_build_object('recommendations', coalesce(res, '[]'), 'cold_start', cold, 'lang', l,
+        'method', CASE WHEN cold THEN 'nothing viewed or liked yet: fresh good deals, then the ads other users liked or viewed most in 30 days'
+                       ELSE 'live ads not yet seen, scored by the models, makes, bodies, fuels, price and model year of the ads liked (weight 3) and viewed (1), plus how many users who like the same ads like them' END,
+        'n', jsonb_array_length(coalesce(res, '[]')), 'as_of', otto.market_as_of());
+END
+$fn$;
+COMMENT ON FUNCTION otto.recommend(int, text) IS 'Recommendations for the signed-in user: live ads they have not seen, from their likes and views and from what users who like the same ads like, each with a reason; cold start: good deals and popular ads';
+
+-- A canonical link to an ad and a short text to send, for a channel.
+CREATE FUNCTION otto.url_encode(s text) RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+AS $fn$
+    SELECT coalesce(string_agg(CASE WHEN (b BETWEEN 48 AND 57) OR (b BETWEEN 65 AND 90) OR (b BETWEEN 97 AND 122) OR b IN (45, 46, 95, 126)
+                                    THEN chr(b) ELSE '%' || upper(lpad(to_hex(b), 2, '0')) END, '' ORDER BY i), '')
+      FROM (SELECT get_byte(convert_to(s, 'UTF8'), i) AS b, i FROM generate_series(0, octet_length(convert_to(s, 'UTF8')) - 1) i) x
+$fn$;
+
+CREATE FUNCTION otto.share_ad(ad_id bigint, channel text DEFAULT 'link', lang text DEFAULT NULL) RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+#variable_conflict use_variable
+DECLARE
+    a    otto.ad;
+    l    text := otto.lang(lang);
+    link text;
+    txt  text;
+    subj text;
+BEGIN
+    SELECT * INTO a FROM otto.ad x WHERE x.ad_id = ad_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'no ad with id %', ad_id USING ERRCODE = 'no_data_found';
+    END IF;
+    IF channel NOT IN ('link', 'email', 'whatsapp', 'viber', 'telegram', 'facebook', 'x') THEN
+        RAISE EXCEPTION 'share_ad: unknown channel "%"', channel USING ERRCODE = 'invalid_parameter_value',
+              HINT = 'Channels: link, email, whatsapp, viber, telegram, facebook, x.';
+    END IF;
+    link := coalesce(otto.normalize_url(a.url), a.url);
+    subj := otto.ad_line(a, l);
+    txt := subj || CASE WHEN a.state = 'removed' THEN otto.ask_text(l, ' (no longer listed)', ' (više nije u prodaji)') ELSE '' END;
+    RETURN jsonb_build_object('ad_id', a.ad_id, 'channel', channel, 'url', link, 'text', txt || ': ' || link, 'lang', l,
+        'subject', CASE WHEN channel = 'email' THEN subj END,
+        'share_url', CASE channel
+            WHEN 'link' THEN link
+            WHEN 'email' THEN 'mailto:?subject=' || otto.url_encode(subj) || '&body=' || otto.url_encode(txt || E'\n' || link)
+            WHEN 'whatsapp' THEN 'https://wa.me/?text=' || otto.url_encode(txt || ' ' || link)
+            WHEN 'viber' THEN 'viber://forward?text=' || otto.url_encode(txt || ' ' || link)
+            WHEN 'telegram' THEN 'https://t.me/share/url?url=' || otto.url_encode(link) || '&text=' || otto.url_encode(txt)
+            WHEN 'facebook' THEN 'https://www.facebook.com/sharer/sharer.php?u=' || otto.url_encode(link)
+            ELSE 'https://twitter.com/intent/tweet?url=' || otto.url_encode(link) || '&text=' || otto.url_encode(txt) END);
+END
+$fn$;
+COMMENT ON FUNCTION otto.share_ad(bigint, text, text) IS 'A canonical link to an ad, a short text in the chosen language, and the link that shares it by email, WhatsApp, Viber, Telegram, Facebook or X';
 
 -------------------------------------------------------------------------------
 -- The chat tools: a registry of Otto's answers for chat assistants (the MCP
@@ -3247,6 +4114,55 @@ INSERT INTO otto.tool (name, title, description, fn, input_schema, output_schema
    "answer": {"type": "string"}, "result": {"type": ["object", "null"]}, "not_understood": {"type": "array"},
    "as_of": {"type": ["string", "null"]}}}',
  NULL, '{}');
+-- Row-level security: a signed-in front end (otto_app) sees and changes its
+-- user's rows only; otto_admin sees all.
+DO $$
+DECLARE
+    t text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['app_user', 'user_event', 'saved_search', 'alert', 'review'] LOOP
+        EXECUTE format('ALTER TABLE otto.%I ENABLE ROW LEVEL SECURITY', t);
+        EXECUTE format('CREATE POLICY %I ON otto.%I TO otto_app USING (user_id = otto.current_user_id()) '
+                       'WITH CHECK (user_id = otto.current_user_id())', t || '_own', t);
+        EXECUTE format('CREATE POLICY %I ON otto.%I TO otto_admin USING (true) WITH CHECK (true)', t || '_admin', t);
+    END LOOP;
+END
+$$;
+
+INSERT INTO otto.tool (name, title, description, fn, input_schema, output_schema, list_key, arg_params) VALUES
+('similar_ads', 'Similar cars',
+ 'Live ads most like a given ad: the same model in neighbouring model years, and cars of the same body and fuel in the same price band, ranked by how close they are in make, model, body, fuel, gearbox, model year, price, mileage and power. Each comes with a similarity score (0-100) and how it differs ("same model, 1 years newer, 12% cheaper").',
+ 'otto.similar_ads(bigint,int,text)',
+ '{"type": "object", "additionalProperties": false, "required": ["ad_id"], "properties": {
+   "ad_id": {"type": "integer", "minimum": 1, "description": "An ad id from search_ads, good_deals or ad_details"},
+   "limit": {"type": "integer", "minimum": 1, "maximum": 100, "default": 10},
+   "lang": {"type": "string", "enum": ["en", "sr-Latn", "sr-Cyrl"], "description": "Language of the explanations"}}}',
+ '{"type": "object", "required": ["as_of", "n", "similar"], "properties": {
+   "ad": {"type": "object"}, "similar": {"type": "array", "items": {"type": "object"}}, "truncated": {"type": "boolean"},
+   "method": {"type": "string"}, "n": {"type": "integer"}, "as_of": {"type": ["string", "null"]}}}',
+ 'similar', '{"limit": "lim"}'),
+('recommend', 'Recommendations for me',
+ 'Cars the signed-in user may like: live ads they have not seen yet, from the ads they liked and viewed and from what other users with the same likes like, each with the reason. Without any likes or views yet: fresh good deals and popular ads. Needs a signed-in user (otto-mcp signs in with OTTO_MCP_USER_TOKEN); otherwise it fails and says so.',
+ 'otto.recommend(int,text)',
+ '{"type": "object", "additionalProperties": false, "properties": {
+   "limit": {"type": "integer", "minimum": 1, "maximum": 100, "default": 10},
+   "lang": {"type": "string", "enum": ["en", "sr-Latn", "sr-Cyrl"], "description": "Language of the reasons"}}}',
+ '{"type": "object", "required": ["as_of", "n", "recommendations"], "properties": {
+   "recommendations": {"type": "array", "items": {"type": "object"}}, "cold_start": {"type": "boolean"},
+   "truncated": {"type": "boolean"}, "method": {"type": "string"}, "n": {"type": "integer"}, "as_of": {"type": ["string", "null"]}}}',
+ 'recommendations', '{"limit": "lim"}'),
+('ratings', 'Ratings and reviews',
+ 'What Otto''s users think of a model (give make and model) or of a seller (give site and seller_id): the average rating (1-5), how many rated it, the distribution, and the latest reviews, anonymous. Review texts are as users wrote them; title_html and body_html are the same text escaped for HTML.',
+ 'otto.ratings(text,text,text,text,int)',
+ '{"type": "object", "additionalProperties": false, "properties": {
+   "make": {"type": "string", "minLength": 1, "maxLength": 40}, "model": {"type": "string", "minLength": 1, "maxLength": 40},
+   "site": {"type": "string", "minLength": 1, "maxLength": 63}, "seller_id": {"type": "string", "minLength": 1, "maxLength": 100},
+   "limit": {"type": "integer", "minimum": 1, "maximum": 100, "default": 5, "description": "How many of the latest reviews"}}}',
+ '{"type": "object", "required": ["as_of", "n"], "properties": {
+   "average": {"type": ["number", "null"]}, "count": {"type": "integer"}, "distribution": {"type": "object"},
+   "reviews": {"type": "array", "items": {"type": "object"}}, "truncated": {"type": "boolean"},
+   "method": {"type": "string"}, "n": {"type": "integer"}, "as_of": {"type": ["string", "null"]}}}',
+ 'reviews', '{"limit": "lim"}');
 UPDATE otto.tool SET builtin = true;
 
 -------------------------------------------------------------------------------
@@ -3269,6 +4185,17 @@ SELECT pg_catalog.pg_extension_config_dump('otto.market_mmy', '');
 SELECT pg_catalog.pg_extension_config_dump('otto.market_mm', '');
 SELECT pg_catalog.pg_extension_config_dump('otto.tool', 'WHERE NOT builtin');
 SELECT pg_catalog.pg_extension_config_dump('otto.car_name', 'WHERE NOT builtin');
+SELECT pg_catalog.pg_extension_config_dump('otto.app_user', '');
+SELECT pg_catalog.pg_extension_config_dump('otto.app_user_user_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('otto.user_event', '');
+SELECT pg_catalog.pg_extension_config_dump('otto.user_event_event_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('otto.saved_search', '');
+SELECT pg_catalog.pg_extension_config_dump('otto.saved_search_search_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('otto.alert', '');
+SELECT pg_catalog.pg_extension_config_dump('otto.alert_alert_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('otto.alert_state', '');
+SELECT pg_catalog.pg_extension_config_dump('otto.review', '');
+SELECT pg_catalog.pg_extension_config_dump('otto.review_review_id_seq', '');
 
 -------------------------------------------------------------------------------
 -- Privileges.  Nothing in otto is public; the admin role gets everything, the
@@ -3284,3 +4211,31 @@ GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA otto TO otto_admin;
 
 GRANT EXECUTE ON FUNCTION otto.build_info() TO otto_chat;
 GRANT EXECUTE ON FUNCTION otto.tools(), otto.call_tool(text, jsonb) TO otto_chat;
+GRANT EXECUTE ON FUNCTION otto.login(text), otto.logout() TO otto_chat;
+
+-- The buyer front end: the market's tables to read, its user's rows (row-level
+-- security decides which) to read and write, every function that cannot
+-- write (not VOLATILE) and the buyer functions that record what a user does.
+GRANT USAGE ON SCHEMA otto TO otto_app;
+GRANT SELECT ON otto.site, otto.ad, otto.ad_event, otto.market_ad, otto.market_mm, otto.market_mmy, otto.stream_state,
+                otto.vocabulary, otto.car_name, otto.tool, otto.market_model, otto.market_model_year TO otto_app;
+GRANT SELECT ON otto.app_user, otto.user_event, otto.user_like, otto.saved_search, otto.alert, otto.review TO otto_app;
+GRANT UPDATE (lang) ON otto.app_user TO otto_app;
+GRANT INSERT ON otto.user_event TO otto_app;
+GRANT INSERT, DELETE, UPDATE (name, filters, alerts) ON otto.saved_search TO otto_app;
+GRANT UPDATE (read_at) ON otto.alert TO otto_app;
+GRANT INSERT, DELETE, UPDATE (rating, title, body, updated_at) ON otto.review TO otto_app;
+DO $$
+DECLARE
+    f regprocedure;
+BEGIN
+    FOR f IN SELECT p.oid::regprocedure FROM pg_catalog.pg_proc p
+              WHERE p.pronamespace = 'otto'::regnamespace AND p.prokind IN ('f', 'a') AND p.provolatile <> 'v' LOOP
+        EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO otto_app', f);
+    END LOOP;
+END
+$$;
+GRANT EXECUTE ON FUNCTION otto.login(text), otto.logout(), otto.tools(), otto.call_tool(text, jsonb),
+    otto.user_event_add(bigint, text), otto.view_ad(bigint), otto.like_ad(bigint), otto.unlike_ad(bigint),
+    otto.search_save(text, jsonb, text[]), otto.alerts_read(bigint), otto.review_model(text, text, int, text, text),
+    otto.review_seller(text, text, int, text, text) TO otto_app;

@@ -77,6 +77,7 @@ OttoGucInit(void)
 	CrawlerGucInit();
 	StreamGucInit();
 	ToolsGucInit();
+	UsersGucInit();
 
 	MarkGUCPrefixReserved("otto");
 }

@@ -72,6 +72,9 @@ extern PGDLLEXPORT void otto_stream_main(Datum main_arg);
 /* tools.c */
 extern void ToolsGucInit(void);
 
+/* users.c */
+extern void UsersGucInit(void);
+
 /* launcher.c */
 extern void LauncherInit(void);
 extern PGDLLEXPORT void otto_launcher_main(Datum main_arg);

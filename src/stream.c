@@ -5,7 +5,9 @@
  * (like a Flink job over the ad log).  It is a thin loop: each round asks
  * otto.stream_horizon() in one short transaction how far the log is final,
  * then otto.stream_apply() in a second one to fold the next batch of events
- * into the market tables together with the new watermark.  It sleeps on its
+ * into the market tables together with the new watermark, then
+ * otto.alerts_apply() in a third to match the same events against saved
+ * searches and likes (alerts, with their own watermark).  It sleeps on its
  * latch, which NOTIFY otto_ad sets (it LISTENs like any client and drains its
  * notification queue), and wakes at least every otto.stream_naptime.
  */
@@ -134,7 +136,11 @@ apply_batch(void)
 		return 0;
 	args[0] = Int32GetDatum(stream_batch);
 	applied = otto_sql_int64("SELECT (otto.stream_apply($1, $2)->>'events')::bigint", 2, types, args, &busy);
-	return busy ? 0 : applied;
+	if (busy)
+		return 0;
+	/* then the same events against saved searches and likes, in a transaction of their own */
+	(void) otto_sql_int64("SELECT (otto.alerts_apply($1)->>'alerts')::bigint", 1, types, args, &busy);
+	return applied;
 }
 
 /*

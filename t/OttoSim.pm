@@ -84,8 +84,11 @@ sub sim_site_sql
 	  UPDATE otto.site SET rules = rules || '{"timezone": "UTC"}'} . ($set ? ", $set" : '') . qq{ WHERE name = '$name';};
 }
 
-# True once no URL is leased or due within a minute: the crawl is over.
+# True once no URL is leased or due within a minute and no page came in for
+# two seconds: the crawl is over (quiet for two seconds too, so that a
+# moment between one worker's pages does not pass for the end).
 our $CRAWL_DONE = q{SELECT count(*) = 0 FROM otto.frontier
-  WHERE state = 'leased' OR (state = 'queued' AND due_at < now() + interval '1 minute')};
+  WHERE state = 'leased' OR (state = 'queued' AND due_at < now() + interval '1 minute')
+  HAVING NOT EXISTS (SELECT FROM otto.page WHERE fetched_at > now() - interval '2 seconds')};
 
 1;
