@@ -2420,6 +2420,7 @@ CREATE TABLE otto.app_user (
 );
 COMMENT ON TABLE otto.app_user IS 'People who use Otto''s buyer functions through a front end; each signs in with a secret token (only its SHA-256 is kept)';
 COMMENT ON COLUMN otto.app_user.lang IS 'Language of the sentences Otto writes for this user: en, sr-Latn or sr-Cyrl';
+COMMENT ON COLUMN otto.app_user.token_hash IS 'SHA-256 of the user''s sign-in token (the token itself is not kept)';
 
 CREATE FUNCTION otto.current_user_id() RETURNS int
     LANGUAGE c STABLE PARALLEL SAFE
@@ -2540,6 +2541,7 @@ CREATE TABLE otto.user_event (
 CREATE INDEX user_event_user_idx ON otto.user_event (user_id, ad_id, event_id);
 CREATE INDEX user_event_ad_idx ON otto.user_event (ad_id, user_id) WHERE kind IN ('like', 'unlike');
 COMMENT ON TABLE otto.user_event IS 'What each app user viewed, liked and unliked, in order; append-only';
+COMMENT ON COLUMN otto.user_event.kind IS 'view, like or unlike; an ad is liked while its last like or unlike is a like (otto.user_like)';
 
 CREATE FUNCTION otto.append_only() RETURNS trigger
 LANGUAGE plpgsql
@@ -2623,6 +2625,8 @@ CREATE TABLE otto.saved_search (
     UNIQUE (user_id, name)
 );
 COMMENT ON TABLE otto.saved_search IS 'Users'' saved searches: filters as otto.search_ads takes them (kept canonical) and the alerts wanted';
+COMMENT ON COLUMN otto.saved_search.filters IS 'Filters of otto.search_ads, in the canonical form otto.search_filter gives them (checked on every write)';
+COMMENT ON COLUMN otto.saved_search.alerts IS 'Which alerts it wants: new (a new matching ad), price_drop (a matching ad got cheaper), back_on_market (a matching ad relisted)';
 
 -- Filters are checked and made canonical however the row is written.
 CREATE FUNCTION otto.saved_search_check() RETURNS trigger
@@ -2669,6 +2673,8 @@ CREATE INDEX alert_user_idx ON otto.alert (user_id, alert_id);
 COMMENT ON TABLE otto.alert IS 'Alerts for users, durable: one per user, ad and reason, written as the ad log is processed (otto.alerts_apply); a listener catches up with otto.my_alerts(after)';
 COMMENT ON COLUMN otto.alert.search_id IS 'The saved search that matched; NULL for a liked ad';
 COMMENT ON COLUMN otto.alert.event_id IS 'The ad event that caused it';
+COMMENT ON COLUMN otto.alert.reason IS 'new, price_drop or back_on_market: at most one alert per user, ad and reason';
+COMMENT ON COLUMN otto.alert.read_at IS 'When the user marked it read (otto.alerts_read); NULL while unread';
 
 CREATE TABLE otto.alert_state (
     watermark   bigint NOT NULL DEFAULT 0,
@@ -2678,6 +2684,8 @@ CREATE TABLE otto.alert_state (
 );
 INSERT INTO otto.alert_state DEFAULT VALUES;
 COMMENT ON TABLE otto.alert_state IS 'Where alert matching is in the ad log: every event up to watermark has been matched';
+COMMENT ON COLUMN otto.alert_state.alerts IS 'Alerts written, in all';
+COMMENT ON COLUMN otto.alert_state.single IS 'Keeps the table to one row';
 
 -- The ad events that can alert, between two event ids: new listings, relists
 -- (pred: the ad a relist under a new id continues) and price drops.
@@ -2827,6 +2835,10 @@ CREATE TABLE otto.review (
 CREATE INDEX review_model_idx ON otto.review (make, model) WHERE subject = 'model';
 CREATE INDEX review_seller_idx ON otto.review (site_id, seller_id) WHERE subject = 'seller';
 COMMENT ON TABLE otto.review IS 'Users'' ratings (1-5) and reviews of a model or a seller, one per user per subject';
+COMMENT ON COLUMN otto.review.subject IS 'model (make and model set) or seller (site_id and seller_id set)';
+COMMENT ON COLUMN otto.review.rating IS '1 (poor) to 5 (excellent)';
+COMMENT ON COLUMN otto.review.seller_id IS 'The seller''s id on the site, as in otto.ad.seller_id';
+COMMENT ON COLUMN otto.review.body IS 'The review as written (plain text; escape it for HTML, or use otto.ratings'' body_html)';
 
 CREATE FUNCTION otto.review_model(make text, model text, rating int, title text DEFAULT NULL, body text DEFAULT NULL)
 RETURNS jsonb
@@ -2836,7 +2848,7 @@ AS $fn$
 #variable_conflict use_variable
 DECLARE
     n record;
-    r otto.review;
+    r record;
 BEGIN
     SELECT * INTO n FROM otto.market_name(make, model);
     INSERT INTO otto.review AS x (user_id, subject, make, model, rating, title, body)
@@ -2844,9 +2856,9 @@ BEGIN
             nullif(btrim(title), ''), nullif(btrim(body), ''))
     ON CONFLICT ON CONSTRAINT review_one_per_subject
     DO UPDATE SET rating = excluded.rating, title = excluded.title, body = excluded.body, updated_at = now()
-    RETURNING * INTO r;
+    RETURNING x.review_id, x.make, x.model, x.rating, x.xmax <> '0' AS edited INTO r;   -- xmax: the row was there
     RETURN jsonb_build_object('review_id', r.review_id, 'subject', 'model', 'make', r.make, 'model', r.model,
-                              'rating', r.rating, 'updated', r.updated_at > r.created_at);
+                              'rating', r.rating, 'updated', r.edited);
 END
 $fn$;
 COMMENT ON FUNCTION otto.review_model(text, text, int, text, text) IS 'The signed-in user rates (1-5) and reviews a model; a second call edits their review';
@@ -2859,7 +2871,7 @@ AS $fn$
 #variable_conflict use_variable
 DECLARE
     sid int := (SELECT s.site_id FROM otto.site s WHERE s.name = site);
-    r   otto.review;
+    r   record;
 BEGIN
     IF sid IS NULL THEN
         RAISE EXCEPTION 'no site "%"', site USING ERRCODE = 'no_data_found';
@@ -2868,9 +2880,9 @@ BEGIN
     VALUES (otto.require_user(), 'seller', sid, seller_id, rating, nullif(btrim(title), ''), nullif(btrim(body), ''))
     ON CONFLICT ON CONSTRAINT review_one_per_subject
     DO UPDATE SET rating = excluded.rating, title = excluded.title, body = excluded.body, updated_at = now()
-    RETURNING * INTO r;
+    RETURNING x.review_id, x.seller_id, x.rating, x.xmax <> '0' AS edited INTO r;
     RETURN jsonb_build_object('review_id', r.review_id, 'subject', 'seller', 'site', site, 'seller_id', r.seller_id,
-                              'rating', r.rating, 'updated', r.updated_at > r.created_at);
+                              'rating', r.rating, 'updated', r.edited);
 END
 $fn$;
 COMMENT ON FUNCTION otto.review_seller(text, text, int, text, text) IS 'The signed-in user rates (1-5) and reviews a seller of a site; a second call edits their review';

@@ -42,11 +42,24 @@ SELECT has_table_privilege('otto_admin', 'otto.ad', 'INSERT') AS admin_writes_ad
        has_table_privilege('otto_chat', 'otto.site', 'UPDATE') AS chat_updates_sites,
        has_function_privilege('otto_chat', 'otto.build_info()', 'EXECUTE') AS chat_build_info,
        has_function_privilege('public', 'otto.build_info()', 'EXECUTE') AS public_build_info;
--- Every function the chat role may execute is read-only (not VOLATILE).
+-- Every function the chat role may execute is read-only (not VOLATILE), but
+-- for signing in and out (a session setting, no table).
 SELECT p.oid::regprocedure AS chat_function, p.provolatile
   FROM pg_proc p
  WHERE p.pronamespace = 'otto'::regnamespace
    AND has_function_privilege('otto_chat', p.oid, 'EXECUTE')
+ ORDER BY 1;
+-- The buyer front end reads the market and may execute only functions that
+-- cannot write, and the few that record what its signed-in user does.
+SELECT has_table_privilege('otto_app', 'otto.ad', 'SELECT') AS app_reads_ads,
+       has_table_privilege('otto_app', 'otto.ad', 'INSERT') AS app_writes_ads,
+       has_table_privilege('otto_app', 'otto.alert', 'INSERT') AS app_writes_alerts,
+       has_function_privilege('otto_app', 'otto.crawl_start(text)', 'EXECUTE') AS app_crawls,
+       has_function_privilege('otto_app', 'otto.user_add(text, text)', 'EXECUTE') AS app_adds_users;
+SELECT p.oid::regprocedure AS app_volatile_function
+  FROM pg_proc p
+ WHERE p.pronamespace = 'otto'::regnamespace AND p.provolatile = 'v'
+   AND has_function_privilege('otto_app', p.oid, 'EXECUTE')
  ORDER BY 1;
 
 -- DROP EXTENSION leaves nothing behind in this database: no schema, no

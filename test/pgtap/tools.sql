@@ -88,7 +88,8 @@ SELECT throws_ok($$SELECT otto.call_tool('drop_everything', '{}')$$, '42883', 'u
 SELECT is(ARRAY(SELECT p.proname::text FROM pg_proc p
                  WHERE p.pronamespace = 'otto'::regnamespace AND has_function_privilege('otto_chat', p.oid, 'EXECUTE')
                  ORDER BY 1),
-          ARRAY['build_info', 'call_tool', 'tools'], 'the chat role may execute build_info, tools and call_tool only');
+          ARRAY['build_info', 'call_tool', 'login', 'logout', 'tools'],
+          'the chat role may execute build_info, tools and call_tool only, and sign a user in and out');
 SET LOCAL ROLE otto_chat;
 SELECT isnt(otto.call_tool('market_overview', '{}')->'n', NULL, 'the chat role calls tools');
 SELECT lives_ok($$SELECT otto.call_tool('search_ads', '{"filters": {"make": "x''); DROP TABLE otto.ad; --"}}')$$,
