@@ -3065,30 +3065,36 @@ BEGIN
               JOIN otto.user_like peer ON peer.ad_id = me.ad_id AND peer.user_id <> uid
               JOIN otto.user_like o ON o.user_id = peer.user_id AND o.ad_id <> me.ad_id
              WHERE me.user_id = uid GROUP BY 1),
-        cand AS (
+        cand AS (           -- the liked and viewed models and makes, the co-liked ads, the same body in the price band
             SELECT a.* FROM otto.ad a JOIN (SELECT * FROM pmodel ORDER BY w DESC LIMIT 5) p
                 ON a.state = 'live' AND a.make = p.make AND a.model = p.model
             UNION
             SELECT a.* FROM otto.ad a JOIN co ON co.ad_id = a.ad_id WHERE a.state = 'live'
             UNION
-            SELECT a.* FROM otto.ad a JOIN (SELECT * FROM pmake ORDER BY w DESC LIMIT 2) p
-                ON a.state = 'live' AND a.make = p.make),
+            SELECT a.* FROM otto.ad a JOIN (SELECT * FROM pmake ORDER BY w DESC LIMIT 3) p
+                ON a.state = 'live' AND a.make = p.make
+            UNION
+            (SELECT a.* FROM otto.ad a, (SELECT body FROM pbody ORDER BY w DESC LIMIT 1) b, total t
+              WHERE a.state = 'live' AND a.body = b.body AND a.price_eur BETWEEN exp(t.lp) * 0.7 AND exp(t.lp) * 1.4
+              LIMIT 2000)),
         scored AS (
-            SELECT c.*, coalesce(pm.w, 0) / t.w AS s_model, coalesce(pk.w, 0) / t.w AS s_make,
-                   coalesce(pb.w, 0) / t.w AS s_body, coalesce(pf.w, 0) / t.w AS s_fuel,
-                   coalesce(exp(-abs(ln(greatest(c.price_eur, 1)) - t.lp) * 3), 0) AS s_price,
-                   coalesce(exp(-abs(c.year - t.year) / 3.0), 0) AS s_year,
-                   coalesce(co.users, 0) AS peers, pm.ads AS model_ads
+            SELECT c.*, coalesce(pm.w, 0) / (SELECT max(w) FROM pmodel) AS s_model,        -- each 1 for the favourite
+                   coalesce(pk.w, 0) / (SELECT max(w) FROM pmake) AS s_make,
+                   coalesce(pb.w, 0) / (SELECT max(w) FROM pbody) AS s_body, coalesce(pf.w, 0) / (SELECT max(w) FROM pfuel) AS s_fuel,
+                   coalesce(-abs(ln(greatest(c.price_eur, 1)) - t.lp), -1) AS s_price,
+                   coalesce(-abs(c.year - t.year) / 3.0, -1) AS s_year,
+                   coalesce(co.users, 0) AS peers, pm.ads AS model_ads, lk.n AS likes
               FROM cand c CROSS JOIN total t
               LEFT JOIN pmodel pm ON pm.make = c.make AND pm.model = c.model
               LEFT JOIN pmake pk ON pk.make = c.make
               LEFT JOIN pbody pb ON pb.body IS NOT DISTINCT FROM c.body
               LEFT JOIN pfuel pf ON pf.fuel IS NOT DISTINCT FROM c.fuel
               LEFT JOIN co ON co.ad_id = c.ad_id
+              CROSS JOIN LATERAL (SELECT count(*) AS n FROM otto.user_like x WHERE x.ad_id = c.ad_id) lk
              WHERE NOT EXISTS (SELECT FROM mine m WHERE m.ad_id = c.ad_id)),
-        ranked AS (
-            SELECT s.*, 3 * s.s_model + 1.5 * s.s_make + s.s_body + 0.7 * s.s_fuel + 1.5 * s.s_price + s.s_year
-                        + 2 * s.peers::float8 / greatest((SELECT max(peers) FROM scored), 1) AS score
+        ranked AS (         -- taste (what was liked and viewed) plus how much others like it
+            SELECT s.*, 2 * s.s_body + s.s_fuel + 2 * s.s_make + s.s_model + 2 * s.s_price + 0.3 * s.s_year
+                        + ln(1 + s.likes) + ln(1 + s.peers) AS score
               FROM scored s ORDER BY score DESC, s.ad_id LIMIT lim)
         SELECT jsonb_agg(jsonb_build_object(
                    'ad_id', r.ad_id, 'url', r.url, 'title', r.title, 'make', r.make, 'model', r.model, 'year', r.year,
