@@ -2180,8 +2180,9 @@ BEGIN
             END IF;
             f := f || jsonb_build_object(k, v);
             conds := conds || CASE k
-                WHEN 'damaged' THEN CASE WHEN v = 'true' THEN 'a.damage LIKE ''damaged%''' ELSE 'coalesce(a.damage, ''none'') = ''none''' END
-                                    || format(' AND %s @> %L::text[]', facets, ARRAY['dm:' || CASE WHEN v = 'true' THEN 'damaged' ELSE 'none' END])
+                WHEN 'damaged' THEN CASE WHEN v = 'true'      -- the index for the few damaged cars, not for the many others
+                                         THEN format('a.damage LIKE ''damaged%%'' AND %s @> %L::text[]', facets, ARRAY['dm:damaged'])
+                                         ELSE 'coalesce(a.damage, ''none'') = ''none''' END
                 WHEN 'price_cut' THEN CASE WHEN v = 'true' THEN '' ELSE 'NOT ' END
                                       || 'EXISTS (SELECT FROM otto.market_ad m WHERE m.ad_id = a.ad_id AND m.live AND m.price_cuts > 0)'
                 ELSE 'true' END;    -- good_deal: the caller's
@@ -2277,18 +2278,20 @@ BEGIN
     f := sf.f; conds := sf.conds;
     deals := sort = 'deal' OR sf.deals;
     EXECUTE format($q$
-        WITH c AS (SELECT a.* FROM otto.ad a WHERE %s %s),
+        WITH c AS (SELECT a.ad_id, a.make, a.model, a.year, a.mileage_km, a.price_eur, a.power_kw, a.first_seen_at
+                     FROM otto.ad a WHERE %s %s),     -- the sort keys only: the page's ads are read at the end
         l AS MATERIALIZED (SELECT d.make, d.model, x.* FROM (SELECT DISTINCT c.make, c.model FROM c WHERE %s) d,
                                   otto.market_line(d.make, d.model) x),
-        g AS (SELECT c.*, %s AS gap FROM c %s)
+        g AS (SELECT c.*, %s AS gap FROM c %s),
+        p AS (SELECT g.ad_id, g.gap, row_number() OVER (ORDER BY %s NULLS LAST, g.ad_id DESC) AS ord FROM g %s
+               ORDER BY ord LIMIT %s OFFSET %s)
         SELECT jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
-                   'ad_id', g.ad_id, 'url', g.url, 'title', g.title, 'make', g.make, 'model', g.model, 'year', g.year,
-                   'mileage_km', g.mileage_km, 'price_eur', g.price_eur, 'fuel', g.fuel, 'body', g.body,
-                   'gearbox', g.gearbox, 'power_kw', g.power_kw, 'engine_cc', g.engine_cc, 'color', g.color,
-                   'city', g.location, 'region', g.region, 'seller_type', g.seller_type, 'damage', g.damage,
-                   'listed_at', g.first_seen_at, 'under_model_line_pct', round((100 * g.gap)::numeric, 1))) ORDER BY g.ord)
-          FROM (SELECT g.*, row_number() OVER (ORDER BY %s NULLS LAST, g.ad_id DESC) AS ord FROM g %s
-                 ORDER BY ord LIMIT %s OFFSET %s) g $q$,
+                   'ad_id', a.ad_id, 'url', a.url, 'title', a.title, 'make', a.make, 'model', a.model, 'year', a.year,
+                   'mileage_km', a.mileage_km, 'price_eur', a.price_eur, 'fuel', a.fuel, 'body', a.body,
+                   'gearbox', a.gearbox, 'power_kw', a.power_kw, 'engine_cc', a.engine_cc, 'color', a.color,
+                   'city', a.location, 'region', a.region, 'seller_type', a.seller_type, 'damage', a.damage,
+                   'listed_at', a.first_seen_at, 'under_model_line_pct', round((100 * p.gap)::numeric, 1))) ORDER BY p.ord)
+          FROM p JOIN otto.ad a ON a.ad_id = p.ad_id $q$,
         array_to_string(conds, ' AND '),
         CASE WHEN deals THEN '' ELSE format('ORDER BY %s NULLS LAST, a.ad_id DESC LIMIT %s', orders->>sort, lim + off) END,
         CASE WHEN deals THEN 'true' ELSE 'false' END,      -- the lines only when deals are asked for
