@@ -87,7 +87,8 @@ reply_error(json_t *id, int code, const char *message)
 
 /*
  * Connect as the chat role: read-only transactions and a statement timeout
- * set for the whole session, then SET ROLE to OTTO_MCP_ROLE (otto_chat).
+ * set for the whole session, then SET ROLE to OTTO_MCP_ROLE (otto_chat), and
+ * with OTTO_MCP_USER_TOKEN sign that Otto user in (otto.login).
  */
 static bool
 db_connect(void)
@@ -129,6 +130,20 @@ db_connect(void)
 	}
 	PQclear(res);
 	log_msg("info", "connected to database %s as %s (role %s)", PQdb(conn), PQuser(conn), params[0]);
+	/* a buyer's own tools (recommend) need their user signed in */
+	params[0] = getenv("OTTO_MCP_USER_TOKEN");
+	if (params[0] && *params[0])
+	{
+		res = PQexecParams(conn, "SELECT otto.login($1)", 1, NULL, params, NULL, NULL, 0);
+		if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		{
+			log_msg("error", "cannot sign in with OTTO_MCP_USER_TOKEN: %s", PQresultErrorMessage(res));
+			PQclear(res);
+			return false;
+		}
+		log_msg("info", "signed in as Otto user %s", PQgetvalue(res, 0, 0));
+		PQclear(res);
+	}
 	return true;
 }
 
@@ -383,7 +398,8 @@ main(int argc, char **argv)
 		fprintf(help ? stdout : stderr,
 				"Usage: otto-mcp\n"
 				"Serves Otto's chat tools over MCP on stdin/stdout (newline-delimited JSON-RPC).\n"
-				"Connects with DATABASE_URL or the PG* environment, acting as OTTO_MCP_ROLE (default otto_chat).\n");
+				"Connects with DATABASE_URL or the PG* environment, acting as OTTO_MCP_ROLE (default otto_chat),\n"
+				"signed in as the Otto user of OTTO_MCP_USER_TOKEN when it is set.\n");
 		return help ? 0 : 2;
 	}
 	memset(&sa, 0, sizeof(sa));

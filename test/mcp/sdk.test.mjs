@@ -24,7 +24,7 @@ test('ping', async () => {
 });
 
 const EXPECTED = ['ad_details', 'ask', 'compare_ads', 'depreciation', 'fair_value', 'fastest_selling', 'good_deals',
-                  'market_overview', 'search_ads'];
+                  'market_overview', 'ratings', 'recommend', 'search_ads', 'similar_ads'];
 
 test('tools/list lists the tools, read-only and closed-world', async () => {
   const { tools } = await client.listTools();
@@ -73,6 +73,11 @@ test('every tool answers', async () => {
   assert.ok(cmp.comparison.find((f) => f.field === 'price_eur'));
   const ov = await call('market_overview', {});
   assert.ok(ov.n > 1000);
+  const sim = await call('similar_ads', { ad_id: found.ads[0].ad_id, limit: 3, lang: 'en' });
+  assert.ok(sim.similar.length > 0 && sim.similar.every((s) => s.ad_id !== found.ads[0].ad_id && s.why.length > 0));
+  const rat = await call('ratings', { make: 'Volkswagen', model: 'Golf' });
+  assert.equal(rat.count, 2, 'the fixture\'s two ratings of the Golf');
+  assert.equal(rat.average, 3.5);
   const ask = await call('ask', { question: 'Koliko vredi Audi A4 iz 2008?' });
   assert.equal(ask.language, 'sr-Latn');
   assert.equal(ask.tool, 'fair_value');
@@ -91,4 +96,22 @@ test('a bad argument is a tool error the model can read', async () => {
 test('an unknown tool is a protocol error', async () => {
   await assert.rejects(client.callTool({ name: 'drop_tables', arguments: {} }),
     (e) => e instanceof McpError && e.code === -32602);
+});
+
+test('recommend needs a signed-in user; with OTTO_MCP_USER_TOKEN it recommends for that user', async () => {
+  const anon = await client.callTool({ name: 'recommend', arguments: {} });
+  assert.equal(anon.isError, true);
+  assert.match(anon.content[0].text, /no Otto user is signed in/);
+  const signed = new Client({ name: 'otto-sdk-test-user', version: '1.0.0' });
+  await signed.connect(new StdioClientTransport({
+    command: OTTO_MCP, env: { ...serverEnv, OTTO_MCP_USER_TOKEN: process.env.OTTO_TEST_USER_TOKEN }, stderr: 'inherit' }));
+  try {
+    const r = await signed.callTool({ name: 'recommend', arguments: { limit: 5, lang: 'en' } });
+    assert.notEqual(r.isError, true, r.content?.[0]?.text);
+    assert.equal(r.structuredContent.cold_start, false, 'the fixture user has likes');
+    assert.equal(r.structuredContent.recommendations.length, 5);
+    for (const x of r.structuredContent.recommendations) assert.ok(x.why.length > 0);
+  } finally {
+    await signed.close();
+  }
 });
