@@ -1612,6 +1612,15 @@ AS $fn$
     SELECT 1 - $1 / exp($5 + $8 * (date_part('year', $4 AT TIME ZONE 'UTC') - $2 - $6) + coalesce($9 * ($3 / 1000.0::float8 - $7), 0))   -- float8 throughout: it runs for every fresh ad
 $fn$;
 
+-- An ad's gap under its model's line (NULL when the model has none).
+CREATE FUNCTION otto.ad_line_gap(make text, model text, price_eur int, year int, mileage_km int) RETURNS float8
+LANGUAGE sql STABLE
+AS $fn$
+    SELECT otto.line_gap($3, $4, $5, now(), l.mean_ln_price, l.mean_age, l.mean_km, l.b_age, l.b_km)
+      FROM otto.market_line($1, $2) l
+     WHERE $3 > 0 AND $4 IS NOT NULL
+$fn$;
+
 -- The comparables of fair_value at widening level lvl: 1 same model, model
 -- years within 1, same fuel and power within 20%; 2 the same without fuel and
 -- power; 3 years within 3; 4 all years; 5 the make's models, years within 2,
@@ -1712,17 +1721,20 @@ END
 $fn$;
 COMMENT ON FUNCTION otto.fair_value_estimate(text, text, int, int, text, int) IS 'The figures of otto.fair_value: the make and model as the market spells them (model NULL when unknown), the comparables'' level (as in otto.fair_value_comparables) and count, estimate and 80% range in euros, their model years, confidence and the regression used';
 
--- What comparables a level stands for, in words.
-CREATE FUNCTION otto.fair_value_which(lvl int, fuel text, power_kw int) RETURNS text
+-- What comparables a level stands for, in words (en, sr-Latn, sr-Cyrl).
+CREATE FUNCTION otto.fair_value_which(lvl int, fuel text, power_kw int, lang text DEFAULT 'en') RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $fn$
-    SELECT CASE lvl WHEN 1 THEN 'same model, model years within 1' || CASE WHEN fuel IS NOT NULL THEN ', same fuel' ELSE '' END
-                                || CASE WHEN power_kw IS NOT NULL THEN ', power within 20%' ELSE '' END
-                    WHEN 2 THEN 'same model, model years within 1 (fuel and power not matched: too few ads)'
-                    WHEN 3 THEN 'same model, model years within 3'
-                    WHEN 4 THEN 'same model, all model years'
-                    WHEN 5 THEN 'other models of the make, model years within 2' || CASE WHEN fuel IS NOT NULL THEN ', same fuel' ELSE '' END
-                    ELSE 'other models of the make, all model years' END
+    SELECT CASE lvl WHEN 1 THEN otto.ask_text(lang, 'same model, model years within 1', 'isti model, godišta ±1')
+                                || CASE WHEN fuel IS NOT NULL THEN otto.ask_text(lang, ', same fuel', ', isto gorivo') ELSE '' END
+                                || CASE WHEN power_kw IS NOT NULL THEN otto.ask_text(lang, ', power within 20%', ', snaga ±20%') ELSE '' END
+                    WHEN 2 THEN otto.ask_text(lang, 'same model, model years within 1 (fuel and power not matched: too few ads)',
+                                              'isti model, godišta ±1 (gorivo i snaga nisu upoređeni: premalo oglasa)')
+                    WHEN 3 THEN otto.ask_text(lang, 'same model, model years within 3', 'isti model, godišta ±3')
+                    WHEN 4 THEN otto.ask_text(lang, 'same model, all model years', 'isti model, sva godišta')
+                    WHEN 5 THEN otto.ask_text(lang, 'other models of the make, model years within 2', 'drugi modeli iste marke, godišta ±2')
+                                || CASE WHEN fuel IS NOT NULL THEN otto.ask_text(lang, ', same fuel', ', isto gorivo') ELSE '' END
+                    ELSE otto.ask_text(lang, 'other models of the make, all model years', 'drugi modeli iste marke, sva godišta') END
 $fn$;
 
 CREATE FUNCTION otto.fair_value(make text, model text, year int, mileage_km int DEFAULT NULL, fuel text DEFAULT NULL,
@@ -1935,6 +1947,7 @@ DECLARE
     res   jsonb;
     fresh bigint;
     t0    timestamptz := now() - since;
+    l     text := otto.lang();     -- the language of "why": otto.lang or the signed-in user's
 BEGIN
     IF lim < 1 OR since < interval '0' THEN
         RAISE EXCEPTION 'lim must be at least 1 and since not negative' USING ERRCODE = 'invalid_parameter_value';
@@ -1988,11 +2001,12 @@ BEGIN
                'mileage_km', d.mileage_km, 'price_eur', d.price_eur, 'fair_value_eur', d.fair,
                'range_80_eur', jsonb_build_array(d.fair_lo, d.fair_hi), 'gap_eur', d.fair - d.price_eur, 'gap_pct', d.gap_pct,
                'deal', otto.deal_class(d.gap_pct), 'confidence', d.confidence, 'listed_at', d.listed_at,
-               'why', format('%s%% (€%s) under the fair value of €%s (80%% range €%s-%s) from %s comparable ads (%s)%s%s',
+               'why', format(otto.ask_text(l, '%s%% (€%s) under the fair value of €%s (80%% range €%s-%s) from %s comparable ads (%s)%s%s',
+                                           '%s%% (%s €) ispod procenjene vrednosti od %s € (80%% raspon %s-%s €) po %s sličnih oglasa (%s)%s%s'),
                              d.gap_pct, d.fair - d.price_eur, d.fair, d.fair_lo, d.fair_hi,
-                             d.n, otto.fair_value_which(d.lvl, d.fuel, d.power_kw),
-                             CASE WHEN d.price_eur < d.fair_lo THEN '; below the range' ELSE '' END,
-                             CASE WHEN d.cut_at IS NOT NULL THEN '; price cut ' || to_char(d.cut_at, 'YYYY-MM-DD') ELSE '' END))
+                             d.n, otto.fair_value_which(d.lvl, d.fuel, d.power_kw, l),
+                             CASE WHEN d.price_eur < d.fair_lo THEN otto.ask_text(l, '; below the range', '; ispod raspona') ELSE '' END,
+                             CASE WHEN d.cut_at IS NOT NULL THEN otto.ask_text(l, '; price cut ', '; cena snižena ') || to_char(d.cut_at, 'YYYY-MM-DD') ELSE '' END))
                ORDER BY d.gap_pct DESC),
            (SELECT count(*) FROM cand)
       INTO res, fresh
@@ -2277,31 +2291,36 @@ BEGIN
     sf := otto.search_filter(filters);
     f := sf.f; conds := sf.conds;
     deals := sort = 'deal' OR sf.deals;
+    IF sf.deals THEN            -- checked row by row as the sort order reads them: a page needs few
+        conds := conds || 'otto.line_deal(otto.ad_line_gap(a.make, a.model, a.price_eur, a.year, a.mileage_km))'::text;
+    END IF;
     EXECUTE format($q$
         WITH c AS (SELECT a.ad_id, a.make, a.model, a.year, a.mileage_km, a.price_eur, a.power_kw, a.first_seen_at
                      FROM otto.ad a WHERE %s %s),     -- the sort keys only: the page's ads are read at the end
         l AS MATERIALIZED (SELECT d.make, d.model, x.* FROM (SELECT DISTINCT c.make, c.model FROM c WHERE %s) d,
                                   otto.market_line(d.make, d.model) x),
         g AS (SELECT c.*, %s AS gap FROM c %s),
-        p AS (SELECT g.ad_id, g.gap, row_number() OVER (ORDER BY %s NULLS LAST, g.ad_id DESC) AS ord FROM g %s
+        p AS (SELECT g.ad_id, g.gap, row_number() OVER (ORDER BY %s NULLS LAST, g.ad_id DESC) AS ord FROM g
                ORDER BY ord LIMIT %s OFFSET %s)
         SELECT jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
                    'ad_id', a.ad_id, 'url', a.url, 'title', a.title, 'make', a.make, 'model', a.model, 'year', a.year,
                    'mileage_km', a.mileage_km, 'price_eur', a.price_eur, 'fuel', a.fuel, 'body', a.body,
                    'gearbox', a.gearbox, 'power_kw', a.power_kw, 'engine_cc', a.engine_cc, 'color', a.color,
                    'city', a.location, 'region', a.region, 'seller_type', a.seller_type, 'damage', a.damage,
-                   'listed_at', a.first_seen_at, 'under_model_line_pct', round((100 * p.gap)::numeric, 1))) ORDER BY p.ord)
+                   'listed_at', a.first_seen_at,
+                   'under_model_line_pct', round((100 * coalesce(p.gap, %s))::numeric, 1))) ORDER BY p.ord)
           FROM p JOIN otto.ad a ON a.ad_id = p.ad_id $q$,
         array_to_string(conds, ' AND '),
-        CASE WHEN deals THEN '' ELSE format('ORDER BY %s NULLS LAST, a.ad_id DESC LIMIT %s', orders->>sort, lim + off) END,
-        CASE WHEN deals THEN 'true' ELSE 'false' END,      -- the lines only when deals are asked for
-        CASE WHEN deals THEN 'otto.line_gap(c.price_eur, c.year, c.mileage_km, now(), l.mean_ln_price, l.mean_age, l.mean_km, l.b_age, l.b_km)'
+        -- sorted by the gap: every match's gap, from each model's line once; else the sort's index leads
+        CASE WHEN sort = 'deal' THEN '' ELSE format('ORDER BY %s NULLS LAST, a.ad_id DESC LIMIT %s', orders->>sort, lim + off) END,
+        CASE WHEN sort = 'deal' THEN 'true' ELSE 'false' END,
+        CASE WHEN sort = 'deal' THEN 'otto.line_gap(c.price_eur, c.year, c.mileage_km, now(), l.mean_ln_price, l.mean_age, l.mean_km, l.b_age, l.b_km)'
              ELSE 'NULL::float8' END,
-        CASE WHEN deals THEN 'JOIN l ON l.make = c.make AND l.model = c.model WHERE c.price_eur > 0 AND c.year IS NOT NULL'
+        CASE WHEN sort = 'deal' THEN 'JOIN l ON l.make = c.make AND l.model = c.model WHERE c.price_eur > 0 AND c.year IS NOT NULL'
              ELSE '' END,
         replace(replace(orders->>sort, 'a.', 'g.'), 'gap', 'g.gap'),
-        CASE WHEN f->>'good_deal' = 'true' THEN 'WHERE otto.line_deal(g.gap)' ELSE '' END,
-        lim, off)
+        lim, off,
+        CASE WHEN deals THEN 'otto.ad_line_gap(a.make, a.model, a.price_eur, a.year, a.mileage_km)' ELSE 'NULL' END)
       INTO res USING f;
     RETURN jsonb_build_object('ads', coalesce(res, '[]'), 'filters', f, 'sort', sort, 'limit', lim, 'offset', off,
         'currency', 'EUR', 'units', jsonb_build_object('mileage', 'km', 'power', 'kW', 'engine', 'cm3'),
@@ -2754,8 +2773,7 @@ BEGIN
             SELECT count(*) FROM (SELECT pg_notify('otto_alert', jsonb_build_object('user_id', i.user_id, 'alert_id', i.alert_id)::text)
                                     FROM i ORDER BY i.alert_id) x $q$,
             array_to_string(sf.conds, ' AND '),
-            CASE WHEN sf.deals THEN 'AND otto.line_deal((SELECT otto.line_gap(a.price_eur, a.year, a.mileage_km, now(), l.mean_ln_price, '
-                                    'l.mean_age, l.mean_km, l.b_age, l.b_km) FROM otto.market_line(a.make, a.model) l))'
+            CASE WHEN sf.deals THEN 'AND otto.line_deal(otto.ad_line_gap(a.make, a.model, a.price_eur, a.year, a.mileage_km))'
                  ELSE '' END)
           INTO k USING sf.f, s.user_id, s.search_id, s.alerts, wm, last_id;
         added := added + k;

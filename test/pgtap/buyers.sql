@@ -4,7 +4,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pg_cron;
 CREATE EXTENSION otto;
-SELECT plan(86);
+SELECT plan(92);
 
 -- A small market: 30 Golfs (petrol GTIs and diesel TDIs), 5 Octavia estates, 5 Audi A4 estates.
 SELECT otto.site_add('t', 'test', ARRAY['t.invalid'], ARRAY['https://t.invalid/'], '^https://t\.invalid/ad/([0-9]+)',
@@ -12,7 +12,7 @@ SELECT otto.site_add('t', 'test', ARRAY['t.invalid'], ARRAY['https://t.invalid/'
 INSERT INTO otto.ad (site_id, source_ad_id, url, title, make, model, year, mileage_km, price_eur, fuel, body, gearbox,
                      power_kw, seller_id)
 SELECT :site, i::text, 'https://t.invalid/ad/' || i, 'Golf ' || CASE WHEN i % 2 = 1 THEN '2.0 GTI' ELSE '1.9 TDI' END,
-       'Volkswagen', 'Golf', 2008 + i % 10, 200000 - (i % 10) * 15000, 4000 + (i % 10) * 900 + i * 7,
+       'Volkswagen', 'Golf', 2008 + i % 10, 200000 - (i % 10) * 15000 + (i % 4) * 5000, 4000 + (i % 10) * 900 + i * 7,
        CASE WHEN i % 2 = 0 THEN 'diesel' ELSE 'petrol' END, 'hatchback', 'manual', 77, 's' || i % 3
   FROM generate_series(1, 30) i
 UNION ALL
@@ -114,15 +114,32 @@ SELECT matches((otto.similar_ads(:octavia, 1, 'sr-Latn'))->'similar'->0->>'why',
 SELECT ok((SELECT bool_and(s->>'model' IN ('Octavia', 'A4')) FROM jsonb_array_elements(otto.similar_ads(:octavia, 9, 'en')->'similar') s),
           'an estate''s look-alikes are estates');
 SELECT is((otto.share_ad(:golf, 'email', 'en'))->>'share_url',
-          'mailto:?subject=Volkswagen%20Golf%202011%2C%20155%2C000%20km%2C%20%E2%82%AC6%2C721&body=Volkswagen%20Golf%202011%2C%20155%2C000%20km%2C%20%E2%82%AC6%2C721%0Ahttps%3A%2F%2Ft.invalid%2Fad%2F3',
+          'mailto:?subject=Volkswagen%20Golf%202011%2C%20170%2C000%20km%2C%20%E2%82%AC6%2C721&body=Volkswagen%20Golf%202011%2C%20170%2C000%20km%2C%20%E2%82%AC6%2C721%0Ahttps%3A%2F%2Ft.invalid%2Fad%2F3',
           'an email share link, every character encoded');
-SELECT is((otto.share_ad(:golf, 'link', 'sr-Latn'))->>'text', 'Volkswagen Golf 2011, 155.000 km, 6.721 €: https://t.invalid/ad/3',
+SELECT is((otto.share_ad(:golf, 'link', 'sr-Latn'))->>'text', 'Volkswagen Golf 2011, 170.000 km, 6.721 €: https://t.invalid/ad/3',
           'the text in Serbian');
 SELECT throws_ok(format('SELECT otto.share_ad(%s, %L)', :golf, 'pigeon'), '22023', NULL, 'channels are known ones');
 SELECT is(otto.label('body', 'estate', 'sr-Cyrl'), 'Караван', 'labels in Cyrillic');
 SELECT is(otto.label('body', 'estate', 'en'), 'Estate', 'and English');
 SELECT is((otto.labels('sr-Latn'))->'labels'->'fuel'->>'diesel', 'Dizel', 'every label, by field');
 SELECT throws_ok($$SELECT otto.lang('klingon')$$, '22023', NULL, 'an unknown language is an error');
+
+-- Search: good deals (10-70% under the model's price line), as a filter and as the sort
+SELECT cmp_ok(jsonb_array_length(otto.search_ads('{"good_deal": true}', 'newest', 100)->'ads'), '>', 0, 'the market has deals');
+SELECT is(jsonb_array_length(otto.search_ads('{"good_deal": true}', 'newest', 100)->'ads')::bigint,
+          (SELECT count(*) FROM otto.ad a WHERE otto.line_deal(otto.ad_line_gap(a.make, a.model, a.price_eur, a.year, a.mileage_km))),
+          'good_deal finds every ad under the line, and no other');
+SELECT ok((SELECT bool_and((a->>'under_model_line_pct')::numeric BETWEEN 10 AND 70)
+             FROM jsonb_array_elements(otto.search_ads('{"good_deal": true, "fuel": "diesel"}', 'price_asc', 100)->'ads') a),
+          'each with its gap');
+SELECT is((SELECT array_agg((a->>'under_model_line_pct')::numeric ORDER BY i)
+             FROM jsonb_array_elements(otto.search_ads('{}', 'deal', 10)->'ads') WITH ORDINALITY x(a, i)),
+          (SELECT array_agg(g ORDER BY g DESC) FROM (SELECT round((100 * otto.ad_line_gap(a.make, a.model, a.price_eur, a.year, a.mileage_km))::numeric, 1) AS g
+                                                     FROM otto.ad a ORDER BY 1 DESC NULLS LAST LIMIT 10) t),
+          'sort "deal": the largest gaps first');
+SELECT is((SELECT count(*) FROM jsonb_array_elements(otto.search_ads('{"text": "gti", "fuel": "petrol"}', 'price_asc', 100)->'ads') a
+            WHERE a->>'title' LIKE '%GTI'), 15::bigint, 'words of the title, with the other filters');
+SELECT is(jsonb_array_length(otto.search_ads('{"text": "gt"}', 'newest', 100)->'ads'), 15, 'a word''s beginning is enough');
 
 -- Recommendations
 SELECT is(otto.login(:'ana_token'), :ana, 'Ana again');
@@ -166,7 +183,7 @@ SELECT otto.login(:'ana_token') AS signed_in \gset
 SELECT is(jsonb_array_length(otto.my_alerts()->'alerts'), 3, 'Ana reads her three alerts');
 SELECT is((SELECT array_agg(a->>'text' ORDER BY (a->>'alert_id')::bigint) FROM jsonb_array_elements(otto.my_alerts()->'alerts') a
             WHERE a->>'search' = 'jeftin golf'),
-          ARRAY['Pojeftinilo (jeftin golf): Volkswagen Golf 2011, 155.000 km, 6.221 €',
+          ARRAY['Pojeftinilo (jeftin golf): Volkswagen Golf 2011, 170.000 km, 6.221 €',
                 'Novo za „jeftin golf”: Volkswagen Golf 2010, 170.000 km, 5.200 €'],
           'each with a sentence in her language');
 SELECT is(jsonb_array_length(otto.my_alerts(((otto.my_alerts())->'alerts'->1->>'alert_id')::bigint)->'alerts'), 1,
