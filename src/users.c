@@ -11,6 +11,7 @@
  * the setting is defined before it is read.  A value that an unprivileged
  * role set as a placeholder before the library was loaded is then refused by
  * the server (PostgreSQL 15 remembers who set placeholders), and never seen.
+ * otto.lang, the language of Otto's sentences, is anyone's to set.
  */
 #include "postgres.h"
 
@@ -20,6 +21,20 @@
 #include "otto.h"
 
 static int	session_user_id = 0;
+static char *session_lang = NULL;
+
+/* otto.lang: empty (the signed-in user's language), en, sr / sr-Latn or sr-Cyrl */
+static bool
+check_lang(char **newval, void **extra, GucSource source)
+{
+	const char *known[] = {"", "en", "sr", "sr-Latn", "sr-Cyrl"};
+
+	for (int i = 0; i < lengthof(known); i++)
+		if (pg_strcasecmp(*newval, known[i]) == 0)
+			return true;
+	GUC_check_errdetail("Languages: en, sr-Latn (or sr), sr-Cyrl; empty for the signed-in user's.");
+	return false;
+}
 
 void
 UsersGucInit(void)
@@ -30,6 +45,12 @@ UsersGucInit(void)
 							&session_user_id,
 							0, 0, PG_INT32_MAX,
 							PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("otto.lang",
+							   "Language of the sentences Otto writes: en, sr-Latn (or sr), sr-Cyrl.",
+							   "Empty: the signed-in user's language, else English.",
+							   &session_lang,
+							   "",
+							   PGC_USERSET, 0, check_lang, NULL, NULL);
 }
 
 PG_FUNCTION_INFO_V1(otto_current_user_id);

@@ -4,7 +4,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pg_cron;
 CREATE EXTENSION otto;
-SELECT plan(92);
+SELECT plan(94);
 
 -- A small market: 30 Golfs (petrol GTIs and diesel TDIs), 5 Octavia estates, 5 Audi A4 estates.
 SELECT otto.site_add('t', 'test', ARRAY['t.invalid'], ARRAY['https://t.invalid/'], '^https://t\.invalid/ad/([0-9]+)',
@@ -123,6 +123,10 @@ SELECT is(otto.label('body', 'estate', 'sr-Cyrl'), 'Караван', 'labels in 
 SELECT is(otto.label('body', 'estate', 'en'), 'Estate', 'and English');
 SELECT is((otto.labels('sr-Latn'))->'labels'->'fuel'->>'diesel', 'Dizel', 'every label, by field');
 SELECT throws_ok($$SELECT otto.lang('klingon')$$, '22023', NULL, 'an unknown language is an error');
+SET LOCAL otto.lang = 'sr-Cyrl';
+SELECT is(otto.label('fuel', 'diesel'), 'Дизел', 'SET otto.lang picks the language');
+SELECT throws_ok($$SET otto.lang = 'klingon'$$, '22023', NULL, 'and refuses unknown ones');
+RESET otto.lang;
 
 -- Search: good deals (10-70% under the model's price line), as a filter and as the sort
 SELECT cmp_ok(jsonb_array_length(otto.search_ads('{"good_deal": true}', 'newest', 100)->'ads'), '>', 0, 'the market has deals');
