@@ -2173,7 +2173,9 @@ BEGIN
             END IF;
             f := f || jsonb_build_object(k, v);
             r := regexp_replace(k, '_(min|max)$', '');
-            conds := conds || format('a.%I %s ($1->>%L)::numeric', ranges->>r, CASE WHEN k LIKE '%_min' THEN '>=' ELSE '<=' END, k);
+            -- in the column's type (int), so that its btree serves the range
+            conds := conds || format('a.%I %s %s(($1->>%L)::numeric)::int', ranges->>r,
+                                     CASE WHEN k LIKE '%_min' THEN '>=' ELSE '<=' END, CASE WHEN k LIKE '%_min' THEN 'ceil' ELSE 'floor' END, k);
             CONTINUE;
         END IF;
         IF k IN ('damaged', 'price_cut', 'good_deal') THEN
@@ -2238,6 +2240,7 @@ RETURNS jsonb
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 SET jit = off                   -- a page of ads: compiling the plan would cost more than running it
+SET enable_indexscan = on       -- the second pass turns it off for the call only
 AS $fn$
 DECLARE
     orders CONSTANT jsonb := '{"newest": "a.first_seen_at DESC", "price_asc": "a.price_eur", "price_desc": "a.price_eur DESC",
@@ -2248,6 +2251,9 @@ DECLARE
     conds text[];
     deals boolean;
     res   jsonb;
+    src   text;
+    first int;
+    pass  int;
 BEGIN
     IF NOT orders ? coalesce(sort, '') THEN
         RAISE EXCEPTION 'search_ads: unknown sort "%"', sort USING ERRCODE = 'invalid_parameter_value',
@@ -2262,34 +2268,52 @@ BEGIN
     IF sf.deals THEN            -- checked row by row as the sort order reads them: a page needs few
         conds := conds || 'otto.line_deal(otto.ad_line_gap(a.make, a.model, a.price_eur, a.year, a.mileage_km))'::text;
     END IF;
-    EXECUTE format($q$
-        WITH c AS (SELECT a.ad_id, a.make, a.model, a.year, a.mileage_km, a.price_eur, a.power_kw, a.first_seen_at
-                     FROM otto.ad a WHERE %s %s),     -- the sort keys only: the page's ads are read at the end
-        l AS MATERIALIZED (SELECT d.make, d.model, x.* FROM (SELECT DISTINCT c.make, c.model FROM c WHERE %s) d,
-                                  otto.market_line(d.make, d.model) x),
-        g AS (SELECT c.*, %s AS gap FROM c %s),
-        p AS (SELECT g.ad_id, g.gap, row_number() OVER (ORDER BY %s NULLS LAST, g.ad_id DESC) AS ord FROM g
-               ORDER BY ord LIMIT %s OFFSET %s)
-        SELECT jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
-                   'ad_id', a.ad_id, 'url', a.url, 'title', a.title, 'make', a.make, 'model', a.model, 'year', a.year,
-                   'mileage_km', a.mileage_km, 'price_eur', a.price_eur, 'fuel', a.fuel, 'body', a.body,
-                   'gearbox', a.gearbox, 'power_kw', a.power_kw, 'engine_cc', a.engine_cc, 'color', a.color,
-                   'city', a.location, 'region', a.region, 'seller_type', a.seller_type, 'damage', a.damage,
-                   'listed_at', a.first_seen_at,
-                   'under_model_line_pct', round((100 * coalesce(p.gap, %s))::numeric, 1))) ORDER BY p.ord)
-          FROM p JOIN otto.ad a ON a.ad_id = p.ad_id $q$,
-        array_to_string(conds, ' AND '),
-        -- sorted by the gap: every match's gap, from each model's line once; else the sort's index leads
-        CASE WHEN sort = 'deal' THEN '' ELSE format('ORDER BY %s NULLS LAST, a.ad_id DESC LIMIT %s', orders->>sort, lim + off) END,
-        CASE WHEN sort = 'deal' THEN 'true' ELSE 'false' END,
-        CASE WHEN sort = 'deal' THEN 'otto.line_gap(c.price_eur, c.year, c.mileage_km, now(), l.mean_ln_price, l.mean_age, l.mean_km, l.b_age, l.b_km)'
-             ELSE 'NULL::float8' END,
-        CASE WHEN sort = 'deal' THEN 'JOIN l ON l.make = c.make AND l.model = c.model WHERE c.price_eur > 0 AND c.year IS NOT NULL'
-             ELSE '' END,
-        replace(replace(orders->>sort, 'a.', 'g.'), 'gap', 'g.gap'),
-        lim, off,
-        CASE WHEN deals THEN 'otto.ad_line_gap(a.make, a.model, a.price_eur, a.year, a.mileage_km)' ELSE 'NULL' END)
-      INTO res USING f;
+    -- First the ads in the sort's order, the first 5,000 of them (within the
+    -- sort key's own range): enough when matches are not rare, and bounded
+    -- when they are, or when the planner would wrongly count on that.  Then,
+    -- if that page is not full, every match through the filters' indexes
+    -- (straight away for the deal sort and deep pages).
+    first := CASE WHEN sort = 'deal' OR lim + off > 1000 THEN 2 ELSE 1 END;
+    FOR pass IN first .. 2 LOOP
+        src := CASE WHEN pass = 1 THEN
+                   format('(SELECT * FROM otto.ad a WHERE a.state = ''live'' %s ORDER BY %s NULLS LAST, a.ad_id DESC LIMIT 5000)',
+                          (SELECT string_agg(' AND ' || x, '') FROM unnest(conds) x
+                            WHERE x LIKE substring(orders->>sort FROM '^(a\.[a-z_]+)') || ' %'),
+                          orders->>sort)
+               ELSE 'otto.ad' END;
+        IF pass = 2 AND first = 1 THEN     -- the matches are rare: bitmaps of the filters, not the sort order
+            PERFORM set_config('enable_indexscan', 'off', true);
+        END IF;
+        EXECUTE format($q$
+            WITH c AS (SELECT a.ad_id, a.make, a.model, a.year, a.mileage_km, a.price_eur, a.power_kw, a.first_seen_at
+                         FROM %s a WHERE %s %s),     -- the sort keys only: the page's ads are read at the end
+            l AS MATERIALIZED (SELECT d.make, d.model, x.* FROM (SELECT DISTINCT c.make, c.model FROM c WHERE %s) d,
+                                      otto.market_line(d.make, d.model) x),
+            g AS (SELECT c.*, %s AS gap FROM c %s),
+            p AS (SELECT g.ad_id, g.gap, row_number() OVER (ORDER BY %s NULLS LAST, g.ad_id DESC) AS ord FROM g
+                   ORDER BY ord LIMIT %s OFFSET %s)
+            SELECT jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
+                       'ad_id', a.ad_id, 'url', a.url, 'title', a.title, 'make', a.make, 'model', a.model, 'year', a.year,
+                       'mileage_km', a.mileage_km, 'price_eur', a.price_eur, 'fuel', a.fuel, 'body', a.body,
+                       'gearbox', a.gearbox, 'power_kw', a.power_kw, 'engine_cc', a.engine_cc, 'color', a.color,
+                       'city', a.location, 'region', a.region, 'seller_type', a.seller_type, 'damage', a.damage,
+                       'listed_at', a.first_seen_at,
+                       'under_model_line_pct', round((100 * coalesce(p.gap, %s))::numeric, 1))) ORDER BY p.ord)
+              FROM p JOIN otto.ad a ON a.ad_id = p.ad_id $q$,
+            src, array_to_string(conds, ' AND '),
+            -- sorted by the gap: every match's gap, from each model's line once; else the sort's index leads
+            CASE WHEN sort = 'deal' THEN '' ELSE format('ORDER BY %s NULLS LAST, a.ad_id DESC LIMIT %s', orders->>sort, lim + off) END,
+            CASE WHEN sort = 'deal' THEN 'true' ELSE 'false' END,
+            CASE WHEN sort = 'deal' THEN 'otto.line_gap(c.price_eur, c.year, c.mileage_km, now(), l.mean_ln_price, l.mean_age, l.mean_km, l.b_age, l.b_km)'
+                 ELSE 'NULL::float8' END,
+            CASE WHEN sort = 'deal' THEN 'JOIN l ON l.make = c.make AND l.model = c.model WHERE c.price_eur > 0 AND c.year IS NOT NULL'
+                 ELSE '' END,
+            replace(replace(orders->>sort, 'a.', 'g.'), 'gap', 'g.gap'),
+            lim, off,
+            CASE WHEN deals THEN 'otto.ad_line_gap(a.make, a.model, a.price_eur, a.year, a.mileage_km)' ELSE 'NULL' END)
+          INTO res USING f;
+        EXIT WHEN jsonb_array_length(coalesce(res, '[]')) >= lim;
+    END LOOP;
     RETURN jsonb_build_object('ads', coalesce(res, '[]'), 'filters', f, 'sort', sort, 'limit', lim, 'offset', off,
         'currency', 'EUR', 'units', jsonb_build_object('mileage', 'km', 'power', 'kW', 'engine', 'cm3'),
         'method', 'live ads matching every filter' ||

@@ -16,18 +16,21 @@ SELECT :site, i::text, 'https://bench.invalid/ad/' || i,
        'Make' || (i % 40), 'Model' || (i % 1000 / 40), y,
        (2025 - y) * 15000 + (i * 7919) % 30000,
        round((3000 + (i % 1000) * 40) * 0.88 ^ (2025 - y) * exp(((i * 104729) % 10007) / 10007.0 * 0.4 - 0.2)),
-       CASE WHEN i % 3 = 0 THEN 'petrol' ELSE 'diesel' END,
+       CASE WHEN h.f % 3 = 0 THEN 'petrol' ELSE 'diesel' END,
        (ARRAY['hatchback', 'sedan', 'estate', 'suv', 'mpv', 'coupe', 'hatchback', 'sedan', 'estate', 'suv'])[1 + (i % 1000 / 40) % 10],
-       (ARRAY['manual_5', 'manual_6', 'manual_5', 'automatic'])[1 + (i * 13) % 4],
+       (ARRAY['manual_5', 'manual_6', 'manual_5', 'automatic'])[1 + h.g % 4],
        50 + i % 150, (ARRAY[1398, 1598, 1968, 1896, 2993])[1 + i % 5],
-       (ARRAY['black', 'white', 'grey', 'silver', 'blue', 'red', 'green', 'brown'])[1 + (i * 17) % 8],
-       CASE WHEN (i * 3) % 20 = 0 THEN 7 ELSE 5 END, CASE WHEN (i * 7) % 10 = 0 THEN '2/3' ELSE '4/5' END,
-       (ARRAY['front', 'front', 'rear', 'all'])[1 + (i * 11) % 4],
-       CASE WHEN (i * 19) % 50 = 0 THEN 'damaged_drivable' ELSE 'none' END,
-       'City' || (i * 23) % 60, 'Region' || ((i * 23) % 60) / 4,
-       CASE WHEN (i * 29) % 3 = 0 THEN 'dealer' ELSE 'private' END,
+       (ARRAY['black', 'white', 'grey', 'silver', 'blue', 'red', 'green', 'brown'])[1 + h.c % 8],
+       CASE WHEN h.s % 20 = 0 THEN 7 ELSE 5 END, CASE WHEN h.d % 10 = 0 THEN '2/3' ELSE '4/5' END,
+       (ARRAY['front', 'front', 'rear', 'all'])[1 + h.w % 4],
+       CASE WHEN h.x % 50 = 0 THEN 'damaged_drivable' ELSE 'none' END,
+       'City' || h.l % 60, 'Region' || (h.l % 60) / 4,
+       CASE WHEN h.t % 3 = 0 THEN 'dealer' ELSE 'private' END,
        now() - interval '30 days' + (i % 43200) * interval '1 minute', now()
-  FROM generate_series(1::bigint, :ads) i, LATERAL (SELECT 1995 + (i * 31) % 30 AS y) y;
+  FROM generate_series(1::bigint, :ads) i, LATERAL (SELECT 1995 + (i * 31) % 30 AS y) y,
+       LATERAL (SELECT (hashint8(i * 8 + 1) & 2147483647) AS g, (hashint8(i * 8 + 2) & 2147483647) AS c, (hashint8(i * 8 + 3) & 2147483647) AS s,   -- independent draws
+                       (hashint8(i * 8 + 4) & 2147483647) AS d, (hashint8(i * 8 + 5) & 2147483647) AS w, (hashint8(i * 8 + 6) & 2147483647) AS x,
+                       (hashint8(i * 8 + 7) & 2147483647) AS l, (hashint8(i * 8) & 2147483647) AS t, (hashint8(-i) & 2147483647) AS f) h;
 INSERT INTO otto.ad_event (site_id, ad_id, kind, at, new_price_eur)
 SELECT site_id, ad_id, 'new', first_seen_at, price_eur FROM otto.ad;
 VACUUM ANALYZE otto.ad;
