@@ -2,7 +2,7 @@
 -- "bench" (40 makes x 25 models, model years 1995-2024, mileage and prices
 -- that fall with age, each price off its line by up to ±20%; bodies,
 -- gearboxes, colours, regions, cities, sellers, doors, seats, engines and
--- damage spread as on a real site), listed 30 days ago, with their "new"
+-- damage spread as on a real site), listed over the 28 days up to 2 days ago, with their "new"
 -- events.
 --   psql -v ads=100000 -f bench/synthetic_market.sql
 SELECT otto.site_add('bench', 'bench', ARRAY['bench.invalid'], ARRAY['https://bench.invalid/'],
@@ -26,7 +26,7 @@ SELECT :site, i::text, 'https://bench.invalid/ad/' || i,
        CASE WHEN h.x % 50 = 0 THEN 'damaged_drivable' ELSE 'none' END,
        'City' || h.l % 60, 'Region' || (h.l % 60) / 4,
        CASE WHEN h.t % 3 = 0 THEN 'dealer' ELSE 'private' END,
-       now() - interval '30 days' + (i % 43200) * interval '1 minute', now()
+       now() - interval '30 days' + (i % 40320) * interval '1 minute', now()   -- over 28 days, none in the last two
   FROM generate_series(1::bigint, :ads) i, LATERAL (SELECT 1995 + (i * 31) % 30 AS y) y,
        LATERAL (SELECT (hashint8(i * 8 + 1) & 2147483647) AS g, (hashint8(i * 8 + 2) & 2147483647) AS c, (hashint8(i * 8 + 3) & 2147483647) AS s,   -- independent draws
                        (hashint8(i * 8 + 4) & 2147483647) AS d, (hashint8(i * 8 + 5) & 2147483647) AS w, (hashint8(i * 8 + 6) & 2147483647) AS x,
