@@ -2514,16 +2514,16 @@ COMMENT ON FUNCTION otto.lang(text) IS 'The language Otto writes in: the argumen
 CREATE FUNCTION otto.label(field text, code text, lang text DEFAULT NULL) RETURNS text
 LANGUAGE sql STABLE
 AS $fn$
-    SELECT CASE otto.lang($3) WHEN 'en' THEN v.label_en WHEN 'sr-Latn' THEN v.label_sr ELSE otto.cyrillic(v.label_sr) END
-      FROM otto.vocabulary v WHERE v.field = $1 AND v.code = $2
+    SELECT otto.ask_text(otto.lang($3), v.label_en, v.label_sr) FROM otto.vocabulary v WHERE v.field = $1 AND v.code = $2
 $fn$;
 CREATE FUNCTION otto.labels(lang text DEFAULT NULL) RETURNS jsonb
 LANGUAGE sql STABLE
 AS $fn$
-    SELECT jsonb_build_object('lang', otto.lang($1), 'labels', jsonb_object_agg(f.field, f.codes))
-      FROM (SELECT v.field, jsonb_object_agg(v.code, CASE otto.lang($1) WHEN 'en' THEN v.label_en WHEN 'sr-Latn' THEN v.label_sr
-                                                                       ELSE otto.cyrillic(v.label_sr) END) AS codes
-              FROM otto.vocabulary v GROUP BY v.field) f
+    SELECT jsonb_build_object('lang', l.l, 'labels', jsonb_object_agg(f.field, f.codes))
+      FROM (SELECT otto.lang($1) AS l) l,
+           LATERAL (SELECT v.field, jsonb_object_agg(v.code, otto.ask_text(l.l, v.label_en, v.label_sr)) AS codes
+                      FROM otto.vocabulary v GROUP BY v.field) f
+     GROUP BY l.l
 $fn$;
 COMMENT ON FUNCTION otto.labels(text) IS 'Every canonical value''s label in a language (en, sr-Latn, sr-Cyrl), by field: for menus and filters';
 
@@ -2612,9 +2612,9 @@ LANGUAGE sql STABLE
 AS $fn$
     SELECT jsonb_build_object('likes', coalesce(jsonb_agg(jsonb_build_object(
                'ad_id', a.ad_id, 'url', a.url, 'title', a.title, 'state', a.state, 'price_eur', a.price_eur,
-               'text', otto.ad_line(a, otto.lang()), 'liked_at', l.at) ORDER BY l.at DESC), '[]'),
+               'text', otto.ad_line(a, g.l), 'liked_at', l.at) ORDER BY l.at DESC), '[]'),
            'n', count(*))
-      FROM otto.user_like l JOIN otto.ad a ON a.ad_id = l.ad_id
+      FROM (SELECT otto.lang() AS l) g, otto.user_like l JOIN otto.ad a ON a.ad_id = l.ad_id
      WHERE l.user_id = otto.require_user()
 $fn$;
 COMMENT ON FUNCTION otto.my_likes() IS 'The signed-in user''s liked ads, latest first';
@@ -2626,7 +2626,8 @@ COMMENT ON FUNCTION otto.my_likes() IS 'The signed-in user''s liked ads, latest 
 -- relisted).  Price drops and relists of a liked ad alert too.  The stream
 -- processor matches each batch of the ad log as it arrives (otto.alerts_apply)
 -- and writes otto.alert rows, at most one per user, ad and reason, with the
--- alert watermark in the same transaction, then NOTIFY otto_alert.
+-- alert watermark in the same transaction; each row sends NOTIFY otto_alert
+-- (a trigger), delivered when it commits.
 -------------------------------------------------------------------------------
 CREATE TABLE otto.saved_search (
     search_id   bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -2684,6 +2685,15 @@ CREATE TABLE otto.alert (
     UNIQUE (user_id, ad_id, reason)
 );
 CREATE INDEX alert_user_idx ON otto.alert (user_id, alert_id);
+CREATE FUNCTION otto.alert_notify() RETURNS trigger
+LANGUAGE plpgsql
+AS $fn$
+BEGIN
+    PERFORM pg_notify('otto_alert', jsonb_build_object('user_id', NEW.user_id, 'alert_id', NEW.alert_id)::text);
+    RETURN NULL;
+END
+$fn$;
+CREATE TRIGGER alert_notify AFTER INSERT ON otto.alert FOR EACH ROW EXECUTE FUNCTION otto.alert_notify();
 COMMENT ON TABLE otto.alert IS 'Alerts for users, durable: one per user, ad and reason, written as the ad log is processed (otto.alerts_apply); a listener catches up with otto.my_alerts(after)';
 COMMENT ON COLUMN otto.alert.search_id IS 'The saved search that matched; NULL for a liked ad';
 COMMENT ON COLUMN otto.alert.event_id IS 'The ad event that caused it';
@@ -2736,8 +2746,11 @@ BEGIN
     IF max_events < 1 THEN
         RAISE EXCEPTION 'max_events must be at least 1' USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    SELECT a.watermark INTO wm FROM otto.alert_state a FOR UPDATE;      -- one matcher at a time
     SELECT m.watermark INTO upto FROM otto.stream_state m WHERE m.stream = 'market';
+    IF (SELECT a.watermark FROM otto.alert_state a) >= upto THEN       -- nothing new: no lock, no write
+        RETURN jsonb_build_object('events', 0, 'alerts', 0, 'watermark', upto);
+    END IF;
+    SELECT a.watermark INTO wm FROM otto.alert_state a FOR UPDATE;      -- one matcher at a time
     SELECT count(*), max(e.event_id) INTO n, last_id
       FROM (SELECT e.event_id FROM otto.ad_event e WHERE e.event_id > wm AND e.event_id <= upto
              ORDER BY e.event_id LIMIT max_events) e;
@@ -2755,32 +2768,28 @@ BEGIN
             CONTINUE;
         END;
         EXECUTE format($q$
-            WITH i AS (INSERT INTO otto.alert (user_id, ad_id, reason, search_id, event_id)
-                       SELECT DISTINCT ON (b.ad_id, b.reason) $2, b.ad_id, b.reason, $3, b.event_id
-                         FROM otto.alert_events($5, $6) b JOIN otto.ad a ON a.ad_id = b.ad_id
-                        WHERE b.reason = ANY ($4) AND %s %s
-                        ORDER BY b.ad_id, b.reason, b.event_id
-                       ON CONFLICT (user_id, ad_id, reason) DO NOTHING
-                       RETURNING alert_id, user_id)
-            SELECT count(*) FROM (SELECT pg_notify('otto_alert', jsonb_build_object('user_id', i.user_id, 'alert_id', i.alert_id)::text)
-                                    FROM i ORDER BY i.alert_id) x $q$,
+            INSERT INTO otto.alert (user_id, ad_id, reason, search_id, event_id)
+            SELECT DISTINCT ON (b.ad_id, b.reason) $2, b.ad_id, b.reason, $3, b.event_id
+              FROM otto.alert_events($5, $6) b JOIN otto.ad a ON a.ad_id = b.ad_id
+             WHERE b.reason = ANY ($4) AND %s %s
+             ORDER BY b.ad_id, b.reason, b.event_id
+            ON CONFLICT (user_id, ad_id, reason) DO NOTHING $q$,
             array_to_string(sf.conds, ' AND '),
             CASE WHEN sf.deals THEN 'AND otto.line_deal(otto.ad_line_gap(a.make, a.model, a.price_eur, a.year, a.mileage_km))'
                  ELSE '' END)
-          INTO k USING sf.f, s.user_id, s.search_id, s.alerts, wm, last_id;
+          USING sf.f, s.user_id, s.search_id, s.alerts, wm, last_id;
+        GET DIAGNOSTICS k = ROW_COUNT;
         added := added + k;
     END LOOP;
 
     -- liked ads that got cheaper or came back (under a new id too: the ad it continues was liked)
-    WITH i AS (INSERT INTO otto.alert (user_id, ad_id, reason, event_id)
-               SELECT DISTINCT ON (l.user_id, b.ad_id, b.reason) l.user_id, b.ad_id, b.reason, b.event_id
-                 FROM otto.alert_events(wm, last_id) b JOIN otto.user_like l ON l.ad_id IN (b.ad_id, b.pred)
-                WHERE b.reason IN ('price_drop', 'back_on_market')
-                ORDER BY l.user_id, b.ad_id, b.reason, b.event_id
-               ON CONFLICT (user_id, ad_id, reason) DO NOTHING
-               RETURNING alert_id, user_id)
-    SELECT count(*) INTO k FROM (SELECT pg_notify('otto_alert', jsonb_build_object('user_id', i.user_id, 'alert_id', i.alert_id)::text)
-                                   FROM i ORDER BY i.alert_id) x;
+    INSERT INTO otto.alert (user_id, ad_id, reason, event_id)
+    SELECT DISTINCT ON (l.user_id, b.ad_id, b.reason) l.user_id, b.ad_id, b.reason, b.event_id
+      FROM otto.alert_events(wm, last_id) b JOIN otto.user_like l ON l.ad_id IN (b.ad_id, b.pred)
+     WHERE b.reason IN ('price_drop', 'back_on_market')
+     ORDER BY l.user_id, b.ad_id, b.reason, b.event_id
+    ON CONFLICT (user_id, ad_id, reason) DO NOTHING;
+    GET DIAGNOSTICS k = ROW_COUNT;
     added := added + k;
     IF added > 0 THEN           -- a listener may act on the NOTIFY: the alerts must outlive a crash
         PERFORM set_config('synchronous_commit', 'on', true);
@@ -2789,7 +2798,7 @@ BEGIN
     RETURN jsonb_build_object('events', n, 'alerts', added, 'watermark', last_id);
 END
 $fn$;
-COMMENT ON FUNCTION otto.alerts_apply(int) IS 'Match the next ad events (up to the market stream''s watermark) against saved searches and likes: otto.alert rows, NOTIFY otto_alert {user_id, alert_id} for each, and the alert watermark, in one transaction';
+COMMENT ON FUNCTION otto.alerts_apply(int) IS 'Match the next ad events (up to the market stream''s watermark) against saved searches and likes: otto.alert rows (each sends NOTIFY otto_alert {user_id, alert_id}) and the alert watermark, in one transaction';
 
 -- The signed-in user's alerts after an alert id (0: all), oldest first.
 CREATE FUNCTION otto.my_alerts(after bigint DEFAULT 0, lim int DEFAULT 50) RETURNS jsonb
@@ -2800,14 +2809,15 @@ AS $fn$
                 'alert_id', al.alert_id, 'reason', al.reason, 'ad_id', al.ad_id, 'url', a.url, 'search', s.name,
                 'created_at', al.created_at, 'read', al.read_at IS NOT NULL,
                 'text', format(CASE al.reason
-                                   WHEN 'new' THEN otto.ask_text(otto.lang(), 'New for "%s": %s', 'Novo za „%s”: %s')
-                                   WHEN 'price_drop' THEN otto.ask_text(otto.lang(), 'Cheaper%s: %s', 'Pojeftinilo%s: %s')
-                                   ELSE otto.ask_text(otto.lang(), 'Back on the market%s: %s', 'Ponovo u prodaji%s: %s') END,
+                                   WHEN 'new' THEN otto.ask_text(g.l, 'New for "%s": %s', 'Novo za „%s”: %s')
+                                   WHEN 'price_drop' THEN otto.ask_text(g.l, 'Cheaper%s: %s', 'Pojeftinilo%s: %s')
+                                   ELSE otto.ask_text(g.l, 'Back on the market%s: %s', 'Ponovo u prodaji%s: %s') END,
                                CASE WHEN al.reason = 'new' THEN coalesce(s.name, '')
                                     WHEN s.name IS NOT NULL THEN ' (' || s.name || ')'
-                                    ELSE otto.ask_text(otto.lang(), ' (liked)', ' (sviđa vam se)') END,
-                               otto.ad_line(a, otto.lang()))) AS j
-              FROM otto.alert al JOIN otto.ad a ON a.ad_id = al.ad_id LEFT JOIN otto.saved_search s ON s.search_id = al.search_id
+                                    ELSE otto.ask_text(g.l, ' (liked)', ' (sviđa vam se)') END,
+                               otto.ad_line(a, g.l))) AS j
+              FROM (SELECT otto.lang() AS l) g, otto.alert al JOIN otto.ad a ON a.ad_id = al.ad_id
+              LEFT JOIN otto.saved_search s ON s.search_id = al.search_id
              WHERE al.user_id = otto.require_user() AND al.alert_id > coalesce($1, 0)
              ORDER BY al.alert_id LIMIT least(greatest($2, 1), 1000)) x
 $fn$;
@@ -2853,26 +2863,28 @@ COMMENT ON COLUMN otto.review.rating IS '1 (poor) to 5 (excellent)';
 COMMENT ON COLUMN otto.review.seller_id IS 'The seller''s id on the site, as in otto.ad.seller_id';
 COMMENT ON COLUMN otto.review.body IS 'The review as written (plain text; escape it for HTML, or use otto.ratings'' body_html)';
 
-CREATE FUNCTION otto.review_model(make text, model text, rating int, title text DEFAULT NULL, body text DEFAULT NULL)
+-- The signed-in user's review of a subject (model: make and model; seller:
+-- site_id and seller_id), inserted or edited.
+CREATE FUNCTION otto.review_save(subject text, make text, model text, site_id int, seller_id text, rating int,
+                                 title text, body text)
 RETURNS jsonb
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
+LANGUAGE sql
 AS $fn$
-#variable_conflict use_variable
-DECLARE
-    n record;
-    r record;
-BEGIN
-    SELECT * INTO n FROM otto.market_name(make, model);
-    INSERT INTO otto.review AS x (user_id, subject, make, model, rating, title, body)
-    VALUES (otto.require_user(), 'model', coalesce(n.make, initcap(make)), coalesce(n.model, initcap(model)), rating,
-            nullif(btrim(title), ''), nullif(btrim(body), ''))
+    INSERT INTO otto.review AS x (user_id, subject, make, model, site_id, seller_id, rating, title, body)
+    VALUES (otto.require_user(), $1, $2, $3, $4, $5, $6, nullif(btrim($7), ''), nullif(btrim($8), ''))
     ON CONFLICT ON CONSTRAINT review_one_per_subject
     DO UPDATE SET rating = excluded.rating, title = excluded.title, body = excluded.body, updated_at = now()
-    RETURNING x.review_id, x.make, x.model, x.rating, x.xmax <> '0' AS edited INTO r;   -- xmax: the row was there
-    RETURN jsonb_build_object('review_id', r.review_id, 'subject', 'model', 'make', r.make, 'model', r.model,
-                              'rating', r.rating, 'updated', r.edited);
-END
+    RETURNING jsonb_strip_nulls(jsonb_build_object('review_id', x.review_id, 'subject', x.subject, 'make', x.make,
+                                                   'model', x.model, 'seller_id', x.seller_id, 'rating', x.rating,
+                                                   'updated', x.xmax <> '0'))     -- xmax: the row was there already
+$fn$;
+
+CREATE FUNCTION otto.review_model(make text, model text, rating int, title text DEFAULT NULL, body text DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE sql
+AS $fn$
+    SELECT otto.review_save('model', coalesce(n.make, initcap($1)), coalesce(n.model, initcap($2)), NULL, NULL, $3, $4, $5)
+      FROM (SELECT NULL) o LEFT JOIN otto.market_name($1, $2) n ON true
 $fn$;
 COMMENT ON FUNCTION otto.review_model(text, text, int, text, text) IS 'The signed-in user rates (1-5) and reviews a model; a second call edits their review';
 
@@ -2884,18 +2896,11 @@ AS $fn$
 #variable_conflict use_variable
 DECLARE
     sid int := (SELECT s.site_id FROM otto.site s WHERE s.name = site);
-    r   record;
 BEGIN
     IF sid IS NULL THEN
         RAISE EXCEPTION 'no site "%"', site USING ERRCODE = 'no_data_found';
     END IF;
-    INSERT INTO otto.review AS x (user_id, subject, site_id, seller_id, rating, title, body)
-    VALUES (otto.require_user(), 'seller', sid, seller_id, rating, nullif(btrim(title), ''), nullif(btrim(body), ''))
-    ON CONFLICT ON CONSTRAINT review_one_per_subject
-    DO UPDATE SET rating = excluded.rating, title = excluded.title, body = excluded.body, updated_at = now()
-    RETURNING x.review_id, x.seller_id, x.rating, x.xmax <> '0' AS edited INTO r;
-    RETURN jsonb_build_object('review_id', r.review_id, 'subject', 'seller', 'site', site, 'seller_id', r.seller_id,
-                              'rating', r.rating, 'updated', r.edited);
+    RETURN otto.review_save('seller', NULL, NULL, sid, seller_id, rating, title, body) || jsonb_build_object('site', site);
 END
 $fn$;
 COMMENT ON FUNCTION otto.review_seller(text, text, int, text, text) IS 'The signed-in user rates (1-5) and reviews a seller of a site; a second call edits their review';
@@ -4268,4 +4273,5 @@ $$;
 GRANT EXECUTE ON FUNCTION otto.login(text), otto.logout(), otto.tools(), otto.call_tool(text, jsonb),
     otto.user_event_add(bigint, text), otto.view_ad(bigint), otto.like_ad(bigint), otto.unlike_ad(bigint),
     otto.search_save(text, jsonb, text[]), otto.alerts_read(bigint), otto.review_model(text, text, int, text, text),
+    otto.review_save(text, text, text, int, text, int, text, text),
     otto.review_seller(text, text, int, text, text) TO otto_app;

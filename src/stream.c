@@ -121,6 +121,9 @@ otto_vec_neg(PG_FUNCTION_ARGS)
  * The worker
  * --------------------------------------------------------------------- */
 
+/* The alert matcher may be behind the market tables (true at start). */
+static bool alerts_behind = true;
+
 /* Apply one batch; returns the events applied (0 when none or not now). */
 static int64
 apply_batch(void)
@@ -138,8 +141,17 @@ apply_batch(void)
 	applied = otto_sql_int64("SELECT (otto.stream_apply($1, $2)->>'events')::bigint", 2, types, args, &busy);
 	if (busy)
 		return 0;
-	/* then the same events against saved searches and likes, in a transaction of their own */
-	(void) otto_sql_int64("SELECT (otto.alerts_apply($1)->>'alerts')::bigint", 1, types, args, &busy);
+
+	/*
+	 * Then the same events against saved searches and likes, in a
+	 * transaction of their own: when the market moved, and at start (a crash
+	 * may have come between the two) until the matcher has caught up.
+	 */
+	if (applied > 0)
+		alerts_behind = true;
+	if (alerts_behind)
+		alerts_behind = otto_sql_int64("SELECT (otto.alerts_apply($1)->>'events')::bigint", 1, types, args, NULL)
+			>= stream_batch;
 	return applied;
 }
 

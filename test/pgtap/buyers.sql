@@ -166,9 +166,12 @@ VALUES (:site, 'n1', 'https://t.invalid/ad/n1', 'Golf 1.6', 'Volkswagen', 'Golf'
        (:site, 'n3', 'https://t.invalid/ad/n3', 'Golf R', 'Volkswagen', 'Golf', 2017, 60000, 24000, 'petrol', 'hatchback', 'manual', 221);
 INSERT INTO otto.ad_event (site_id, ad_id, kind, new_price_eur)
 SELECT site_id, ad_id, 'new', price_eur FROM otto.ad WHERE source_ad_id IN ('n1', 'n2', 'n3') ORDER BY source_ad_id;
-UPDATE otto.ad SET price_eur = price_eur - 300 WHERE ad_id = :golf;
-INSERT INTO otto.ad_event (site_id, ad_id, kind, old_price_eur, new_price_eur)
-SELECT site_id, ad_id, 'price_changed', price_eur + 300, price_eur FROM otto.ad WHERE ad_id = :golf;
+-- an ad's price cut by some euros, with its event
+PREPARE cut(bigint, int) AS
+    WITH a AS (UPDATE otto.ad SET price_eur = price_eur - $2 WHERE ad_id = $1 RETURNING site_id, ad_id, price_eur)
+    INSERT INTO otto.ad_event (site_id, ad_id, kind, old_price_eur, new_price_eur)
+    SELECT site_id, ad_id, 'price_changed', price_eur + $2, price_eur FROM a;
+EXECUTE cut(:golf, 300);
 SELECT is((otto.alerts_apply())->'events', '0', 'alerts wait for the market stream');
 SELECT is((otto.stream_apply())->'events', '4', 'the stream takes the four events');
 SELECT is((otto.alerts_apply())->'alerts', '3', 'three alerts');
@@ -176,9 +179,7 @@ SELECT bag_eq(format($$SELECT u.name AS who, a.source_ad_id, al.reason, s.name A
                         JOIN otto.ad a USING (ad_id) LEFT JOIN otto.saved_search s USING (search_id)$$),
               $$VALUES ('ana', 'n1', 'new', 'jeftin golf'), ('ana', 'n2', 'new', 'dizel karavan'), ('ana', '3', 'price_drop', 'jeftin golf')$$,
               'the new cheap Golf, the new diesel estate and the cut on her (liked, searched) Golf: one alert each');
-UPDATE otto.ad SET price_eur = price_eur - 200 WHERE ad_id = :golf;
-INSERT INTO otto.ad_event (site_id, ad_id, kind, old_price_eur, new_price_eur)
-SELECT site_id, ad_id, 'price_changed', price_eur + 200, price_eur FROM otto.ad WHERE ad_id = :golf;
+EXECUTE cut(:golf, 200);
 SELECT is((otto.stream_apply())->'events', '1', 'a second cut');
 SELECT is((otto.alerts_apply())->'alerts', '0', 'is no second alert for the same ad and reason');
 SELECT is((otto.alerts_apply())->'events', '0', 'and nothing is matched twice');
