@@ -846,7 +846,8 @@ SELECT s.name AS site, s.enabled,
        s.max_concurrency, s.sweep_mode,
        CASE WHEN s.sweep_started_at IS NULL THEN 'never'
             WHEN s.sweep_checked_at IS NULL OR s.sweep_checked_at < s.sweep_started_at THEN 'sweeping'
-            WHEN count(*) FILTER (WHERE f.state = 'leased' OR (f.state = 'queued' AND f.due_at <= now())) > 0
+            -- clock_timestamp: a URL another transaction queued "due now" after ours began is due
+            WHEN count(*) FILTER (WHERE f.state = 'leased' OR (f.state = 'queued' AND f.due_at <= clock_timestamp())) > 0
                  THEN 'confirming'
             ELSE 'done' END AS sweep,
        s.sweep_started_at
@@ -1022,7 +1023,7 @@ BEGIN
                 AND (x.sweep_checked_at IS NULL OR x.sweep_checked_at < x.sweep_started_at)
                 AND NOT EXISTS (SELECT FROM otto.frontier f
                                  WHERE f.site_id = x.site_id
-                                   AND (f.state = 'leased' OR (f.state = 'queued' AND f.due_at <= now())))
+                                   AND (f.state = 'leased' OR (f.state = 'queued' AND f.due_at <= clock_timestamp())))
                 FOR UPDATE SKIP LOCKED
     LOOP
         -- live ads the sweep did not reach: fetch each once more to learn whether it is gone

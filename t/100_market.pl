@@ -14,7 +14,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use OttoSim qw(truth_day crawl_node sim_site_sql);
+use OttoSim qw(truth_day crawl_node sim_site_sql $SWEEP_DONE);
 
 my $root = $ENV{OTTO_ROOT} or die "OTTO_ROOT is not set";
 my $tmp  = PostgreSQL::Test::Utils::tempdir;
@@ -39,10 +39,7 @@ sub sweep
 		push @day_start, q1('SELECT now()');
 		q1(q{SELECT otto.crawl_start('sim')});
 	}
-	$node->poll_query_until('postgres', q{
-	  SELECT s.sweep_checked_at >= s.sweep_started_at AND NOT EXISTS (SELECT FROM otto.frontier f
-	           WHERE f.state = 'leased' OR (f.state = 'queued' AND f.due_at <= now()))
-	    FROM otto.site s WHERE s.name = 'sim'}) or die 'sweep did not finish: '
+	$node->poll_query_until('postgres', $SWEEP_DONE) or die 'sweep did not finish: '
 	  . q1(q{SELECT json_agg(c) FROM otto.crawl_status c WHERE site = 'sim'}) . ' '
 	  . q1(q{SELECT json_agg(x) FROM (SELECT state, count(*), min(due_at), now() FROM otto.frontier GROUP BY 1) x})
 	  . q1(q{SELECT row_to_json(s) FROM (SELECT sweep_started_at, sweep_checked_at FROM otto.site) s});

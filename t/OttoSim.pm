@@ -7,7 +7,7 @@ use IO::Uncompress::Gunzip qw(gunzip $GunzipError);
 use JSON::PP;
 use PostgreSQL::Test::Cluster;
 
-our @EXPORT_OK = qw(gz csv write_ad_pages_csv ad_fields truth_day crawl_node sim_site_sql $CRAWL_DONE);
+our @EXPORT_OK = qw(gz csv write_ad_pages_csv ad_fields truth_day crawl_node sim_site_sql $CRAWL_DONE $SWEEP_DONE);
 
 # A file the simulator stored gzip-compressed, as a string.
 sub gz { my $f = shift; my $out; gunzip($f => \$out) or die "$f: $GunzipError"; return $out }
@@ -90,5 +90,9 @@ sub sim_site_sql
 our $CRAWL_DONE = q{SELECT count(*) = 0 FROM otto.frontier
   WHERE state = 'leased' OR (state = 'queued' AND due_at < now() + interval '1 minute')
   HAVING NOT EXISTS (SELECT FROM otto.page WHERE fetched_at > now() - interval '2 seconds')};
+
+# True once site sim's sweep was checked (otto.sweep_check) and the ads it
+# queued for a last look are done: crawl_status's "done".
+our $SWEEP_DONE = q{SELECT sweep = 'done' FROM otto.crawl_status WHERE site = 'sim'};
 
 1;
