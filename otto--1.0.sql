@@ -332,14 +332,32 @@ CREATE TABLE otto.ad (
 );
 CREATE INDEX ad_live_make_model_idx ON otto.ad (make, model, year) WHERE state = 'live';
 -- otto.search_ads' sort orders, each exactly as it sorts (ties newest first), so
--- that a page of live ads is read in order and filtered, not sorted
-CREATE INDEX ad_live_newest_idx ON otto.ad (first_seen_at DESC NULLS LAST, ad_id DESC) WHERE state = 'live';
-CREATE INDEX ad_live_price_asc_idx ON otto.ad (price_eur, ad_id DESC) WHERE state = 'live';
-CREATE INDEX ad_live_price_desc_idx ON otto.ad (price_eur DESC NULLS LAST, ad_id DESC) WHERE state = 'live';
-CREATE INDEX ad_live_mileage_idx ON otto.ad (mileage_km, ad_id DESC) WHERE state = 'live';
-CREATE INDEX ad_live_year_idx ON otto.ad (year DESC NULLS LAST, ad_id DESC) WHERE state = 'live';
-CREATE INDEX ad_live_power_idx ON otto.ad (power_kw DESC NULLS LAST, ad_id DESC) WHERE state = 'live';
+-- that a page of live ads is read in order and filtered, not sorted.  Each
+-- carries every searchable field but the title, so that the filters are
+-- tested on the index entries alone (an index-only scan reads about five
+-- times as many entries per millisecond as a walk through the heap).
+CREATE INDEX ad_live_newest_idx ON otto.ad (first_seen_at DESC NULLS LAST, ad_id DESC)
+    INCLUDE (make, model, year, price_eur, mileage_km, power_kw, engine_cc, seats, fuel, body, gearbox, drive, color,
+             seller_type, region, location, damage, doors) WHERE state = 'live';
+CREATE INDEX ad_live_price_asc_idx ON otto.ad (price_eur, ad_id DESC)
+    INCLUDE (make, model, year, mileage_km, power_kw, engine_cc, seats, fuel, body, gearbox, drive, color,
+             seller_type, region, location, damage, doors, first_seen_at) WHERE state = 'live';
+CREATE INDEX ad_live_price_desc_idx ON otto.ad (price_eur DESC NULLS LAST, ad_id DESC)
+    INCLUDE (make, model, year, mileage_km, power_kw, engine_cc, seats, fuel, body, gearbox, drive, color,
+             seller_type, region, location, damage, doors, first_seen_at) WHERE state = 'live';
+CREATE INDEX ad_live_mileage_idx ON otto.ad (mileage_km, ad_id DESC)
+    INCLUDE (make, model, year, price_eur, power_kw, engine_cc, seats, fuel, body, gearbox, drive, color,
+             seller_type, region, location, damage, doors, first_seen_at) WHERE state = 'live';
+CREATE INDEX ad_live_year_idx ON otto.ad (year DESC NULLS LAST, ad_id DESC)
+    INCLUDE (make, model, price_eur, mileage_km, power_kw, engine_cc, seats, fuel, body, gearbox, drive, color,
+             seller_type, region, location, damage, doors, first_seen_at) WHERE state = 'live';
+CREATE INDEX ad_live_power_idx ON otto.ad (power_kw DESC NULLS LAST, ad_id DESC)
+    INCLUDE (make, model, year, price_eur, mileage_km, engine_cc, seats, fuel, body, gearbox, drive, color,
+             seller_type, region, location, damage, doors, first_seen_at) WHERE state = 'live';
 CREATE INDEX ad_removed_make_model_idx ON otto.ad (site_id, make, model, year) WHERE state = 'removed';
+-- Every sweep updates each live ad (last_seen_at): vacuum soon after, so that
+-- the visibility map lets the search read its indexes alone.
+ALTER TABLE otto.ad SET (autovacuum_vacuum_scale_factor = 0.05, autovacuum_vacuum_insert_scale_factor = 0.05);
 COMMENT ON TABLE otto.ad IS 'Ads: one row per real ad per site with typed, canonical fields (vocabulary codes in English)';
 COMMENT ON COLUMN otto.ad.source_ad_id IS 'The site''s own ad id (e.g. 20645877 in /auto-oglasi/20645877/...)';
 COMMENT ON COLUMN otto.ad.url IS 'Canonical ad URL (the page''s rel=canonical, tracking parameters removed)';
@@ -1120,13 +1138,15 @@ CREATE TABLE otto.stream_state (
     events          bigint NOT NULL DEFAULT 0,
     batches         bigint NOT NULL DEFAULT 0,
     applied_at      timestamptz,
-    last_event_at   timestamptz
+    last_event_at   timestamptz,
+    kinds           jsonb NOT NULL DEFAULT '{}'
 );
 INSERT INTO otto.stream_state (stream) VALUES ('market');
 COMMENT ON TABLE otto.stream_state IS 'Where the stream processor is: every ad event with event_id <= watermark is in the market tables, none after it';
 COMMENT ON COLUMN otto.stream_state.watermark IS 'event_id of the last event applied';
 COMMENT ON COLUMN otto.stream_state.batches IS 'Transactions that applied events since the last rebuild';
 COMMENT ON COLUMN otto.stream_state.events IS 'Events applied since the last rebuild';
+COMMENT ON COLUMN otto.stream_state.kinds IS 'Events in the log up to the watermark, by kind (otto.metrics adds the ones past it)';
 COMMENT ON COLUMN otto.stream_state.applied_at IS 'When the last batch committed';
 COMMENT ON COLUMN otto.stream_state.last_event_at IS 'Observation time of the last event applied';
 
@@ -1154,6 +1174,7 @@ CREATE INDEX market_ad_live_idx ON otto.market_ad (make, model, year, price_eur)
 CREATE INDEX market_ad_sold_idx ON otto.market_ad (make, model, year, (prior_days + removed_days))
     WHERE NOT live AND NOT continued;
 CREATE INDEX market_ad_listed_idx ON otto.market_ad (listed_at) WHERE live;    -- good_deals' fresh ads
+CREATE INDEX market_ad_cut_idx ON otto.market_ad (ad_id) WHERE live AND price_cuts > 0;   -- search_ads' price_cut
 CREATE INDEX market_ad_price_idx ON otto.market_ad (price_eur) WHERE live AND price_eur > 0;   -- the market's median price
 CREATE INDEX market_ad_mileage_idx ON otto.market_ad (mileage_km) WHERE live;                 -- and mileage
 COMMENT ON TABLE otto.market_ad IS 'The stream''s state of each ad: its fields as of its last applied event, and what the event log says about it';
@@ -1352,7 +1373,14 @@ BEGIN
 
     UPDATE otto.stream_state s
        SET watermark = last_id, events = s.events + n, batches = s.batches + 1,
-           applied_at = clock_timestamp(), last_event_at = last_at
+           applied_at = clock_timestamp(), last_event_at = last_at,
+           kinds = (SELECT jsonb_object_agg(y.kind, y.n)
+                      FROM (SELECT x.kind, sum(x.n) AS n
+                              FROM (SELECT k.key AS kind, k.value::bigint AS n FROM jsonb_each_text(s.kinds) k
+                                    UNION ALL
+                                    SELECT e.kind, count(*) FROM otto.ad_event e
+                                     WHERE e.event_id > wm AND e.event_id <= last_id GROUP BY e.kind) x
+                             GROUP BY x.kind) y)
      WHERE s.stream = 'market';
     RETURN jsonb_build_object('events', n, 'watermark', last_id, 'ads', cardinality(touched));
 END
@@ -1413,11 +1441,11 @@ BEGIN
     CREATE TEMP TABLE stream_check_groups ON COMMIT DROP AS SELECT * FROM otto.market_groups_recompute(wm);
     SELECT count(*) INTO mmy FROM ((TABLE otto.market_mmy EXCEPT TABLE stream_check_groups)
                                    UNION ALL (TABLE stream_check_groups EXCEPT TABLE otto.market_mmy)) x;
-    SELECT count(*) INTO mm FROM ((TABLE otto.market_mm EXCEPT
+    SELECT count(*) INTO mm FROM ((SELECT g.make, g.model, g.s FROM otto.market_mm g EXCEPT
                                    SELECT g.make, g.model, otto.vec_sum(g.s) FROM stream_check_groups g GROUP BY 1, 2)
                                   UNION ALL
                                   (SELECT g.make, g.model, otto.vec_sum(g.s) FROM stream_check_groups g GROUP BY 1, 2
-                                   EXCEPT TABLE otto.market_mm)) x;
+                                   EXCEPT SELECT g.make, g.model, g.s FROM otto.market_mm g)) x;
     DROP TABLE stream_check_groups;
     RETURN jsonb_build_object('watermark', wm,
                               'caught_up', wm >= (SELECT coalesce(max(event_id), 0) FROM otto.ad_event),
@@ -1446,7 +1474,10 @@ BEGIN
     DELETE FROM otto.market_mm;
     INSERT INTO otto.market_mm (make, model, s) SELECT g.make, g.model, otto.vec_sum(g.s) FROM otto.market_mmy g GROUP BY 1, 2;
     UPDATE otto.stream_state SET watermark = hz, events = 0, batches = 0, applied_at = clock_timestamp(),
-                                 last_event_at = (SELECT at FROM otto.ad_event WHERE event_id = hz)
+                                 last_event_at = (SELECT at FROM otto.ad_event WHERE event_id = hz),
+                                 kinds = coalesce((SELECT jsonb_object_agg(x.kind, x.n)
+                                                     FROM (SELECT e.kind, count(*) AS n FROM otto.ad_event e
+                                                            WHERE e.event_id <= hz GROUP BY e.kind) x), '{}')
      WHERE stream = 'market';
     RETURN jsonb_build_object('watermark', hz, 'ads', (SELECT count(*) FROM otto.market_ad),
                               'groups', (SELECT count(*) FROM otto.market_mmy));
@@ -1555,6 +1586,18 @@ AS $fn$
                     SELECT g.s FROM otto.market_mm g WHERE $1 IS NULL) m) t,
            otto.fit_solve(t.v) f
 $fn$;
+-- A model's own slopes [b_age, b_km, sigma] when its fit stands alone (30
+-- priced ads and both slopes: otto.market_slopes' first choice), kept beside
+-- its sums, so that reading a model's price line costs a row, not a fit.
+CREATE FUNCTION otto.model_slopes(s numeric[]) RETURNS float8[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $fn$
+    SELECT CASE WHEN f.n >= 30 AND f.b_age IS NOT NULL AND f.b_km IS NOT NULL THEN ARRAY[f.b_age, f.b_km, f.sigma] END
+      FROM otto.fit_solve(otto.market_moments(s)) f
+$fn$;
+ALTER TABLE otto.market_mm ADD COLUMN slopes float8[] GENERATED ALWAYS AS (otto.model_slopes(s)) STORED;
+COMMENT ON COLUMN otto.market_mm.slopes IS 'The model''s own regression slopes on age and mileage and its residual spread, when it has at least 30 priced live ads (else NULL: otto.market_slopes falls back to the make''s or the market''s)';
+
 COMMENT ON FUNCTION otto.market_fit(text, text) IS 'Log-price regression on age (years) and mileage (1000 km) over the live ads of a model, a make (one intercept per model) or the whole market, from the stream''s sums: slopes, their standard errors, residual spread and means (NULLs when too few ads)';
 
 -- The slopes to move a price along: the model's own fit when it has 30
@@ -1588,15 +1631,25 @@ COMMENT ON FUNCTION otto.market_slopes(text, text) IS 'Regression slopes for mov
 -- The line a model's prices follow: its mean log price, age and mileage and
 -- the slopes of otto.market_slopes; a price's gap to it is a cheap first
 -- screen for deals (otto.good_deals, otto.search_ads).
+CREATE VIEW otto.market_lines AS
+SELECT m.make, m.model, (m.s[9] / m.s[6])::float8 AS mean_ln_price, (m.s[7] / m.s[6])::float8 AS mean_age,
+       (m.s[8] / m.s[6])::float8 AS mean_km, f.k[1] AS b_age, f.k[2] AS b_km, f.k[3] AS sigma
+  FROM otto.market_mm m,
+       -- the model's kept slopes, else the make's or the market's (fitted only then)
+       LATERAL (SELECT coalesce(m.slopes, (SELECT ARRAY[x.b_age, x.b_km, x.sigma] FROM otto.market_slopes(m.make, m.model) x
+                                            WHERE x.fit_of IS NOT NULL)) AS k
+                OFFSET 0) f                 -- not pulled up: the fallback would run once per use of k
+ WHERE m.s[6] >= 3 AND f.k IS NOT NULL;
+COMMENT ON VIEW otto.market_lines IS 'Each model''s price line: mean log price, mean age and mileage of its priced live ads, the slopes to move along (otto.market_slopes) and the spread around them (models with too few ads have none)';
+
 CREATE FUNCTION otto.market_line(make text, model text,
     OUT mean_ln_price float8, OUT mean_age float8, OUT mean_km float8, OUT b_age float8, OUT b_km float8,
     OUT sigma float8)
 RETURNS SETOF record
 LANGUAGE sql STABLE ROWS 1
 AS $fn$
-    SELECT (m.s[9] / m.s[6])::float8, (m.s[7] / m.s[6])::float8, (m.s[8] / m.s[6])::float8, f.b_age, f.b_km, f.sigma
-      FROM otto.market_mm m CROSS JOIN LATERAL otto.market_slopes($1, $2) f
-     WHERE m.make = $1 AND m.model = $2 AND m.s[6] >= 3 AND f.fit_of IS NOT NULL
+    SELECT l.mean_ln_price, l.mean_age, l.mean_km, l.b_age, l.b_km, l.sigma FROM otto.market_lines l
+     WHERE l.make = $1 AND l.model = $2
 $fn$;
 COMMENT ON FUNCTION otto.market_line(text, text) IS 'A model''s price line: mean log price, mean age and mileage of its priced live ads, the slopes to move along and the spread around them (none when too few ads)';
 
@@ -2134,7 +2187,7 @@ CREATE STATISTICS otto.ad_facets_stats ON (otto.ad_facets(fuel, body, gearbox, d
 -- ones on the facet index (one condition each, so that the planner counts
 -- each filter's selectivity once).  good_deal is left to the caller (deals):
 -- it needs the model's price line.
-CREATE FUNCTION otto.search_filter(filters jsonb, OUT f jsonb, OUT conds text[], OUT deals boolean)
+CREATE FUNCTION otto.search_filter(filters jsonb, OUT f jsonb, OUT conds text[], OUT deals boolean, OUT rconds text[])
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
@@ -2158,6 +2211,7 @@ DECLARE
 BEGIN
     f := '{}';
     conds := ARRAY['a.state = ''live'''];
+    rconds := conds;
     filters := coalesce(filters, '{}');
     IF jsonb_typeof(filters) <> 'object' THEN
         RAISE EXCEPTION 'search_ads: filters must be a JSON object, not %', jsonb_typeof(filters)
@@ -2177,6 +2231,7 @@ BEGIN
             -- in the column's type (int), so that its btree serves the range
             conds := conds || format('a.%I %s %s(($1->>%L)::numeric)::int', ranges->>r,
                                      CASE WHEN k LIKE '%_min' THEN '>=' ELSE '<=' END, CASE WHEN k LIKE '%_min' THEN 'ceil' ELSE 'floor' END, k);
+            rconds := rconds || conds[cardinality(conds)];
             CONTINUE;
         END IF;
         IF k IN ('damaged', 'price_cut', 'good_deal') THEN
@@ -2187,9 +2242,11 @@ BEGIN
             conds := conds || CASE k
                 WHEN 'damaged' THEN CASE WHEN v = 'true' THEN format('%s @> %L::text[]', facets, ARRAY['dm:damaged'])
                                          ELSE 'coalesce(a.damage, ''none'') = ''none''' END
-                WHEN 'price_cut' THEN CASE WHEN v = 'true' THEN '' ELSE 'NOT ' END
-                                      || 'EXISTS (SELECT FROM otto.market_ad m WHERE m.ad_id = a.ad_id AND m.live AND m.price_cuts > 0)'
+                -- the cut ads hashed once, not looked up per ad
+                WHEN 'price_cut' THEN 'a.ad_id ' || CASE WHEN v = 'true' THEN '' ELSE 'NOT ' END
+                                      || 'IN (SELECT m.ad_id FROM otto.market_ad m WHERE m.live AND m.price_cuts > 0)'
                 ELSE 'true' END;    -- good_deal: the caller's
+            rconds := rconds || CASE WHEN k = 'damaged' AND v = 'true' THEN 'a.damage LIKE ''damaged%''' ELSE conds[cardinality(conds)] END;
             CONTINUE;
         END IF;
         -- text filters: a string, or a list of alternatives for the categorical ones
@@ -2209,6 +2266,7 @@ BEGIN
             vals := ARRAY(SELECT DISTINCT otto.vocabulary_code(k, x) FROM unnest(vals) x ORDER BY 1);
             f := f || jsonb_build_object(k, to_jsonb(vals));
             conds := conds || format('%s && %L::text[]', facets, ARRAY(SELECT (prefixes->>k) || ':' || x FROM unnest(vals) x));
+            rconds := rconds || format('a.%I = ANY (%L::text[])', k, vals);
         ELSIF k IN ('make', 'model') THEN
             -- the market's spelling, so that the (make, model, year) index serves it
             c := CASE k WHEN 'make' THEN (SELECT n.make FROM otto.market_name(vals[1]) n)
@@ -2216,6 +2274,7 @@ BEGIN
             f := f || jsonb_build_object(k, coalesce(c, vals[1]));
             conds := conds || CASE WHEN c IS NOT NULL THEN format('a.%I = ($1->>%L)', k, k)
                                    ELSE format('lower(a.%I) = lower($1->>%L)', k, k) END;
+            rconds := rconds || conds[cardinality(conds)];
         ELSIF k = 'text' THEN
             -- every word of it begins a word of the title
             words := ARRAY(SELECT DISTINCT lower(w[1]) FROM regexp_matches(vals[1], '([[:alnum:]]+)', 'g') w LIMIT 10);
@@ -2223,15 +2282,32 @@ BEGIN
             conds := conds || CASE WHEN cardinality(words) = 0 THEN 'false' ELSE
                      format('to_tsvector(''simple'', coalesce(a.title, '''')) @@ to_tsquery(''simple'', %L)',
                             (SELECT string_agg(quote_literal(w) || ':*', ' & ') FROM unnest(words) w)) END;
+            rconds := rconds || conds[cardinality(conds)];
         ELSE                        -- doors, region, city: as the site writes them, any case
             f := f || jsonb_build_object(k, vals[1]);
             conds := conds || format('%s @> %L::text[]', facets, ARRAY[(prefixes->>k) || ':' || lower(vals[1])]);
+            rconds := rconds || format('lower(a.%I) = %L', CASE k WHEN 'city' THEN 'location' ELSE k END, lower(vals[1]));
         END IF;
     END LOOP;
     deals := f->>'good_deal' = 'true';
 END
 $fn$;
-COMMENT ON FUNCTION otto.search_filter(jsonb) IS 'Search filters (see otto.search_ads) checked and made canonical (f), and their SQL conditions on otto.ad a with the canonical filters as $1 (conds); deals says good_deal was asked for';
+COMMENT ON FUNCTION otto.search_filter(jsonb) IS 'Search filters (see otto.search_ads) checked and made canonical (f), and their SQL conditions on otto.ad a with the canonical filters as $1: for the indexes (conds) and the same tests on the columns themselves (rconds); deals says good_deal was asked for';
+
+-- How many ads the planner expects to meet conditions (otto.search_filter's,
+-- filters as $1), without reading them.  VOLATILE: EXPLAIN is refused in
+-- the others, and search_ads is STABLE.
+CREATE FUNCTION otto.search_estimate(conds text, filters jsonb) RETURNS float8
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    plan json;
+BEGIN
+    EXECUTE 'EXPLAIN (FORMAT JSON) SELECT FROM otto.ad a WHERE ' || conds INTO plan USING filters;
+    RETURN (plan->0->'Plan'->>'Plan Rows')::float8;
+END
+$fn$;
 
 -- Live ads matching filters (a JSON object; see the comment below), sorted,
 -- a page at a time.  Each filter becomes one condition of a query planned
@@ -2241,20 +2317,23 @@ RETURNS jsonb
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 SET jit = off                   -- a page of ads: compiling the plan would cost more than running it
-SET enable_indexscan = on       -- the second pass turns it off for the call only
+SET enable_bitmapscan = on       -- a walk along the sort's index turns it off for the call only
 AS $fn$
 DECLARE
     orders CONSTANT jsonb := '{"newest": "a.first_seen_at DESC", "price_asc": "a.price_eur", "price_desc": "a.price_eur DESC",
                                "mileage_asc": "a.mileage_km", "year_desc": "a.year DESC", "power_desc": "a.power_kw DESC",
-                               "deal": "gap DESC"}';
+                               "deal": "a.gap DESC"}';
     sf    record;
     f     jsonb;
     conds text[];
     deals boolean;
+    gap   text;
     res   jsonb;
     src   text;
+    depth int;
     first int;
     pass  int;
+    mode  text;
 BEGIN
     IF NOT orders ? coalesce(sort, '') THEN
         RAISE EXCEPTION 'search_ads: unknown sort "%"', sort USING ERRCODE = 'invalid_parameter_value',
@@ -2264,58 +2343,71 @@ BEGIN
         RAISE EXCEPTION 'search_ads: limit must be 1-1000 and offset 0-100000' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     sf := otto.search_filter(filters);
-    f := sf.f; conds := sf.conds;
+    f := sf.f;
     deals := sort = 'deal' OR sf.deals;
-    IF sf.deals THEN            -- checked row by row as the sort order reads them: a page needs few
-        conds := conds || 'otto.line_deal(otto.ad_line_gap(a.make, a.model, a.price_eur, a.year, a.mileage_km))'::text;
+    -- each ad's gap under its model's line (otto.market_lines, joined as l)
+    gap := CASE WHEN deals THEN 'CASE WHEN a.price_eur > 0 AND a.year IS NOT NULL THEN otto.line_gap(a.price_eur, a.year, '
+                                'a.mileage_km, now(), l.mean_ln_price, l.mean_age, l.mean_km, l.b_age, l.b_km) END'
+                ELSE 'NULL::float8' END;
+    -- First the ads in the sort's order, the first 20,000 of them (within the
+    -- sort key's own range), each filter tested on the columns of the sort's
+    -- index entry (5,000 when the title must be read from the table): enough
+    -- when matches are not rare, and bounded when they are.  Then, if that
+    -- page is not full, the matches through the filters' indexes when the
+    -- planner expects fewer than 30,000, else along the sort's index to the
+    -- end (straight away for the deal sort and deep pages).  Both numbers
+    -- can be set (otto.search_run_ads, otto.search_bitmap_ads).
+    depth := coalesce(nullif(current_setting('otto.search_run_ads', true), '')::int, 20000);
+    IF EXISTS (SELECT FROM unnest(sf.rconds) x WHERE x LIKE 'to_tsvector%') THEN
+        depth := depth / 4;
     END IF;
-    -- First the ads in the sort's order, the first 5,000 of them (within the
-    -- sort key's own range): enough when matches are not rare, and bounded
-    -- when they are, or when the planner would wrongly count on that.  Then,
-    -- if that page is not full, every match through the filters' indexes
-    -- (straight away for the deal sort and deep pages).
     first := CASE WHEN sort = 'deal' OR lim + off > 1000 THEN 2 ELSE 1 END;
     FOR pass IN first .. 2 LOOP
-        src := CASE WHEN pass = 1 THEN
-                   format('(SELECT * FROM otto.ad a WHERE a.state = ''live'' %s ORDER BY %s NULLS LAST, a.ad_id DESC LIMIT 5000)',
-                          (SELECT string_agg(' AND ' || x, '') FROM unnest(conds) x
-                            WHERE x LIKE substring(orders->>sort FROM '^(a\.[a-z_]+)') || ' %'),
-                          orders->>sort)
-               ELSE 'otto.ad' END;
-        IF pass = 2 AND first = 1 THEN     -- the matches are rare: bitmaps of the filters, not the sort order
-            PERFORM set_config('enable_indexscan', 'off', true);
+        -- run: the sort's first ads; walk: along the sort's index to the end;
+        -- all: every match through the filters' indexes, then sorted
+        mode := CASE WHEN pass = 1 THEN 'run'
+                     WHEN sort = 'deal' OR otto.search_estimate(array_to_string(sf.conds, ' AND '), f)
+                                           < coalesce(nullif(current_setting('otto.search_bitmap_ads', true), '')::int, 30000) THEN 'all'
+                     ELSE 'walk' END;
+        -- (a run or walk is of live ads already: its entries need not say so)
+        conds := CASE WHEN mode = 'all' THEN sf.conds ELSE sf.rconds[2:] END;
+        IF sf.deals THEN
+            conds := conds || format('otto.line_deal(%s)', gap);
         END IF;
+        src := CASE mode WHEN 'all' THEN 'otto.ad'
+                   ELSE format('(SELECT * FROM otto.ad a WHERE a.state = ''live'' %s ORDER BY %s NULLS LAST, a.ad_id DESC %s)',
+                               (SELECT string_agg(' AND ' || x, '') FROM unnest(conds) x
+                                 WHERE x LIKE substring(orders->>sort FROM '^(a\.[a-z_]+)') || ' %'),
+                               orders->>sort, CASE WHEN mode = 'run' THEN 'LIMIT ' || depth END) END;
+        PERFORM set_config('enable_bitmapscan', CASE WHEN mode = 'walk' THEN 'off' ELSE 'on' END, true);
         EXECUTE format($q$
-            WITH c AS (SELECT a.ad_id, a.make, a.model, a.year, a.mileage_km, a.price_eur, a.power_kw, a.first_seen_at
-                         FROM %s a WHERE %s %s),     -- the sort keys only: the page's ads are read at the end
-            l AS MATERIALIZED (SELECT d.make, d.model, x.* FROM (SELECT DISTINCT c.make, c.model FROM c WHERE %s) d,
-                                      otto.market_line(d.make, d.model) x),
-            g AS (SELECT c.*, %s AS gap FROM c %s),
-            p AS (SELECT g.ad_id, g.gap, row_number() OVER (ORDER BY %s NULLS LAST, g.ad_id DESC) AS ord FROM g
-                   ORDER BY ord LIMIT %s OFFSET %s)
+            WITH l AS MATERIALIZED (SELECT * FROM otto.market_lines WHERE %s),
+            m AS MATERIALIZED (SELECT a.ad_id, a.year, a.mileage_km, a.price_eur, a.power_kw, a.first_seen_at, %s AS gap
+                                 FROM %s a %s WHERE true %s %s),     -- the sort keys only: the page's ads are read at the end
+            p AS (SELECT c.ad_id, c.gap, row_number() OVER (ORDER BY %s NULLS LAST, c.ad_id DESC) AS ord
+                    FROM (SELECT * FROM m a ORDER BY %s NULLS LAST, a.ad_id DESC LIMIT %s) c
+                   ORDER BY ord OFFSET %s)
             SELECT jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
                        'ad_id', a.ad_id, 'url', a.url, 'title', a.title, 'make', a.make, 'model', a.model, 'year', a.year,
                        'mileage_km', a.mileage_km, 'price_eur', a.price_eur, 'fuel', a.fuel, 'body', a.body,
                        'gearbox', a.gearbox, 'power_kw', a.power_kw, 'engine_cc', a.engine_cc, 'color', a.color,
                        'city', a.location, 'region', a.region, 'seller_type', a.seller_type, 'damage', a.damage,
                        'listed_at', a.first_seen_at,
-                       'under_model_line_pct', round((100 * coalesce(p.gap, %s))::numeric, 1))) ORDER BY p.ord)
+                       'under_model_line_pct', round((100 * p.gap)::numeric, 1))) ORDER BY p.ord)
               FROM p JOIN otto.ad a ON a.ad_id = p.ad_id $q$,
-            src, array_to_string(conds, ' AND '),
-            -- sorted by the gap: every match's gap, from each model's line once; else the sort's index leads
-            CASE WHEN sort = 'deal' THEN '' ELSE format('ORDER BY %s NULLS LAST, a.ad_id DESC LIMIT %s', orders->>sort, lim + off) END,
-            CASE WHEN sort = 'deal' THEN 'true' ELSE 'false' END,
-            CASE WHEN sort = 'deal' THEN 'otto.line_gap(c.price_eur, c.year, c.mileage_km, now(), l.mean_ln_price, l.mean_age, l.mean_km, l.b_age, l.b_km)'
-                 ELSE 'NULL::float8' END,
-            CASE WHEN sort = 'deal' THEN 'JOIN l ON l.make = c.make AND l.model = c.model WHERE c.price_eur > 0 AND c.year IS NOT NULL'
-                 ELSE '' END,
-            replace(replace(orders->>sort, 'a.', 'g.'), 'gap', 'g.gap'),
-            lim, off,
-            CASE WHEN deals THEN 'otto.ad_line_gap(a.make, a.model, a.price_eur, a.year, a.mileage_km)' ELSE 'NULL' END)
+            CASE WHEN deals THEN 'true' ELSE 'false' END,
+            gap, src,
+            CASE WHEN deals THEN 'LEFT JOIN l ON l.make = a.make AND l.model = a.model' ELSE '' END,
+            (SELECT string_agg(' AND ' || x, '') FROM unnest(conds) x),
+            -- every match (then sorted in p), or the first of the run or walk
+            CASE WHEN mode = 'all' THEN '' ELSE format('ORDER BY %s NULLS LAST, a.ad_id DESC LIMIT %s', orders->>sort, lim + off) END,
+            replace(orders->>sort, 'a.', 'c.'),
+            orders->>sort, lim + off, off)
           INTO res USING f;
         EXIT WHEN jsonb_array_length(coalesce(res, '[]')) >= lim;
     END LOOP;
     RETURN jsonb_build_object('ads', coalesce(res, '[]'), 'filters', f, 'sort', sort, 'limit', lim, 'offset', off,
+        'found_by', CASE mode WHEN 'run' THEN 'sort_index_run' WHEN 'walk' THEN 'sort_index_walk' ELSE 'filter_indexes' END,
         'currency', 'EUR', 'units', jsonb_build_object('mileage', 'km', 'power', 'kW', 'engine', 'cm3'),
         'method', 'live ads matching every filter' ||
                   CASE WHEN deals THEN '; deal = priced at least 10% under its model''s log-price line (under_model_line_pct)' ELSE '' END,
@@ -4234,6 +4326,152 @@ SELECT pg_catalog.pg_extension_config_dump('otto.review', '');
 SELECT pg_catalog.pg_extension_config_dump('otto.review_review_id_seq', '');
 
 -------------------------------------------------------------------------------
+-- Metrics, in Prometheus' terms.  otto.metrics is every series (name,
+-- labels, value); otto.metrics_prometheus() writes them in the text format;
+-- metrics/queries.yaml maps them for prometheus-postgres-exporter.
+-------------------------------------------------------------------------------
+CREATE FUNCTION otto.fetch_counters() RETURNS TABLE (counter text, label text, value float8)
+    LANGUAGE c VOLATILE
+    AS 'MODULE_PATHNAME', 'otto_fetch_counters';
+COMMENT ON FUNCTION otto.fetch_counters() IS 'The crawlers'' fetch counters since server start (shared memory): pages by HTTP status, errors by kind, robots.txt fetches, wire bytes, latency histogram (cumulative, label = upper bound in seconds), its sum and count; none without shared_preload_libraries';
+
+-- Each worker's start, written by the worker itself: restarts are the starts
+-- beyond each slot's first since the server started (a crash's restart
+-- included, which shared memory would forget).
+CREATE TABLE otto.worker_start (
+    worker          text NOT NULL CHECK (worker IN ('launcher', 'crawler', 'stream')),
+    slot            int NOT NULL,
+    pid             int NOT NULL,
+    started_at      timestamptz NOT NULL DEFAULT clock_timestamp()
+);
+CREATE INDEX worker_start_started_idx ON otto.worker_start (started_at);
+COMMENT ON TABLE otto.worker_start IS 'Starts of Otto''s background workers since the server started (older ones are dropped at each start)';
+COMMENT ON COLUMN otto.worker_start.worker IS 'launcher, crawler or stream (the stream processor)';
+COMMENT ON COLUMN otto.worker_start.slot IS 'Which of its kind: the crawler''s index (0 for the others)';
+COMMENT ON COLUMN otto.worker_start.pid IS 'The worker''s process id';
+COMMENT ON COLUMN otto.worker_start.started_at IS 'When it started (rows from before the server''s start are dropped)';
+
+CREATE FUNCTION otto.worker_started(worker text, slot int) RETURNS bigint
+LANGUAGE sql
+AS $fn$
+    DELETE FROM otto.worker_start WHERE started_at < pg_postmaster_start_time();
+    INSERT INTO otto.worker_start (worker, slot, pid) VALUES ($1, $2, pg_backend_pid()) RETURNING 1::bigint;
+$fn$;
+COMMENT ON FUNCTION otto.worker_started(text, int) IS 'Called by each Otto worker as it starts (otto.metrics counts starts and restarts)';
+
+CREATE VIEW otto.metrics AS
+-- the crawlers' fetches since server start
+SELECT CASE c.counter WHEN 'pages' THEN 'otto_pages_fetched_total' WHEN 'errors' THEN 'otto_page_errors_total'
+                      WHEN 'robots' THEN 'otto_robots_fetched_total' WHEN 'wire_bytes' THEN 'otto_fetched_bytes_total'
+                      WHEN 'latency_le' THEN 'otto_fetch_duration_seconds_bucket'
+                      WHEN 'latency_sum' THEN 'otto_fetch_duration_seconds_sum'
+                      ELSE 'otto_fetch_duration_seconds_count' END AS name,
+       CASE c.counter WHEN 'pages' THEN jsonb_build_object('status', c.label) WHEN 'errors' THEN jsonb_build_object('kind', c.label)
+                      WHEN 'latency_le' THEN jsonb_build_object('le', c.label) ELSE '{}' END AS labels,
+       c.value
+  FROM otto.fetch_counters() c
+UNION ALL
+-- the frontier: URLs by state, and those due now (how many, how late the oldest)
+SELECT 'otto_frontier_urls', jsonb_build_object('site', s.name, 'state', st.state), count(f.url)
+  FROM otto.site s CROSS JOIN (VALUES ('queued'), ('leased'), ('done'), ('failed'), ('refused')) st(state)
+  LEFT JOIN otto.frontier f ON f.site_id = s.site_id AND f.state = st.state
+ GROUP BY s.name, st.state
+UNION ALL
+SELECT m.name, jsonb_build_object('site', s.name),
+       CASE m.name WHEN 'otto_due_urls' THEN d.n ELSE coalesce(extract(epoch FROM now() - d.oldest), 0) END
+  FROM otto.site s
+       CROSS JOIN LATERAL (SELECT count(*) AS n, min(f.due_at) AS oldest FROM otto.frontier f
+                            WHERE f.site_id = s.site_id AND f.state = 'queued' AND f.due_at <= now()) d
+       CROSS JOIN (VALUES ('otto_due_urls'), ('otto_due_oldest_seconds')) m(name)
+UNION ALL
+-- ads by site and state
+SELECT 'otto_site_ads', jsonb_build_object('site', s.name, 'state', st.state),
+       (SELECT count(*) FROM otto.ad a WHERE a.site_id = s.site_id AND a.state = st.state)
+  FROM otto.site s CROSS JOIN (VALUES ('live'), ('removed')) st(state)
+UNION ALL
+-- the ad log by kind: counted by the stream processor up to its watermark, plus the rest
+SELECT 'otto_ad_events_total', jsonb_build_object('kind', k.kind),
+       coalesce((ss.kinds->>k.kind)::bigint, 0)
+       + (SELECT count(*) FROM otto.ad_event e WHERE e.event_id > ss.watermark AND e.kind = k.kind)
+  FROM otto.stream_state ss
+       CROSS JOIN (VALUES ('new'), ('price_changed'), ('updated'), ('removed'), ('relisted')) k(kind)
+UNION ALL
+SELECT m.name, '{}', CASE m.name WHEN 'otto_stream_lag_events' THEN st.lag_events ELSE st.lag_seconds END
+  FROM otto.stream_status st CROSS JOIN (VALUES ('otto_stream_lag_events'), ('otto_stream_lag_seconds')) m(name)
+UNION ALL
+-- alerts written (each is announced by NOTIFY otto_alert as it commits)
+SELECT 'otto_alerts_sent_total', jsonb_build_object('reason', r.reason), (SELECT count(*) FROM otto.alert a WHERE a.reason = r.reason)
+  FROM (VALUES ('new'), ('price_drop'), ('back_on_market')) r(reason)
+UNION ALL
+-- the URL filter (a Bloom filter in shared memory)
+SELECT m.name, '{}', (u.stats->>m.key)::float8
+  FROM otto.url_filter_stats() u(stats)
+       CROSS JOIN (VALUES ('otto_url_filter_urls', 'urls_added'), ('otto_url_filter_fill_ratio', 'fill_ratio'),
+                          ('otto_url_filter_estimated_fp_rate', 'estimated_fp_rate')) m(name, key)
+ WHERE u.stats ? m.key
+UNION ALL
+-- the workers: running now, started and restarted since the server started
+SELECT m.name, jsonb_build_object('worker', w.worker),
+       CASE m.name
+           WHEN 'otto_worker_running' THEN (SELECT count(*) FROM pg_catalog.pg_stat_activity a WHERE a.backend_type = 'otto ' || w.worker)
+           WHEN 'otto_worker_starts_total' THEN (SELECT count(*) FROM otto.worker_start x
+                                                  WHERE x.worker = w.worker AND x.started_at >= pg_postmaster_start_time())
+           ELSE (SELECT count(*) - count(DISTINCT x.slot) FROM otto.worker_start x
+                  WHERE x.worker = w.worker AND x.started_at >= pg_postmaster_start_time()) END
+  FROM (VALUES ('launcher'), ('crawler'), ('stream')) w(worker)
+       CROSS JOIN (VALUES ('otto_worker_running'), ('otto_worker_starts_total'), ('otto_worker_restarts_total')) m(name);
+COMMENT ON VIEW otto.metrics IS 'Every Otto metric series: Prometheus name, labels and value (otto.metrics_prometheus() writes them in the exposition format)';
+
+-- What each family is, for the exposition format's HELP and TYPE lines.
+CREATE FUNCTION otto.metric_families(OUT family text, OUT type text, OUT help text) RETURNS SETOF record
+LANGUAGE sql IMMUTABLE
+AS $fn$
+    VALUES ('otto_pages_fetched_total', 'counter', 'Pages the crawlers fetched since server start, by HTTP status (0: no response)'),
+           ('otto_page_errors_total', 'counter', 'Fetched pages that failed, by kind (as otto.page.error_kind)'),
+           ('otto_robots_fetched_total', 'counter', 'robots.txt fetches since server start'),
+           ('otto_fetched_bytes_total', 'counter', 'Bytes the crawlers read off the wire since server start'),
+           ('otto_fetch_duration_seconds', 'histogram', 'Time from request to last byte of each fetch'),
+           ('otto_frontier_urls', 'gauge', 'URLs in the frontier by site and state'),
+           ('otto_due_urls', 'gauge', 'Queued URLs that are due now, by site'),
+           ('otto_due_oldest_seconds', 'gauge', 'How long the oldest due URL has been waiting, by site'),
+           ('otto_site_ads', 'gauge', 'Ads by site and state'),
+           ('otto_ad_events_total', 'counter', 'Events in the ad log by kind'),
+           ('otto_stream_lag_events', 'gauge', 'Ad events the stream processor has not applied yet'),
+           ('otto_stream_lag_seconds', 'gauge', 'Age of the oldest ad event the stream processor has not applied yet'),
+           ('otto_alerts_sent_total', 'counter', 'Buyer alerts written (and announced with NOTIFY otto_alert), by reason'),
+           ('otto_url_filter_urls', 'gauge', 'URLs added to the URL filter since server start (an add that set no new bit is not counted)'),
+           ('otto_url_filter_fill_ratio', 'gauge', 'Share of the URL filter''s bits that are set'),
+           ('otto_url_filter_estimated_fp_rate', 'gauge', 'The URL filter''s false-positive rate at its current fill'),
+           ('otto_worker_running', 'gauge', 'Otto background workers running, by kind'),
+           ('otto_worker_starts_total', 'counter', 'Otto background worker starts since server start, by kind'),
+           ('otto_worker_restarts_total', 'counter', 'Otto background worker restarts since server start (starts beyond each slot''s first), by kind')
+$fn$;
+
+-- The exposition format (text/plain; version=0.0.4), for a scraper that can run SQL or for psql.
+CREATE FUNCTION otto.metrics_prometheus() RETURNS text
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+    WITH m AS MATERIALIZED (SELECT * FROM otto.metrics),
+    series AS (
+        SELECT f.family, f.type, f.help, m.name, m.value,
+               coalesce('{' || (SELECT string_agg(format('%s="%s"', l.key,
+                                                         replace(replace(replace(l.value, '\', '\\'), '"', '\"'), E'\n', '\n')), ',' ORDER BY l.key = 'le', l.key)
+                                  FROM jsonb_each_text(m.labels) l) || '}', '') AS labels,
+               row_number() OVER () AS ord
+          FROM m JOIN otto.metric_families() f ON m.name = f.family OR m.name LIKE f.family || '\_%' AND f.type = 'histogram')
+    SELECT string_agg(x.text, E'\n' ORDER BY x.family, x.ord) || E'\n'
+      FROM (SELECT DISTINCT ON (s.family) s.family, 0 AS ord, format('# HELP %s %s', s.family, s.help) || E'\n' ||
+                   format('# TYPE %s %s', s.family, s.type) AS text
+              FROM series s
+            UNION ALL
+            SELECT s.family, s.ord, s.name || s.labels || ' ' ||
+                   CASE WHEN s.value = 'Infinity' THEN '+Inf' WHEN s.value = 'NaN' THEN 'NaN' ELSE s.value::text END
+              FROM series s) x
+$fn$;
+COMMENT ON FUNCTION otto.metrics_prometheus() IS 'otto.metrics in the Prometheus text exposition format';
+
+-------------------------------------------------------------------------------
 -- Privileges.  Nothing in otto is public; the admin role gets everything, the
 -- chat role gets only the read-only functions listed here.
 -------------------------------------------------------------------------------
@@ -4245,6 +4483,12 @@ GRANT ALL ON ALL TABLES IN SCHEMA otto TO otto_admin;
 GRANT ALL ON ALL SEQUENCES IN SCHEMA otto TO otto_admin;
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA otto TO otto_admin;
 
+-- Monitoring (the exporter's role, or any member of pg_monitor): the metrics only.
+GRANT USAGE ON SCHEMA otto TO pg_monitor;
+GRANT SELECT ON otto.metrics TO pg_monitor;
+GRANT EXECUTE ON FUNCTION otto.metrics_prometheus(), otto.metric_families(), otto.fetch_counters(), otto.url_filter_stats()
+    TO pg_monitor;
+
 GRANT EXECUTE ON FUNCTION otto.build_info() TO otto_chat;
 GRANT EXECUTE ON FUNCTION otto.tools(), otto.call_tool(text, jsonb) TO otto_chat;
 GRANT EXECUTE ON FUNCTION otto.login(text), otto.logout() TO otto_chat;
@@ -4254,7 +4498,7 @@ GRANT EXECUTE ON FUNCTION otto.login(text), otto.logout() TO otto_chat;
 -- write (not VOLATILE) and the buyer functions that record what a user does.
 GRANT USAGE ON SCHEMA otto TO otto_app;
 GRANT SELECT ON otto.site, otto.ad, otto.ad_event, otto.market_ad, otto.market_mm, otto.market_mmy, otto.stream_state,
-                otto.vocabulary, otto.car_name, otto.tool, otto.market_model, otto.market_model_year TO otto_app;
+                otto.vocabulary, otto.car_name, otto.tool, otto.market_model, otto.market_model_year, otto.market_lines TO otto_app;
 GRANT SELECT ON otto.app_user, otto.user_event, otto.user_like, otto.saved_search, otto.alert, otto.review TO otto_app;
 GRANT UPDATE (lang) ON otto.app_user TO otto_app;
 GRANT INSERT ON otto.user_event TO otto_app;
@@ -4275,4 +4519,4 @@ GRANT EXECUTE ON FUNCTION otto.login(text), otto.logout(), otto.tools(), otto.ca
     otto.user_event_add(bigint, text), otto.view_ad(bigint), otto.like_ad(bigint), otto.unlike_ad(bigint),
     otto.search_save(text, jsonb, text[]), otto.alerts_read(bigint), otto.review_model(text, text, int, text, text),
     otto.review_save(text, text, text, int, text, int, text, text),
-    otto.review_seller(text, text, int, text, text) TO otto_app;
+    otto.review_seller(text, text, int, text, text), otto.search_estimate(text, jsonb) TO otto_app;

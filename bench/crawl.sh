@@ -81,8 +81,12 @@ served=$(wrk -t2 -c64 -d10s -s "$WORK/urls.lua" "http://127.0.0.1:$PORT" | awk '
 echo
 printf '%-44s %10s\n' "simulator serving random ad pages (req/s)" "$served" \
     "crawler ad pages/s at $last ads / served" "$(awk "BEGIN {printf \"%.3f\", ${RATE[$last]} / $served}")"
+bench_result crawl "crawler ad pages/s at $last ads" "${RATE[$last]}" pages/s - "$served (simulator alone)" \
+    "$(awk "BEGIN {printf \"%.3f\", ${RATE[$last]} / $served}")"
 first=${1:-10000}
 if [ "$first" != "$last" ]; then
     printf '%-44s %10s   (target <= 1.10)\n' "worker memory, $last / $first ads" \
         "$(awk "BEGIN {printf \"%.2f\", ${MEM[$last]} / ${MEM[$first]}}")"
+    bench_result crawl "worker memory at $last ads" "$(awk "BEGIN {printf \"%.1f\", ${MEM[$last]} / 1024}")" MB "<= 1.10x" \
+        "$(awk "BEGIN {printf \"%.1f\", ${MEM[$first]} / 1024}") MB at $first ads" "$(awk "BEGIN {printf \"%.2f\", ${MEM[$last]} / ${MEM[$first]}}")"
 fi

@@ -45,6 +45,15 @@ SELECT 'baseline: median of make, model, year', count(*),
        round(100.0 * count(b) / count(*), 2),
        round(100 * percentile_cont(0.5) WITHIN GROUP (ORDER BY abs(b::numeric / price - 1))::numeric, 2), NULL, NULL, NULL
   FROM base;
+\pset format unaligned
+\pset tuples_only on
+SELECT format('RESULT|fair_value|MdAPE on %s held-out real prices|%s|%%|<= 11|%s (median of make, model, year)|%s', o.n, o.m, b.m,
+              round(o.m / b.m, 2))
+  FROM (SELECT count(*) AS n, round(100 * percentile_cont(0.5) WITHIN GROUP (ORDER BY abs((r->>'estimate_eur')::numeric / price - 1))::numeric, 2) AS m
+          FROM est) o,
+       (SELECT round(100 * percentile_cont(0.5) WITHIN GROUP (ORDER BY abs(b::numeric / price - 1))::numeric, 2) AS m FROM base) b;
+\pset format aligned
+\pset tuples_only off
 SELECT r->>'confidence' AS confidence, count(*) AS cars,
        round(100 * percentile_cont(0.5) WITHIN GROUP (ORDER BY abs((r->>'estimate_eur')::numeric / price - 1))::numeric, 2) AS mdape_pct,
        round(100.0 * count(*) FILTER (WHERE price BETWEEN (r->'range_80_eur'->>0)::int AND (r->'range_80_eur'->>1)::int) / count(*), 1) AS range_80_holds_pct

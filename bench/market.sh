@@ -78,4 +78,10 @@ SELECT 'fair_value latency' AS figure, count(*) AS calls,
        round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)::numeric, 2) AS p50_ms,
        round(percentile_cont(0.95) WITHIN GROUP (ORDER BY ms)::numeric, 2) AS p95_ms, '< 5' AS target_p95
   FROM fv_ms;
+\pset format unaligned
+\pset tuples_only on
+SELECT format('RESULT|market|apply 1,000 events at %s ads|%s|ms|>= 100x|%s ms (refresh)|%s', :ads, round(:inc_ms::numeric, 1),
+              round(:refresh_ms::numeric, 1), round((:refresh_ms / :inc_ms)::numeric, 1));
+SELECT format('RESULT|market|fair_value p95 at %s ads|%s|ms|< 5|-|-', :ads,
+              round(percentile_cont(0.95) WITHIN GROUP (ORDER BY ms)::numeric, 2)) FROM fv_ms;
 SQL

@@ -70,6 +70,7 @@ def main():
         sys.exit("baseline failed: " + out)
 
     print(f"{'tool':<16} {'arguments':<58} {'calls':>5} {'p50_ms':>8} {'p95_ms':>8} {'sql_p50':>8} {'sql_p95':>8} {'p95/sql':>7} target")
+    results = []
     ping = [rpc("ping")[0] for _ in range(CALLS)]
     print(f"{'ping':<16} {'':<58} {CALLS:>5} {statistics.median(ping):8.2f} {pct(ping, 0.95):8.2f} {'':>8} {'':>8} {'':>7}")
     for i, (name, args) in enumerate(CASES):
@@ -80,8 +81,11 @@ def main():
         p95 = pct(ms, 0.95)
         print(f"{name:<16} {json.dumps(args)[:58]:<58} {CALLS:>5} {statistics.median(ms):8.2f} {p95:8.2f} {b50:8.2f} {b95:8.2f} "
               f"{p95 / b95:7.2f} {'< 20 ms p95' if name != 'ask' else 'reported'}")
+        results.append(f"RESULT|mcp|{name} {json.dumps(args)[:40]} p95|{p95:.2f}|ms|{'< 20' if name != 'ask' else '-'}|"
+                       f"{b95:.2f} (in the database)|{p95 / b95:.2f}")
     proc.stdin.close()
     proc.wait()
+    print("\n".join(results))
 
 
 main()

@@ -13,5 +13,10 @@ build_and_install >/dev/null
 bench_cluster rec 5494 "otto.stream_processor = off"
 cp "$OTTO_ROOT/test/recommend_eval.sql" "$WORK/" && chmod 644 "$WORK/recommend_eval.sql"
 as_cluster_user psql -h "$WORK/pg" -p 5494 -U postgres -d otto -qX -v ON_ERROR_STOP=1 -v users="$USERS" \
-    -c 'CREATE EXTENSION otto' -c '\timing on' -f "$WORK/recommend_eval.sql" | grep -v '^Time: [0-9.]* ms$' | tail -n 6
+    -c 'CREATE EXTENSION otto' -c '\timing on' -f "$WORK/recommend_eval.sql" \
+    -c '\pset format unaligned' -c '\pset tuples_only on' \
+    -c "SELECT format('RESULT|recommend|hit rate at 10, %s users|%s|%%|>= 2x|%s|%s', o.users, o.hit_rate_at_10_pct,
+                      b.hit_rate_at_10_pct, round(o.hit_rate_at_10_pct / nullif(b.hit_rate_at_10_pct, 0), 2))
+          FROM rec_eval o, rec_eval b WHERE o.method = 'otto.recommend' AND b.method <> 'otto.recommend'" \
+    | grep -v '^Time: [0-9.]* ms$' | tail -n 7
 echo "target: otto.recommend >= 2x the baseline"

@@ -45,3 +45,4 @@ base=$(wrk -t2 -c64 -d10s -H 'Accept-Encoding: gzip' "http://127.0.0.1:$PORT/rob
 ads=$(wrk -t2 -c64 -d10s -s "$WORK/urls.lua" "http://127.0.0.1:$PORT" | awk '/Requests\/sec/ {print $2}')
 printf '%-28s %10s req/s\n' "baseline robots.txt" "$base" "random ad pages" "$ads"
 printf '%-28s %10.2f\n' "ad pages / baseline" "$(awk "BEGIN {print $ads / $base}")"
+bench_result simulator "random ad pages served" "$ads" req/s - "$base (robots.txt)" "$(awk "BEGIN {printf \"%.2f\", $ads / $base}")"

@@ -13,6 +13,7 @@ OTTO_PACKAGES=(
     libcurl4-openssl-dev libxml2-dev libxml2-utils
     libpq-dev libjansson-dev
     nginx-light python3 curl
+    prometheus-postgres-exporter
     clang libclang-rt-14-dev
 )
 
@@ -94,6 +95,11 @@ CONF
 stop_cluster() {
     as_cluster_user "$PG_BIN/pg_ctl" -D "$1/data" -m immediate stop >/dev/null 2>&1
 }
+
+# One line per headline figure of a benchmark, which bench/run.sh gathers
+# into its table.  The format stays, so that runs compare over time:
+#   RESULT|bench|figure|value|unit|target|baseline|ratio
+bench_result() { local IFS='|'; echo "RESULT|$*"; }
 
 # A benchmark's throwaway cluster: WORK becomes a new directory under
 # /var/tmp (removed on exit) holding the cluster in $WORK/pg on PORT with

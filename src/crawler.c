@@ -83,6 +83,8 @@ typedef struct Host
 	MemoryContext robots_cxt;
 	Robots	   *robots;			/* NULL = allow all */
 	int			robots_delay_ms;
+	TimestampTz failures_logged_at; /* the last LOG line about its failures */
+	int			failures_unlogged;	/* failures since */
 } Host;
 
 /* A URL this worker holds: claimed and waiting, or being fetched. */
@@ -304,6 +306,30 @@ record_failure(CrawlUrl *it, const char *kind, const char *error, int status, bo
 	nulls[7] = meta ? ' ' : 'n';
 	nulls[8] = '\0';
 	run_sql("SELECT otto.fetch_failed($1, $2, $3, $4, $5, $6, $7, $8)", 8, types, values, nulls, NULL, NULL, NULL);
+
+	/*
+	 * A DBA hears of a failing site, at most once a minute per host (the
+	 * page log has every failure); each page's failure is DEBUG1.
+	 */
+	ereport(DEBUG1, (errmsg("otto crawler %d: %s %s: %s", worker_index, kind, it->url, error ? error : "")));
+	if (it->h && strcmp(kind, "robots") != 0)	/* obeying robots.txt is no failure */
+	{
+		TimestampTz now = GetCurrentTimestamp();
+
+		if (TimestampDifferenceExceeds(it->h->failures_logged_at, now, 60 * 1000))
+		{
+			ereport(LOG,
+					(errmsg("otto crawler %d: fetches from %s fail (%s%s); %s",
+							worker_index, it->host, kind, status > 0 ? psprintf(", HTTP %d", status) : "",
+							retry ? "they are retried with backoff" : "the URL is given up"),
+					 errdetail("site_id=%d url=%s error=\"%s\" failures_since_last_line=%d",
+							   it->site_id, it->url, error ? error : kind, it->h->failures_unlogged)));
+			it->h->failures_logged_at = now;
+			it->h->failures_unlogged = 0;
+		}
+		else
+			it->h->failures_unlogged++;
+	}
 }
 
 /* ---------------------------------------------------------------------
@@ -371,6 +397,8 @@ host_get(const char *key)
 		h->robots_until = 0;
 		h->robots = NULL;
 		h->robots_delay_ms = 0;
+		h->failures_logged_at = 0;
+		h->failures_unlogged = 0;
 		h->robots_cxt = AllocSetContextCreate(TopMemoryContext, "otto robots", ALLOCSET_SMALL_SIZES);
 	}
 	return h;
@@ -706,9 +734,15 @@ fetch_done(Fetch *f, CURLcode rc)
 	meta = fetch_meta(&r, f);
 
 	if (it->is_robots)
+	{
+		metrics_count_fetch(true, r.status, r.error_kind, r.elapsed_ms, r.wire_bytes);
 		robots_done(it, &r);
+	}
 	else if (r.error_kind)
+	{
+		metrics_count_fetch(false, r.status, r.error_kind, r.elapsed_ms, r.wire_bytes);
 		record_failure(it, r.error_kind, r.error, r.status, r.retry, r.retry_after_s, meta);
+	}
 	else
 	{
 		Oid			types[5] = {TEXTOID, TEXTOID, INT4OID, TIMESTAMPTZOID, JSONBOID};
@@ -724,6 +758,7 @@ fetch_done(Fetch *f, CURLcode rc)
 		values[4] = DirectFunctionCall1(jsonb_in, CStringGetDatum(meta));
 		if (!run_sql("SELECT otto.ingest_page($1, $2, $3, $4, $5)", 5, types, values, nulls, NULL, NULL, &error))
 			record_failure(it, "parse", error, r.status, false, -1, meta);
+		metrics_count_fetch(false, r.status, error ? "parse" : NULL, r.elapsed_ms, r.wire_bytes);
 	}
 	MemoryContextSwitchTo(TopMemoryContext);
 	fetch_destroy(f);
@@ -887,6 +922,13 @@ otto_crawler_main(Datum main_arg)
 
 	/* leases of workers that are gone (a crash, a kill -9) are free again */
 	run_sql("SELECT otto.frontier_release_orphans()", 0, NULL, NULL, NULL, int64_row, &released, NULL);
+	{
+		Oid			type = INT4OID;
+		Datum		slot = Int32GetDatum(worker_index);
+		int64		one;
+
+		run_sql("SELECT otto.worker_started('crawler', $1)", 1, &type, &slot, NULL, int64_row, &one, NULL);
+	}
 	ereport(LOG,
 			(errmsg("otto crawler %d started", worker_index),
 			 errdetail("transfers=%d lease=%dms requeued=" INT64_FORMAT " (URLs leased by workers that are gone) user_agent=\"%s\"",

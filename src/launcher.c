@@ -186,6 +186,7 @@ otto_launcher_main(Datum main_arg)
 {
 	MemoryContext loop_context;
 	int			installed = -1;	/* unknown until the first check */
+	bool		start_recorded = false;	/* in otto.worker_start */
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, otto_sigterm);
@@ -230,9 +231,14 @@ otto_launcher_main(Datum main_arg)
 		if ((int) now_installed != installed)
 		{
 			if (now_installed)
+			{
 				ereport(LOG,
 						(errmsg("otto launcher found the otto extension in database \"%s\"",
 								otto_database)));
+				if (!start_recorded)
+					(void) otto_sql_int64("SELECT otto.worker_started('launcher', 0)", 0, NULL, NULL, NULL);
+				start_recorded = true;
+			}
 			else
 				ereport(LOG,
 						(errmsg("otto launcher is idle: the otto extension is not installed in database \"%s\"",

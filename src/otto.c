@@ -101,6 +101,7 @@ _PG_init(void)
 
 	otto_preloaded = true;
 	UrlFilterInit();
+	MetricsInit();
 	PolitenessInit();
 	LauncherInit();
 }

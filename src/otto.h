@@ -41,6 +41,10 @@ extern void ParseGucInit(void);
 /* urlfilter.c */
 extern void UrlFilterInit(void);
 
+/* metrics.c */
+extern void MetricsInit(void);
+extern void metrics_count_fetch(bool robots, int status, const char *error_kind, long elapsed_ms, int64 wire_bytes);
+
 /* robots.c */
 typedef struct Robots Robots;
 extern Robots *otto_robots_parse(MemoryContext cxt, const char *txt, const char *ua);

@@ -182,6 +182,7 @@ otto_stream_main(Datum main_arg)
 	/* a batch lost in a crash is applied again from the watermark */
 	SetConfigOption("synchronous_commit", "off", PGC_USERSET, PGC_S_SESSION);
 	listen_otto_ad();
+	(void) otto_sql_int64("SELECT otto.worker_started('stream', 0)", 0, NULL, NULL, NULL);
 	ereport(LOG,
 			(errmsg("otto stream processor started"),
 			 errdetail("batch=%d naptime=%dms", stream_batch, stream_naptime_ms)));

@@ -11,7 +11,8 @@
  * the setting is defined before it is read.  A value that an unprivileged
  * role set as a placeholder before the library was loaded is then refused by
  * the server (PostgreSQL 15 remembers who set placeholders), and never seen.
- * otto.lang, the language of Otto's sentences, is anyone's to set.
+ * otto.lang, the language of Otto's sentences, is anyone's to set, and so
+ * are the two numbers otto.search_ads reads its pages by.
  */
 #include "postgres.h"
 
@@ -22,6 +23,8 @@
 
 static int	session_user_id = 0;
 static char *session_lang = NULL;
+static int	search_run_ads = 20000;
+static int	search_bitmap_ads = 30000;
 
 /* otto.lang: empty (the signed-in user's language), en, sr / sr-Latn or sr-Cyrl */
 static bool
@@ -51,6 +54,18 @@ UsersGucInit(void)
 							   &session_lang,
 							   "",
 							   PGC_USERSET, 0, check_lang, NULL, NULL);
+	DefineCustomIntVariable("otto.search_run_ads",
+							"How many ads otto.search_ads reads first along the sort's index, testing each filter on its entry.",
+							"A quarter of it when the title is searched (it is read from the table).",
+							&search_run_ads,
+							20000, 10, 10000000,
+							PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("otto.search_bitmap_ads",
+							"Below how many expected matches otto.search_ads reads them all through the filters' indexes.",
+							"At or above it, a search the first run did not fill walks on along the sort's index.",
+							&search_bitmap_ads,
+							30000, 0, PG_INT32_MAX,
+							PGC_USERSET, 0, NULL, NULL, NULL);
 }
 
 PG_FUNCTION_INFO_V1(otto_current_user_id);
