@@ -864,8 +864,10 @@ SELECT s.name AS site, s.enabled,
        s.max_concurrency, s.sweep_mode,
        CASE WHEN s.sweep_started_at IS NULL THEN 'never'
             WHEN s.sweep_checked_at IS NULL OR s.sweep_checked_at < s.sweep_started_at THEN 'sweeping'
-            -- clock_timestamp: a URL another transaction queued "due now" after ours began is due
-            WHEN count(*) FILTER (WHERE f.state = 'leased' OR (f.state = 'queued' AND f.due_at <= clock_timestamp())) > 0
+            -- clock_timestamp: a URL another transaction queued "due now" after ours began is due;
+            -- a URL waiting to be retried (attempts > 0) is not settled yet either
+            WHEN count(*) FILTER (WHERE f.state = 'leased'
+                                     OR (f.state = 'queued' AND (f.due_at <= clock_timestamp() OR f.attempts > 0))) > 0
                  THEN 'confirming'
             ELSE 'done' END AS sweep,
        s.sweep_started_at
