@@ -725,6 +725,7 @@ fetch_done(Fetch *f, CURLcode rc)
 	CrawlUrl   *it = f->owner;
 	FetchResult r;
 	char	   *meta;
+	const char *failed;			/* the error kind the fetch ends with, for the counters */
 
 	MemoryContextReset(page_cxt);
 	MemoryContextSwitchTo(page_cxt);
@@ -733,16 +734,11 @@ fetch_done(Fetch *f, CURLcode rc)
 	fetch_finish(f, rc, &r);
 	meta = fetch_meta(&r, f);
 
+	failed = r.error_kind;
 	if (it->is_robots)
-	{
-		metrics_count_fetch(true, r.status, r.error_kind, r.elapsed_ms, r.wire_bytes);
 		robots_done(it, &r);
-	}
 	else if (r.error_kind)
-	{
-		metrics_count_fetch(false, r.status, r.error_kind, r.elapsed_ms, r.wire_bytes);
 		record_failure(it, r.error_kind, r.error, r.status, r.retry, r.retry_after_s, meta);
-	}
 	else
 	{
 		Oid			types[5] = {TEXTOID, TEXTOID, INT4OID, TIMESTAMPTZOID, JSONBOID};
@@ -757,9 +753,12 @@ fetch_done(Fetch *f, CURLcode rc)
 		values[3] = TimestampTzGetDatum(f->started);
 		values[4] = DirectFunctionCall1(jsonb_in, CStringGetDatum(meta));
 		if (!run_sql("SELECT otto.ingest_page($1, $2, $3, $4, $5)", 5, types, values, nulls, NULL, NULL, &error))
+		{
 			record_failure(it, "parse", error, r.status, false, -1, meta);
-		metrics_count_fetch(false, r.status, error ? "parse" : NULL, r.elapsed_ms, r.wire_bytes);
+			failed = "parse";
+		}
 	}
+	metrics_count_fetch(it->is_robots, r.status, failed, r.elapsed_ms, r.wire_bytes);
 	MemoryContextSwitchTo(TopMemoryContext);
 	fetch_destroy(f);
 	item_free(it);
