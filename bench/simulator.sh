@@ -7,6 +7,7 @@
 # Usage: bash bench/simulator.sh [SIZES...]   (default: 10000 100000)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+source "$ROOT/scripts/common.sh"     # bench_result
 SIM=$ROOT/sim/otto-sim
 command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null
 WORK=$(mktemp -d /var/tmp/otto-bench-sim.XXXXXX)
