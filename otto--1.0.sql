@@ -2373,6 +2373,8 @@ DECLARE
     key   text;
     page  text;
     cols  text;
+    keyconds text;
+    yearconds text;
     exact boolean;
     yr    boolean;
     bymake boolean;
@@ -2438,6 +2440,9 @@ BEGIN
         IF sf.deals THEN
             conds := conds || format('otto.line_deal(%s)', gap);
         END IF;
+        -- the conditions on the sort key: the range of its index a run or walk reads
+        keyconds := (SELECT string_agg(' AND ' || x, '') FROM unnest(conds) x WHERE x LIKE key || ' %');
+        yearconds := (SELECT string_agg(' AND ' || x, '') FROM unnest(conds) x WHERE x LIKE 'a.year %');
         -- one year's page (a.year {year}), its matches in order: in a run, of
         -- its first entries, with the one it stopped at (brk); price lines
         -- joined after the year's entries are read in order
@@ -2450,7 +2455,7 @@ BEGIN
             CASE WHEN mode = 'run' THEN format('row_number() OVER (ORDER BY %s NULLS LAST, a.ad_id DESC) = %s', orders->>sort, depth / 10)
                  ELSE 'false' END,
             coalesce((SELECT string_agg(x, ' AND ') FROM unnest(conds) x), 'true'),
-            (SELECT string_agg(' AND ' || x, '') FROM unnest(sf.rconds[2:]) x WHERE x LIKE key || ' %' OR mode = 'walk'),
+            CASE WHEN mode = 'walk' THEN (SELECT string_agg(' AND ' || x, '') FROM unnest(sf.rconds[2:]) x) ELSE keyconds END,
             orders->>sort, CASE WHEN mode = 'run' THEN 'LIMIT ' || depth / 10 END,
             CASE WHEN deals THEN 'LEFT JOIN l ON l.make = a.make AND l.model = a.model' ELSE '' END, lim + off, cols) END;
         src := CASE WHEN mode = 'all' THEN 'otto.ad'
@@ -2463,7 +2468,7 @@ BEGIN
                         y AS (SELECT ys.y FROM ys WHERE ys.y IS NOT NULL %2$s)
                         SELECT p.* FROM y, LATERAL (%3$s) p
                         %4$s)$y$,
-                        (SELECT string_agg(' AND ' || x, '') FROM unnest(conds) x WHERE x LIKE 'a.year %'),
+                        yearconds,
                         (SELECT string_agg(format(' AND EXISTS (SELECT FROM otto.ad a WHERE a.state = ''live'' AND a.year = ys.y AND %s)', x), '')
                            FROM (SELECT x FROM unnest(conds) x WHERE x ~ '^a\.(price_eur|mileage_km|power_kw) '
                                  UNION ALL       -- (make, model, year) has its index; make and year alone do not
@@ -2471,11 +2476,10 @@ BEGIN
                                   WHERE conds @> ARRAY['a.make = ($1->>''make'')', 'a.model = ($1->>''model'')']) x),
                         replace(page, '{year}', '= y.y'),
                         -- the ads that state no year, unless a year was asked for
-                        CASE WHEN NOT EXISTS (SELECT FROM unnest(conds) x WHERE x LIKE 'a.year %')
-                             THEN format('UNION ALL (%s)', replace(page, '{year}', 'IS NULL')) END)
+                        CASE WHEN yearconds IS NULL THEN format('UNION ALL (%s)', replace(page, '{year}', 'IS NULL')) END)
                     WHEN NOT f ? 'text' THEN
                         format('(SELECT *, false AS brk FROM otto.ad a WHERE a.state = ''live'' %s ORDER BY %s NULLS LAST, a.ad_id DESC %s)',
-                               (SELECT string_agg(' AND ' || x, '') FROM unnest(conds) x WHERE x LIKE key || ' %'),
+                               keyconds,
                                orders->>sort, CASE WHEN mode = 'run' THEN 'LIMIT ' || depth END)
                     -- words of the title: the other filters on the index entries first,
                     -- then the title read from the table for those that pass, in order
@@ -2483,7 +2487,7 @@ BEGIN
                                     FROM (SELECT %1$s FROM otto.ad a WHERE a.state = ''live'' %2$s
                                            ORDER BY %3$s NULLS LAST, a.ad_id DESC %4$s) a
                                     JOIN otto.ad t ON t.ad_id = a.ad_id WHERE true %5$s)',
-                                cols, (SELECT string_agg(' AND ' || x, '') FROM unnest(conds) x WHERE x LIKE key || ' %'),
+                                cols, keyconds,
                                 orders->>sort, CASE WHEN mode = 'run' THEN 'LIMIT ' || depth END,
                                 (SELECT string_agg(' AND ' || x, '') FROM unnest(conds) x
                                   WHERE x NOT LIKE 'to_tsvector%' AND x NOT LIKE 'otto.line_deal%')) END;
