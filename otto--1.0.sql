@@ -514,12 +514,15 @@ CREATE FUNCTION otto.url_filter_rebuild() RETURNS bigint
 COMMENT ON FUNCTION otto.url_filter_rebuild() IS 'Add every frontier URL to the Bloom filter (shared memory starts empty at server start; the launcher calls this)';
 -- Every URL that enters the frontier, by any path, enters the filter too (a
 -- rolled-back insert leaves its bits: a false "maybe", which url_seen confirms).
+-- Without shared_preload_libraries there is no filter (and no crawler) to keep.
 CREATE FUNCTION otto.frontier_filter_add() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 BEGIN
-    PERFORM count(otto.url_filter_add(n.url)) FROM new_urls n;
+    IF (otto.build_info()->>'preloaded')::boolean THEN
+        PERFORM count(otto.url_filter_add(n.url)) FROM new_urls n;
+    END IF;
     RETURN NULL;
 END
 $fn$;

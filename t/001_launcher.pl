@@ -129,6 +129,13 @@ like($err, qr/NOTICE:  otto is loaded without shared_preload_libraries, so its b
 is($out, '1.0', 'and the SQL functions work');
 is($plain->safe_psql('postgres', q{SELECT count(*) FROM pg_stat_activity WHERE backend_type LIKE 'otto %'}),
 	'0', 'no otto workers without preload');
+# a crawl can be set up (its URLs wait in the frontier; there is no URL filter to fill)
+($ret, $out, $err) = $plain->psql('postgres', q{SELECT otto.site_add('s', 's', ARRAY['127.0.0.1:1'],
+    ARRAY['http://127.0.0.1:1/auto-oglasi/pretraga?page=1'], '^http://127\.0\.0\.1:1/auto-oglasi/([0-9]+)/',
+    '^http://127\.0\.0\.1:1/auto-oglasi/pretraga', 'polovniautomobili', true);
+  SELECT otto.crawl_start('s')});
+is($ret, 0, 'a site is added and its crawl started without preload') or diag($err);
+is($plain->safe_psql('postgres', 'SELECT count(*) FROM otto.frontier'), '1', 'its seed URL waits in the frontier');
 $plain->safe_psql('postgres', 'DROP EXTENSION otto');
 is($plain->safe_psql('postgres', q{SELECT count(*) FROM pg_namespace WHERE nspname = 'otto'}), '0',
 	'DROP EXTENSION removes the schema');
