@@ -900,11 +900,9 @@ SELECT s.name AS site, s.enabled,
        s.max_concurrency, s.sweep_mode,
        CASE WHEN s.sweep_started_at IS NULL THEN 'never'
             WHEN s.sweep_checked_at IS NULL OR s.sweep_checked_at < s.sweep_started_at THEN 'sweeping'
-            -- clock_timestamp: a URL another transaction queued "due now" after ours began is due;
-            -- a URL waiting to be retried (attempts > 0) is not settled yet either
-            WHEN count(*) FILTER (WHERE f.state = 'leased'
-                                     OR (f.state = 'queued' AND (f.due_at <= clock_timestamp() OR f.attempts > 0))) > 0
-                 THEN 'confirming'
+            -- any queued URL is unsettled: due, waiting out a retry's backoff, or postponed while
+            -- its host's robots.txt is unreachable
+            WHEN count(*) FILTER (WHERE f.state IN ('leased', 'queued')) > 0 THEN 'confirming'
             ELSE 'done' END AS sweep,
        s.sweep_started_at
   FROM otto.site s LEFT JOIN otto.frontier f ON f.site_id = s.site_id
@@ -1064,6 +1062,14 @@ CREATE FUNCTION otto.politeness(OUT host text, OUT next_start timestamptz, OUT i
     AS 'MODULE_PATHNAME', 'otto_politeness' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION otto.politeness() IS 'Each crawled host''s shared politeness clock: earliest start of its next request, requests in flight';
 
+CREATE FUNCTION otto.sweep_busy(site_id int) RETURNS boolean
+LANGUAGE sql STABLE
+-- clock_timestamp: a URL another transaction queued "due now" after ours began is due;
+-- attempts = 0 and not due: postponed while its host's robots.txt is unreachable
+RETURN EXISTS (SELECT FROM otto.frontier f
+                WHERE f.site_id = sweep_busy.site_id
+                  AND (f.state = 'leased' OR (f.state = 'queued' AND (f.due_at <= clock_timestamp() OR f.attempts = 0))));
+COMMENT ON FUNCTION otto.sweep_busy(int) IS 'Whether a site''s sweep still has URLs in flight, due, or postponed (not counting retries waiting out their backoff)';
 CREATE FUNCTION otto.sweep_check() RETURNS bigint
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -1073,15 +1079,17 @@ DECLARE
     n bigint;
     total bigint := 0;
 BEGIN
-    -- sweeps with nothing left due or in flight, not checked yet
+    -- sweeps not checked yet with nothing left in flight or to fetch, except retries waiting out
+    -- their backoff (a page that keeps failing does not hold the sweep open for hours)
     FOR s IN SELECT * FROM otto.site x
               WHERE x.enabled AND x.sweep_started_at IS NOT NULL
                 AND (x.sweep_checked_at IS NULL OR x.sweep_checked_at < x.sweep_started_at)
-                AND NOT EXISTS (SELECT FROM otto.frontier f
-                                 WHERE f.site_id = x.site_id
-                                   AND (f.state = 'leased' OR (f.state = 'queued' AND f.due_at <= clock_timestamp())))
+                AND NOT otto.sweep_busy(x.site_id)
                 FOR UPDATE SKIP LOCKED
     LOOP
+        -- the lock may be on a version committed after this query's snapshot (a crawl_start
+        -- that has just queued its seeds): ask again with a new one
+        CONTINUE WHEN otto.sweep_busy(s.site_id);
         -- live ads the sweep did not reach: fetch each once more to learn whether it is gone
         INSERT INTO otto.frontier AS f (site_id, url, kind, depth)
         SELECT s.site_id, a.url, 'ad', 1 FROM otto.ad a

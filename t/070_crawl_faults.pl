@@ -76,5 +76,26 @@ is(q1(qq{SELECT count(*) FROM otto.ad a JOIN truth t ON t.j->>'source_ad_id' = a
 is(q1(qq{SELECT count(*) FROM otto.ad WHERE source_ad_id = '$id'}), '1', 'a truncated page still yields its ad');
 
 system("$sim stop $tmp/m >/dev/null 2>&1");
+
+# A host whose robots.txt is unreachable (503) is not crawled for a minute; its
+# URLs wait, and its sweep is not over (nor checked for removed ads) until
+# they have been fetched.
+my $port2 = $port + 500;
+is(system("$sim up $tmp/down --seed 72 --ads 40 --port $port2 --crawl-delay 0 >/dev/null 2>&1"
+	  . " && $sim fault $tmp/down --path /robots.txt=503 >/dev/null"), 0, 'a second market, its robots.txt answering 503');
+my $down = "SELECT sweep FROM otto.crawl_status WHERE site = 'down'";
+my $offset = -s $node->logfile;
+q1(sim_site_sql('down', "127.0.0.1:$port2", 'true', 'crawl_delay_ms = 0') . q{SELECT otto.crawl_start('down')});
+ok($node->wait_for_log(qr/robots\.txt of 127\.0\.0\.1:$port2 is unreachable; not crawling the host for a minute/, $offset),
+	'the crawler says it does not crawl the host for a minute');
+my @seen;
+for (1 .. 15) { push @seen, q1($down); select(undef, undef, undef, 0.2) }
+is(join(' ', grep { $_ ne 'confirming' && $_ ne 'sweeping' } @seen), '', "while robots.txt is unreachable the sweep is not over (@seen[0, -1])");
+is(q1(q{SELECT count(*) FROM otto.site WHERE name = 'down' AND sweep_checked_at IS NOT NULL}), '0', 'nor checked for removed ads');
+is(system("$sim fault $tmp/down --clear >/dev/null"), 0, 'robots.txt answers again');
+ok($node->poll_query_until('postgres', "SELECT ($down) = 'done'"), 'the crawler asks again within a minute and the sweep ends');
+is(q1(q{SELECT count(*) FROM otto.ad a JOIN otto.site s USING (site_id) WHERE s.name = 'down'}), scalar(truth_day("$tmp/down", 0, 'ads')),
+	'with every ad of the market stored');
+system("$sim stop $tmp/down >/dev/null 2>&1");
 $node->stop;
 done_testing();
