@@ -151,6 +151,9 @@ ok($bytes =~ /[\x80-\xff]/ && !utf8::decode(my $copy = $bytes), 'fault non_utf8:
 like(slurp_cmd("curl -s -o /dev/null -w '%{content_type}' '$base$fault{non_utf8}'"), qr/windows-1250/, 'fault non_utf8: declared windows-1250');
 like(slurp_cmd("curl -s -o /dev/null -w '%{speed_download}' '$base$fault{slow}'"), qr/^\d+/, 'fault slow answers');
 cmp_ok(slurp_cmd("curl -s -o /dev/null -w '%{speed_download}' '$base$fault{slow}'"), '<', 5000, 'fault slow: rate limited to about 1 kB/s');
+run_ok("$sim fault $tmp/a --path /robots.txt=503 >/dev/null", 'robots.txt fault');
+like(slurp_cmd("curl -s -D - -o /dev/null '$base/robots.txt'"), qr/^HTTP\/1.1 503.*^Retry-After: 2/ms, 'robots.txt answers 503');
+isnt(system("$sim fault $tmp/a --path /robots.txt=slow >/dev/null 2>&1"), 0, 'robots.txt takes no fault but 500, 503 and reset');
 
 run_ok("$sim fault $tmp/a --clear --rate 500=0.3 >/dev/null", 'rate fault: 30% 500s');
 my $n500 = 0;
