@@ -13,7 +13,8 @@
  *
  * robots.txt is fetched per host before its first URL, stored in otto.robots
  * and re-read after otto.robots_max_age; an unreachable robots.txt means
- * "disallow all for now" (RFC 9309), a 4xx means "allow all".
+ * "keep to the stored copy", or "disallow all for now" when there is none
+ * (RFC 9309), a 4xx means "allow all".
  *
  * The loop waits on its latch and libcurl's sockets together (a WaitEventSet
  * rebuilt each iteration from libcurl's socket callback), so it sleeps until
@@ -418,29 +419,44 @@ host_set_robots(Host *h, const char *txt, TimestampTz fetched_at)
 	h->robots_until = fetched_at + (TimestampTz) robots_max_age_s * USECS_PER_SEC;
 }
 
+typedef struct StoredRobots
+{
+	Host	   *host;
+	bool		any_age;		/* take the copy however old it is */
+	TimestampTz fetched_at;		/* of the copy taken, 0 if none */
+} StoredRobots;
+
 static void
 robots_row(SPITupleTable *tt, uint64 n, void *arg)
 {
-	Host	   *h = arg;
+	StoredRobots *sr = arg;
 	bool		isnull;
 	TimestampTz at;
 
 	if (n == 0)
 		return;
 	at = DatumGetTimestampTz(SPI_getbinval(tt->vals[0], tt->tupdesc, 2, &isnull));
-	if (at + (TimestampTz) robots_max_age_s * USECS_PER_SEC > GetCurrentTimestamp())
-		host_set_robots(h, get_text(tt, 0, 1), at);
+	if (sr->any_age || at + (TimestampTz) robots_max_age_s * USECS_PER_SEC > GetCurrentTimestamp())
+	{
+		host_set_robots(sr->host, get_text(tt, 0, 1), at);
+		sr->fetched_at = at;
+	}
 }
 
-/* Use the stored robots.txt of a host when it is fresh enough. */
-static void
-host_load_robots(Host *h)
+/*
+ * Use the stored robots.txt of a host when it is fresh enough, or (any_age)
+ * whatever copy there is; returns when the copy taken was fetched, 0 if none.
+ */
+static TimestampTz
+host_load_robots(Host *h, bool any_age)
 {
 	Oid			types[1] = {TEXTOID};
 	Datum		values[1] = {CStringGetTextDatum(h->key)};
+	StoredRobots sr = {h, any_age, 0};
 
 	run_sql("SELECT body, fetched_at FROM otto.robots WHERE host = $1",
-			1, types, values, NULL, robots_row, h, NULL);
+			1, types, values, NULL, robots_row, &sr, NULL);
+	return sr.fetched_at;
 }
 
 static void
@@ -480,12 +496,22 @@ robots_done(CrawlUrl *it, FetchResult *r)
 	}
 	else
 	{
-		/* unreachable: disallow all and ask again in a minute */
-		h->robots_state = ROBOTS_UNKNOWN;
+		/*
+		 * Unreachable: keep to the copy stored before, however old (RFC 9309
+		 * 2.4 lets a cached copy serve while the file is unreachable); with
+		 * none, disallow all.  Ask again in a minute either way.
+		 */
+		TimestampTz stored = host_load_robots(h, true);
+
+		if (stored == 0)
+			h->robots_state = ROBOTS_UNKNOWN;
 		h->robots_until = now + 60 * USECS_PER_SEC;
 		ereport(LOG,
-				(errmsg("otto crawler %d: robots.txt of %s is unreachable; not crawling the host for a minute",
-						worker_index, it->host),
+				(errmsg("otto crawler %d: robots.txt of %s is unreachable; %s",
+						worker_index, it->host,
+						stored ? psprintf("keeping to the copy fetched at %s, asking again in a minute",
+										  timestamptz_to_str(stored))
+						: "not crawling the host for a minute"),
 				 errdetail("%s", r->error ? r->error : psprintf("HTTP %d", r->status))));
 		return;
 	}
@@ -636,7 +662,7 @@ start_ready(void)
 				h->robots_state = ROBOTS_UNKNOWN;
 			if (h->robots_state == ROBOTS_UNKNOWN && now >= h->robots_until)
 			{
-				host_load_robots(h);
+				host_load_robots(h, false);
 				if (h->robots_state != ROBOTS_READY)
 				{
 					/* fetch robots.txt first; it jumps the queue */

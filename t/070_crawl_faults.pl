@@ -77,9 +77,9 @@ is(q1(qq{SELECT count(*) FROM otto.ad WHERE source_ad_id = '$id'}), '1', 'a trun
 
 system("$sim stop $tmp/m >/dev/null 2>&1");
 
-# A host whose robots.txt is unreachable (503) is not crawled for a minute; its
-# URLs wait, and its sweep is not over (nor checked for removed ads) until
-# they have been fetched.
+# A host whose robots.txt is unreachable (503) and was never fetched is not
+# crawled for a minute; its URLs wait, and its sweep is not over (nor checked
+# for removed ads) until they have been fetched.
 my $port2 = $port + 500;
 is(system("$sim up $tmp/down --seed 72 --ads 40 --port $port2 --crawl-delay 0 >/dev/null 2>&1"
 	  . " && $sim fault $tmp/down --path /robots.txt=503 >/dev/null"), 0, 'a second market, its robots.txt answering 503');
@@ -96,6 +96,18 @@ is(system("$sim fault $tmp/down --clear >/dev/null"), 0, 'robots.txt answers aga
 ok($node->poll_query_until('postgres', "SELECT ($down) = 'done'"), 'the crawler asks again within a minute and the sweep ends');
 is(q1(q{SELECT count(*) FROM otto.ad a JOIN otto.site s USING (site_id) WHERE s.name = 'down'}), scalar(truth_day("$tmp/down", 0, 'ads')),
 	'with every ad of the market stored');
+
+# With a stored copy, however old, an unreachable robots.txt does not stop the
+# crawl (RFC 9309 2.4): the copy serves and robots.txt is asked again later.
+q1(q{ALTER SYSTEM SET otto.robots_max_age = '1s'});
+is(system("$sim fault $tmp/down --path /robots.txt=503 >/dev/null"), 0, 'robots.txt answers 503 again');
+$node->restart;    # the crawlers forget the copy they hold and find the stored one stale
+$offset = -s $node->logfile;
+q1(q{SELECT otto.crawl_start('down')});
+ok($node->wait_for_log(qr/robots\.txt of 127\.0\.0\.1:$port2 is unreachable; keeping to the copy fetched at/, $offset),
+	'a stale stored copy is kept to while robots.txt is unreachable');
+ok($node->poll_query_until('postgres', "SELECT ($down) = 'done'"), 'and the sweep goes on to its end');
+unlike(slurp_file($node->logfile, $offset), qr/not crawling the host/, 'without pausing the host');
 system("$sim stop $tmp/down >/dev/null 2>&1");
 $node->stop;
 done_testing();
