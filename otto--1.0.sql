@@ -197,7 +197,7 @@ CREATE TABLE otto.frontier (
     kind            text NOT NULL CHECK (kind IN ('listing', 'ad', 'robots', 'other')),
     depth           int NOT NULL DEFAULT 0 CHECK (depth >= 0),
     state           text NOT NULL DEFAULT 'queued'
-                    CHECK (state IN ('queued', 'leased', 'done', 'failed', 'refused')),
+                    CHECK (state IN ('queued', 'leased', 'done', 'failed', 'refused', 'quarantined')),
     due_at          timestamptz NOT NULL DEFAULT now(),
     lease_owner     int,
     lease_until     timestamptz,
@@ -208,6 +208,7 @@ CREATE TABLE otto.frontier (
     last_modified   text,
     discovered_at   timestamptz NOT NULL DEFAULT now(),
     last_fetched_at timestamptz,
+    crashes         int NOT NULL DEFAULT 0 CHECK (crashes >= 0),
     PRIMARY KEY (site_id, url),
     CHECK ((state = 'leased') = (lease_until IS NOT NULL))
 );
@@ -217,7 +218,8 @@ COMMENT ON TABLE otto.frontier IS 'Crawl queue: one row per normalised URL per s
 COMMENT ON COLUMN otto.frontier.url IS 'Normalised absolute URL (tracking parameters removed); at most 2048 bytes';
 COMMENT ON COLUMN otto.frontier.kind IS 'Page class from the site rules: listing, ad, robots (robots.txt) or other';
 COMMENT ON COLUMN otto.frontier.depth IS 'Links followed from a seed to reach this URL (a listing''s pagination does not count)';
-COMMENT ON COLUMN otto.frontier.state IS 'queued (waiting for due_at), leased (a worker holds it), done, failed (gave up), refused (policy: robots, host, address)';
+COMMENT ON COLUMN otto.frontier.state IS 'queued (waiting for due_at), leased (a worker holds it), done, failed (gave up), refused (policy: robots, host, address), quarantined (its page killed the worker that processed it twice; see last_error)';
+COMMENT ON COLUMN otto.frontier.crashes IS 'Times a worker began processing this URL''s page and died before it finished (0 once one finishes); at 2 the URL is quarantined instead of processed again';
 COMMENT ON COLUMN otto.frontier.due_at IS 'Earliest time the URL may be fetched (next visit, or retry after backoff)';
 COMMENT ON COLUMN otto.frontier.lease_owner IS 'PID of the worker holding the lease';
 COMMENT ON COLUMN otto.frontier.lease_until IS 'When the lease expires; an expired lease makes the URL claimable again';
@@ -239,7 +241,7 @@ CREATE TABLE otto.page (
     status          int CHECK (status BETWEEN 100 AND 599),
     error_kind      text CHECK (error_kind IN ('timeout', 'connect', 'dns', 'reset', 'too_large',
                                                'too_many_redirects', 'refused', 'robots',
-                                               'http', 'parse', 'charset', 'content_type', 'other')),
+                                               'http', 'parse', 'charset', 'content_type', 'other', 'crash')),
     error           text,
     elapsed_ms      int CHECK (elapsed_ms >= 0),
     redirects       int NOT NULL DEFAULT 0 CHECK (redirects >= 0),
@@ -257,7 +259,7 @@ CREATE INDEX page_site_url_idx ON otto.page (site_id, url);
 COMMENT ON TABLE otto.page IS 'Page log: every fetch with its outcome; bodies are kept compressed for a limited retention time';
 COMMENT ON COLUMN otto.page.final_url IS 'URL after redirects, when it differs from url';
 COMMENT ON COLUMN otto.page.status IS 'HTTP status; NULL when no response arrived (see error_kind)';
-COMMENT ON COLUMN otto.page.error_kind IS 'Why the fetch or parse failed, as a fixed set of kinds for counting';
+COMMENT ON COLUMN otto.page.error_kind IS 'Why the fetch or parse failed, as a fixed set of kinds for counting (crash: the URL was quarantined, its page having killed the worker twice)';
 COMMENT ON COLUMN otto.page.error IS 'Error message of a failed fetch, for people';
 COMMENT ON COLUMN otto.page.redirects IS 'Redirects followed before the final answer';
 COMMENT ON COLUMN otto.page.elapsed_ms IS 'Wall time from request start to last byte';
@@ -648,7 +650,7 @@ BEGIN
             CASE WHEN status = 200 AND kind <> 'listing' THEN fetch_info->>'last_modified' END)
     ON CONFLICT (site_id, url) DO UPDATE
        SET state = 'done', last_status = excluded.last_status, last_fetched_at = excluded.last_fetched_at,
-           lease_owner = NULL, lease_until = NULL, attempts = 0, last_error = NULL,
+           lease_owner = NULL, lease_until = NULL, attempts = 0, last_error = NULL, crashes = 0,
            etag = CASE WHEN excluded.last_status = 304 THEN f.etag ELSE excluded.etag END,
            last_modified = CASE WHEN excluded.last_status = 304 THEN f.last_modified ELSE excluded.last_modified END;
 
@@ -883,6 +885,7 @@ SELECT s.name AS site, s.enabled,
        count(*) FILTER (WHERE f.state = 'done') AS done,
        count(*) FILTER (WHERE f.state = 'failed') AS failed,
        count(*) FILTER (WHERE f.state = 'refused') AS refused,
+       count(*) FILTER (WHERE f.state = 'quarantined') AS quarantined,
        (SELECT round(count(*) / 60.0, 2) FROM otto.page p
          WHERE p.site_id = s.site_id AND p.fetched_at > now() - interval '1 minute') AS pages_per_s,
        (SELECT count(*) FROM otto.ad_event e WHERE e.site_id = s.site_id AND e.kind = 'new'
@@ -907,7 +910,7 @@ SELECT s.name AS site, s.enabled,
        s.sweep_started_at
   FROM otto.site s LEFT JOIN otto.frontier f ON f.site_id = s.site_id
  GROUP BY s.site_id;
-COMMENT ON VIEW otto.crawl_status IS 'Crawl progress per site at a glance: URLs by state, pages/s over the last minute, ads new/updated/removed and errors by kind in the last hour, politeness in force (the longer of the site''s delay and robots.txt Crawl-delay), and where the current sweep is (never, sweeping, confirming the ads it did not reach, done)';
+COMMENT ON VIEW otto.crawl_status IS 'Crawl progress per site at a glance: URLs by state (quarantined: pages that killed the worker twice), pages/s over the last minute, ads new/updated/removed and errors by kind in the last hour, politeness in force (the longer of the site''s delay and robots.txt Crawl-delay), and where the current sweep is (never, sweeping, confirming the ads it did not reach, done)';
 
 
 -------------------------------------------------------------------------------
@@ -945,7 +948,7 @@ LANGUAGE sql
 AS $fn$
     UPDATE otto.frontier f
        SET attempts = f.attempts + 1, last_error = left(frontier_fail.error, 1000),
-           lease_owner = NULL, lease_until = NULL, last_fetched_at = now(),
+           lease_owner = NULL, lease_until = NULL, last_fetched_at = now(), crashes = 0,
            state = CASE WHEN f.attempts + 1 >= frontier_fail.max_attempts THEN 'failed' ELSE 'queued' END,
            -- exponential backoff from otto.retry_base (30 s), at most 6 h; a server's Retry-After wins when longer
            due_at = now() + greatest(coalesce(frontier_fail.retry_after, '0'),
@@ -954,6 +957,19 @@ AS $fn$
      WHERE f.site_id = frontier_fail.site_id AND f.url = frontier_fail.url
     RETURNING f.state;
 $fn$;
+-- A worker is about to process a fetched page: count the attempt first, in
+-- its own transaction (committed and flushed by the crawler before it goes
+-- on), so that a page that kills the worker is known after the restart.
+-- Finishing the page (otto.ingest_page, otto.fetch_failed) sets it back to 0.
+CREATE FUNCTION otto.frontier_processing(site_id int, url text) RETURNS int
+LANGUAGE sql
+AS $fn$
+    UPDATE otto.frontier f SET crashes = f.crashes + 1
+     WHERE f.site_id = frontier_processing.site_id AND f.url = frontier_processing.url
+    RETURNING f.crashes - 1;
+$fn$;
+COMMENT ON FUNCTION otto.frontier_processing(int, text) IS 'Count a worker''s attempt to process the URL''s page before it begins; returns how many earlier attempts died unfinished (the crawler quarantines the URL at 2)';
+
 COMMENT ON FUNCTION otto.frontier_fail(int, text, text, text, interval, int) IS 'Record a failed fetch: retry with exponential backoff (otto.retry_base, 30 s, x 2^attempts, at most 6 h, or Retry-After when longer), give up after max_attempts; returns the new state';
 
 CREATE FUNCTION otto.frontier_release(owner int) RETURNS bigint
@@ -1009,8 +1025,10 @@ BEGIN
                                  make_interval(secs => fetch_failed.retry_after_s));
     ELSE
         UPDATE otto.frontier f
-           SET state = CASE WHEN fetch_failed.error_kind IN ('refused', 'robots') THEN 'refused' ELSE 'failed' END,
+           SET state = CASE WHEN fetch_failed.error_kind IN ('refused', 'robots') THEN 'refused'
+                            WHEN fetch_failed.error_kind = 'crash' THEN 'quarantined' ELSE 'failed' END,
                attempts = f.attempts + 1, last_status = fetch_failed.status,
+               crashes = CASE WHEN fetch_failed.error_kind = 'crash' THEN f.crashes ELSE 0 END,
                last_error = left(fetch_failed.error_kind || ': ' || fetch_failed.error, 1000),
                lease_owner = NULL, lease_until = NULL, last_fetched_at = now()
          WHERE f.site_id = fetch_failed.site_id AND f.url = fetch_failed.url
@@ -2340,20 +2358,25 @@ END
 $fn$;
 COMMENT ON FUNCTION otto.search_filter(jsonb) IS 'Search filters (see otto.search_ads) checked and made canonical (f), and their SQL conditions on otto.ad a with the canonical filters as $1: for the indexes (conds) and the same tests on the columns themselves (rconds); deals says good_deal was asked for';
 
--- How many ads the planner expects to meet conditions (otto.search_filter's,
--- filters as $1), without reading them.  VOLATILE: EXPLAIN is refused in
--- the others, and search_ads is STABLE.
-CREATE FUNCTION otto.search_estimate(conds text, filters jsonb) RETURNS float8
+-- How many ads the planner expects to meet search filters (through the
+-- filters' indexes: otto.search_filter's conds), without reading them.  It
+-- takes the filters, never SQL: the conditions are built from them here, as
+-- search_ads builds them.  VOLATILE: EXPLAIN is refused in the others, and
+-- search_ads is STABLE.
+CREATE FUNCTION otto.search_estimate(filters jsonb) RETURNS float8
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
+    sf   record;
     plan json;
 BEGIN
-    EXECUTE 'EXPLAIN (FORMAT JSON) SELECT FROM otto.ad a WHERE ' || conds INTO plan USING filters;
+    sf := otto.search_filter(filters);
+    EXECUTE 'EXPLAIN (FORMAT JSON) SELECT FROM otto.ad a WHERE ' || array_to_string(sf.conds, ' AND ') INTO plan USING sf.f;
     RETURN (plan->0->'Plan'->>'Plan Rows')::float8;
 END
 $fn$;
+COMMENT ON FUNCTION otto.search_estimate(jsonb) IS 'Ads the planner expects to match search filters (see otto.search_ads), read from the plan without running it';
 
 -- Live ads matching filters (a JSON object; see the comment below), sorted,
 -- a page at a time.  Each filter becomes one condition of a query planned
@@ -2441,7 +2464,7 @@ BEGIN
         -- filters' indexes, then sorted
         mode := CASE WHEN pass < 2 THEN 'run'
                      -- (per year, a tenth: the years' walks are bounded by the ranges)
-                     WHEN sort = 'deal' OR yr AND bymake OR otto.search_estimate(array_to_string(sf.conds, ' AND '), f)
+                     WHEN sort = 'deal' OR yr AND bymake OR otto.search_estimate(filters)
                                            < coalesce(nullif(current_setting('otto.search_bitmap_ads', true), '')::int, 30000)
                                              / CASE WHEN yr THEN 10 ELSE 1 END THEN 'all'
                      ELSE 'walk' END;
@@ -3448,14 +3471,39 @@ COMMENT ON COLUMN otto.tool.list_key IS 'Key of the result''s list that the limi
 COMMENT ON COLUMN otto.tool.builtin IS 'Shipped with Otto; tools users add (false) are kept by pg_dump';
 COMMENT ON COLUMN otto.tool.arg_params IS 'Argument names that differ from the function''s parameter names: {"argument": "parameter"}';
 
-CREATE FUNCTION otto.tool_check() RETURNS trigger
-LANGUAGE plpgsql
+-- A tool runs with the rights of otto.call_tool's owner, so it may only be
+-- code the extension itself ships: a function of schema otto that belongs to
+-- the extension and cannot write.  Checked when a tool is registered and
+-- again at each call (the function could have changed since).
+CREATE FUNCTION otto.tool_fn_check(tool text, fn regprocedure) RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
 AS $fn$
 BEGIN
-    IF (SELECT provolatile FROM pg_catalog.pg_proc WHERE oid = NEW.fn) = 'v' THEN
-        RAISE EXCEPTION 'tool %: % is volatile; tools must be read-only (STABLE) functions', NEW.name, NEW.fn
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_proc p
+                     JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_proc'::regclass AND d.objid = p.oid
+                                                AND d.deptype = 'e'
+                     JOIN pg_catalog.pg_extension e ON d.refclassid = 'pg_catalog.pg_extension'::regclass
+                                                   AND d.refobjid = e.oid AND e.extname = 'otto'
+                    WHERE p.oid = fn AND p.pronamespace = 'otto'::regnamespace AND p.prokind = 'f') THEN
+        RAISE EXCEPTION 'tool %: % is not a function of the otto extension', tool, fn
+              USING ERRCODE = 'insufficient_privilege',
+                    HINT = 'A tool can only call a function Otto ships in schema otto (see \df otto.*).';
+    END IF;
+    IF (SELECT provolatile FROM pg_catalog.pg_proc WHERE oid = fn) = 'v' THEN
+        RAISE EXCEPTION 'tool %: % is volatile; tools must be read-only (STABLE) functions', tool, fn
               USING ERRCODE = 'invalid_parameter_value';
     END IF;
+END
+$fn$;
+COMMENT ON FUNCTION otto.tool_fn_check(text, regprocedure) IS 'Refuses a tool function that is not a read-only function of the otto extension in schema otto (tools run with otto.call_tool''s rights)';
+
+CREATE FUNCTION otto.tool_check() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    PERFORM otto.tool_fn_check(NEW.name, NEW.fn);
     RETURN NEW;
 END
 $fn$;
@@ -3480,7 +3528,7 @@ DECLARE
 BEGIN
     args := coalesce(args, '{}');
     IF jsonb_typeof(args) <> 'object' THEN
-        RAISE EXCEPTION 'arguments%s must be a JSON object, not %', CASE WHEN path <> '' THEN ' of "' || path || '"' ELSE '' END,
+        RAISE EXCEPTION 'arguments% must be a JSON object, not %', CASE WHEN path <> '' THEN ' of "' || path || '"' ELSE '' END,
               jsonb_typeof(args) USING ERRCODE = 'invalid_parameter_value',
               HINT = 'Send an object with: ' || (SELECT string_agg(x, ', ') FROM jsonb_object_keys(props) x);
     END IF;
@@ -3584,6 +3632,7 @@ BEGIN
         RAISE EXCEPTION 'unknown tool "%"', name USING ERRCODE = 'undefined_function',
               HINT = 'Tools: ' || (SELECT string_agg(x.name, ', ' ORDER BY x.name) FROM otto.tool x);
     END IF;
+    PERFORM otto.tool_fn_check(t.name, t.fn);
     a := otto.tool_args(t.input_schema, args);
     lim := (a->>'limit')::int;
     -- the call by parameter name, each argument cast from $1 to the parameter's type;
@@ -3610,6 +3659,9 @@ BEGIN
         res := jsonb_set(res, ARRAY[t.list_key],
                          (SELECT jsonb_agg(e ORDER BY i) FROM jsonb_array_elements(res->t.list_key) WITH ORDINALITY x(e, i) WHERE i <= lim));
         trunc := true;
+    END IF;
+    IF t.list_key IS NOT NULL AND (res->>'limit')::bigint = lim + 1 THEN   -- the limit asked for, not the one passed
+        res := res || jsonb_build_object('limit', lim);
     END IF;
     IF res ? t.list_key THEN
         res := res || jsonb_build_object('truncated', trunc);
@@ -4501,7 +4553,7 @@ SELECT CASE c.counter WHEN 'pages' THEN 'otto_pages_fetched_total' WHEN 'errors'
 UNION ALL
 -- the frontier: URLs by state, and those due now (how many, how late the oldest)
 SELECT 'otto_frontier_urls', jsonb_build_object('site', s.name, 'state', st.state), count(f.url)
-  FROM otto.site s CROSS JOIN (VALUES ('queued'), ('leased'), ('done'), ('failed'), ('refused')) st(state)
+  FROM otto.site s CROSS JOIN (VALUES ('queued'), ('leased'), ('done'), ('failed'), ('refused'), ('quarantined')) st(state)
   LEFT JOIN otto.frontier f ON f.site_id = s.site_id AND f.state = st.state
  GROUP BY s.name, st.state
 UNION ALL
@@ -4647,4 +4699,4 @@ GRANT EXECUTE ON FUNCTION otto.login(text), otto.logout(), otto.tools(), otto.ca
     otto.user_event_add(bigint, text), otto.view_ad(bigint), otto.like_ad(bigint), otto.unlike_ad(bigint),
     otto.search_save(text, jsonb, text[]), otto.alerts_read(bigint), otto.review_model(text, text, int, text, text),
     otto.review_save(text, text, text, int, text, int, text, text),
-    otto.review_seller(text, text, int, text, text), otto.search_estimate(text, jsonb) TO otto_app;
+    otto.review_seller(text, text, int, text, text), otto.search_estimate(jsonb) TO otto_app;

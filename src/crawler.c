@@ -55,6 +55,10 @@ static int	robots_max_age_s = 86400;
 static int	crawler_naptime_ms = 1000;
 static int	page_body_retention_s = 86400;
 static int	retry_base_ms = 30000;
+static char *inject_crash_url = NULL;
+
+/* Processing attempts of one page that may die before it is quarantined. */
+#define CRASHES_TO_QUARANTINE 2
 
 /* A site as the worker needs it; refreshed at every claim. */
 typedef struct CrawlSite
@@ -153,6 +157,12 @@ CrawlerGucInit(void)
 							"otto.maintenance() drops older bodies; kept bodies can be re-parsed with otto.ingest_page.",
 							&page_body_retention_s,
 							86400, 0, INT_MAX, PGC_USERSET, GUC_UNIT_S, NULL, NULL, NULL);
+	/* fault injection for tests, in the spirit of PostgreSQL's injection points */
+	DefineCustomStringVariable("otto.inject_crash_url",
+							   "Testing only: a crawler worker aborts (crashing the server) while processing a page whose URL contains this text.",
+							   "Empty: off.  Superusers only.  Tests that a page which kills the worker is quarantined.",
+							   &inject_crash_url,
+							   "", PGC_SUSET, GUC_NOT_IN_SAMPLE | GUC_SUPERUSER_ONLY, NULL, NULL, NULL);
 }
 
 /* ---------------------------------------------------------------------
@@ -744,6 +754,42 @@ fetch_meta(FetchResult *r, Fetch *f)
 	return b.data;
 }
 
+/*
+ * Before a page is processed (decoded, parsed, stored), count the attempt in
+ * a transaction of its own that reaches the WAL on disk whatever
+ * synchronous_commit says: a page that crashes the worker (and so restarts
+ * the server) is known after the restart.  One whose earlier attempts died
+ * CRASHES_TO_QUARANTINE times is quarantined instead (false): the server
+ * restarts at most that many times for it, whatever bug is left.
+ */
+static bool
+begin_processing(CrawlUrl *it)
+{
+	Oid			types[2] = {INT4OID, TEXTOID};
+	Datum		values[2] = {Int32GetDatum(it->site_id), CStringGetTextDatum(it->url)};
+	int64		died = 0;
+	char	   *why;
+
+	SetConfigOption("synchronous_commit", "on", PGC_USERSET, PGC_S_SESSION);
+	run_sql("SELECT otto.frontier_processing($1, $2)::bigint", 2, types, values, NULL, int64_row, &died, NULL);
+	SetConfigOption("synchronous_commit", "off", PGC_USERSET, PGC_S_SESSION);
+	if (died < CRASHES_TO_QUARANTINE)
+	{
+		if (inject_crash_url && inject_crash_url[0] && strstr(it->url, inject_crash_url))
+		{
+			ereport(LOG, (errmsg("otto crawler %d: otto.inject_crash_url matches %s: aborting", worker_index, it->url)));
+			abort();
+		}
+		return true;
+	}
+	why = psprintf("processing this page killed the worker %d times: quarantined, not processed again", (int) died);
+	ereport(WARNING,
+			(errmsg("otto crawler %d: %s: %s", worker_index, it->url, why),
+			 errhint("Keep the page for a bug report (curl it), then: UPDATE otto.frontier SET state = 'queued', crashes = 0 WHERE url = '...'.")));
+	record_failure(it, "crash", why, 0, false, -1, NULL);
+	return false;
+}
+
 /* A transfer is over: store the page or record what went wrong. */
 static void
 fetch_done(Fetch *f, CURLcode rc)
@@ -757,6 +803,14 @@ fetch_done(Fetch *f, CURLcode rc)
 	MemoryContextSwitchTo(page_cxt);
 	politeness_done(it->h->slot, worker_index);
 	nrunning--;
+	if (!it->is_robots && !begin_processing(it))
+	{
+		metrics_count_fetch(false, 0, "crash", 0, 0);
+		MemoryContextSwitchTo(TopMemoryContext);
+		fetch_destroy(f);
+		item_free(it);
+		return;
+	}
 	fetch_finish(f, rc, &r);
 	meta = fetch_meta(&r, f);
 

@@ -94,6 +94,8 @@ address_is_private(const struct sockaddr *sa)
 	{
 		const uint8 *b = ((const struct sockaddr_in6 *) sa)->sin6_addr.s6_addr;
 		static const uint8 mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+		static const uint8 nat64[12] = {0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0};
+		static const uint8 translated[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0};
 		bool		zero10 = true;
 
 		for (int i = 0; i < 10; i++)
@@ -102,8 +104,19 @@ address_is_private(const struct sockaddr *sa)
 			return ipv4_is_private((uint32) b[12] << 24 | b[13] << 16 | b[14] << 8 | b[15]);
 		if (zero10 && b[10] == 0 && b[11] == 0)	/* ::, ::1, deprecated ::a.b.c.d */
 			return true;
+		/* addresses that reach IPv4: judged by the IPv4 address they carry */
+		if (memcmp(b, nat64, 12) == 0 ||	/* 64:ff9b::/96 NAT64 */
+			memcmp(b, translated, 12) == 0) /* ::ffff:0:a.b.c.d IPv4-translated */
+			return ipv4_is_private((uint32) b[12] << 24 | b[13] << 16 | b[14] << 8 | b[15]);
+		if (b[0] == 0x20 && b[1] == 0x02)	/* 2002::/16 6to4: the IPv4 address follows */
+			return ipv4_is_private((uint32) b[2] << 24 | b[3] << 16 | b[4] << 8 | b[5]);
 		return (b[0] & 0xfe) == 0xfc	/* fc00::/7 unique local */
 			|| (b[0] == 0xfe && (b[1] & 0xc0) == 0x80)	/* fe80::/10 link-local */
+			|| (b[0] == 0xfe && (b[1] & 0xc0) == 0xc0)	/* fec0::/10 site-local (deprecated) */
+			|| (b[0] == 0x00 && b[1] == 0x64 && b[2] == 0xff && b[3] == 0x9b && b[4] == 0 && b[5] == 0x01)	/* 64:ff9b:1::/48 local NAT64 */
+			|| (b[0] == 0x01 && b[1] == 0x00 && !(b[2] | b[3] | b[4] | b[5] | b[6] | b[7]))	/* 100::/64 discard */
+			|| (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0x0d && b[3] == 0xb8)	/* 2001:db8::/32 documentation */
+			|| (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0 && b[3] == 0)	/* 2001::/32 Teredo (hides its IPv4) */
 			|| b[0] == 0xff;		/* multicast */
 	}
 	return true;				/* unknown families are never public */
@@ -130,7 +143,7 @@ otto_address_is_private(PG_FUNCTION_ARGS)
 	}
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-			 errmsg("\"%.100s\" is not an IPv4 or IPv6 address", s)));
+			 errmsg("\"%.*s\" is not an IPv4 or IPv6 address", OTTO_CLIP(s, 100))));
 	PG_RETURN_NULL();
 }
 
@@ -228,6 +241,43 @@ host_allowed(Fetch *f, const char *url)
 }
 
 /*
+ * Mark the fetch refused, saying why.  The reason quotes what the server
+ * sent, which need not be text: bytes outside printable ASCII become '?', so
+ * that the reason stays valid in any encoding and is cut at no character.
+ */
+static void
+refuse(Fetch *f, const char *fmt, const char *what)
+{
+	f->refused = true;
+	snprintf(f->refused_why, sizeof(f->refused_why), fmt, what);
+	for (char *c = f->refused_why; *c; c++)
+		if ((unsigned char) *c < 0x20 || (unsigned char) *c >= 0x7f)
+			*c = '?';
+}
+
+/*
+ * Before each request libcurl sends, the first and every redirect's: the URL
+ * it is about to ask for must be on the site.  This checks what libcurl
+ * itself follows, whatever the headers said (fetch_header refuses earlier,
+ * without connecting, for the common case).
+ */
+static int
+fetch_prereq(void *clientp, char *conn_primary_ip, char *conn_local_ip, int conn_primary_port, int conn_local_port)
+{
+	Fetch	   *f = clientp;
+	char	   *url = NULL;
+
+	curl_easy_getinfo(f->easy, CURLINFO_EFFECTIVE_URL, &url);
+	if (url == NULL || !host_allowed(f, url))
+	{
+		f->refused = true;
+		refuse(f, "redirect to %.150s leaves the site", url ? url : "?");
+		return CURL_PREREQFUNC_ABORT;
+	}
+	return CURL_PREREQFUNC_OK;
+}
+
+/*
  * Keep the validators and the headers that decide what happens next; at the
  * end of a redirect's headers, refuse to follow it off the site.
  */
@@ -259,9 +309,7 @@ fetch_header(char *buf, size_t size, size_t nmemb, void *p)
 			next = otto_url_normalize(current, f->location, &why);
 			if (next == NULL || !host_allowed(f, next))
 			{
-				f->refused = true;
-				snprintf(f->refused_why, sizeof(f->refused_why),
-						 "redirect to %.150s leaves the site", f->location);
+				refuse(f, "redirect to %.150s leaves the site", f->location);
 				return 0;
 			}
 		}
@@ -277,7 +325,7 @@ fetch_header(char *buf, size_t size, size_t nmemb, void *p)
 		f->last_modified = header_value(f, colon + 1, len - (colon + 1 - buf));
 	else if (HEADER_IS("content-type"))
 		f->content_type = header_value(f, colon + 1, len - (colon + 1 - buf));
-	else if (HEADER_IS("location"))
+	else if (HEADER_IS("location") && f->location == NULL)	/* libcurl follows the first */
 		f->location = header_value(f, colon + 1, len - (colon + 1 - buf));
 	else if (HEADER_IS("retry-after"))
 		f->retry_after = header_value(f, colon + 1, len - (colon + 1 - buf));
@@ -341,6 +389,8 @@ fetch_create(MemoryContext parent, const char *url, char **hosts, int nhosts,
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, f);
 	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, fetch_header);
 	curl_easy_setopt(e, CURLOPT_HEADERDATA, f);
+	curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, fetch_prereq);
+	curl_easy_setopt(e, CURLOPT_PREREQDATA, f);
 	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
 	MemoryContextSwitchTo(old);
 	return f;
@@ -446,11 +496,16 @@ PG_FUNCTION_INFO_V1(otto_decode_body);
 Datum
 otto_decode_body(PG_FUNCTION_ARGS)
 {
-	bytea	   *b = PG_GETARG_BYTEA_PP(0);
+	bytea	   *b;
 	char	   *ct = PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1));
 	char	   *error;
-	char	   *s = decode_body(VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b), ct, &error);
+	char	   *s;
 
+	/* not STRICT: a NULL content type means "no header", but no body is no text */
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	b = PG_GETARG_BYTEA_PP(0);
+	s = decode_body(VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b), ct, &error);
 	if (s == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE),

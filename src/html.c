@@ -295,11 +295,15 @@ html_walk(HtmlWalker *w, const char *buf, size_t len, HtmlCallback cb, void *arg
 	w->elements = 0;
 	w->in_script = false;
 	w->opened_html = w->closed_html = false;
-	while (i < len)
+	for (unsigned int tokens = 1; i < len; tokens++)
 	{
-		const char *lt = memchr(buf + i, '<', len - i);
-		size_t		at = lt ? (size_t) (lt - buf) : len;
+		const char *lt;
+		size_t		at;
 
+		if (w->tick && tokens % 4096 == 0)
+			w->tick();
+		lt = memchr(buf + i, '<', len - i);
+		at = lt ? (size_t) (lt - buf) : len;
 		if (at > i)
 		{
 			w->text = (HtmlSlice) {buf + i, at - i};
@@ -412,6 +416,12 @@ html_walk(HtmlWalker *w, const char *buf, size_t len, HtmlCallback cb, void *arg
 		}
 	}
 	pop_to(w, 0, cb, arg);
+}
+
+bool
+html_tag_is(const HtmlWalker *w, const char *name)
+{
+	return slice_ieq(w->tag, name);
 }
 
 const HtmlSlice *

@@ -88,9 +88,14 @@ struct HtmlWalker
 	long		elements;		/* start tags seen */
 	bool		opened_html;	/* saw <html> */
 	bool		closed_html;	/* saw </html>: the document arrived whole */
+	/* set by the caller (html_walk keeps it): called every few thousand tokens, may not return */
+	void		(*tick) (void);
 };
 
 extern void html_walk(HtmlWalker *w, const char *buf, size_t len, HtmlCallback cb, void *arg);
+
+/* Is the current start tag (at any depth) named name (lower case)? */
+extern bool html_tag_is(const HtmlWalker *w, const char *name);
 
 /* Attribute of the current start tag (raw value), or NULL. */
 extern const HtmlSlice *html_attr(const HtmlWalker *w, const char *name);

@@ -24,7 +24,7 @@
 /* otto.page.error_kind's values, in its CHECK's order */
 static const char *const error_kinds[] = {
 	"timeout", "connect", "dns", "reset", "too_large", "too_many_redirects", "refused", "robots",
-	"http", "parse", "charset", "content_type", "other"
+	"http", "parse", "charset", "content_type", "other", "crash"
 };
 
 /* upper bounds of the latency buckets, in seconds (Prometheus' defaults) */

@@ -9,8 +9,15 @@
 #include <signal.h>
 
 #include "datatype/timestamp.h"
+#include "mb/pg_wchar.h"
 
 #define OTTO_VERSION "1.0"
+
+/*
+ * A value quoted in a message, at most n bytes and cut at a character
+ * boundary: errmsg("... \"%.*s\"", OTTO_CLIP(s, 100)).
+ */
+#define OTTO_CLIP(s, n) (int) pg_mbcliplen((s), strlen(s), (n)), (s)
 
 /* GUCs (otto.c) */
 extern char *otto_database;

@@ -23,6 +23,7 @@
 #include "postgres.h"
 
 #include "catalog/pg_collation.h"
+#include "common/hashfn.h"
 #include "catalog/pg_type.h"
 #include "common/jsonapi.h"
 #include "executor/spi.h"
@@ -30,6 +31,7 @@
 #include "funcapi.h"
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
+#include "miscadmin.h"
 #include "regex/regex.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
@@ -45,6 +47,16 @@
 
 #define MAX_RULES 64
 #define MAX_TEXT_BYTES (64 * 1024)	/* per captured value */
+#define MAX_FEATURES 1000		/* equipment items kept of one ad */
+
+/*
+ * Memory per page.  Every step is linear in the page and keeps at most: the
+ * walker (fixed, ~60 kB), captured values (each at most MAX_TEXT_BYTES), the
+ * script bodies worth a look (a copy of part of the page), the features (at
+ * most MAX_FEATURES), a listing's cards (a few pointers each, at most one per
+ * card element) or a page's links (two offsets and a hash each, at most one
+ * per <a> element), and the result.  bench/hostile.sh measures the peak.
+ */
 
 /* Where a value came from, in rising precedence (see the file comment). */
 typedef enum Source
@@ -122,6 +134,13 @@ regex_capture(const char *pattern, const char *s)
 	return out;
 }
 
+/* html_walk's tick: a long parse can be cancelled (statement_timeout, pg_cancel_backend). */
+static void
+parse_tick(void)
+{
+	CHECK_FOR_INTERRUPTS();
+}
+
 /* ---------------------------------------------------------------- values */
 
 /* One extracted field: its value and the source it came from. */
@@ -178,8 +197,9 @@ decode_text(const char *p, size_t len)
 static void
 append_capped(StringInfo s, const char *p, size_t len)
 {
+	/* cut at a character boundary: the value is stored as text and jsonb */
 	if (s->len + len > MAX_TEXT_BYTES)
-		len = s->len < MAX_TEXT_BYTES ? MAX_TEXT_BYTES - s->len : 0;
+		len = s->len < MAX_TEXT_BYTES ? pg_mbcliplen(p, len, MAX_TEXT_BYTES - s->len) : 0;
 	if (len > 0)
 	{
 		appendBinaryStringInfo(s, p, len);
@@ -360,7 +380,7 @@ load_rules(const char *url)
 	if (norm == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid page URL \"%.100s\": %s", url, why)));
+				 errmsg("invalid page URL \"%.*s\": %s", OTTO_CLIP(url, 100), why)));
 	host = (char *) otto_url_host(norm, &host_len);
 	host = pnstrdup(host, host_len);
 
@@ -615,13 +635,18 @@ json_valid(char *s, int len)
 	return pg_parse_json(lex, &nullSemAction) == JSON_SUCCESS;
 }
 
-/* The balanced {...} starting at p (string-aware), or NULL. */
+/*
+ * The balanced {...} starting at p (string-aware), or NULL.  Reads at most
+ * *budget bytes and takes what it read from *budget.
+ */
 static char *
-balanced_object(const char *p, const char *end, int *len)
+balanced_object(const char *p, const char *end, int *len, size_t *budget)
 {
 	int			depth = 0;
 	bool		in_str = false;
 
+	if ((size_t) (end - p) > *budget)
+		end = p + *budget;
 	for (const char *q = p; q < end; q++)
 	{
 		if (in_str)
@@ -638,9 +663,11 @@ balanced_object(const char *p, const char *end, int *len)
 		else if (*q == '}' && --depth == 0)
 		{
 			*len = q - p + 1;
+			*budget -= *len;
 			return (char *) p;
 		}
 	}
+	*budget -= end - p;
 	return NULL;
 }
 
@@ -687,22 +714,32 @@ scan_scalar(void *state, char *token, JsonTokenType type)
 }
 
 /*
- * The script object: the first balanced {...} after the marker that parses
- * as JSON and has the required key; its top-level members mapped by the
- * site's keys (one pass of PostgreSQL's JSON parser, no jsonb built).
+ * The script object: the first balanced {...} right after the marker that
+ * parses as JSON and has the required key; its top-level members mapped by
+ * the site's keys (one pass of PostgreSQL's JSON parser, no jsonb built).
+ * Each try reads from its brace onwards, so the tries share a budget of a
+ * few times the script's length: a script of many unclosed markers costs
+ * linear time, not quadratic.
  */
 static void
 take_script_object(Extract *x, char *body)
 {
 	SiteRules  *r = x->rules;
+	size_t		body_len = strlen(body);
+	size_t		marker_len = strlen(r->script_marker);
+	char	   *end = body + body_len;
+	size_t		budget = 2 * body_len + 65536;
 	char	   *m = strstr(body, r->script_marker);
 
-	while (m)
+	while (m && budget > 0)
 	{
-		char	   *brace = strchr(m, '{');
+		/* the object opens right after the marker ("push({", "push( {") */
+		size_t		near = Min((size_t) (end - m), marker_len + 16);
+		char	   *brace = memchr(m, '{', near);
 		int			len;
-		char	   *obj = brace ? balanced_object(brace, body + strlen(body), &len) : NULL;
+		char	   *obj = brace ? balanced_object(brace, end, &len, &budget) : NULL;
 
+		CHECK_FOR_INTERRUPTS();
 		if (obj)
 		{
 			ObjectScan	scan = {0};
@@ -970,9 +1007,9 @@ type_ad(Extract *x, const char *page_url, bool truncated)
 		"condition", NULL
 	};
 	static const char *const text_fields[] = {"title", "make", "model", "emission_class", "location", "region", NULL};
-	StringInfoData rawbuf;
+	const char *raw[lengthof(vocab_fields)];	/* unknown spellings, by field */
+	bool		any_raw = false;
 
-	initStringInfo(&rawbuf);
 	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
 
 	/* identity: canonical URL and the site's ad id */
@@ -1056,16 +1093,15 @@ type_ad(Extract *x, const char *page_url, bool truncated)
 	/* categorical fields through the vocabulary; unknown ones kept raw */
 	for (int i = 0; vocab_fields[i]; i++)
 	{
+		const char *code;
+
+		raw[i] = NULL;
 		if ((t = field_text(x, vocab_fields[i])) == NULL)
 			continue;
-		{
-			const char *code = vocab_lookup(vocab_fields[i], t);
-
-			if (code)
-				put_str(&st, vocab_fields[i], code);
-			else
-				appendStringInfo(&rawbuf, "%s%s", rawbuf.len ? "\x01" : "", psprintf("%s\x02%s", vocab_fields[i], t));
-		}
+		if ((code = vocab_lookup(vocab_fields[i], t)) != NULL)
+			put_str(&st, vocab_fields[i], code);
+		else
+			raw[i] = t, any_raw = true;
 	}
 	t = field_text(x, "seller_id");
 	if (t)
@@ -1101,20 +1137,13 @@ type_ad(Extract *x, const char *page_url, bool truncated)
 		v.val.boolean = true;
 		pushJsonbValue(&st, WJB_VALUE, &v);
 	}
-	if (rawbuf.len)
+	if (any_raw)
 	{
-		char	   *save;
-		char	   *item = strtok_r(rawbuf.data, "\x01", &save);
-
 		put_key(&st, "raw");
 		pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
-		for (; item; item = strtok_r(NULL, "\x01", &save))
-		{
-			char	   *sep = strchr(item, '\x02');
-
-			*sep = '\0';
-			put_str(&st, item, sep + 1);
-		}
+		for (int i = 0; vocab_fields[i]; i++)
+			if (raw[i])
+				put_str(&st, vocab_fields[i], raw[i]);
 		pushJsonbValue(&st, WJB_END_OBJECT, NULL);
 	}
 	res = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
@@ -1165,7 +1194,8 @@ otto_parse_ad(PG_FUNCTION_ARGS)
 	check_size(html);
 	r = load_rules(url);
 	x = extract_init(r);
-	w = palloc(sizeof(HtmlWalker));
+	w = palloc0(sizeof(HtmlWalker));
+	w->tick = parse_tick;
 	html_walk(w, VARDATA_ANY(html), VARSIZE_ANY_EXHDR(html), ad_callback, x);
 	for (int i = 0; i < r->nrules; i++)
 		if (r->rules[i].kind == RULE_COUNT && x->counts[i] > 0)
@@ -1184,6 +1214,21 @@ otto_parse_ad(PG_FUNCTION_ARGS)
 }
 
 /* ---------------------------------------------------------------- listings */
+
+/* dynahash over C strings kept elsewhere: the key is the pointer, compared by content */
+static uint32
+cstring_ptr_hash(const void *key, Size keysize)
+{
+	const char *s = *(char *const *) key;
+
+	return hash_bytes((const unsigned char *) s, strlen(s));
+}
+
+static int
+cstring_ptr_match(const void *a, const void *b, Size keysize)
+{
+	return strcmp(*(char *const *) a, *(char *const *) b);
+}
 
 static bool
 listing_callback(HtmlWalker *w, HtmlEvent ev, void *arg)
@@ -1259,7 +1304,8 @@ otto_parse_listing(PG_FUNCTION_ARGS)
 	HtmlWalker *w;
 	JsonbParseState *st = NULL;
 	ListCell   *lc;
-	List	   *seen = NIL;
+	HTAB	   *seen;
+	HASHCTL		ctl = {0};
 	const char *why;
 	int			promoted = 0;
 
@@ -1275,9 +1321,17 @@ otto_parse_listing(PG_FUNCTION_ARGS)
 	x->title_depth = -1;
 	initStringInfo(&x->card_title);
 	initStringInfo(&x->all_text);
-	w = palloc(sizeof(HtmlWalker));
+	w = palloc0(sizeof(HtmlWalker));
+	w->tick = parse_tick;
 	html_walk(w, VARDATA_ANY(html), VARSIZE_ANY_EXHDR(html), listing_callback, x);
 
+	/* ids seen, to skip an ad shown twice (promoted and in place) */
+	ctl.keysize = sizeof(char *);
+	ctl.entrysize = sizeof(char *);
+	ctl.hash = cstring_ptr_hash;
+	ctl.match = cstring_ptr_match;
+	ctl.hcxt = CurrentMemoryContext;
+	seen = hash_create("otto listing ids", 64, &ctl, HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
 	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
 	put_key(&st, "ads");
 	pushJsonbValue(&st, WJB_BEGIN_ARRAY, NULL);
@@ -1287,22 +1341,19 @@ otto_parse_listing(PG_FUNCTION_ARGS)
 		char	   *ad_url = card[3] ? otto_url_normalize(url, card[3], &why) : NULL;
 		char	   *id = card[0];
 		int64		price;
-		ListCell   *sc;
-		bool		dup = false;
+		bool		dup;
 
+		CHECK_FOR_INTERRUPTS();
 		if (id == NULL && ad_url && r->ad_pattern)
 			id = regex_capture(r->ad_pattern, ad_url);
 		if (id == NULL)
 			continue;
-		foreach(sc, seen)
-			if (strcmp(lfirst(sc), id) == 0)
-				dup = true;
+		hash_search(seen, &id, HASH_ENTER, &dup);
 		if (dup)
 		{
 			promoted++;
 			continue;
 		}
-		seen = lappend(seen, id);
 		pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
 		put_str(&st, "source_ad_id", id);
 		put_str(&st, "url", ad_url);
@@ -1335,30 +1386,68 @@ otto_parse_listing(PG_FUNCTION_ARGS)
 
 typedef struct LinkState
 {
-	List	   *hrefs;
-	char	   *base;
+	HtmlSlice  *hrefs;			/* raw href values, pointing into the page */
+	int			nhrefs,
+				cap;
+	HtmlSlice	base;
+	bool		has_base;
 } LinkState;
 
 static bool
 links_callback(HtmlWalker *w, HtmlEvent ev, void *arg)
 {
 	LinkState  *s = arg;
+	const HtmlSlice *href;
 
-	if (ev != HTML_START || w->depth > HTML_MAX_DEPTH)
+	/* by the tag itself: links count at any depth, inside unclosed elements too */
+	if (ev != HTML_START || (href = html_attr(w, "href")) == NULL)
 		return true;
-	if (strcmp(w->stack[w->depth - 1].name, "a") == 0)
+	if (html_tag_is(w, "a"))
 	{
-		char	   *href = attr_text(w, "href");
-
-		if (href)
-			s->hrefs = lappend(s->hrefs, href);
+		if (s->nhrefs == s->cap)
+		{
+			s->cap = s->cap ? s->cap * 2 : 256;
+			s->hrefs = s->hrefs ? repalloc_huge(s->hrefs, s->cap * sizeof(HtmlSlice))
+				: palloc(s->cap * sizeof(HtmlSlice));
+		}
+		s->hrefs[s->nhrefs++] = *href;
 	}
-	else if (strcmp(w->stack[w->depth - 1].name, "base") == 0 && s->base == NULL)
-		s->base = attr_text(w, "href");
+	else if (html_tag_is(w, "base") && !s->has_base)
+	{
+		s->base = *href;
+		s->has_base = true;
+	}
 	return true;
 }
 
-/* SQL: otto.extract_links(html, base_url) returns setof text (absolute, normalised, unique). */
+/* A link's absolute, normalised URL (or NULL), in the current context. */
+static char *
+link_url(const char *base, HtmlSlice href)
+{
+	char	   *h = decode_text(href.p, href.len);
+	const char *why;
+
+	while (*h == ' ')
+		h++;
+	if (*h == '#' || *h == '\0')
+		return NULL;			/* fragment-only: the same page */
+	return otto_url_normalize(base, h, &why);	/* javascript:, mailto:, tel: ... give NULL */
+}
+
+typedef struct LinkSeen
+{
+	uint64		hash;			/* of the normalised URL */
+	int			first;			/* the href that gave it first */
+} LinkSeen;
+
+/*
+ * SQL: otto.extract_links(html, base_url) returns setof text (absolute,
+ * normalised, unique, in document order).  Memory is linear in the number of
+ * links, not in their length: the links are kept as offsets into the page and
+ * the URLs seen as 64-bit hashes (an equal hash is confirmed on the strings),
+ * and each URL is built in a context reset per link.  The rows go to a
+ * tuplestore, which spills to disk past work_mem.
+ */
 PG_FUNCTION_INFO_V1(otto_extract_links);
 Datum
 otto_extract_links(PG_FUNCTION_ARGS)
@@ -1366,13 +1455,15 @@ otto_extract_links(PG_FUNCTION_ARGS)
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	text	   *html = PG_GETARG_TEXT_PP(0);
 	char	   *page_url = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	LinkState	s = {NIL, NULL};
+	LinkState	s = {0};
 	HtmlWalker *w;
 	const char *why;
 	char	   *base;
-	ListCell   *lc;
 	HTAB	   *seen;
-	HASHCTL		ctl;
+	HASHCTL		ctl = {0};
+	MemoryContext per_link,
+				old;
+	uint64		seed = (uint64) random() << 32 | (uint64) random();
 
 	check_size(html);
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
@@ -1380,42 +1471,58 @@ otto_extract_links(PG_FUNCTION_ARGS)
 	if (base == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid base URL \"%.100s\": %s", page_url, why)));
-	w = palloc(sizeof(HtmlWalker));
+				 errmsg("invalid base URL \"%.*s\": %s", OTTO_CLIP(page_url, 100), why)));
+	w = palloc0(sizeof(HtmlWalker));
+	w->tick = parse_tick;
 	html_walk(w, VARDATA_ANY(html), VARSIZE_ANY_EXHDR(html), links_callback, &s);
-	if (s.base)
+	if (s.has_base)
 	{
 		/* <base href> may itself be relative to the document's URL */
-		char	   *b = otto_url_normalize(base, s.base, &why);
+		char	   *b = otto_url_normalize(base, decode_text(s.base.p, s.base.len), &why);
 
 		if (b)
 			base = b;
 	}
-	memset(&ctl, 0, sizeof(ctl));
-	ctl.keysize = OTTO_URL_MAX + 1;
-	ctl.entrysize = OTTO_URL_MAX + 1;
+	ctl.keysize = sizeof(uint64);
+	ctl.entrysize = sizeof(LinkSeen);
 	ctl.hcxt = CurrentMemoryContext;
-	seen = hash_create("otto links", 256, &ctl, HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
-	foreach(lc, s.hrefs)
+	seen = hash_create("otto links", 256, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	per_link = AllocSetContextCreate(CurrentMemoryContext, "otto link", ALLOCSET_SMALL_SIZES);
+	for (int i = 0; i < s.nhrefs; i++)
 	{
-		char	   *href = lfirst(lc);
 		char	   *abs;
+		uint64		h;
+		LinkSeen   *e;
 		bool		found;
 		Datum		value;
 		bool		isnull = false;
 
-		while (*href == ' ')
-			href++;
-		if (*href == '#' || *href == '\0')
-			continue;			/* fragment-only: the same page */
-		abs = otto_url_normalize(base, href, &why);	/* javascript:, mailto:, tel: ... give NULL */
+		CHECK_FOR_INTERRUPTS();
+		MemoryContextReset(per_link);
+		old = MemoryContextSwitchTo(per_link);
+		abs = link_url(base, s.hrefs[i]);
+		MemoryContextSwitchTo(old);
 		if (abs == NULL)
 			continue;
-		hash_search(seen, abs, HASH_ENTER, &found);
+		/* seeded per call, so that a page cannot be made of colliding URLs */
+		h = hash_bytes_extended((const unsigned char *) abs, strlen(abs), seed);
+		e = hash_search(seen, &h, HASH_ENTER, &found);
 		if (found)
-			continue;
+		{
+			char	   *other;
+
+			old = MemoryContextSwitchTo(per_link);
+			other = link_url(base, s.hrefs[e->first]);
+			MemoryContextSwitchTo(old);
+			if (strcmp(other, abs) == 0)
+				continue;
+			/* a true 64-bit collision: keep the link (a rare repeat beats a lost link) */
+		}
+		else
+			e->first = i;
 		value = CStringGetTextDatum(abs);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, &value, &isnull);
+		pfree(DatumGetPointer(value));
 	}
 	return (Datum) 0;
 }

@@ -235,7 +235,7 @@ otto_robots_allowed(PG_FUNCTION_ARGS)
 	if (norm == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid URL \"%.100s\": %s", url, why)));
+				 errmsg("invalid URL \"%.*s\": %s", OTTO_CLIP(url, 100), why)));
 	PG_RETURN_BOOL(robots_allows(robots_parse(txt, product_token(ua)), otto_url_path(norm)));
 }
 

@@ -36,7 +36,7 @@ PG_FUNCTION_INFO_V1(otto_tool_exec);
 Datum
 otto_tool_exec(PG_FUNCTION_ARGS)
 {
-	char	   *query = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char	   *query;
 	Datum		args = PG_GETARG_DATUM(1);
 	Oid			argtypes[1] = {JSONBOID};
 	char		nulls[1] = {PG_ARGISNULL(1) ? 'n' : ' '};
@@ -47,6 +47,12 @@ otto_tool_exec(PG_FUNCTION_ARGS)
 	Datum		result = (Datum) 0;
 	bool		isnull = true;
 
+	/* not STRICT: NULL arguments are a tool without any ($1 IS NULL) */
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("a tool query must not be NULL")));
+	query = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	if (armed)
 		enable_timeout_at(STATEMENT_TIMEOUT, deadline);
 	PG_TRY();

@@ -595,7 +595,7 @@ otto_normalize_url(PG_FUNCTION_ARGS)
 	if (!norm)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid URL \"%.100s%s\": %s", url, strlen(url) > 100 ? "..." : "", why),
+				 errmsg("invalid URL \"%.*s%s\": %s", OTTO_CLIP(url, 100), strlen(url) > 100 ? "..." : "", why),
 				 errhint("Give an absolute http or https URL.")));
 	PG_RETURN_TEXT_P(cstring_to_text(norm));
 }

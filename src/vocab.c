@@ -23,9 +23,16 @@
 
 #include "otto.h"
 
+/* A field and a folded spelling, each zero-padded (no separator in band). */
+typedef struct VocabKey
+{
+	char		field[32];
+	char		spelling[96];
+} VocabKey;
+
 typedef struct VocabEntry
 {
-	char		key[128];		/* field '\x01' folded spelling */
+	VocabKey	key;
 	char		code[64];
 } VocabEntry;
 
@@ -83,23 +90,30 @@ vocab_invalidate(Datum arg, Oid relid)
 		vocab_valid = false;
 }
 
-/* The cache key of a field's spelling. */
-static char *
-vocab_key(const char *field, const char *spelling)
+/* The cache key of a field's spelling; false when either is too long to be in the cache. */
+static bool
+vocab_key(const char *field, const char *spelling, VocabKey *key)
 {
-	return psprintf("%s\x01%s", field, vocab_fold(spelling));
+	char	   *folded = vocab_fold(spelling);
+
+	memset(key, 0, sizeof(*key));
+	if (strlen(field) >= sizeof(key->field) || strlen(folded) >= sizeof(key->spelling))
+		return false;
+	strcpy(key->field, field);
+	strcpy(key->spelling, folded);
+	return true;
 }
 
 static void
 vocab_add(const char *field, const char *spelling, const char *code)
 {
 	VocabEntry *e;
-	char	   *key = vocab_key(field, spelling);
+	VocabKey	key;
 	bool		found;
 
-	if (strlen(key) >= sizeof(e->key) || strlen(code) >= sizeof(e->code))
+	if (!vocab_key(field, spelling, &key) || strlen(code) >= sizeof(e->code))
 		return;
-	e = hash_search(vocab, key, HASH_ENTER, &found);
+	e = hash_search(vocab, &key, HASH_ENTER, &found);
 	if (!found)
 		strlcpy(e->code, code, sizeof(e->code));
 }
@@ -122,10 +136,10 @@ vocab_load(void)
 	vocab_valid = true;			/* an invalidation during the load marks it stale again */
 	vocab_relid = get_relname_relid("vocabulary", get_namespace_oid("otto", false));
 	memset(&ctl, 0, sizeof(ctl));
-	ctl.keysize = sizeof(((VocabEntry *) 0)->key);
+	ctl.keysize = sizeof(VocabKey);
 	ctl.entrysize = sizeof(VocabEntry);
 	ctl.hcxt = vocab_cxt;
-	vocab = hash_create("otto vocabulary", 256, &ctl, HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+	vocab = hash_create("otto vocabulary", 256, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 
 	SPI_connect();
 	ret = SPI_execute("SELECT field, code, label_sr, label_en, spellings FROM otto.vocabulary", true, 0);
@@ -174,14 +188,13 @@ const char *
 vocab_lookup(const char *field, const char *spelling)
 {
 	VocabEntry *e;
-	char	   *key;
+	VocabKey	key;
 
 	if (!vocab_valid)
 		vocab_load();
-	key = vocab_key(field, spelling);
-	if (strlen(key) >= sizeof(e->key))
+	if (!vocab_key(field, spelling, &key))
 		return NULL;
-	e = hash_search(vocab, key, HASH_FIND, NULL);
+	e = hash_search(vocab, &key, HASH_FIND, NULL);
 	return e ? pstrdup(e->code) : NULL;
 }
 
