@@ -920,7 +920,7 @@ COMMENT ON VIEW otto.crawl_status IS 'Crawl progress per site at a glance: URLs 
 -------------------------------------------------------------------------------
 CREATE FUNCTION otto.frontier_claim(max_urls int DEFAULT 32, lease interval DEFAULT '5 minutes',
                                     owner int DEFAULT pg_backend_pid())
-RETURNS TABLE (site_id int, url text, kind text, depth int, etag text, last_modified text, attempts int)
+RETURNS TABLE (site_id int, url text, kind text, depth int, etag text, last_modified text, attempts int, crashes int)
 LANGUAGE sql
 AS $fn$
     -- two index scans in due order (queued, then expired leases), never a sort of the whole queue
@@ -937,7 +937,7 @@ AS $fn$
        SET state = 'leased', lease_owner = frontier_claim.owner, lease_until = now() + frontier_claim.lease
       FROM (SELECT * FROM due UNION ALL (SELECT * FROM expired LIMIT frontier_claim.max_urls - (SELECT count(*) FROM due))) c
      WHERE f.site_id = c.site_id AND f.url = c.url
-    RETURNING f.site_id, f.url, f.kind, f.depth, f.etag, f.last_modified, f.attempts;
+    RETURNING f.site_id, f.url, f.kind, f.depth, f.etag, f.last_modified, f.attempts, f.crashes;
 $fn$;
 COMMENT ON FUNCTION otto.frontier_claim(int, interval, int) IS 'Lease up to max_urls due URLs of enabled sites (and URLs whose lease expired) to a worker; concurrent callers never get the same URL (FOR UPDATE SKIP LOCKED)';
 

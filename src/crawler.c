@@ -102,6 +102,7 @@ typedef struct CrawlUrl
 	char	   *etag;
 	char	   *last_modified;
 	TimestampTz claimed_at;
+	int			crashes;		/* processing attempts of its page that died (frontier.crashes) */
 	bool		is_robots;
 	Host	   *h;				/* while fetching */
 } CrawlUrl;
@@ -561,6 +562,7 @@ claim_rows(SPITupleTable *tt, uint64 n, void *arg)
 		it->url = get_text(tt, i, 2);
 		it->etag = get_text(tt, i, 3);
 		it->last_modified = get_text(tt, i, 4);
+		it->crashes = get_int(tt, i, 5, 0);
 		host = otto_url_host(it->url, &n);
 		strlcpy(it->host, host, Min(n + 1, HOST_KEY_LEN));
 		it->claimed_at = now;
@@ -590,7 +592,7 @@ claim(void)
 	}
 	if (want <= 0 || sites == NIL)
 		return 0;
-	run_sql("SELECT site_id, url, etag, last_modified FROM otto.frontier_claim($1, $2 * interval '1 ms', $3)",
+	run_sql("SELECT site_id, url, etag, last_modified, crashes FROM otto.frontier_claim($1, $2 * interval '1 ms', $3)",
 			3, types, values, NULL, claim_rows, &n, NULL);
 	return n;
 }
@@ -757,35 +759,38 @@ fetch_meta(FetchResult *r, Fetch *f)
 /*
  * Before a page is processed (decoded, parsed, stored), count the attempt in
  * a transaction of its own that reaches the WAL on disk whatever
- * synchronous_commit says: a page that crashes the worker (and so restarts
- * the server) is known after the restart.  One whose earlier attempts died
- * CRASHES_TO_QUARANTINE times is quarantined instead (false): the server
- * restarts at most that many times for it, whatever bug is left.
+ * synchronous_commit says, so that a page that crashes the worker (and so
+ * restarts the server) is known after the restart.  A page whose processing
+ * died before is a suspect, processed with no other page in processing (see
+ * politeness.c), so that it alone is blamed if it crashes again; one whose
+ * attempts died CRASHES_TO_QUARANTINE times is quarantined instead (false):
+ * the server restarts at most that many times for it, whatever bug is left.
+ * On true the caller calls politeness_processing_end when done.
  */
 static bool
 begin_processing(CrawlUrl *it)
 {
 	Oid			types[2] = {INT4OID, TEXTOID};
 	Datum		values[2] = {Int32GetDatum(it->site_id), CStringGetTextDatum(it->url)};
-	int64		died = 0;
 	char	   *why;
 
-	SetConfigOption("synchronous_commit", "on", PGC_USERSET, PGC_S_SESSION);
-	run_sql("SELECT otto.frontier_processing($1, $2)::bigint", 2, types, values, NULL, int64_row, &died, NULL);
-	SetConfigOption("synchronous_commit", "off", PGC_USERSET, PGC_S_SESSION);
-	if (died < CRASHES_TO_QUARANTINE)
+	if (it->crashes < CRASHES_TO_QUARANTINE)
 	{
-		if (inject_crash_url && inject_crash_url[0] && strstr(it->url, inject_crash_url))
+		politeness_processing_begin(worker_index, it->crashes > 0);
+		SetConfigOption("synchronous_commit", "on", PGC_USERSET, PGC_S_SESSION);
+		run_sql("SELECT otto.frontier_processing($1, $2)", 2, types, values, NULL, NULL, NULL, NULL);
+		SetConfigOption("synchronous_commit", "off", PGC_USERSET, PGC_S_SESSION);
+		if (inject_crash_url[0] && strstr(it->url, inject_crash_url))
 		{
 			ereport(LOG, (errmsg("otto crawler %d: otto.inject_crash_url matches %s: aborting", worker_index, it->url)));
 			abort();
 		}
 		return true;
 	}
-	why = psprintf("processing this page killed the worker %d times: quarantined, not processed again", (int) died);
+	why = psprintf("processing this page killed the worker %d times: quarantined, not processed again", it->crashes);
 	ereport(WARNING,
 			(errmsg("otto crawler %d: %s: %s", worker_index, it->url, why),
-			 errhint("Keep the page for a bug report (curl it), then: UPDATE otto.frontier SET state = 'queued', crashes = 0 WHERE url = '...'.")));
+			 errhint("Keep the page for a bug report, then queue it again: UPDATE otto.frontier SET state = 'queued', crashes = 0 WHERE url = '...'.")));
 	record_failure(it, "crash", why, 0, false, -1, NULL);
 	return false;
 }
@@ -838,6 +843,8 @@ fetch_done(Fetch *f, CURLcode rc)
 			failed = "parse";
 		}
 	}
+	if (!it->is_robots)
+		politeness_processing_end(worker_index);
 	metrics_count_fetch(it->is_robots, r.status, failed, r.elapsed_ms, r.wire_bytes);
 	MemoryContextSwitchTo(TopMemoryContext);
 	fetch_destroy(f);

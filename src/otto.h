@@ -66,6 +66,8 @@ extern long politeness_try_start(int slot, int worker, int delay_ms, int max_con
 extern void politeness_done(int slot, int worker);
 extern void politeness_worker_start(int worker);
 extern void politeness_worker_idle(int worker, bool idle);
+extern void politeness_processing_begin(int worker, bool suspect);
+extern void politeness_processing_end(int worker);
 
 /* fetch.c */
 extern char *otto_user_agent;

@@ -14,12 +14,19 @@
  * The same shared struct holds each running worker's latch, so that whoever
  * queues work (a page that linked new URLs, crawl_start) wakes idle workers
  * at once instead of leaving them to their nap; busy ones are left alone.
+ *
+ * And it gates page processing, for poison pages: a page whose processing
+ * was ever cut short by a crash (a suspect) is processed alone, with no other
+ * worker processing a page at the time.  So when a suspect crashes the
+ * server again, no innocent page was caught in it, and only the page that
+ * crashed twice alone is quarantined (crawler.c).
  */
 #include "postgres.h"
 
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "storage/condition_variable.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "storage/lwlock.h"
@@ -27,6 +34,7 @@
 #include "storage/spin.h"
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
+#include "utils/wait_event.h"
 
 #include "otto.h"
 
@@ -46,6 +54,9 @@ typedef struct Politeness
 	int			nused;
 	Latch	   *latches[OTTO_MAX_CRAWLERS];	/* of running workers, else NULL */
 	bool		idle[OTTO_MAX_CRAWLERS];	/* worker has nothing to do */
+	bool		processing[OTTO_MAX_CRAWLERS];	/* worker is processing a page */
+	int			solo;			/* worker processing (or waiting to process) a suspect alone, or -1 */
+	ConditionVariable processing_cv;	/* broadcast when processing ends */
 	HostSlot	slots[HOST_SLOTS];
 } Politeness;
 
@@ -74,6 +85,8 @@ politeness_shmem_startup(void)
 	{
 		memset(pol, 0, sizeof(Politeness));
 		SpinLockInit(&pol->mutex);
+		pol->solo = -1;
+		ConditionVariableInit(&pol->processing_cv);
 	}
 	LWLockRelease(AddinShmemInitLock);
 }
@@ -160,6 +173,7 @@ politeness_done(int slot, int worker)
 static void
 politeness_worker_exit(int code, Datum worker)
 {
+	politeness_processing_end(DatumGetInt32(worker));
 	SpinLockAcquire(&pol->mutex);
 	pol->latches[DatumGetInt32(worker)] = NULL;
 	SpinLockRelease(&pol->mutex);
@@ -173,7 +187,57 @@ politeness_worker_start(int worker)
 		pol->slots[i].in_flight[worker] = 0;
 	pol->latches[worker] = MyLatch;
 	SpinLockRelease(&pol->mutex);
+	politeness_processing_end(worker);
 	before_shmem_exit(politeness_worker_exit, Int32GetDatum(worker));
+}
+
+/*
+ * Wait for leave to process a page: a page waits while a suspect is being
+ * processed (or waits to be); a suspect first takes the solo turn, then
+ * waits until no other worker is processing.
+ */
+void
+politeness_processing_begin(int worker, bool suspect)
+{
+	for (;;)
+	{
+		bool		go = false;
+
+		SpinLockAcquire(&pol->mutex);
+		if (suspect && pol->solo < 0)
+			pol->solo = worker;
+		if (pol->solo < 0)
+			go = true;
+		else if (pol->solo == worker)
+		{
+			go = true;
+			for (int i = 0; i < OTTO_MAX_CRAWLERS; i++)
+				go &= i == worker || !pol->processing[i];
+		}
+		if (go)
+			pol->processing[worker] = true;
+		SpinLockRelease(&pol->mutex);
+		if (go)
+			break;
+		ConditionVariableSleep(&pol->processing_cv, PG_WAIT_EXTENSION);
+	}
+	ConditionVariableCancelSleep();
+}
+
+/* The worker is done processing its page (or gone). */
+void
+politeness_processing_end(int worker)
+{
+	bool		was;
+
+	SpinLockAcquire(&pol->mutex);
+	was = pol->processing[worker] || pol->solo == worker;
+	pol->processing[worker] = false;
+	if (pol->solo == worker)
+		pol->solo = -1;
+	SpinLockRelease(&pol->mutex);
+	if (was)
+		ConditionVariableBroadcast(&pol->processing_cv);
 }
 
 /*
