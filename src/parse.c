@@ -273,21 +273,30 @@ jsonb_get(Jsonb *j, const char *key)
 	return JsonbValueToJsonb(v);
 }
 
+/* A scalar member as text (a palloc'd copy), or NULL. */
 static char *
 jsonb_get_text(Jsonb *j, const char *key)
 {
-	Jsonb	   *v = jsonb_get(j, key);
-	JsonbValue	sv;
+	JsonbValue	k,
+			   *v;
+	char	   *out = NULL;
 
-	if (v == NULL || !JsonbExtractScalar(&v->root, &sv))
+	if (j == NULL || !JB_ROOT_IS_OBJECT(j))
 		return NULL;
-	if (sv.type == jbvString)
-		return pnstrdup(sv.val.string.val, sv.val.string.len);
-	if (sv.type == jbvBool)
-		return pstrdup(sv.val.boolean ? "true" : "false");
-	if (sv.type == jbvNumeric)
-		return DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(sv.val.numeric)));
-	return NULL;
+	k.type = jbvString;
+	k.val.string.val = (char *) key;
+	k.val.string.len = strlen(key);
+	v = findJsonbValueFromContainer(&j->root, JB_FOBJECT, &k);
+	if (v == NULL)
+		return NULL;
+	if (v->type == jbvString)
+		out = pnstrdup(v->val.string.val, v->val.string.len);
+	else if (v->type == jbvBool)
+		out = pstrdup(v->val.boolean ? "true" : "false");
+	else if (v->type == jbvNumeric)
+		out = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v->val.numeric)));
+	pfree(v);
+	return out;
 }
 
 static void
@@ -573,11 +582,19 @@ ad_callback(HtmlWalker *w, HtmlEvent ev, void *arg)
 					x->value_depth = INT_MAX;	/* value seen */
 				if (w->depth == x->row_depth)
 				{
+					/* what is not kept is freed: memory stays bounded however many rows */
 					char	   *label = decode_text(x->row_label.data, x->row_label.len);
 					char	   *field = r->labels ? jsonb_get_text(r->labels, label) : NULL;
 
+					pfree(label);
 					if (field)
-						set_field(x, field, SRC_ROWS, decode_text(x->row_value.data, x->row_value.len));
+					{
+						char	   *value = decode_text(x->row_value.data, x->row_value.len);
+
+						set_field(x, field, SRC_ROWS, value);
+						pfree(value);
+						pfree(field);
+					}
 					x->row_depth = -1;
 				}
 			}
@@ -589,15 +606,16 @@ ad_callback(HtmlWalker *w, HtmlEvent ev, void *arg)
 					char	   *t = decode_text(x->cap[i].data, x->cap[i].len);
 
 					x->cap_depth[i] = -1;
-					if (rule->kind == RULE_LIST)
+					if (rule->kind == RULE_LIST && *t && list_length(x->features) < MAX_FEATURES)
+						x->features = lappend(x->features, t);
+					else
 					{
-						if (*t)
-							x->features = lappend(x->features, t);
-					}
-					else if (*t)
-					{
-						set_field(x, rule->field, SRC_TEXT, t);
-						x->done[i] = true;
+						if (rule->kind != RULE_LIST && *t)
+						{
+							set_field(x, rule->field, SRC_TEXT, t);
+							x->done[i] = true;
+						}
+						pfree(t);
 					}
 				}
 			}
