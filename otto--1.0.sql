@@ -3534,7 +3534,7 @@ BEGIN
     END IF;
     FOR k IN SELECT jsonb_object_keys(args) LOOP
         IF NOT props ? k THEN
-            RAISE EXCEPTION 'unknown argument "%"', path || k USING ERRCODE = 'invalid_parameter_value',
+            RAISE EXCEPTION 'unknown argument "%"', left(path || k, 100) USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Arguments' || CASE WHEN path <> '' THEN ' of ' || rtrim(path, '.') ELSE '' END || ': '
                          || (SELECT string_agg(x, ', ') FROM jsonb_object_keys(props) x);
         END IF;
@@ -3629,7 +3629,7 @@ DECLARE
 BEGIN
     SELECT * INTO t FROM otto.tool x WHERE x.name = name;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'unknown tool "%"', name USING ERRCODE = 'undefined_function',
+        RAISE EXCEPTION 'unknown tool "%"', left(name, 100) USING ERRCODE = 'undefined_function',
               HINT = 'Tools: ' || (SELECT string_agg(x.name, ', ' ORDER BY x.name) FROM otto.tool x);
     END IF;
     PERFORM otto.tool_fn_check(t.name, t.fn);

@@ -72,6 +72,53 @@ send_message(json_t *msg)
 	free(s);
 }
 
+/* Length of the valid UTF-8 character at s (at most n bytes), or 0. */
+static size_t
+utf8_char_len(const unsigned char *s, size_t n)
+{
+	size_t		len = s[0] < 0x80 ? 1 : (s[0] & 0xE0) == 0xC0 ? 2 : (s[0] & 0xF0) == 0xE0 ? 3 : (s[0] & 0xF8) == 0xF0 ? 4 : 0;
+
+	if (len == 0 || len > n || (len == 2 && s[0] < 0xC2))
+		return 0;
+	for (size_t i = 1; i < len; i++)
+		if ((s[i] & 0xC0) != 0x80)
+			return 0;
+	return len;
+}
+
+/*
+ * prefix and then s into dst (cap bytes), cut at a character boundary with
+ * "..." when it does not fit; bytes that are not UTF-8 become '?'.  Replies
+ * quote what a caller sent: they stay short and are always valid JSON text.
+ */
+static void
+quote_clipped(char *dst, size_t cap, const char *prefix, const char *s)
+{
+	size_t		o = snprintf(dst, cap, "%s", prefix);
+	size_t		n = strlen(s);
+
+	if (o >= cap)
+		o = cap - 1;
+	for (size_t i = 0; i < n;)
+	{
+		size_t		len = utf8_char_len((const unsigned char *) s + i, n - i);
+
+		if (o + (len ? len : 1) + 4 > cap)
+		{
+			strcpy(dst + o, "...");
+			return;
+		}
+		if (len == 0)
+			dst[o++] = '?', i++;
+		else
+		{
+			memcpy(dst + o, s + i, len);
+			o += len, i += len;
+		}
+	}
+	dst[o] = '\0';
+}
+
 static void
 reply(json_t *id, json_t *result)
 {
@@ -249,28 +296,30 @@ handle_tools_call(json_t *id, json_t *params)
 
 		if (state && strcmp(state, "42883") == 0 && msg && strncmp(msg, "unknown tool", 12) == 0)
 		{
-			char		buf[512];
+			char		buf[256];
 
-			snprintf(buf, sizeof(buf), "Unknown tool: %s", json_string_value(name));
+			quote_clipped(buf, sizeof(buf), "Unknown tool: ", json_string_value(name));
 			reply_error(id, INVALID_PARAMS, buf);
 		}
 		else
 		{
-			/* a tool failure: the model reads it and can correct itself */
-			char	   *text;
-			size_t		len = strlen(msg ? msg : "") + strlen(hint ? hint : "") + 64;
+			/* a tool failure: the model reads it and can correct itself (a page of it at most) */
+			char		text[2048];
+			char		part[1024];
 
-			text = malloc(len);
-			if (text == NULL)
-				reply_error(id, INTERNAL_ERROR, "out of memory");
-			else
+			quote_clipped(part, sizeof(part), "Error: ", msg ? msg : "the tool failed");
+			quote_clipped(text, sizeof(text), part, hint ? " Hint: " : "");
+			if (hint)
 			{
-				snprintf(text, len, "Error: %s%s%s", msg ? msg : "the tool failed", hint ? " Hint: " : "", hint ? hint : "");
-				reply(id, json_pack("{s:o, s:b}", "content", text_content(text), "isError", 1));
-				free(text);
+				strcpy(part, text);
+				quote_clipped(text, sizeof(text), part, hint);
 			}
+			reply(id, json_pack("{s:o, s:b}", "content", text_content(text), "isError", 1));
 			if (state && strncmp(state, "22", 2) != 0 && strcmp(state, "P0002") != 0)
-				log_msg("warning", "tool %s failed: %s (SQLSTATE %s)", json_string_value(name), msg ? msg : "", state);
+			{
+				quote_clipped(part, sizeof(part), "", msg ? msg : "");
+				log_msg("warning", "tool %.64s failed: %s (SQLSTATE %s)", json_string_value(name), part, state);
+			}
 		}
 	}
 	PQclear(res);
@@ -316,7 +365,7 @@ handle_line(const char *line, size_t len)
 	{
 		char		buf[300];
 
-		snprintf(buf, sizeof(buf), "Parse error: %s", err.text);
+		quote_clipped(buf, sizeof(buf), "Parse error: ", err.text);
 		reply_error(NULL, PARSE_ERROR, buf);
 		return;
 	}
@@ -369,9 +418,9 @@ handle_line(const char *line, size_t len)
 		handle_tools_call(id, json_is_object(params) ? params : NULL);
 	else
 	{
-		char		buf[300];
+		char		buf[256];
 
-		snprintf(buf, sizeof(buf), "Method not found: %.200s", m);
+		quote_clipped(buf, sizeof(buf), "Method not found: ", m);
 		reply_error(id, METHOD_NOT_FOUND, buf);
 	}
 	json_decref(msg);

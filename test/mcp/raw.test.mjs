@@ -79,6 +79,19 @@ test('malformed input: right answers, and the server keeps going', async () => {
   r = await s.request(req(14, 'tools/call', { arguments: {} }));
   assert.deepEqual([r.id, r.error.code], [14, -32602], 'a call without a name');
 
+  // what a caller sent comes back short and cut at a character boundary, never a lost reply
+  r = await s.request(req(16, 'č'.repeat(150) + 'x'));
+  assert.deepEqual([r.id, r.error.code], [16, -32601], 'a long multibyte method name is answered');
+  assert.ok(r.error.message.length < 256 && !r.error.message.includes('\ufffd'), 'shortly, with whole characters');
+  r = await s.request(req(17, 'tools/call', { name: 'ž'.repeat(1 << 20), arguments: {} }));
+  assert.deepEqual([r.id, r.error.code], [17, -32602], 'an unknown tool with a 2 MB name');
+  assert.ok(JSON.stringify(r).length < 1024, 'gets a reply of under 1 kB');
+  r = await s.request(req(18, 'tools/call', { name: 'search_ads', arguments: { ['k'.repeat(1 << 20)]: 1 } }));
+  assert.equal(r.result.isError, true, 'an unknown argument with a 1 MB name is a tool error');
+  assert.ok(r.result.content[0].text.length < 2048, 'whose text is at most a page');
+  r = await s.request(req(19, 'tools/call', { name: 'search_ads', arguments: { limit: 5 } }));
+  assert.equal(r.result.structuredContent.limit, 5, 'search_ads reports the limit asked for');
+
   r = await s.request(req(15, 'tools/call', { name: 'market_overview', arguments: {} }));
   assert.equal(r.result.isError, false, 'after all that, tools still work');
   assert.ok(r.result.structuredContent.n > 0);
