@@ -207,7 +207,12 @@ fetch_write(char *data, size_t size, size_t nmemb, void *p)
 	return len;
 }
 
-/* A header value, trimmed, as a string in the fetch's context (NULL on OOM). */
+/*
+ * A header value, trimmed, as a string in the fetch's context (NULL on OOM).
+ * The headers kept (validators, content type, location, Retry-After) are
+ * ASCII by their grammars; other bytes become '?', so that what is stored is
+ * valid text in any encoding, and the cut at 1000 bytes splits no character.
+ */
 static char *
 header_value(Fetch *f, const char *v, size_t n)
 {
@@ -221,7 +226,8 @@ header_value(Fetch *f, const char *v, size_t n)
 	s = MemoryContextAllocExtended(f->cxt, n + 1, MCXT_ALLOC_NO_OOM);
 	if (s)
 	{
-		memcpy(s, v, n);
+		for (size_t i = 0; i < n; i++)
+			s[i] = (unsigned char) v[i] < 0x20 || (unsigned char) v[i] >= 0x7f ? '?' : v[i];
 		s[n] = '\0';
 	}
 	return s;

@@ -256,37 +256,35 @@ get_field(Extract *x, const char *name)
 
 /* ---------------------------------------------------------------- rules */
 
+/* The member key of object j (a palloc'd JsonbValue), or NULL. */
+static JsonbValue *
+jsonb_member(Jsonb *j, const char *key)
+{
+	JsonbValue	k;
+
+	if (j == NULL || !JB_ROOT_IS_OBJECT(j))
+		return NULL;
+	k.type = jbvString;
+	k.val.string.val = (char *) key;
+	k.val.string.len = strlen(key);
+	return findJsonbValueFromContainer(&j->root, JB_FOBJECT, &k);
+}
+
 static Jsonb *
 jsonb_get(Jsonb *j, const char *key)
 {
-	JsonbValue	k,
-			   *v;
+	JsonbValue *v = jsonb_member(j, key);
 
-	if (j == NULL || !JB_ROOT_IS_OBJECT(j))
-		return NULL;
-	k.type = jbvString;
-	k.val.string.val = (char *) key;
-	k.val.string.len = strlen(key);
-	v = findJsonbValueFromContainer(&j->root, JB_FOBJECT, &k);
-	if (v == NULL)
-		return NULL;
-	return JsonbValueToJsonb(v);
+	return v ? JsonbValueToJsonb(v) : NULL;
 }
 
-/* A scalar member as text (a palloc'd copy), or NULL. */
+/* A scalar member as text (a palloc'd copy), or NULL; no copy of the object is made. */
 static char *
 jsonb_get_text(Jsonb *j, const char *key)
 {
-	JsonbValue	k,
-			   *v;
+	JsonbValue *v = jsonb_member(j, key);
 	char	   *out = NULL;
 
-	if (j == NULL || !JB_ROOT_IS_OBJECT(j))
-		return NULL;
-	k.type = jbvString;
-	k.val.string.val = (char *) key;
-	k.val.string.len = strlen(key);
-	v = findJsonbValueFromContainer(&j->root, JB_FOBJECT, &k);
 	if (v == NULL)
 		return NULL;
 	if (v->type == jbvString)

@@ -14,10 +14,17 @@
 #include "postgres.h"
 
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "nodes/pg_list.h"
 #include "utils/builtins.h"
 
 #include "otto.h"
+
+/*
+ * RFC 9309 2.5: a parsing limit of at least 500 KiB.  Past it nothing is
+ * read, which also bounds the rules a URL is matched against.
+ */
+#define ROBOTS_MAX_BYTES (500 * 1024)
 
 typedef struct RobotsRule
 {
@@ -55,18 +62,20 @@ robots_parse(const char *txt, const char *token)
 				in_rules = true,	/* the next User-agent line starts a new group */
 				any_mine = false;
 	const char *p = txt;
+	const char *end = txt + strnlen(txt, ROBOTS_MAX_BYTES);
 
 	mine->crawl_delay = star->crawl_delay = -1;
-	while (*p)
+	while (p < end)
 	{
-		const char *eol = strchr(p, '\n');
-		int			len = eol ? eol - p : (int) strlen(p);
+		const char *eol = memchr(p, '\n', end - p);
+		int			len = eol ? eol - p : end - p;
 		char	   *line = pnstrdup(p, len);
 		char	   *hash = strchr(line, '#');
 		char	   *colon,
 				   *key,
 				   *value;
 
+		CHECK_FOR_INTERRUPTS();
 		p = eol ? eol + 1 : p + len;
 		if (hash)
 			*hash = '\0';
@@ -188,6 +197,7 @@ robots_allows(Robots *r, const char *path)
 		RobotsRule *rule = lfirst(lc);
 		int			n = strlen(rule->pattern);
 
+		CHECK_FOR_INTERRUPTS();
 		if (n >= best && pattern_match(rule->pattern, path) && (n > best || rule->allow))
 		{
 			allowed = rule->allow;

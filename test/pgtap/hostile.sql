@@ -5,7 +5,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pg_cron;
 CREATE EXTENSION otto;
-SELECT plan(35);
+SELECT plan(37);
 \set url 'https://www.polovniautomobili.com/auto-oglasi/1/x'
 SET LOCAL hostile.url = :'url';
 
@@ -88,6 +88,11 @@ SELECT is(count(*), 27::bigint, 'parse_listing keeps control characters of a car
        otto.parse_listing('<article class="classified" data-classifiedid="1' || chr(c) || '" data-price="7' || chr(c) || '"><h2><a href="/auto-oglasi/1/x" title="T'
                           || chr(c) || '">t</a></h2></article>', current_setting('hostile.url')) l
  WHERE l->'ads'->0->>'source_ad_id' = '1' || chr(c);
+
+SELECT is(count(*), 1000::bigint, 'links inside 1,000 unclosed <a> elements (deeper than the element stack) are all found')
+  FROM otto.extract_links((SELECT string_agg('<a href=/u/' || i || '>', '') FROM generate_series(1, 1000) i), :'url');
+SELECT ok(otto.robots_allowed(repeat('#' || repeat('x', 98) || E'\n', 6000) || E'User-agent: *\nDisallow: /', 'OttoBot', :'url'),
+          'robots.txt is read up to 500 KiB (RFC 9309 2.5), which bounds the rules a URL is matched against');
 
 -------------------------------------------------------------------------------
 -- Text is cut only at character boundaries.

@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# bench/hostile.sh: pathological pages of 1, 2, 4 and 8 MB through the parse
+# functions: time (best of 3), time per doubling (target at most 2.2x), the
+# backend's peak memory beyond the page itself (VmHWM from /proc, a fresh
+# backend per measurement) as a multiple of the page, and how long
+# statement_timeout takes to cancel an 8 MB parse (target under 100 ms).
+# Baseline in the same run: the real saved ad pages' parse cost per MB.
+set -euo pipefail
+source "$(dirname "$0")/../scripts/common.sh"
+cd "$OTTO_ROOT"
+install_packages && build_and_install
+bench_cluster hostile 5441 "fsync = off"
+export PGHOST=$WORK/pg PGPORT=5441 PGUSER=postgres PGDATABASE=otto
+cp ../shared/data/real/html/maxandreevich_2022-12_ad_*.html "$WORK/" && chmod a+r "$WORK"/*.html
+
+as_cluster_user psql -qX -v ON_ERROR_STOP=1 <<'SQL'
+CREATE EXTENSION otto;
+CREATE TABLE kind (name text PRIMARY KEY, fn text, unit text);
+INSERT INTO kind VALUES
+ ('unclosed script objects', 'parse_ad', 'dataLayer.push({"object_uid": 1, '),
+ ('repeated listing cards', 'parse_listing', '<article class="classified" data-classifiedid="1"><h2><a href="/auto-oglasi/1/x">t</a></h2></article>'),
+ ('distinct links', 'extract_links', NULL),
+ ('unclosed links', 'extract_links', '<a href=/l>'),
+ ('deep nesting', 'parse_ad', '<div class="divider"><b class="uk-text-bold">'),
+ ('label rows', 'parse_ad', '<div class="divider"><div class="uk-width-1-2">Gorivo</div><div class="uk-width-1-2 uk-text-bold">D' || chr(1) || 'z</div></div>'),
+ ('entities in a title', 'parse_ad', '<h1>&#1;&amp;&#x10FFFF;&bogus;'),
+ ('one huge attribute', 'parse_ad', 'x'),
+ ('equipment list', 'parse_ad', '<div class="infoBox"><div class="uk-width-medium-1-4 uk-margin-small-bottom">ABS</div></div>');
+
+-- A page of about mb megabytes of the kind.
+CREATE FUNCTION page(k text, mb int) RETURNS text LANGUAGE sql AS $$
+    SELECT CASE k.name
+             WHEN 'distinct links' THEN (SELECT string_agg('<a href="/l/' || i || '">x</a>', '') FROM generate_series(1, mb * 1048576 / 24) i)
+             WHEN 'unclosed script objects' THEN '<script>' || repeat(k.unit, mb * 1048576 / length(k.unit) - 1)
+             WHEN 'one huge attribute' THEN '<a href="' || repeat('x', mb * 1048576 - 20)
+             ELSE repeat(k.unit, mb * 1048576 / octet_length(k.unit)) END
+      FROM kind k WHERE k.name = page.k
+$$;
+
+CREATE FUNCTION run(fn text, html text) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE n bigint;
+BEGIN
+    CASE fn WHEN 'parse_ad' THEN PERFORM otto.parse_ad(html, 'https://www.polovniautomobili.com/auto-oglasi/1/x');
+            WHEN 'parse_listing' THEN PERFORM otto.parse_listing(html, 'https://www.polovniautomobili.com/auto-oglasi/pretraga?page=1');
+            ELSE SELECT count(*) INTO n FROM otto.extract_links(html, 'https://www.polovniautomobili.com/auto-oglasi/1/x'); END CASE;
+END $$;
+
+-- Peak resident memory of this backend so far, in kB.
+CREATE FUNCTION hwm_kb() RETURNS bigint LANGUAGE sql AS $$
+    SELECT (regexp_match(pg_read_file('/proc/self/status'), 'VmHWM:\s+(\d+) kB'))[1]::bigint
+$$;
+
+-- One measurement: best of 3 in ms, and the peak beyond the page in kB
+-- (the page is built, and copied once, before the first reading).
+CREATE FUNCTION measure(k text, mb int, OUT ms float8, OUT bytes bigint, OUT extra_kb bigint) LANGUAGE plpgsql AS $$
+DECLARE
+    html text := page(k, mb);
+    fn text := (SELECT kind.fn FROM kind WHERE name = k);
+    copy text := html || '';
+    t timestamptz;
+    before bigint;
+BEGIN
+    copy := NULL;
+    before := hwm_kb();
+    ms := 'Infinity';
+    FOR i IN 1 .. 3 LOOP
+        t := clock_timestamp();
+        PERFORM run(fn, html);
+        ms := least(ms, extract(epoch FROM clock_timestamp() - t) * 1000);
+    END LOOP;
+    bytes := octet_length(html);
+    extra_kb := hwm_kb() - before;
+END $$;
+
+-- Time until statement_timeout (10 ms) stops an 8 MB parse; NULL when it finished first.
+CREATE FUNCTION cancel_ms(k text) RETURNS float8 LANGUAGE plpgsql AS $$
+DECLARE
+    html text := page(k, 8);
+    fn text := (SELECT kind.fn FROM kind WHERE name = k);
+    t timestamptz;
+BEGIN
+    SET LOCAL statement_timeout = '10ms';
+    t := clock_timestamp();
+    BEGIN
+        PERFORM run(fn, html);
+    EXCEPTION WHEN query_canceled THEN
+        RETURN extract(epoch FROM clock_timestamp() - t) * 1000;
+    END;
+    RETURN NULL;
+END $$;
+CREATE TABLE result (kind text, mb int, ms float8, bytes bigint, extra_kb bigint);
+CREATE TABLE cancel (kind text, ms float8);
+SQL
+
+# each measurement in a fresh backend, so that VmHWM starts low
+for k in $(as_cluster_user psql -qXtA -c "SELECT replace(name, ' ', '_') FROM kind ORDER BY name"); do
+    for mb in 1 2 4 8; do
+        as_cluster_user psql -qX -v ON_ERROR_STOP=1 -c "SET otto.max_page_bytes = '16MB'" \
+            -c "INSERT INTO result SELECT '${k//_/ }', $mb, m.* FROM measure('${k//_/ }', $mb) m"
+    done
+    as_cluster_user psql -qX -v ON_ERROR_STOP=1 -c "INSERT INTO cancel SELECT '${k//_/ }', cancel_ms('${k//_/ }')" 2>/dev/null \
+        || as_cluster_user psql -qX -c "INSERT INTO cancel VALUES ('${k//_/ }', NULL)"
+done
+# the baseline: the real ad pages, per MB
+base=$(as_cluster_user psql -qXtA <<SQL
+SELECT round((extract(epoch FROM clock_timestamp() - t) * 1000 / 50 / (sum(octet_length(h)) / 1048576.0))::numeric, 2)
+  FROM (SELECT clock_timestamp() AS t) s,
+       LATERAL (SELECT pg_read_file('$WORK/' || f) AS h FROM pg_ls_dir('$WORK') f WHERE f LIKE '%.html') p,
+       LATERAL (SELECT count(otto.parse_ad(p.h, 'https://www.polovniautomobili.com/auto-oglasi/1/x')) FROM generate_series(1, 50)) r
+ GROUP BY t;
+SQL
+)
+
+as_cluster_user psql -qX <<SQL
+\echo 'pathological pages (time: best of 3; peak: the backend''s beyond the page, as a multiple of it)'
+SELECT r.kind, r.mb AS "MB", round(r.ms::numeric, 1) AS ms,
+       round((r.ms / nullif(lag(r.ms) OVER w, 0))::numeric, 2) AS "x per doubling",
+       round((r.ms / (r.bytes / 1048576.0))::numeric, 1) AS "ms/MB",
+       round(($base)::numeric, 1) AS "real ads ms/MB",
+       round(r.extra_kb / 1024.0, 1) AS "peak MB", round((r.extra_kb * 1024.0 / r.bytes)::numeric, 2) AS "peak / page"
+  FROM result r WINDOW w AS (PARTITION BY r.kind ORDER BY r.mb) ORDER BY r.kind, r.mb;
+\echo 'statement_timeout = 10 ms on an 8 MB page: time until the parse stopped'
+SELECT kind, coalesce(round(ms::numeric, 1)::text, 'finished first') AS ms FROM cancel ORDER BY kind;
+SQL
+
+read -r worst_doubling worst_kind < <(as_cluster_user psql -qXtA -F ' ' -c "
+  SELECT round(max(x)::numeric, 2), (array_agg(kind ORDER BY x DESC))[1]
+    FROM (SELECT kind, ms / lag(ms) OVER (PARTITION BY kind ORDER BY mb) AS x FROM result WHERE ms >= 1) d WHERE x IS NOT NULL")
+worst_memory=$(as_cluster_user psql -qXtA -c "SELECT round(max(extra_kb * 1024.0 / bytes)::numeric, 2) FROM result WHERE mb = 8")
+worst_cancel=$(as_cluster_user psql -qXtA -c "SELECT coalesce(round(max(ms)::numeric, 1)::text, '-') FROM cancel")
+slowest=$(as_cluster_user psql -qXtA -c "SELECT round(max(ms / (bytes / 1048576.0))::numeric, 1) FROM result WHERE mb = 8")
+bench_result hostile "time per doubling, worst kind ($worst_kind)" "$worst_doubling" x "<= 2.2" "2.0 (linear)" "-"
+bench_result hostile "peak memory beyond an 8 MB page, worst kind" "$worst_memory" "x page" "small multiple" "-" "-"
+bench_result hostile "statement_timeout 10 ms: parse stopped after, worst kind" "$worst_cancel" ms "< 100" "-" "-"
+bench_result hostile "parse cost at 8 MB, slowest kind" "$slowest" ms/MB - "$base (real ad pages)" \
+    "$(awk "BEGIN {printf \"%.2f\", $slowest / $base}")"
