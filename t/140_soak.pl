@@ -11,7 +11,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use OttoSim qw(truth_day crawl_node sim_site_sql $SWEEP_DONE);
+use OttoSim qw(truth_day crawl_node sim_site_sql poll_through_restarts $SWEEP_DONE);
 
 my $root = $ENV{OTTO_ROOT} or die "OTTO_ROOT is not set";
 my $tmp  = PostgreSQL::Test::Utils::tempdir;
@@ -68,8 +68,8 @@ sub sweep
 		my $pid = q1(qq{SELECT pid FROM pg_stat_activity WHERE backend_type = '$type' ORDER BY random() LIMIT 1});
 		next unless $pid && kill('KILL', $pid);
 		$kills++;
-		$node->poll_query_until('postgres', q{SELECT count(*) FILTER (WHERE backend_type = 'otto crawler') = 2
-		                                          AND count(*) FILTER (WHERE backend_type = 'otto stream') = 1 FROM pg_stat_activity})
+		poll_through_restarts($node, q{SELECT count(*) FILTER (WHERE backend_type = 'otto crawler') = 2
+		                                 AND count(*) FILTER (WHERE backend_type = 'otto stream') = 1 FROM pg_stat_activity})
 		  or die "the workers did not come back after a kill of the $type";
 	}
 	if (grep { $_ == $day } @restart_days)

@@ -22,7 +22,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(time);
-use OttoSim qw(truth_day crawl_node sim_site_sql csv $CRAWL_DONE);
+use OttoSim qw(truth_day crawl_node sim_site_sql csv poll_through_restarts $CRAWL_DONE);
 
 my $root = $ENV{OTTO_ROOT} or die "OTTO_ROOT is not set";
 my $tmp  = PostgreSQL::Test::Utils::tempdir;
@@ -44,7 +44,7 @@ otto.inject_crash_url = '/auto-oglasi/$poison/'
 sub q1 { return $node->safe_psql('postgres', shift) }
 q1(sim_site_sql('sim', "127.0.0.1:$port", 'true', 'crawl_delay_ms = 0, max_concurrency = 8'));
 q1(q{SELECT otto.crawl_start('sim')});
-ok($node->poll_query_until('postgres', $CRAWL_DONE . q{ AND EXISTS (SELECT FROM otto.frontier WHERE state = 'quarantined')}),
+ok(poll_through_restarts($node, $CRAWL_DONE . q{ AND EXISTS (SELECT FROM otto.frontier WHERE state = 'quarantined')}),
 	'the crawl finishes');
 my $log = slurp_file($node->logfile);
 my $crashes = () = $log =~ /terminated by signal 6/g;

@@ -7,7 +7,7 @@ use IO::Uncompress::Gunzip qw(gunzip $GunzipError);
 use JSON::PP;
 use PostgreSQL::Test::Cluster;
 
-our @EXPORT_OK = qw(gz csv write_ad_pages_csv ad_fields truth_day crawl_node sim_site_sql $CRAWL_DONE $SWEEP_DONE);
+our @EXPORT_OK = qw(gz csv write_ad_pages_csv ad_fields truth_day crawl_node sim_site_sql poll_through_restarts $CRAWL_DONE $SWEEP_DONE);
 
 # A file the simulator stored gzip-compressed, as a string.
 sub gz { my $f = shift; my $out; gunzip($f => \$out) or die "$f: $GunzipError"; return $out }
@@ -82,6 +82,21 @@ sub sim_site_sql
 	    ARRAY['http://$host/auto-oglasi/pretraga?page=1&sort=basic'],
 	    '^http://$re/auto-oglasi/([0-9]+)/', '^http://$re/auto-oglasi/(?:pretraga|[a-z])', 'polovniautomobili', $allow);
 	  UPDATE otto.site SET rules = rules || '{"timezone": "UTC"}'} . ($set ? ", $set" : '') . qq{ WHERE name = '$name';};
+}
+
+# $node->poll_query_until that survives the server restarting under it (a
+# crash, a kill -9): a psql that starts while the server recovers exits
+# before reading its input, and IPC::Run dies of the broken pipe.
+sub poll_through_restarts
+{
+	my ($node, $sql) = @_;
+	for (1 .. 100)
+	{
+		my $ok = eval { $node->poll_query_until('postgres', $sql) };
+		return $ok if defined $ok;
+		select(undef, undef, undef, 0.2);
+	}
+	return 0;
 }
 
 # True once no URL is leased or due within a minute and no page came in for
