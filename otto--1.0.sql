@@ -959,16 +959,33 @@ AS $fn$
 $fn$;
 -- A worker is about to process a fetched page: count the attempt first, in
 -- its own transaction (committed and flushed by the crawler before it goes
--- on), so that a page that kills the worker is known after the restart.
--- Finishing the page (otto.ingest_page, otto.fetch_failed) sets it back to 0.
-CREATE FUNCTION otto.frontier_processing(site_id int, url text) RETURNS int
+-- on), so that a page that kills the worker is known after the restart; a
+-- URL already at quarantine_at is left as it is.  Finishing the page
+-- (otto.ingest_page, otto.fetch_failed) sets the count back to 0.
+CREATE FUNCTION otto.frontier_processing(site_id int, url text, quarantine_at int DEFAULT 2) RETURNS int
 LANGUAGE sql
 AS $fn$
-    UPDATE otto.frontier f SET crashes = f.crashes + 1
+    WITH before AS (SELECT f.crashes FROM otto.frontier f
+                     WHERE f.site_id = frontier_processing.site_id AND f.url = frontier_processing.url FOR UPDATE)
+    UPDATE otto.frontier f SET crashes = b.crashes + (b.crashes < frontier_processing.quarantine_at)::int
+      FROM before b
      WHERE f.site_id = frontier_processing.site_id AND f.url = frontier_processing.url
-    RETURNING f.crashes - 1;
+    RETURNING b.crashes;
 $fn$;
-COMMENT ON FUNCTION otto.frontier_processing(int, text) IS 'Count a worker''s attempt to process the URL''s page before it begins; returns how many earlier attempts died unfinished (the crawler quarantines the URL at 2)';
+COMMENT ON FUNCTION otto.frontier_processing(int, text, int) IS 'Count a worker''s attempt to process the URL''s page before it begins; returns how many earlier attempts died unfinished (the crawler quarantines the URL at quarantine_at)';
+
+-- Attempts cut short by another process's crash (the worker was told to
+-- quit, it did not crash) are taken back.
+CREATE FUNCTION otto.frontier_absolve(urls text[]) RETURNS bigint
+LANGUAGE sql
+AS $fn$
+    WITH u AS (UPDATE otto.frontier f SET crashes = greatest(f.crashes - x.n, 0)::int
+                 FROM (SELECT x.url, count(*) AS n FROM unnest(frontier_absolve.urls) x(url) GROUP BY x.url) x
+                WHERE f.url = x.url AND f.crashes > 0 AND f.state <> 'quarantined'
+               RETURNING 1)
+    SELECT count(*) FROM u;
+$fn$;
+COMMENT ON FUNCTION otto.frontier_absolve(text[]) IS 'Take back one counted processing attempt of each URL (the crawler''s record of attempts that died of another process''s crash)';
 
 COMMENT ON FUNCTION otto.frontier_fail(int, text, text, text, interval, int) IS 'Record a failed fetch: retry with exponential backoff (otto.retry_base, 30 s, x 2^attempts, at most 6 h, or Retry-After when longer), give up after max_attempts; returns the new state';
 

@@ -23,6 +23,9 @@
  */
 #include "postgres.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include "access/xact.h"
 #include "executor/spi.h"
 #include "lib/ilist.h"
@@ -30,6 +33,7 @@
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
+#include "storage/fd.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "tcop/tcopprot.h"
@@ -59,6 +63,22 @@ static char *inject_crash_url = NULL;
 
 /* Processing attempts of one page that may die before it is quarantined. */
 #define CRASHES_TO_QUARANTINE 2
+
+/*
+ * A worker that is told to quit at once (SIGQUIT: another process crashed,
+ * or an immediate shutdown) did not crash: it writes the URLs whose counted
+ * attempts it was in the middle of to a file, and the next suspect absolves
+ * them (absolve_innocents).  Those are the page being processed and the one
+ * finished last, whose asynchronous commit (that set its count back to 0)
+ * may not have reached the disk yet: the next attempt's synchronous commit
+ * flushes it.  Static buffers: a signal handler cannot allocate.
+ */
+#define INNOCENT_FILE "pg_stat_tmp/otto_innocent.%d"
+static char innocent_path[MAXPGPATH];
+static char processing_url[OTTO_URL_MAX + 2];	/* with its newline */
+static char finished_url[OTTO_URL_MAX + 2];
+static volatile sig_atomic_t processing_now = false;
+static volatile sig_atomic_t finished_unflushed = false;
 
 /* A site as the worker needs it; refreshed at every claim. */
 typedef struct CrawlSite
@@ -756,6 +776,79 @@ fetch_meta(FetchResult *r, Fetch *f)
 	return b.data;
 }
 
+/* SIGQUIT: note the innocent attempts (see INNOCENT_FILE), then exit as PostgreSQL's handler does. */
+static void
+crawler_quickdie(SIGNAL_ARGS)
+{
+	if (processing_now || finished_unflushed)
+	{
+		int			fd = open(innocent_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
+
+		if (fd >= 0)
+		{
+			if (processing_now && write(fd, processing_url, strlen(processing_url)) < 0)
+				processing_now = false; /* nothing more to do on a failed write */
+			if (finished_unflushed && write(fd, finished_url, strlen(finished_url)) < 0)
+				finished_unflushed = false;
+			close(fd);
+		}
+	}
+	_exit(2);
+}
+
+/*
+ * Attempts that died of another process's crash are not the page's fault:
+ * take one off each URL the workers' innocence files name, then remove the
+ * files.  Called by a suspect holding the solo turn, so by one worker at a
+ * time, and before it decides on a quarantine.
+ */
+static void
+absolve_innocents(void)
+{
+	for (int i = 0; i < OTTO_MAX_CRAWLERS; i++)
+	{
+		char		path[MAXPGPATH];
+		FILE	   *f;
+		char		line[OTTO_URL_MAX + 2];
+		Datum		urls[64];
+		int			n = 0;
+
+		snprintf(path, sizeof(path), INNOCENT_FILE, i);
+		if ((f = AllocateFile(path, "r")) == NULL)
+			continue;
+		while (n < lengthof(urls) && fgets(line, sizeof(line), f))
+		{
+			line[strcspn(line, "\n")] = '\0';
+			if (line[0])
+				urls[n++] = CStringGetTextDatum(line);
+		}
+		FreeFile(f);
+		if (n > 0)
+		{
+			Oid			type = TEXTARRAYOID;
+			Datum		arr = PointerGetDatum(construct_array(urls, n, TEXTOID, -1, false, TYPALIGN_INT));
+
+			SetConfigOption("synchronous_commit", "on", PGC_USERSET, PGC_S_SESSION);
+			run_sql("SELECT otto.frontier_absolve($1)", 1, &type, &arr, NULL, NULL, NULL, NULL);
+			SetConfigOption("synchronous_commit", "off", PGC_USERSET, PGC_S_SESSION);
+			ereport(LOG, (errmsg("otto crawler %d: %d page(s) whose processing was cut short by another process's crash are not blamed for it",
+								 worker_index, n)));
+		}
+		unlink(path);
+	}
+}
+
+/* The page is processed (or quarantined): see INNOCENT_FILE. */
+static void
+end_processing(void)
+{
+	finished_unflushed = false; /* while the buffer changes */
+	memcpy(finished_url, processing_url, sizeof(finished_url));
+	finished_unflushed = true;
+	processing_now = false;
+	politeness_processing_end(worker_index);
+}
+
 /*
  * Before a page is processed (decoded, parsed, stored), count the attempt in
  * a transaction of its own that reaches the WAL on disk whatever
@@ -765,21 +858,27 @@ fetch_meta(FetchResult *r, Fetch *f)
  * politeness.c), so that it alone is blamed if it crashes again; one whose
  * attempts died CRASHES_TO_QUARANTINE times is quarantined instead (false):
  * the server restarts at most that many times for it, whatever bug is left.
- * On true the caller calls politeness_processing_end when done.
+ * On true the caller calls end_processing when done.
  */
 static bool
 begin_processing(CrawlUrl *it)
 {
-	Oid			types[2] = {INT4OID, TEXTOID};
-	Datum		values[2] = {Int32GetDatum(it->site_id), CStringGetTextDatum(it->url)};
+	Oid			types[3] = {INT4OID, TEXTOID, INT4OID};
+	Datum		values[3] = {Int32GetDatum(it->site_id), CStringGetTextDatum(it->url), Int32GetDatum(CRASHES_TO_QUARANTINE)};
+	int64		died = 0;
 	char	   *why;
 
-	if (it->crashes < CRASHES_TO_QUARANTINE)
+	politeness_processing_begin(worker_index, it->crashes > 0);
+	if (it->crashes > 0)
+		absolve_innocents();
+	snprintf(processing_url, sizeof(processing_url), "%s\n", it->url);
+	processing_now = true;
+	SetConfigOption("synchronous_commit", "on", PGC_USERSET, PGC_S_SESSION);
+	run_sql("SELECT otto.frontier_processing($1, $2, $3)::bigint", 3, types, values, NULL, int64_row, &died, NULL);
+	SetConfigOption("synchronous_commit", "off", PGC_USERSET, PGC_S_SESSION);
+	finished_unflushed = false; /* that commit flushed the last page's too */
+	if (died < CRASHES_TO_QUARANTINE)
 	{
-		politeness_processing_begin(worker_index, it->crashes > 0);
-		SetConfigOption("synchronous_commit", "on", PGC_USERSET, PGC_S_SESSION);
-		run_sql("SELECT otto.frontier_processing($1, $2)", 2, types, values, NULL, NULL, NULL, NULL);
-		SetConfigOption("synchronous_commit", "off", PGC_USERSET, PGC_S_SESSION);
 		if (inject_crash_url[0] && strstr(it->url, inject_crash_url))
 		{
 			ereport(LOG, (errmsg("otto crawler %d: otto.inject_crash_url matches %s: aborting", worker_index, it->url)));
@@ -787,11 +886,12 @@ begin_processing(CrawlUrl *it)
 		}
 		return true;
 	}
-	why = psprintf("processing this page killed the worker %d times: quarantined, not processed again", it->crashes);
+	why = psprintf("processing this page killed the worker %d times: quarantined, not processed again", (int) died);
 	ereport(WARNING,
 			(errmsg("otto crawler %d: %s: %s", worker_index, it->url, why),
 			 errhint("Keep the page for a bug report, then queue it again: UPDATE otto.frontier SET state = 'queued', crashes = 0 WHERE url = '...'.")));
 	record_failure(it, "crash", why, 0, false, -1, NULL);
+	end_processing();
 	return false;
 }
 
@@ -844,7 +944,7 @@ fetch_done(Fetch *f, CURLcode rc)
 		}
 	}
 	if (!it->is_robots)
-		politeness_processing_end(worker_index);
+		end_processing();
 	metrics_count_fetch(it->is_robots, r.status, failed, r.elapsed_ms, r.wire_bytes);
 	MemoryContextSwitchTo(TopMemoryContext);
 	fetch_destroy(f);
@@ -977,6 +1077,8 @@ otto_crawler_main(Datum main_arg)
 	worker_index = DatumGetInt32(main_arg);
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, otto_sigterm);
+	pqsignal(SIGQUIT, crawler_quickdie);
+	snprintf(innocent_path, sizeof(innocent_path), INNOCENT_FILE, DatumGetInt32(main_arg));
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnection(otto_database, NULL, 0);
 	pgstat_report_appname(psprintf(CRAWLER_NAME " %d", worker_index));
