@@ -1322,6 +1322,8 @@ otto_parse_listing(PG_FUNCTION_ARGS)
 	ListCell   *lc;
 	HTAB	   *seen;
 	HASHCTL		ctl = {0};
+	MemoryContext scratch,
+				outer;
 	const char *why;
 	int			promoted = 0;
 
@@ -1351,34 +1353,44 @@ otto_parse_listing(PG_FUNCTION_ARGS)
 	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
 	put_key(&st, "ads");
 	pushJsonbValue(&st, WJB_BEGIN_ARRAY, NULL);
+	/* each card's URL, id and time are worked out in a context reset per card: only what is kept stays */
+	scratch = AllocSetContextCreate(CurrentMemoryContext, "otto listing card", ALLOCSET_SMALL_SIZES);
 	foreach(lc, x->cards)
 	{
 		char	  **card = lfirst(lc);
-		char	   *ad_url = card[3] ? otto_url_normalize(url, card[3], &why) : NULL;
-		char	   *id = card[0];
+		char	   *ad_url,
+				   *id,
+				   *renewed = NULL;
 		int64		price;
-		bool		dup;
 
 		CHECK_FOR_INTERRUPTS();
+		MemoryContextReset(scratch);
+		outer = MemoryContextSwitchTo(scratch);
+		ad_url = card[3] ? otto_url_normalize(url, card[3], &why) : NULL;
+		id = card[0];
 		if (id == NULL && ad_url && r->ad_pattern)
 			id = regex_capture(r->ad_pattern, ad_url);
+		if (id && card[2])
+			renewed = site_time(card[2], r->timezone);
+		MemoryContextSwitchTo(outer);
 		if (id == NULL)
 			continue;
-		hash_search(seen, &id, HASH_ENTER, &dup);
-		if (dup)
+		if (hash_search(seen, &id, HASH_FIND, NULL))
 		{
 			promoted++;
 			continue;
 		}
+		id = pstrdup(id);
+		hash_search(seen, &id, HASH_ENTER, NULL);
 		pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
 		put_str(&st, "source_ad_id", id);
-		put_str(&st, "url", ad_url);
+		put_str(&st, "url", ad_url ? pstrdup(ad_url) : NULL);
 		if (card[1] && price_on_request(card[1]))
 			put_str(&st, "price_eur", NULL);
 		else if (card[1] && parse_grouped_int(card[1], &price))
 			put_int(&st, "price_eur", price);
 		if (card[2])
-			put_str(&st, "renewed_at", site_time(card[2], r->timezone));
+			put_str(&st, "renewed_at", renewed ? pstrdup(renewed) : NULL);
 		if (card[4] && *card[4])
 			put_str(&st, "title", card[4]);
 		pushJsonbValue(&st, WJB_END_OBJECT, NULL);
