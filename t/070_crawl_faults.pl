@@ -102,6 +102,7 @@ is(q1(q{SELECT count(*) FROM otto.ad a JOIN otto.site s USING (site_id) WHERE s.
 q1(q{ALTER SYSTEM SET otto.robots_max_age = '1s'});
 is(system("$sim fault $tmp/down --path /robots.txt=503 >/dev/null"), 0, 'robots.txt answers 503 again');
 $node->restart;    # the crawlers forget the copy they hold and find the stored one stale
+sleep 2;           # (stale: older than the 1 s robots_max_age, which the copy fetched just now is not yet)
 $offset = -s $node->logfile;
 q1(q{SELECT otto.crawl_start('down')});
 ok($node->wait_for_log(qr/robots\.txt of 127\.0\.0\.1:$port2 is unreachable; keeping to the copy fetched at/, $offset),
