@@ -65,20 +65,18 @@ static char *inject_crash_url = NULL;
 #define CRASHES_TO_QUARANTINE 2
 
 /*
- * A worker that is told to quit at once (SIGQUIT: another process crashed,
- * or an immediate shutdown) did not crash: it writes the URLs whose counted
- * attempts it was in the middle of to a file, and the next suspect absolves
- * them (absolve_innocents).  Those are the page being processed and the one
- * finished last, whose asynchronous commit (that set its count back to 0)
- * may not have reached the disk yet: the next attempt's synchronous commit
- * flushes it.  Static buffers: a signal handler cannot allocate.
+ * Crash records.  While a worker processes a page, a file of its own names
+ * it ("pid url"): written before, emptied after, and emptied too when the
+ * worker is told to quit at once (SIGQUIT: another process crashed, or an
+ * immediate shutdown), since then the page is not to blame.  A record left
+ * behind means the worker died on that page, whatever killed it; the
+ * launcher, before it starts the crawlers again, counts it
+ * (otto_crash_records_apply).  A file and not a transaction: it survives the
+ * process's crash without a WAL flush per page (which cost a third of the
+ * crawl rate), and a crash of the whole machine loops no page.
  */
-#define INNOCENT_FILE "pg_stat_tmp/otto_innocent.%d"
-static char innocent_path[MAXPGPATH];
-static char processing_url[OTTO_URL_MAX + 2];	/* with its newline */
-static char finished_url[OTTO_URL_MAX + 2];
-static volatile sig_atomic_t processing_now = false;
-static volatile sig_atomic_t finished_unflushed = false;
+#define CRASH_RECORD "pg_stat_tmp/otto_crawler.%d.processing"
+static int	record_fd = -1;
 
 /* A site as the worker needs it; refreshed at every claim. */
 typedef struct CrawlSite
@@ -776,112 +774,85 @@ fetch_meta(FetchResult *r, Fetch *f)
 	return b.data;
 }
 
-/* SIGQUIT: note the innocent attempts (see INNOCENT_FILE), then exit as PostgreSQL's handler does. */
+/* SIGQUIT: the page in hand is not to blame (see CRASH_RECORD); then exit as PostgreSQL's handler does. */
 static void
 crawler_quickdie(SIGNAL_ARGS)
 {
-	if (processing_now || finished_unflushed)
-	{
-		int			fd = open(innocent_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
-
-		if (fd >= 0)
-		{
-			ssize_t		rc = 0;
-
-			if (processing_now)
-				rc = write(fd, processing_url, strlen(processing_url));
-			if (finished_unflushed && rc >= 0)
-				rc = write(fd, finished_url, strlen(finished_url));
-			(void) rc;			/* a lost note only means a page may be blamed once too often */
-			close(fd);
-		}
-	}
+	if (record_fd >= 0 && ftruncate(record_fd, 0) < 0)
+		_exit(2);				/* a record left behind blames the page once too often, no more */
 	_exit(2);
 }
 
 /*
- * Attempts that died of another process's crash are not the page's fault:
- * take one off each URL the workers' innocence files name, then remove the
- * files.  Called by a suspect holding the solo turn, so by one worker at a
- * time, and before it decides on a quarantine.
+ * Count the deaths that crash records left behind name (frontier.crashes),
+ * and remove the records: of worker index, or of every worker (-1).  A
+ * record whose process still runs is left alone.
  */
-static void
-absolve_innocents(void)
+void
+otto_crash_records_apply(int index)
 {
-	for (int i = 0; i < OTTO_MAX_CRAWLERS; i++)
+	for (int i = Max(index, 0); i < (index < 0 ? OTTO_MAX_CRAWLERS : index + 1); i++)
 	{
 		char		path[MAXPGPATH];
+		char		line[OTTO_URL_MAX + 32];
 		FILE	   *f;
-		char		line[OTTO_URL_MAX + 2];
-		Datum		urls[64];		/* two lines a crash: 32 crashes without a suspect in between */
+		int			pid = 0;
 		int			n = 0;
 
-		snprintf(path, sizeof(path), INNOCENT_FILE, i);
+		snprintf(path, sizeof(path), CRASH_RECORD, i);
 		if ((f = AllocateFile(path, "r")) == NULL)
 			continue;
-		while (n < lengthof(urls) && fgets(line, sizeof(line), f))
-		{
-			line[strcspn(line, "\n")] = '\0';
-			if (line[0])
-				urls[n++] = CStringGetTextDatum(line);
-		}
+		if (fgets(line, sizeof(line), f) == NULL || sscanf(line, "%d %n", &pid, &n) != 1 || n == 0)
+			line[0] = '\0', n = 0;
 		FreeFile(f);
-		if (n > 0)
+		if (pid > 0 && pid != MyProcPid && kill(pid, 0) == 0)
+			continue;			/* its worker is alive and at work */
+		if (line[n])
 		{
-			Oid			type = TEXTARRAYOID;
-			Datum		arr = PointerGetDatum(construct_array(urls, n, TEXTOID, -1, false, TYPALIGN_INT));
+			Oid			type = TEXTOID;
+			Datum		url = CStringGetTextDatum(line + n);
 
-			SetConfigOption("synchronous_commit", "on", PGC_USERSET, PGC_S_SESSION);
-			run_sql("SELECT otto.frontier_absolve($1)", 1, &type, &arr, NULL, NULL, NULL, NULL);
-			SetConfigOption("synchronous_commit", "off", PGC_USERSET, PGC_S_SESSION);
-			ereport(LOG, (errmsg("otto crawler %d: %d page(s) whose processing was cut short by another process's crash are not blamed for it",
-								 worker_index, n)));
+			otto_sql_int64("SELECT otto.frontier_crashed($1)", 1, &type, &url, NULL);
+			ereport(LOG,
+					(errmsg("otto: a crawler worker died while processing %s; it is processed alone from now on, and quarantined if it happens again",
+							line + n)));
 		}
 		unlink(path);
 	}
 }
 
-/* The page is processed (or quarantined): see INNOCENT_FILE. */
+/* The page is processed (or quarantined): its crash record is emptied. */
 static void
 end_processing(void)
 {
-	finished_unflushed = false; /* while the buffer changes */
-	memcpy(finished_url, processing_url, sizeof(finished_url));
-	finished_unflushed = true;
-	processing_now = false;
+	if (record_fd >= 0 && ftruncate(record_fd, 0) < 0)
+		ereport(WARNING, (errcode_for_file_access(), errmsg("otto crawler %d: could not empty its crash record: %m", worker_index)));
 	politeness_processing_end(worker_index);
 }
 
 /*
- * Before a page is processed (decoded, parsed, stored), count the attempt in
- * a transaction of its own that reaches the WAL on disk whatever
- * synchronous_commit says, so that a page that crashes the worker (and so
- * restarts the server) is known after the restart.  A page whose processing
- * died before is a suspect, processed with no other page in processing (see
- * politeness.c), so that it alone is blamed if it crashes again; one whose
- * attempts died CRASHES_TO_QUARANTINE times is quarantined instead (false):
+ * Before a page is processed (decoded, parsed, stored), its crash record
+ * names it, so that a page that kills the worker (and so restarts the
+ * server) is known after the restart.  A page whose processing died before
+ * is a suspect, processed with no other page in processing (see
+ * politeness.c), so that it alone is blamed if it kills the worker again;
+ * one that did CRASHES_TO_QUARANTINE times is quarantined instead (false):
  * the server restarts at most that many times for it, whatever bug is left.
  * On true the caller calls end_processing when done.
  */
 static bool
 begin_processing(CrawlUrl *it)
 {
-	Oid			types[3] = {INT4OID, TEXTOID, INT4OID};
-	Datum		values[3] = {Int32GetDatum(it->site_id), CStringGetTextDatum(it->url), Int32GetDatum(CRASHES_TO_QUARANTINE)};
-	int64		died = 0;
 	char	   *why;
 
-	politeness_processing_begin(worker_index, it->crashes > 0);
-	if (it->crashes > 0)
-		absolve_innocents();
-	snprintf(processing_url, sizeof(processing_url), "%s\n", it->url);
-	processing_now = true;
-	SetConfigOption("synchronous_commit", "on", PGC_USERSET, PGC_S_SESSION);
-	run_sql("SELECT otto.frontier_processing($1, $2, $3)::bigint", 3, types, values, NULL, int64_row, &died, NULL);
-	SetConfigOption("synchronous_commit", "off", PGC_USERSET, PGC_S_SESSION);
-	finished_unflushed = false; /* that commit flushed the last page's too */
-	if (died < CRASHES_TO_QUARANTINE)
+	if (it->crashes < CRASHES_TO_QUARANTINE)
 	{
+		char		line[OTTO_URL_MAX + 32];
+		int			len = snprintf(line, sizeof(line), "%d %s", MyProcPid, it->url);
+
+		politeness_processing_begin(worker_index, it->crashes > 0);
+		if (record_fd >= 0 && (pwrite(record_fd, line, len, 0) != len || ftruncate(record_fd, len) < 0))
+			ereport(WARNING, (errcode_for_file_access(), errmsg("otto crawler %d: could not write its crash record: %m", worker_index)));
 		if (inject_crash_url[0] && strstr(it->url, inject_crash_url))
 		{
 			ereport(LOG, (errmsg("otto crawler %d: otto.inject_crash_url matches %s: aborting", worker_index, it->url)));
@@ -889,12 +860,11 @@ begin_processing(CrawlUrl *it)
 		}
 		return true;
 	}
-	why = psprintf("processing this page killed the worker %d times: quarantined, not processed again", (int) died);
+	why = psprintf("processing this page killed the worker %d times: quarantined, not processed again", it->crashes);
 	ereport(WARNING,
 			(errmsg("otto crawler %d: %s: %s", worker_index, it->url, why),
 			 errhint("Keep the page for a bug report, then queue it again: UPDATE otto.frontier SET state = 'queued', crashes = 0 WHERE url = '...'.")));
 	record_failure(it, "crash", why, 0, false, -1, NULL);
-	end_processing();
 	return false;
 }
 
@@ -1081,7 +1051,6 @@ otto_crawler_main(Datum main_arg)
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, otto_sigterm);
 	pqsignal(SIGQUIT, crawler_quickdie);
-	snprintf(innocent_path, sizeof(innocent_path), INNOCENT_FILE, DatumGetInt32(main_arg));
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnection(otto_database, NULL, 0);
 	pgstat_report_appname(psprintf(CRAWLER_NAME " %d", worker_index));
@@ -1091,6 +1060,19 @@ otto_crawler_main(Datum main_arg)
 	 * the frontier, rolled back with the page, still lists it as due, so it
 	 * is fetched again.  Consistency is kept; only a little work is redone.
 	 */
+	/* a death of this slot's last worker that the launcher did not count (it was not restarted) */
+	otto_crash_records_apply(worker_index);
+	{
+		char		path[MAXPGPATH];
+
+		snprintf(path, sizeof(path), CRASH_RECORD, worker_index);
+		record_fd = BasicOpenFile(path, O_RDWR | O_CREAT | O_TRUNC | PG_BINARY);
+		if (record_fd < 0)
+			ereport(WARNING,
+					(errcode_for_file_access(),
+					 errmsg("otto crawler %d: could not open its crash record \"%s\": %m", worker_index, path),
+					 errdetail("A page that crashes the worker will not be quarantined.")));
+	}
 	SetConfigOption("synchronous_commit", "off", PGC_USERSET, PGC_S_SESSION);
 	politeness_worker_start(worker_index);
 

@@ -237,6 +237,8 @@ otto_launcher_main(Datum main_arg)
 								otto_database)));
 				if (!start_recorded)
 					(void) otto_sql_int64("SELECT otto.worker_started('launcher', 0)", 0, NULL, NULL, NULL);
+				/* crawlers that died on a page (a crash restarts us too): counted before any crawler starts */
+				otto_crash_records_apply(-1);
 				start_recorded = true;
 			}
 			else

@@ -75,6 +75,7 @@ extern void FetchGucInit(void);
 
 /* crawler.c */
 extern void CrawlerGucInit(void);
+extern void otto_crash_records_apply(int index);
 extern PGDLLEXPORT void otto_crawler_main(Datum main_arg);
 
 /* stream.c */
