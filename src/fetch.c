@@ -276,7 +276,6 @@ fetch_prereq(void *clientp, char *conn_primary_ip, char *conn_local_ip, int conn
 	curl_easy_getinfo(f->easy, CURLINFO_EFFECTIVE_URL, &url);
 	if (url == NULL || !host_allowed(f, url))
 	{
-		f->refused = true;
 		refuse(f, "redirect to %.150s leaves the site", url ? url : "?");
 		return CURL_PREREQFUNC_ABORT;
 	}

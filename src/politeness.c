@@ -15,11 +15,11 @@
  * queues work (a page that linked new URLs, crawl_start) wakes idle workers
  * at once instead of leaving them to their nap; busy ones are left alone.
  *
- * And it gates page processing, for poison pages: a page whose processing
- * was ever cut short by a crash (a suspect) is processed alone, with no other
- * worker processing a page at the time.  So when a suspect crashes the
- * server again, no innocent page was caught in it, and only the page that
- * crashed twice alone is quarantined (crawler.c).
+ * And it gates page processing, for poison pages: a page that killed a
+ * worker before (a suspect) is processed alone, with no other worker
+ * processing a page at the time.  So when a suspect kills its worker again,
+ * no other page is caught in it, and only the page that did it twice alone
+ * is quarantined (crawler.c).
  */
 #include "postgres.h"
 
