@@ -16,36 +16,7 @@ cp ../shared/data/real/html/maxandreevich_2022-12_ad_*.html "$WORK/" && chmod a+
 
 as_cluster_user psql -qX -v ON_ERROR_STOP=1 <<'SQL'
 CREATE EXTENSION otto;
-CREATE TABLE kind (name text PRIMARY KEY, fn text, unit text);
-INSERT INTO kind VALUES
- ('unclosed script objects', 'parse_ad', 'dataLayer.push({"object_uid": 1, '),
- ('repeated listing cards', 'parse_listing', '<article class="classified" data-classifiedid="1"><h2><a href="/auto-oglasi/1/x">t</a></h2></article>'),
- ('distinct links', 'extract_links', NULL),
- ('unclosed links', 'extract_links', '<a href=/l>'),
- ('deep nesting', 'parse_ad', '<div class="divider"><b class="uk-text-bold">'),
- ('label rows', 'parse_ad', '<div class="divider"><div class="uk-width-1-2">Gorivo</div><div class="uk-width-1-2 uk-text-bold">D' || chr(1) || 'z</div></div>'),
- ('entities in a title', 'parse_ad', '<h1>&#1;&amp;&#x10FFFF;&bogus;'),
- ('one huge attribute', 'parse_ad', 'x'),
- ('equipment list', 'parse_ad', '<div class="infoBox"><div class="uk-width-medium-1-4 uk-margin-small-bottom">ABS</div></div>');
-
--- A page of about mb megabytes of the kind.
-CREATE FUNCTION page(k text, mb int) RETURNS text LANGUAGE sql AS $$
-    SELECT CASE k.name
-             WHEN 'distinct links' THEN (SELECT string_agg('<a href="/l/' || i || '">x</a>', '') FROM generate_series(1, mb * 1048576 / 24) i)
-             WHEN 'unclosed script objects' THEN '<script>' || repeat(k.unit, mb * 1048576 / length(k.unit) - 1)
-             WHEN 'one huge attribute' THEN '<a href="' || repeat('x', mb * 1048576 - 20)
-             ELSE repeat(k.unit, mb * 1048576 / octet_length(k.unit)) END
-      FROM kind k WHERE k.name = page.k
-$$;
-
-CREATE FUNCTION run(fn text, html text) RETURNS void LANGUAGE plpgsql AS $$
-DECLARE n bigint;
-BEGIN
-    CASE fn WHEN 'noop' THEN PERFORM length(html);
-            WHEN 'parse_ad' THEN PERFORM otto.parse_ad(html, 'https://www.polovniautomobili.com/auto-oglasi/1/x');
-            WHEN 'parse_listing' THEN PERFORM otto.parse_listing(html, 'https://www.polovniautomobili.com/auto-oglasi/pretraga?page=1');
-            ELSE SELECT count(*) INTO n FROM otto.extract_links(html, 'https://www.polovniautomobili.com/auto-oglasi/1/x'); END CASE;
-END $$;
+\i test/hostile_pages.sql
 
 -- Peak resident memory of this backend so far, in kB.
 CREATE FUNCTION hwm_kb() RETURNS bigint LANGUAGE sql AS $$
@@ -56,17 +27,17 @@ $$;
 -- same call doing nothing with the page (the harness's own copies of it).
 CREATE FUNCTION measure(k text, mb int, OUT ms float8, OUT bytes bigint, OUT extra_kb bigint) LANGUAGE plpgsql AS $$
 DECLARE
-    html text := page(k, mb);
-    fn text := (SELECT kind.fn FROM kind WHERE name = k);
+    html text := hostile_page(k, mb * 1024);
+    fn text := (SELECT hk.fn FROM hostile_kind hk WHERE name = k);
     t timestamptz;
     before bigint;
 BEGIN
-    PERFORM run('noop', html);
+    PERFORM hostile_run('noop', html);
     before := hwm_kb();
     ms := 'Infinity';
     FOR i IN 1 .. 5 LOOP
         t := clock_timestamp();
-        PERFORM run(fn, html);
+        PERFORM hostile_run(fn, html);
         ms := least(ms, extract(epoch FROM clock_timestamp() - t) * 1000);
     END LOOP;
     bytes := octet_length(html);
@@ -79,10 +50,10 @@ CREATE TABLE big (kind text, html text);
 ALTER TABLE big ALTER COLUMN html SET STORAGE EXTERNAL;
 CREATE FUNCTION cancel_ms(k text) RETURNS float8 LANGUAGE plpgsql AS $$
 DECLARE
-    fn text := (SELECT kind.fn FROM kind WHERE name = k);
+    fn text := (SELECT hk.fn FROM hostile_kind hk WHERE name = k);
 BEGIN
     BEGIN
-        PERFORM run(fn, (SELECT html FROM big WHERE kind = k));
+        PERFORM hostile_run(fn, (SELECT html FROM big WHERE kind = k));
     EXCEPTION WHEN query_canceled THEN
         RETURN extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1000;
     END;
@@ -93,12 +64,12 @@ CREATE TABLE cancel (kind text, ms float8);
 SQL
 
 # each measurement in a fresh backend, so that VmHWM starts low
-for k in $(as_cluster_user psql -qXtA -c "SELECT replace(name, ' ', '_') FROM kind ORDER BY name"); do
+for k in $(as_cluster_user psql -qXtA -c "SELECT replace(name, ' ', '_') FROM hostile_kind ORDER BY name"); do
     for mb in 1 2 4 8; do
         as_cluster_user psql -qX -v ON_ERROR_STOP=1 -c "SET otto.max_page_bytes = '16MB'" \
             -c "INSERT INTO result SELECT '${k//_/ }', $mb, m.* FROM measure('${k//_/ }', $mb) m"
     done
-    as_cluster_user psql -qX -v ON_ERROR_STOP=1 -c "INSERT INTO big SELECT '${k//_/ }', page('${k//_/ }', 8)"
+    as_cluster_user psql -qX -v ON_ERROR_STOP=1 -c "INSERT INTO big SELECT '${k//_/ }', hostile_page('${k//_/ }', 8192)"
     ms=$(as_cluster_user psql -qXtA -v ON_ERROR_STOP=1 -c "SET otto.max_page_bytes = '16MB'" -c "SET statement_timeout = '10ms'" \
         -c "SELECT cancel_ms('${k//_/ }')")
     as_cluster_user psql -qX -c "INSERT INTO cancel VALUES ('${k//_/ }', nullif('$ms', '')::float8)"

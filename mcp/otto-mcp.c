@@ -87,18 +87,17 @@ utf8_char_len(const unsigned char *s, size_t n)
 }
 
 /*
- * prefix and then s into dst (cap bytes), cut at a character boundary with
- * "..." when it does not fit; bytes that are not UTF-8 become '?'.  Replies
- * quote what a caller sent: they stay short and are always valid JSON text.
+ * Append s to the string in dst, the whole at most cap bytes, cut at a
+ * character boundary with "..." when it does not fit; bytes that are not
+ * UTF-8 become '?'.  Replies quote what a caller sent: they stay short and
+ * are always valid JSON text.
  */
 static void
-quote_clipped(char *dst, size_t cap, const char *prefix, const char *s)
+append_clipped(char *dst, size_t cap, const char *s)
 {
-	size_t		o = snprintf(dst, cap, "%s", prefix);
+	size_t		o = strlen(dst);
 	size_t		n = strlen(s);
 
-	if (o >= cap)
-		o = cap - 1;
 	for (size_t i = 0; i < n;)
 	{
 		size_t		len = utf8_char_len((const unsigned char *) s + i, n - i);
@@ -296,30 +295,25 @@ handle_tools_call(json_t *id, json_t *params)
 
 		if (state && strcmp(state, "42883") == 0 && msg && strncmp(msg, "unknown tool", 12) == 0)
 		{
-			char		buf[256];
+			char		buf[256] = "Unknown tool: ";
 
-			quote_clipped(buf, sizeof(buf), "Unknown tool: ", json_string_value(name));
+			append_clipped(buf, sizeof(buf), json_string_value(name));
 			reply_error(id, INVALID_PARAMS, buf);
 		}
 		else
 		{
 			/* a tool failure: the model reads it and can correct itself (a page of it at most) */
-			char		text[2048];
-			char		part[1024];
+			char		text[2048] = "Error: ";
 
-			quote_clipped(part, sizeof(part), "Error: ", msg ? msg : "the tool failed");
-			quote_clipped(text, sizeof(text), part, hint ? " Hint: " : "");
+			append_clipped(text, 1024, msg ? msg : "the tool failed");	/* leaves room for the hint */
 			if (hint)
 			{
-				strcpy(part, text);
-				quote_clipped(text, sizeof(text), part, hint);
+				append_clipped(text, sizeof(text), " Hint: ");
+				append_clipped(text, sizeof(text), hint);
 			}
 			reply(id, json_pack("{s:o, s:b}", "content", text_content(text), "isError", 1));
 			if (state && strncmp(state, "22", 2) != 0 && strcmp(state, "P0002") != 0)
-			{
-				quote_clipped(part, sizeof(part), "", msg ? msg : "");
-				log_msg("warning", "tool %.64s failed: %s (SQLSTATE %s)", json_string_value(name), part, state);
-			}
+				log_msg("warning", "tool %.64s failed: %s (SQLSTATE %s)", json_string_value(name), text, state);
 		}
 	}
 	PQclear(res);
@@ -363,9 +357,9 @@ handle_line(const char *line, size_t len)
 	msg = json_loadb(line, len, 0, &err);
 	if (msg == NULL)
 	{
-		char		buf[300];
+		char		buf[300] = "Parse error: ";
 
-		quote_clipped(buf, sizeof(buf), "Parse error: ", err.text);
+		append_clipped(buf, sizeof(buf), err.text);
 		reply_error(NULL, PARSE_ERROR, buf);
 		return;
 	}
@@ -418,9 +412,9 @@ handle_line(const char *line, size_t len)
 		handle_tools_call(id, json_is_object(params) ? params : NULL);
 	else
 	{
-		char		buf[256];
+		char		buf[256] = "Method not found: ";
 
-		quote_clipped(buf, sizeof(buf), "Method not found: ", m);
+		append_clipped(buf, sizeof(buf), m);
 		reply_error(id, METHOD_NOT_FOUND, buf);
 	}
 	json_decref(msg);

@@ -96,6 +96,29 @@ stop_cluster() {
     as_cluster_user "$PG_BIN/pg_ctl" -D "$1/data" -m immediate stop >/dev/null 2>&1
 }
 
+# Both fuzzers (fuzz/), each for SECONDS, seeded with the real saved pages
+# and fuzz/seeds.py's hostile inputs, in OUT (corpora and logs): fuzz_parse
+# in-process with ASan/UBSan, fuzz_sql through the whole parse path on the
+# database CONNINFO names (CREATE EXTENSION otto done there).  Prints each
+# one's figures; sets FUZZ_PASS and FUZZ_FAIL (harnesses) and FUZZ_RC.
+run_fuzzers() {
+    local out=$1 seconds=$2 conninfo=$3 max_len=${4:-262144} harness rc
+    make -s -C "$OTTO_ROOT/fuzz" clean >/dev/null && make -s -C "$OTTO_ROOT/fuzz" all 2>&1 | grep -v 'Wignored-attributes'
+    mkdir -p "$out/corpus-parse" && cp "$OTTO_ROOT"/../shared/data/real/html/*.html "$out/corpus-parse/" \
+        && python3 "$OTTO_ROOT/fuzz/seeds.py" "$out/corpus-parse" && cp -r "$out/corpus-parse" "$out/corpus-sql"
+    FUZZ_PASS=0 FUZZ_FAIL=0 FUZZ_RC=0
+    for harness in parse sql; do
+        (cd "$out" && ASAN_OPTIONS=detect_leaks=0 OTTO_FUZZ_CONNINFO="$conninfo" "$OTTO_ROOT/fuzz/fuzz_$harness" \
+            -max_total_time="$seconds" -max_len="$max_len" -rss_limit_mb=4096 -print_final_stats=1 "$out/corpus-$harness") \
+            > "$out/fuzz_$harness.log" 2>&1
+        rc=$?
+        echo "fuzz_$harness:"
+        grep -E '^stat::(number_of_executed_units|average_exec_per_sec|new_units_added)|ERROR|SUMMARY|^fuzz_sql:' "$out/fuzz_$harness.log"
+        if [ "$rc" -eq 0 ]; then FUZZ_PASS=$((FUZZ_PASS + 1)); else
+            tail -n 40 "$out/fuzz_$harness.log"; FUZZ_FAIL=$((FUZZ_FAIL + 1)); FUZZ_RC=$rc; fi
+    done
+}
+
 # One line per headline figure of a benchmark, which bench/run.sh gathers
 # into its table.  The format stays, so that runs compare over time:
 #   RESULT|bench|figure|value|unit|target|baseline|ratio

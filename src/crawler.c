@@ -778,8 +778,10 @@ fetch_meta(FetchResult *r, Fetch *f)
 static void
 crawler_quickdie(SIGNAL_ARGS)
 {
-	if (record_fd >= 0 && ftruncate(record_fd, 0) < 0)
-		_exit(2);				/* a record left behind blames the page once too often, no more */
+	/* (should it fail, the record left behind blames the page once too often, no more) */
+	int			rc = record_fd >= 0 ? ftruncate(record_fd, 0) : 0;
+
+	(void) rc;
 	_exit(2);
 }
 
@@ -805,7 +807,7 @@ otto_crash_records_apply(int index)
 		if (fgets(line, sizeof(line), f) == NULL || sscanf(line, "%d %n", &pid, &n) != 1 || n == 0)
 			line[0] = '\0', n = 0;
 		FreeFile(f);
-		if (pid > 0 && pid != MyProcPid && kill(pid, 0) == 0)
+		if (pid > 0 && kill(pid, 0) == 0)
 			continue;			/* its worker is alive and at work */
 		if (line[n])
 		{
@@ -851,7 +853,8 @@ begin_processing(CrawlUrl *it)
 		int			len = snprintf(line, sizeof(line), "%d %s", MyProcPid, it->url);
 
 		politeness_processing_begin(worker_index, it->crashes > 0);
-		if (record_fd >= 0 && (pwrite(record_fd, line, len, 0) != len || ftruncate(record_fd, len) < 0))
+		/* the record is empty (end_processing): one write fills it */
+		if (record_fd >= 0 && pwrite(record_fd, line, len, 0) != len)
 			ereport(WARNING, (errcode_for_file_access(), errmsg("otto crawler %d: could not write its crash record: %m", worker_index)));
 		if (inject_crash_url[0] && strstr(it->url, inject_crash_url))
 		{
@@ -883,11 +886,9 @@ fetch_done(Fetch *f, CURLcode rc)
 	nrunning--;
 	if (!it->is_robots && !begin_processing(it))
 	{
-		metrics_count_fetch(false, 0, "crash", 0, 0);
-		MemoryContextSwitchTo(TopMemoryContext);
-		fetch_destroy(f);
-		item_free(it);
-		return;
+		memset(&r, 0, sizeof(r));	/* quarantined: not fetched into a result, not processed */
+		failed = "crash";
+		goto done;
 	}
 	fetch_finish(f, rc, &r);
 	meta = fetch_meta(&r, f);
@@ -918,6 +919,7 @@ fetch_done(Fetch *f, CURLcode rc)
 	}
 	if (!it->is_robots)
 		end_processing();
+done:
 	metrics_count_fetch(it->is_robots, r.status, failed, r.elapsed_ms, r.wire_bytes);
 	MemoryContextSwitchTo(TopMemoryContext);
 	fetch_destroy(f);
@@ -1055,11 +1057,6 @@ otto_crawler_main(Datum main_arg)
 	BackgroundWorkerInitializeConnection(otto_database, NULL, 0);
 	pgstat_report_appname(psprintf(CRAWLER_NAME " %d", worker_index));
 
-	/*
-	 * A page's transaction need not wait for its WAL flush: after a crash
-	 * the frontier, rolled back with the page, still lists it as due, so it
-	 * is fetched again.  Consistency is kept; only a little work is redone.
-	 */
 	/* a death of this slot's last worker that the launcher did not count (it was not restarted) */
 	otto_crash_records_apply(worker_index);
 	{
@@ -1073,6 +1070,12 @@ otto_crawler_main(Datum main_arg)
 					 errmsg("otto crawler %d: could not open its crash record \"%s\": %m", worker_index, path),
 					 errdetail("A page that crashes the worker will not be quarantined.")));
 	}
+
+	/*
+	 * A page's transaction need not wait for its WAL flush: after a crash
+	 * the frontier, rolled back with the page, still lists it as due, so it
+	 * is fetched again.  Consistency is kept; only a little work is redone.
+	 */
 	SetConfigOption("synchronous_commit", "off", PGC_USERSET, PGC_S_SESSION);
 	politeness_worker_start(worker_index);
 

@@ -208,10 +208,22 @@ fetch_write(char *data, size_t size, size_t nmemb, void *p)
 }
 
 /*
+ * What a server sent, made printable ASCII in place: other bytes become '?',
+ * so that it is valid text in any encoding and can be cut anywhere.
+ */
+static void
+ascii_only(char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char) s[i] < 0x20 || (unsigned char) s[i] >= 0x7f)
+			s[i] = '?';
+}
+
+/*
  * A header value, trimmed, as a string in the fetch's context (NULL on OOM).
  * The headers kept (validators, content type, location, Retry-After) are
- * ASCII by their grammars; other bytes become '?', so that what is stored is
- * valid text in any encoding, and the cut at 1000 bytes splits no character.
+ * ASCII by their grammars; anything else is made so (ascii_only), and the
+ * cut at 1000 bytes splits no character.
  */
 static char *
 header_value(Fetch *f, const char *v, size_t n)
@@ -226,9 +238,9 @@ header_value(Fetch *f, const char *v, size_t n)
 	s = MemoryContextAllocExtended(f->cxt, n + 1, MCXT_ALLOC_NO_OOM);
 	if (s)
 	{
-		for (size_t i = 0; i < n; i++)
-			s[i] = (unsigned char) v[i] < 0x20 || (unsigned char) v[i] >= 0x7f ? '?' : v[i];
+		memcpy(s, v, n);
 		s[n] = '\0';
+		ascii_only(s, n);
 	}
 	return s;
 }
@@ -246,19 +258,13 @@ host_allowed(Fetch *f, const char *url)
 	return false;
 }
 
-/*
- * Mark the fetch refused, saying why.  The reason quotes what the server
- * sent, which need not be text: bytes outside printable ASCII become '?', so
- * that the reason stays valid in any encoding and is cut at no character.
- */
+/* Mark the fetch refused, saying why; the reason quotes what the server sent (ascii_only). */
 static void
 refuse(Fetch *f, const char *fmt, const char *what)
 {
 	f->refused = true;
 	snprintf(f->refused_why, sizeof(f->refused_why), fmt, what);
-	for (char *c = f->refused_why; *c; c++)
-		if ((unsigned char) *c < 0x20 || (unsigned char) *c >= 0x7f)
-			*c = '?';
+	ascii_only(f->refused_why, strlen(f->refused_why));
 }
 
 /*

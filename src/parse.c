@@ -23,9 +23,10 @@
 #include "postgres.h"
 
 #include "catalog/pg_collation.h"
-#include "common/hashfn.h"
 #include "catalog/pg_type.h"
+#include "common/hashfn.h"
 #include "common/jsonapi.h"
+#include "common/pg_prng.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -1491,7 +1492,7 @@ otto_extract_links(PG_FUNCTION_ARGS)
 	HASHCTL		ctl = {0};
 	MemoryContext per_link,
 				old;
-	uint64		seed = (uint64) random() << 32 | (uint64) random();
+	uint64		seed = pg_prng_uint64(&pg_global_prng_state);
 
 	check_size(html);
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
@@ -1537,10 +1538,15 @@ otto_extract_links(PG_FUNCTION_ARGS)
 		e = hash_search(seen, &h, HASH_ENTER, &found);
 		if (found)
 		{
+			HtmlSlice	a = s.hrefs[e->first],
+						b = s.hrefs[i];
 			char	   *other;
 
+			/* the same href written again (the common repeat) needs no second normalisation */
+			if (a.len == b.len && memcmp(a.p, b.p, a.len) == 0)
+				continue;
 			old = MemoryContextSwitchTo(per_link);
-			other = link_url(base, s.hrefs[e->first]);
+			other = link_url(base, a);
 			MemoryContextSwitchTo(old);
 			if (strcmp(other, abs) == 0)
 				continue;

@@ -187,7 +187,6 @@ politeness_worker_start(int worker)
 		pol->slots[i].in_flight[worker] = 0;
 	pol->latches[worker] = MyLatch;
 	SpinLockRelease(&pol->mutex);
-	politeness_processing_end(worker);
 	before_shmem_exit(politeness_worker_exit, Int32GetDatum(worker));
 }
 
