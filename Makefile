@@ -4,9 +4,24 @@
 #   scripts/test                the whole test suite on a throwaway cluster
 
 EXTENSION = otto
+EXTVERSION = 1.1
 MODULE_big = otto
-OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
+OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*/*.c)))
+
+# The install script is built from one source per stage, in this order (a
+# stage may use what the stages before it made).  Each holds its tables, its
+# functions and, at its end, its dump rules, row-level security and grants.
+SQL_SOURCES = src/core/schema.sql src/sites/sites.sql src/parse/parse.sql src/ingest/ingest.sql \
+	src/crawl/crawl.sql src/market/stream.sql src/market/analytics.sql src/buyers/search.sql \
+	src/buyers/users.sql src/buyers/alerts.sql src/buyers/reviews.sql src/buyers/recommend.sql \
+	src/chat/ask.sql src/chat/tools.sql src/ops/metrics.sql src/core/privileges.sql
+# Update scripts: the version's storage changes (src/updates), then what every
+# update re-runs from the same sources (src/updates/rerun.awk).  otto--1.0.sql
+# is 1.0's install script as it shipped, kept for installs of 1.0 and tests.
+UPDATES = 1.0--1.1
 DATA = otto--1.0.sql
+DATA_built = otto--$(EXTVERSION).sql $(patsubst %,otto--%.sql,$(UPDATES))
+EXTRA_CLEAN = otto--$(EXTVERSION).sql $(patsubst %,otto--%.sql,$(UPDATES))
 PGFILEDESC = "otto - car-market intelligence engine"
 
 REGRESS = $(sort $(patsubst sql/%.sql,%,$(wildcard sql/*.sql)))
@@ -15,11 +30,16 @@ PG_CONFIG ?= pg_config
 CURL_CONFIG ?= curl-config
 XML2_CONFIG ?= xml2-config
 
-PG_CPPFLAGS = -I$(srcdir)/src $(shell $(CURL_CONFIG) --cflags) $(shell $(XML2_CONFIG) --cflags)
+PG_CPPFLAGS = -I$(srcdir)/src $(shell $(CURL_CONFIG) --cflags) $(shell $(XML2_CONFIG) --cflags) -DOTTO_VERSION='"$(EXTVERSION)"'
 SHLIB_LINK = $(shell $(CURL_CONFIG) --libs) $(shell $(XML2_CONFIG) --libs)
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+otto--$(EXTVERSION).sql: $(SQL_SOURCES) Makefile
+	cat $(SQL_SOURCES) > $@
+otto--%.sql: src/updates/%.sql src/updates/rerun.awk $(SQL_SOURCES) Makefile
+	{ cat $<; awk -f src/updates/rerun.awk $(SQL_SOURCES); } > $@
 
 # otto-mcp: the MCP server for chat assistants, installed next to the server's programs.
 MCP_CFLAGS = -O2 -Wall -Wextra -Wno-unused-parameter $(COPT) -I$(shell $(PG_CONFIG) --includedir) $(shell pkg-config --cflags jansson)

@@ -13,7 +13,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "../src/html.h"
+#include "../src/parse/html.h"
 
 extern char *otto_url_normalize(const char *base, const char *ref, const char **why);
 

@@ -23,7 +23,7 @@
 
 #include <libpq-fe.h>
 
-#include "../src/html.h"
+#include "../src/parse/html.h"
 
 #define TIMEOUT_MS 5000
 

@@ -1,7 +1,9 @@
 # scripts/common.sh: shared by scripts/test and scripts/demo (sourced, not run).
 
 PG_MAJOR=15
-PG_BIN=/usr/lib/postgresql/$PG_MAJOR/bin
+# OTTO_PG_BIN: another server's programs (a copy of the installed tree, say),
+# which the build installs into as well (make PG_CONFIG=...).
+PG_BIN=${OTTO_PG_BIN:-/usr/lib/postgresql/$PG_MAJOR/bin}
 OTTO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 # Debian packages Otto needs to build, run and test.
@@ -43,9 +45,9 @@ install_node() {
 
 # Build (warnings are errors) and install the extension into the server.
 build_and_install() {
-    make -C "$OTTO_ROOT" -s clean
-    make -C "$OTTO_ROOT" -s COPT=-Werror
-    make -C "$OTTO_ROOT" -s install >/dev/null
+    make -C "$OTTO_ROOT" -s PG_CONFIG="$PG_BIN/pg_config" clean
+    make -C "$OTTO_ROOT" -s PG_CONFIG="$PG_BIN/pg_config" COPT=-Werror
+    make -C "$OTTO_ROOT" -s PG_CONFIG="$PG_BIN/pg_config" install >/dev/null
 }
 
 # The unprivileged OS user that owns throwaway clusters (initdb refuses root).

@@ -25,7 +25,9 @@ SELECT :site, 'a' || i, 'https://t.invalid/ad/a' || i, 'A4 Avant 2.0 TDI', 'Audi
   FROM generate_series(1, 5) i;
 INSERT INTO otto.ad_event (site_id, ad_id, kind, new_price_eur) SELECT site_id, ad_id, 'new', price_eur FROM otto.ad;
 SELECT otto.stream_rebuild() IS NOT NULL AS rebuilt \gset
-UPDATE otto.alert_state SET watermark = (SELECT watermark FROM otto.stream_state);
+-- (the alert matcher makes its row on first use: an upsert)
+INSERT INTO otto.alert_state (watermark) SELECT watermark FROM otto.stream_state
+    ON CONFLICT (single) DO UPDATE SET watermark = excluded.watermark;
 SELECT ad_id AS golf FROM otto.ad WHERE source_ad_id = '3' \gset
 SELECT ad_id AS golf2 FROM otto.ad WHERE source_ad_id = '4' \gset
 SELECT ad_id AS octavia FROM otto.ad WHERE source_ad_id = 'o1' \gset

@@ -43,8 +43,8 @@
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 
-#include "html.h"
-#include "otto.h"
+#include "parse/html.h"
+#include "core/otto.h"
 
 #define MAX_RULES 64
 #define MAX_TEXT_BYTES (64 * 1024)	/* per captured value */

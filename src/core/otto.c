@@ -23,7 +23,7 @@
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 
-#include "otto.h"
+#include "core/otto.h"
 
 PG_MODULE_MAGIC;
 

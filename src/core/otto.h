@@ -11,7 +11,6 @@
 #include "datatype/timestamp.h"
 #include "mb/pg_wchar.h"
 
-#define OTTO_VERSION "1.0"
 
 /*
  * A value quoted in a message, at most n bytes and cut at a character

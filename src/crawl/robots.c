@@ -18,7 +18,7 @@
 #include "nodes/pg_list.h"
 #include "utils/builtins.h"
 
-#include "otto.h"
+#include "core/otto.h"
 
 /*
  * RFC 9309 2.5: a parsing limit of at least 500 KiB.  Past it nothing is

@@ -28,7 +28,7 @@
 #include "utils/memutils.h"
 #include "utils/numeric.h"
 
-#include "otto.h"
+#include "core/otto.h"
 
 static int	stream_naptime_ms = 1000;
 static int	stream_batch = 10000;

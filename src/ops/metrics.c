@@ -19,7 +19,7 @@
 #include "storage/shmem.h"
 #include "utils/builtins.h"
 
-#include "otto.h"
+#include "core/otto.h"
 
 /* otto.page.error_kind's values, in its CHECK's order */
 static const char *const error_kinds[] = {

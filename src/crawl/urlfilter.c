@@ -27,7 +27,7 @@
 #include "utils/guc.h"
 #include "utils/jsonb.h"
 
-#include "otto.h"
+#include "core/otto.h"
 
 typedef struct UrlFilter
 {

@@ -30,7 +30,7 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
-#include "otto.h"
+#include "core/otto.h"
 
 #define LAUNCHER_NAME "otto launcher"
 #define RESTART_DELAY 5			/* seconds */

@@ -46,7 +46,7 @@
 #include "utils/timestamp.h"
 
 #include "fetch.h"
-#include "otto.h"
+#include "core/otto.h"
 
 #define CRAWLER_NAME "otto crawler"
 #define HOST_KEY_LEN 256

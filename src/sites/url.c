@@ -27,7 +27,7 @@ char	   *otto_tracking_params = "attp,utm_*,fbclid,gclid";
 #include "utils/builtins.h"
 #include "utils/guc.h"
 
-#include "otto.h"
+#include "core/otto.h"
 
 char	   *otto_tracking_params = NULL;
 #endif

@@ -32,7 +32,7 @@
 #include "utils/memutils.h"
 
 #include "fetch.h"
-#include "otto.h"
+#include "core/otto.h"
 
 char	   *otto_user_agent = NULL;
 static int	connect_timeout_ms = 10000;

@@ -36,7 +36,7 @@
 #include "utils/timestamp.h"
 #include "utils/wait_event.h"
 
-#include "otto.h"
+#include "core/otto.h"
 
 #define HOST_SLOTS 512
 #define HOST_NAME_LEN 256

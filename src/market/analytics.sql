@@ -1,0 +1,668 @@
+-- src/market/analytics.sql: the market's answers: price lines, fair value, depreciation, fastest selling, good deals, overview.
+-- Part of the install script (see SQL_SOURCES in the Makefile for the order).
+
+-- The answers.  Each returns jsonb with as_of (the observation time of the
+-- last event the stream applied), the sample size and the method.
+-------------------------------------------------------------------------------
+CREATE OR REPLACE FUNCTION otto.market_as_of() RETURNS timestamptz
+LANGUAGE sql STABLE
+AS $fn$ SELECT coalesce(last_event_at, applied_at) FROM otto.stream_state WHERE stream = 'market' $fn$;
+COMMENT ON FUNCTION otto.market_as_of() IS 'How fresh the market tables are: when the last event they include was observed';
+
+-- Canonical spelling of a make (and model) as the market has it, no row when
+-- unknown.  A set-returning SQL function so that callers inline it.
+CREATE OR REPLACE FUNCTION otto.market_name(make text, model text DEFAULT NULL)
+RETURNS TABLE (make text, model text)
+LANGUAGE sql STABLE ROWS 1
+AS $fn$
+    SELECT m.make, CASE WHEN $2 IS NOT NULL THEN m.model END
+      FROM otto.market_mm m
+     WHERE lower(m.make) = lower($1) AND ($2 IS NULL OR lower(m.model) = lower($2))
+     ORDER BY m.s[2] DESC
+     LIMIT 1
+$fn$;
+COMMENT ON FUNCTION otto.market_name(text, text) IS 'The make (and model) as the market spells it, matched without regard to case; no row when there are no ads of it';
+
+-- ln(price) = a_g + b_age * age + b_km * km (1000s), one intercept per model
+-- (fixed effects) and common slopes, from the models' sums alone: each model
+-- contributes its centred moments (otto.market_moments), which add up.
+CREATE OR REPLACE FUNCTION otto.market_moments(s numeric[]) RETURNS numeric[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE           -- not STRICT, so that it is inlined
+AS $fn$
+    SELECT CASE WHEN s[6] >= 2 THEN
+        ARRAY[s[6], 1,                                                            -- ads, models
+              s[10] - s[7] * s[7] / s[6], s[11] - s[7] * s[8] / s[6], s[12] - s[8] * s[8] / s[6],   -- aa ak kk
+              s[13] - s[7] * s[9] / s[6], s[14] - s[8] * s[9] / s[6], s[15] - s[9] * s[9] / s[6],   -- ay ky yy
+              s[7], s[8], s[9]] END                                               -- sums of age, km, ln price
+$fn$;
+COMMENT ON FUNCTION otto.market_moments(numeric[]) IS 'A model''s centred regression moments from its sums (NULL under 2 priced ads); otto.vec_sum of several models'' is the input of otto.fit_solve';
+
+CREATE OR REPLACE FUNCTION otto.fit_solve(v numeric[],
+    OUT n bigint, OUT models int, OUT b_age float8, OUT b_km float8, OUT se_age float8, OUT se_km float8,
+    OUT sigma float8, OUT mean_age float8, OUT mean_km float8, OUT mean_ln_price float8)
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE     -- plpgsql: a SQL body would be inlined once per use of v
+AS $fn$
+DECLARE
+    aa float8 := v[3]; ak float8 := v[4]; kk float8 := v[5]; ay float8 := v[6]; ky float8 := v[7]; yy float8 := v[8];
+    det float8 := aa * kk - ak * ak;
+    df numeric;
+BEGIN
+    IF v[1] < v[2] + 3 THEN
+        RETURN;
+    END IF;
+    n := v[1]; models := v[2];
+    mean_age := v[9] / v[1]; mean_km := v[10] / v[1]; mean_ln_price := v[11] / v[1];
+    IF aa > 0 AND kk > 0 AND det > 1e-6 * aa * kk THEN
+        b_age := (ay * kk - ak * ky) / det;
+        b_km := (aa * ky - ak * ay) / det;
+        df := n - models - 2;
+    ELSIF kk > 0 THEN           -- one model year: mileage only
+        b_km := ky / kk;
+        df := n - models - 1;
+    ELSIF aa > 0 THEN
+        b_age := ay / aa;
+        df := n - models - 1;
+    ELSE
+        df := n - models;
+    END IF;
+    sigma := sqrt(greatest(0, yy - coalesce(b_age * ay, 0) - coalesce(b_km * ky, 0)) / greatest(df, 1));
+    IF b_age IS NOT NULL AND b_km IS NOT NULL THEN
+        se_age := sqrt(sigma ^ 2 * kk / det);
+        se_km := sqrt(sigma ^ 2 * aa / det);
+    ELSE
+        se_age := CASE WHEN b_age IS NOT NULL THEN sigma / sqrt(aa) END;
+        se_km := CASE WHEN b_km IS NOT NULL THEN sigma / sqrt(kk) END;
+    END IF;
+END
+$fn$;
+COMMENT ON FUNCTION otto.fit_solve(numeric[]) IS 'Slopes on age and mileage (1000 km), their standard errors, residual spread and means, from summed otto.market_moments (NULLs under models + 3 ads)';
+
+CREATE OR REPLACE FUNCTION otto.market_fit(make text DEFAULT NULL, model text DEFAULT NULL)
+RETURNS TABLE (n bigint, models int, b_age float8, b_km float8, se_age float8, se_km float8,
+               sigma float8, mean_age float8, mean_km float8, mean_ln_price float8)
+LANGUAGE sql STABLE ROWS 1
+AS $fn$
+    SELECT f.*
+      FROM (SELECT otto.vec_sum(otto.market_moments(m.s)) AS v
+              FROM (SELECT g.s FROM otto.market_mm g WHERE g.make = $1 AND g.model = $2
+                    UNION ALL             -- one branch runs: its gate is decided before the scan, even in a generic plan
+                    SELECT g.s FROM otto.market_mm g WHERE $2 IS NULL AND g.make = $1
+                    UNION ALL
+                    SELECT g.s FROM otto.market_mm g WHERE $1 IS NULL) m) t,
+           otto.fit_solve(t.v) f
+$fn$;
+-- A model's own slopes [b_age, b_km, sigma] when its fit stands alone (30
+-- priced ads and both slopes: otto.market_slopes' first choice), kept beside
+-- its sums, so that reading a model's price line costs a row, not a fit.
+CREATE OR REPLACE FUNCTION otto.model_slopes(s numeric[]) RETURNS float8[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $fn$
+    SELECT CASE WHEN f.n >= 30 AND f.b_age IS NOT NULL AND f.b_km IS NOT NULL THEN ARRAY[f.b_age, f.b_km, f.sigma] END
+      FROM otto.fit_solve(otto.market_moments(s)) f
+$fn$;
+ALTER TABLE otto.market_mm ADD COLUMN slopes float8[] GENERATED ALWAYS AS (otto.model_slopes(s)) STORED;
+COMMENT ON COLUMN otto.market_mm.slopes IS 'The model''s own regression slopes on age and mileage and its residual spread, when it has at least 30 priced live ads (else NULL: otto.market_slopes falls back to the make''s or the market''s)';
+
+COMMENT ON FUNCTION otto.market_fit(text, text) IS 'Log-price regression on age (years) and mileage (1000 km) over the live ads of a model, a make (one intercept per model) or the whole market, from the stream''s sums: slopes, their standard errors, residual spread and means (NULLs when too few ads)';
+
+-- The slopes to move a price along: the model's own fit when it has 30
+-- priced live ads and both slopes, else its make's, else the market's.
+CREATE OR REPLACE FUNCTION otto.market_slopes(make text, model text DEFAULT NULL,
+    OUT fit_of text, OUT n bigint, OUT b_age float8, OUT b_km float8, OUT sigma float8)
+LANGUAGE plpgsql STABLE
+SET plan_cache_mode = force_generic_plan    -- market_fit gates its branches; planning it each call cost more than running it
+AS $fn$
+DECLARE
+    f  record;
+    mk text;
+    md text;
+BEGIN
+    FOREACH fit_of IN ARRAY ARRAY['model', 'make', 'market'] LOOP
+        CONTINUE WHEN fit_of = 'model' AND model IS NULL;
+        -- plain variables as arguments, so that market_fit is inlined and its plan kept
+        mk := CASE WHEN fit_of <> 'market' THEN make END;
+        md := CASE WHEN fit_of = 'model' THEN model END;
+        SELECT * INTO f FROM otto.market_fit(mk, md);
+        IF f.n >= 30 AND f.b_age IS NOT NULL AND f.b_km IS NOT NULL THEN
+            n := f.n; b_age := f.b_age; b_km := f.b_km; sigma := f.sigma;
+            RETURN;
+        END IF;
+    END LOOP;
+    fit_of := NULL;
+END
+$fn$;
+COMMENT ON FUNCTION otto.market_slopes(text, text) IS 'Regression slopes for moving prices to another age and mileage: the model''s fit when it has at least 30 priced live ads, else the make''s, else the market''s (fit_of says which; NULLs when none has enough)';
+
+-- The line a model's prices follow: its mean log price, age and mileage and
+-- the slopes of otto.market_slopes; a price's gap to it is a cheap first
+-- screen for deals (otto.good_deals, otto.search_ads).
+CREATE OR REPLACE VIEW otto.market_lines AS
+SELECT m.make, m.model, (m.s[9] / m.s[6])::float8 AS mean_ln_price, (m.s[7] / m.s[6])::float8 AS mean_age,
+       (m.s[8] / m.s[6])::float8 AS mean_km, f.k[1] AS b_age, f.k[2] AS b_km, f.k[3] AS sigma
+  FROM otto.market_mm m,
+       -- the model's kept slopes, else the make's or the market's (fitted only then)
+       LATERAL (SELECT coalesce(m.slopes, (SELECT ARRAY[x.b_age, x.b_km, x.sigma] FROM otto.market_slopes(m.make, m.model) x
+                                            WHERE x.fit_of IS NOT NULL)) AS k
+                OFFSET 0) f                 -- not pulled up: the fallback would run once per use of k
+ WHERE m.s[6] >= 3 AND f.k IS NOT NULL;
+COMMENT ON VIEW otto.market_lines IS 'Each model''s price line: mean log price, mean age and mileage of its priced live ads, the slopes to move along (otto.market_slopes) and the spread around them (models with too few ads have none)';
+
+CREATE OR REPLACE FUNCTION otto.market_line(make text, model text,
+    OUT mean_ln_price float8, OUT mean_age float8, OUT mean_km float8, OUT b_age float8, OUT b_km float8,
+    OUT sigma float8)
+RETURNS SETOF record
+LANGUAGE sql STABLE ROWS 1
+AS $fn$
+    SELECT l.mean_ln_price, l.mean_age, l.mean_km, l.b_age, l.b_km, l.sigma FROM otto.market_lines l
+     WHERE l.make = $1 AND l.model = $2
+$fn$;
+COMMENT ON FUNCTION otto.market_line(text, text) IS 'A model''s price line: mean log price, mean age and mileage of its priced live ads, the slopes to move along and the spread around them (none when too few ads)';
+
+-- A deal by its gap under the line: at least 10% under; deeper than 70% is a
+-- placeholder price.  plpgsql, not inlined: the planner then takes a deal for
+-- a third of the ads (about right) rather than for a rare range of an
+-- expression it has no statistics of, and reads the sort order's index.
+CREATE OR REPLACE FUNCTION otto.line_deal(gap float8) RETURNS boolean
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+AS $fn$ BEGIN RETURN gap BETWEEN 0.1 AND 0.7; END $fn$;
+
+-- Gap of a price under its model's line (otto.market_line), as a fraction (0.2 = 20% under).
+CREATE OR REPLACE FUNCTION otto.line_gap(price_eur int, year int, mileage_km int, at timestamptz, mean_ln_price float8,
+                              mean_age float8, mean_km float8, b_age float8, b_km float8) RETURNS float8
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $fn$
+    SELECT 1 - $1 / exp($5 + $8 * (date_part('year', $4 AT TIME ZONE 'UTC') - $2 - $6) + coalesce($9 * ($3 / 1000.0::float8 - $7), 0))   -- float8 throughout: it runs for every fresh ad
+$fn$;
+
+-- An ad's gap under its model's line (NULL when the model has none).
+CREATE OR REPLACE FUNCTION otto.ad_line_gap(make text, model text, price_eur int, year int, mileage_km int) RETURNS float8
+LANGUAGE sql STABLE
+COST 1000                       -- the model's fit each call: the planner should call it on few rows
+AS $fn$
+    SELECT otto.line_gap($3, $4, $5, now(), l.mean_ln_price, l.mean_age, l.mean_km, l.b_age, l.b_km)
+      FROM otto.market_line($1, $2) l
+     WHERE $3 > 0 AND $4 IS NOT NULL
+$fn$;
+
+-- The comparables of fair_value at widening level lvl: 1 same model, model
+-- years within 1, same fuel and power within 20%; 2 the same without fuel and
+-- power; 3 years within 3; 4 all years; 5 the make's models, years within 2,
+-- same fuel; 6 the make, all years.  Inlined into its callers; either branch
+-- reads market_ad_live_idx alone.
+CREATE OR REPLACE FUNCTION otto.fair_value_comparables(make text, model text, year int, fuel text, power_kw int, lvl int)
+RETURNS TABLE (ad_id bigint, year int, mileage_km int, price_eur int)
+LANGUAGE sql STABLE
+AS $fn$
+    SELECT m.ad_id, m.year, m.mileage_km, m.price_eur
+      FROM (SELECT * FROM otto.market_ad g WHERE lvl < 5 AND g.live AND g.make = $1 AND g.model = $2 AND g.price_eur > 0
+            UNION ALL             -- one branch runs (its gate is decided before the scan, even in a generic plan)
+            SELECT * FROM otto.market_ad g WHERE lvl >= 5 AND g.live AND g.make = $1 AND g.price_eur > 0) m
+     WHERE m.year BETWEEN $3 - CASE lvl WHEN 3 THEN 3 WHEN 5 THEN 2 WHEN 4 THEN 100 WHEN 6 THEN 100 ELSE 1 END
+                      AND $3 + CASE lvl WHEN 3 THEN 3 WHEN 5 THEN 2 WHEN 4 THEN 100 WHEN 6 THEN 100 ELSE 1 END
+       AND (lvl NOT IN (1, 5) OR $4 IS NULL OR m.fuel = $4)
+       AND (lvl > 1 OR $5 IS NULL OR m.power_kw BETWEEN $5 * 0.8 AND $5 * 1.2)
+$fn$;
+
+-- The comparables of one level, each moved to the asked model year and
+-- mileage along the slopes: how many, and their 10th, 50th, 90th percentiles.
+CREATE OR REPLACE FUNCTION otto.fair_value_level(make text, model text, year int, mileage_km int, fuel text, power_kw int, lvl int,
+                                      b_age float8, b_km float8)
+RETURNS TABLE (n bigint, p float8[], year_min int, year_max int)
+LANGUAGE sql STABLE ROWS 1
+AS $fn$
+    SELECT count(*),
+           percentile_cont(ARRAY[0.1, 0.5, 0.9]) WITHIN GROUP (
+               ORDER BY exp(ln(a.price_eur) + coalesce($8, 0) * (a.year - $3)
+                            + coalesce($9 * ($4 / 1000.0 - a.mileage_km / 1000.0::float8), 0))),
+           min(a.year), max(a.year)
+      FROM otto.fair_value_comparables($1, $2, $3, $5, $6, $7) a
+$fn$;
+
+-- Estimate, 80% range and confidence from a level's percentiles: the
+-- percentiles themselves from 10 comparables up, below that the regression's
+-- spread (sigma) around the median.
+CREATE OR REPLACE FUNCTION otto.fair_value_range(lvl int, n bigint, p float8[], sigma float8)
+RETURNS TABLE (estimate float8, lo float8, hi float8, confidence text)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE ROWS 1     -- a table, so that it is inlined
+AS $fn$
+    SELECT p[2],
+           CASE WHEN n >= 10 THEN least(p[1], p[2]) ELSE p[2] * exp(-1.2816 * coalesce(sigma, 0.35)) END,
+           CASE WHEN n >= 10 THEN greatest(p[3], p[2]) ELSE p[2] * exp(1.2816 * coalesce(sigma, 0.35)) END,
+           CASE WHEN lvl <= 2 AND n >= 20 THEN 'high' WHEN lvl <= 3 AND n >= 8 THEN 'medium' ELSE 'low' END
+$fn$;
+
+-- The numbers of a fair value, without the examples and the prose: what
+-- otto.fair_value reports, and what otto.good_deals ranks by.
+CREATE OR REPLACE FUNCTION otto.fair_value_estimate(make text, model text, year int, mileage_km int DEFAULT NULL,
+    fuel text DEFAULT NULL, power_kw int DEFAULT NULL,
+    OUT market_make text, OUT market_model text, OUT lvl int, OUT n bigint, OUT estimate float8, OUT lo float8,
+    OUT hi float8, OUT year_min int, OUT year_max int, OUT confidence text, OUT fit_of text, OUT fit_n bigint,
+    OUT b_age float8, OUT b_km float8)
+LANGUAGE plpgsql STABLE
+SET plan_cache_mode = force_generic_plan    -- its queries gate their branches; replanning each call cost more than the scans
+AS $fn$
+#variable_conflict use_variable
+DECLARE
+    want    record;
+    f       record;
+    c       record;
+BEGIN
+    IF make IS NULL OR model IS NULL OR year IS NULL THEN
+        RAISE EXCEPTION 'fair_value needs a make, a model and a year' USING ERRCODE = 'null_value_not_allowed',
+              HINT = 'For example: SELECT otto.fair_value(''Volkswagen'', ''Golf'', 2015, 180000);';
+    END IF;
+    IF year NOT BETWEEN 1900 AND 2100 OR mileage_km < 0 OR mileage_km > 3000000 OR power_kw <= 0 THEN
+        RAISE EXCEPTION 'fair_value: year %, mileage % km, power % kW is not a car', year, mileage_km, power_kw
+              USING ERRCODE = 'invalid_parameter_value', HINT = 'Years run 1900-2100, mileage 0-3,000,000 km, power above 0 kW.';
+    END IF;
+    SELECT * INTO want FROM otto.market_name(make, model);
+    IF want.model IS NULL THEN
+        -- a model the market has not seen: its make's ads stand in
+        SELECT * INTO want FROM otto.market_name(make);
+    END IF;
+    market_make := want.make; market_model := want.model; n := 0;
+    IF want.make IS NULL THEN
+        RETURN;
+    END IF;
+    SELECT * INTO f FROM otto.market_slopes(want.make, want.model);
+    fit_of := f.fit_of; fit_n := f.n; b_age := f.b_age; b_km := f.b_km;
+
+    -- comparables: live ads of the model, widened step by step until there are enough
+    lvl := CASE WHEN want.model IS NULL THEN 4 ELSE 0 END;
+    WHILE lvl < 6 LOOP
+        lvl := lvl + 1;
+        CONTINUE WHEN lvl = 2 AND fuel IS NULL AND power_kw IS NULL;
+        SELECT * INTO c FROM otto.fair_value_level(want.make, want.model, year, mileage_km, fuel, power_kw, lvl, f.b_age, f.b_km);
+        EXIT WHEN c.n >= CASE WHEN lvl IN (4, 6) THEN 1 ELSE 5 END;
+    END LOOP;
+    n := c.n; year_min := c.year_min; year_max := c.year_max;
+    IF n > 0 THEN
+        SELECT r.estimate, r.lo, r.hi, r.confidence INTO estimate, lo, hi, confidence
+          FROM otto.fair_value_range(lvl, n, c.p, f.sigma) r;
+    END IF;
+END
+$fn$;
+COMMENT ON FUNCTION otto.fair_value_estimate(text, text, int, int, text, int) IS 'The figures of otto.fair_value: the make and model as the market spells them (model NULL when unknown), the comparables'' level (as in otto.fair_value_comparables) and count, estimate and 80% range in euros, their model years, confidence and the regression used';
+
+-- What comparables a level stands for, in words (en, sr-Latn, sr-Cyrl).
+CREATE OR REPLACE FUNCTION otto.fair_value_which(lvl int, fuel text, power_kw int, lang text DEFAULT 'en') RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $fn$
+    SELECT CASE lvl WHEN 1 THEN otto.ask_text(lang, 'same model, model years within 1', 'isti model, godišta ±1')
+                                || CASE WHEN fuel IS NOT NULL THEN otto.ask_text(lang, ', same fuel', ', isto gorivo') ELSE '' END
+                                || CASE WHEN power_kw IS NOT NULL THEN otto.ask_text(lang, ', power within 20%', ', snaga ±20%') ELSE '' END
+                    WHEN 2 THEN otto.ask_text(lang, 'same model, model years within 1 (fuel and power not matched: too few ads)',
+                                              'isti model, godišta ±1 (gorivo i snaga nisu upoređeni: premalo oglasa)')
+                    WHEN 3 THEN otto.ask_text(lang, 'same model, model years within 3', 'isti model, godišta ±3')
+                    WHEN 4 THEN otto.ask_text(lang, 'same model, all model years', 'isti model, sva godišta')
+                    WHEN 5 THEN otto.ask_text(lang, 'other models of the make, model years within 2', 'drugi modeli iste marke, godišta ±2')
+                                || CASE WHEN fuel IS NOT NULL THEN otto.ask_text(lang, ', same fuel', ', isto gorivo') ELSE '' END
+                    ELSE otto.ask_text(lang, 'other models of the make, all model years', 'drugi modeli iste marke, sva godišta') END
+$fn$;
+
+CREATE OR REPLACE FUNCTION otto.fair_value(make text, model text, year int, mileage_km int DEFAULT NULL, fuel text DEFAULT NULL,
+                                power_kw int DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_generic_plan
+AS $fn$
+#variable_conflict use_variable
+DECLARE
+    e       record;
+    lvl_txt text;
+    ex      jsonb;
+BEGIN
+    e := otto.fair_value_estimate(make, model, year, mileage_km, fuel, power_kw);
+    IF e.market_make IS NULL THEN
+        RETURN jsonb_build_object('make', make, 'model', model, 'year', year, 'estimate_eur', NULL,
+            'reason', 'no ads of this make', 'n', 0, 'as_of', otto.market_as_of());
+    ELSIF e.n = 0 THEN
+        RETURN jsonb_build_object('make', e.market_make, 'model', model, 'year', year, 'estimate_eur', NULL,
+            'reason', 'no live ads of this make with a price', 'n', 0, 'as_of', otto.market_as_of());
+    END IF;
+    lvl_txt := otto.fair_value_which(e.lvl, fuel, power_kw);
+    IF e.market_model IS NULL THEN
+        lvl_txt := 'no ads of model ' || model || ': ' || lvl_txt;
+    END IF;
+    SELECT jsonb_agg(jsonb_build_object('ad_id', x.ad_id, 'url', a.url, 'title', a.title, 'year', x.year,
+                                        'mileage_km', x.mileage_km, 'price_eur', x.price_eur) ORDER BY x.rank)
+      INTO ex
+      FROM (SELECT t.*, row_number() OVER (ORDER BY abs(t.year - year), abs(coalesce(t.mileage_km - mileage_km, 0)), t.ad_id) AS rank
+              FROM (SELECT m.* FROM otto.fair_value_comparables(e.market_make, e.market_model, year, fuel, power_kw, e.lvl) m
+                     ORDER BY abs(m.year - year), abs(coalesce(m.mileage_km - mileage_km, 0)), m.ad_id LIMIT 3) t) x
+      JOIN otto.ad a ON a.ad_id = x.ad_id;
+    RETURN jsonb_build_object(
+        'make', e.market_make, 'model', coalesce(e.market_model, model), 'year', year, 'mileage_km', mileage_km, 'fuel', fuel,
+        'power_kw', power_kw, 'currency', 'EUR',
+        'estimate_eur', round(e.estimate)::int,
+        'range_80_eur', jsonb_build_array(round(e.lo)::int, round(e.hi)::int),
+        'confidence', e.confidence,
+        'comparables', jsonb_build_object('count', e.n, 'which', lvl_txt, 'model_years', jsonb_build_array(e.year_min, e.year_max),
+                                          'examples', ex),
+        'fallback', CASE WHEN e.lvl > 1 OR e.market_model IS NULL THEN lvl_txt END,
+        'adjustment', jsonb_build_object('fit_of', e.fit_of, 'fit_n', e.fit_n,
+                                         'per_model_year_pct', round((100 * (exp(coalesce(e.b_age, 0)) - 1))::numeric, 2),
+                                         'per_10000_km_pct', round((100 * (exp(10 * coalesce(e.b_km, 0)) - 1))::numeric, 2)),
+        'method', 'median of the asking prices of comparable live ads, each moved to this model year and mileage by the '
+                  || coalesce(e.fit_of || '''s log-price regression', 'regression (none yet: too few priced ads, so not moved)')
+                  || '; 80% range: their 10th-90th percentiles (under 10 comparables: the regression''s spread)',
+        'n', e.n, 'as_of', otto.market_as_of());
+END
+$fn$;
+COMMENT ON FUNCTION otto.fair_value(text, text, int, int, text, int) IS 'Fair value in euros of a car (make, model, year, optionally mileage, fuel, power): estimate, 80% range, comparables used with examples, confidence, and the fallback taken when the exact group is thin';
+
+CREATE OR REPLACE FUNCTION otto.depreciation(make text DEFAULT NULL, model text DEFAULT NULL, min_ads int DEFAULT 20,
+                                  by_model boolean DEFAULT false, lim int DEFAULT 20) RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+#variable_conflict use_variable
+DECLARE
+    want  record;
+    f     record;
+    curve jsonb;
+    cuts  jsonb;
+    rank  jsonb;
+BEGIN
+    IF make IS NULL THEN
+        RETURN otto.depreciation_ranking(by_model, min_ads, lim);
+    END IF;
+    SELECT * INTO want FROM otto.market_name(make, model);
+    IF want.make IS NULL OR (model IS NOT NULL AND want.model IS NULL) THEN
+        RETURN jsonb_build_object('make', make, 'model', model, 'reason', 'no ads of this ' ||
+                                  CASE WHEN want.make IS NULL THEN 'make' ELSE 'model' END, 'n', 0, 'as_of', otto.market_as_of());
+    END IF;
+    SELECT * INTO f FROM otto.market_fit(want.make, want.model);
+    -- observed asking prices by age beside the fitted curve
+    SELECT jsonb_agg(jsonb_build_object('model_year', g.year, 'live', g.live, 'price_mean_eur', g.price_mean,
+                                        'retained_pct', round((100 * exp(coalesce(f.b_age, 0) * g.age))::numeric, 1))
+                     ORDER BY g.year DESC)
+      INTO curve
+      FROM (SELECT y.year, sum(y.s[2]) AS live, round(sum(y.s[4]) / nullif(sum(y.s[3]), 0)) AS price_mean,
+                   extract(year FROM otto.market_as_of())::int - y.year AS age
+              FROM otto.market_mmy y
+             WHERE y.make = want.make AND (want.model IS NULL OR y.model = want.model) AND y.year IS NOT NULL
+             GROUP BY y.year HAVING sum(y.s[2]) > 0) g;
+    SELECT jsonb_build_object('live_ads', sum(m.s[2]), 'live_ads_cut', sum(m.s[24]),
+                              'share_cut_pct', round(100 * sum(m.s[24]) / nullif(sum(m.s[2]), 0), 1),
+                              'mean_cut_eur', round(sum(m.s[25]) / nullif(sum(m.s[24]), 0)),
+                              'cuts_seen', sum(m.s[22]), 'cut_eur_seen', sum(m.s[23]))
+      INTO cuts
+      FROM otto.market_mm m WHERE m.make = want.make AND (want.model IS NULL OR m.model = want.model);
+    -- the make's models, most depreciating first
+    SELECT jsonb_agg(r ORDER BY (r->>'annual_rate_pct')::numeric DESC)
+      INTO rank
+      FROM (SELECT jsonb_build_object('model', m.model, 'annual_rate_pct', round((100 * (1 - exp(x.b_age)))::numeric, 1),
+                                      'n', x.n) AS r
+              FROM otto.market_mm m, otto.fit_solve(otto.market_moments(m.s)) x
+             WHERE m.make = want.make AND m.s[6] >= min_ads AND x.b_age IS NOT NULL) q;
+    RETURN jsonb_build_object(
+        'make', want.make, 'model', want.model,
+        'annual_rate_pct', round((100 * (1 - exp(f.b_age)))::numeric, 1),
+        'annual_rate_95_pct', CASE WHEN f.se_age IS NOT NULL THEN jsonb_build_array(
+                                  round((100 * (1 - exp(f.b_age + 1.96 * f.se_age)))::numeric, 1),
+                                  round((100 * (1 - exp(f.b_age - 1.96 * f.se_age)))::numeric, 1)) END,
+        'per_10000_km_pct', round((100 * (1 - exp(10 * f.b_km)))::numeric, 2),
+        'value_curve', curve, 'price_cuts_live', cuts, 'models_ranked', coalesce(rank, '[]'),
+        'method', 'log-price regression of live asking prices on age and mileage' ||
+                  CASE WHEN want.model IS NULL THEN ' with one intercept per model' ELSE '' END ||
+                  '; rate = 1 - exp(age slope) per year at equal mileage; 95% interval from its standard error',
+        'n', coalesce(f.n, 0), 'as_of', otto.market_as_of());
+END
+$fn$;
+COMMENT ON FUNCTION otto.depreciation(text, text, int, boolean, int) IS 'How fast a make or model loses value: annual rate with its 95% interval, the effect of mileage, the value curve by model year, price cuts on live ads, and the make''s models ranked (those with at least min_ads priced live ads); without a make, otto.depreciation_ranking(by_model, min_ads, lim)';
+
+CREATE OR REPLACE FUNCTION otto.depreciation_ranking(by_model boolean DEFAULT false, min_ads int DEFAULT 30, lim int DEFAULT 20)
+RETURNS jsonb
+LANGUAGE sql STABLE
+AS $fn$
+    SELECT jsonb_build_object(
+        'ranking', coalesce(jsonb_agg(r.j ORDER BY r.rate DESC) FILTER (WHERE r.j IS NOT NULL), '[]'),
+        'method', 'annual depreciation = 1 - exp(age slope) of the log-price regression on age and mileage'
+                  || CASE WHEN by_model THEN '' ELSE ' (one intercept per model)' END || '; groups with at least '
+                  || min_ads || ' priced live ads',
+        'n', coalesce(sum(r.n), 0), 'as_of', otto.market_as_of())
+      FROM (SELECT g.make, g.model, 1 - exp(x.b_age) AS rate, x.n,
+                   jsonb_strip_nulls(jsonb_build_object('make', g.make, 'model', g.model,
+                       'annual_rate_pct', round((100 * (1 - exp(x.b_age)))::numeric, 1),
+                       'annual_rate_95_pct', jsonb_build_array(round((100 * (1 - exp(x.b_age + 1.96 * x.se_age)))::numeric, 1),
+                                                               round((100 * (1 - exp(x.b_age - 1.96 * x.se_age)))::numeric, 1)),
+                       'n', x.n)) AS j
+              FROM (SELECT m.make, CASE WHEN by_model THEN m.model END AS model,    -- every group's fit in one pass
+                           otto.vec_sum(otto.market_moments(m.s)) AS v
+                      FROM otto.market_mm m GROUP BY 1, 2 HAVING sum(m.s[6]) >= min_ads) g,
+                   otto.fit_solve(g.v) x
+             WHERE x.b_age IS NOT NULL
+             ORDER BY 3 DESC LIMIT lim) r
+$fn$;
+COMMENT ON FUNCTION otto.depreciation_ranking(boolean, int, int) IS 'Makes (or models) ranked by annual depreciation, fastest first';
+
+CREATE OR REPLACE FUNCTION otto.fastest_selling(level text DEFAULT 'model', price_min int DEFAULT NULL, price_max int DEFAULT NULL,
+                                     body text DEFAULT NULL, fuel text DEFAULT NULL, min_sold int DEFAULT 10,
+                                     lim int DEFAULT 20)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_custom_plan   -- the filters decide the plan
+AS $fn$
+#variable_conflict use_variable
+DECLARE
+    res jsonb;
+    total bigint;
+BEGIN
+    IF level NOT IN ('make', 'model', 'model_year') THEN
+        RAISE EXCEPTION 'level must be make, model or model_year, not "%"', level USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF min_sold < 1 OR lim < 1 THEN
+        RAISE EXCEPTION 'min_sold and lim must be at least 1' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
+               'make', g.make, 'model', g.model, 'model_year', g.year, 'sold', g.sold,
+               'median_days', round(g.median::numeric, 1), 'sold_within_7d_pct', round(100.0 * g.d7 / g.sold, 1),
+               'sold_within_30d_pct', round(100.0 * g.d30 / g.sold, 1), 'live', lv.live))
+               ORDER BY g.median, g.d7::float8 / g.sold DESC, g.sold DESC),
+           sum(g.sold)
+      INTO res, total
+      FROM (SELECT m.make, CASE WHEN level <> 'make' THEN m.model END AS model,
+                   CASE WHEN level = 'model_year' THEN m.year END AS year,
+                   count(*) AS sold,
+                   percentile_cont(0.5) WITHIN GROUP (ORDER BY m.prior_days + m.removed_days) AS median,
+                   count(*) FILTER (WHERE m.prior_days + m.removed_days <= 7) AS d7,
+                   count(*) FILTER (WHERE m.prior_days + m.removed_days <= 30) AS d30
+              FROM otto.market_ad m                   -- the sold ads only (market_ad_sold_idx)
+             WHERE NOT m.live AND NOT m.continued AND m.make IS NOT NULL AND m.model IS NOT NULL
+               AND (price_min IS NULL OR m.price_eur >= price_min) AND (price_max IS NULL OR m.price_eur <= price_max)
+               AND (body IS NULL OR m.body = body) AND (fuel IS NULL OR m.fuel = fuel)
+             GROUP BY 1, 2, 3
+            HAVING count(*) >= min_sold
+             ORDER BY median, count(*) FILTER (WHERE m.prior_days + m.removed_days <= 7)::float8 / count(*) DESC, count(*) DESC
+             LIMIT lim) g
+      CROSS JOIN LATERAL (                            -- live ads of each ranked group, by market_ad_live_idx
+            SELECT count(*) AS live FROM otto.market_ad l
+             WHERE l.live AND l.make = g.make AND (g.model IS NULL OR l.model = g.model) AND (g.year IS NULL OR l.year = g.year)
+               AND (price_min IS NULL OR l.price_eur >= price_min) AND (price_max IS NULL OR l.price_eur <= price_max)
+               AND (body IS NULL OR l.body = body) AND (fuel IS NULL OR l.fuel = fuel)) lv;
+    RETURN jsonb_build_object('level', level,
+        'filters', jsonb_strip_nulls(jsonb_build_object('price_min', price_min, 'price_max', price_max, 'body', body, 'fuel', fuel)),
+        'ranking', coalesce(res, '[]'), 'min_sold', min_sold,
+        'method', 'sales are removals not followed by a relist; days on market from first seen to found gone (a relisted car''s earlier listings included); ranked by median days, then share sold within 7 days; price is the last asking price',
+        'n', coalesce(total, 0), 'as_of', otto.market_as_of());
+END
+$fn$;
+COMMENT ON FUNCTION otto.fastest_selling(text, int, int, text, text, int, int) IS 'Makes, models or model years ranked by median days on market and share sold within 7 and 30 days, with a minimum number of sales; filter by price band, body and fuel';
+
+CREATE OR REPLACE FUNCTION otto.deal_class(gap_pct numeric) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $fn$ SELECT CASE WHEN gap_pct >= 20 THEN 'great' WHEN gap_pct >= 10 THEN 'good' WHEN gap_pct > -10 THEN 'fair' ELSE 'high' END $fn$;
+COMMENT ON FUNCTION otto.deal_class(numeric) IS 'Deal class of a price gap_pct percent under fair value: great (20% or more under), good (10-20% under), fair (within 10%), high (more than 10% over)';
+
+CREATE OR REPLACE FUNCTION otto.good_deals(since interval DEFAULT '1 day', lim int DEFAULT 20, make text DEFAULT NULL,
+                                model text DEFAULT NULL, max_price int DEFAULT NULL, fuel text DEFAULT NULL,
+                                body text DEFAULT NULL, min_gap_pct numeric DEFAULT 10, include_damaged boolean DEFAULT false)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_generic_plan  -- planning its query each call cost as much as running it; the fresh ads lead either way
+AS $fn$
+#variable_conflict use_variable
+DECLARE
+    res   jsonb;
+    fresh bigint;
+    t0    timestamptz := now() - since;
+    l     text := otto.lang();     -- the language of "why": otto.lang or the signed-in user's
+BEGIN
+    IF lim < 1 OR since < interval '0' THEN
+        RAISE EXCEPTION 'lim must be at least 1 and since not negative' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    WITH cuts AS (              -- price cuts since t0, from the log's time index
+        SELECT e.ad_id, max(e.at) AS cut_at FROM otto.ad_event e
+         WHERE e.at >= t0 AND e.kind = 'price_changed' AND e.new_price_eur < e.old_price_eur GROUP BY 1),
+    cand AS (                   -- fresh: listed, relisted or cut in price since t0
+        SELECT m.*
+          FROM (SELECT x.*, c.cut_at FROM otto.market_ad x LEFT JOIN cuts c ON c.ad_id = x.ad_id
+                 WHERE x.live AND x.listed_at >= t0                        -- market_ad_listed_idx
+                UNION ALL
+                SELECT x.*, c.cut_at FROM cuts c JOIN otto.market_ad x ON x.ad_id = c.ad_id
+                 WHERE x.live AND x.listed_at < t0) m
+         WHERE m.price_eur > 0 AND m.year IS NOT NULL
+           AND (make IS NULL OR lower(m.make) = lower(make)) AND (model IS NULL OR lower(m.model) = lower(model))
+           AND (max_price IS NULL OR m.price_eur <= max_price) AND (fuel IS NULL OR m.fuel = fuel)
+           AND (body IS NULL OR m.body = body)),
+    -- first pass: the gap under the model's price line (otto.market_line), cheap for every fresh ad
+    lines AS MATERIALIZED (     -- once per model, not per ad
+        SELECT g.make, g.model, x.* FROM (SELECT DISTINCT c.make, c.model FROM cand c) g, otto.market_line(g.make, g.model) x),
+    screened AS (
+        SELECT c.ad_id, c.make, c.model, c.year, c.mileage_km, c.fuel, c.power_kw, c.price_eur, c.listed_at, c.cut_at,
+               l.b_age, l.b_km, l.sigma,
+               otto.line_gap(c.price_eur, c.year, c.mileage_km, c.listed_at, l.mean_ln_price, l.mean_age, l.mean_km,
+                             l.b_age, l.b_km) AS gap0
+          FROM cand c JOIN lines l ON l.make = c.make AND l.model = c.model),
+    -- second pass: the fair value of the most promising, as otto.fair_value_estimate
+    -- has it; the first level's comparables for all of them in one pass (the
+    -- model's slopes are the line's), the full widening for the few with fewer
+    near AS (
+        SELECT s.*, c.n AS n1, c.p
+          FROM (SELECT * FROM screened s WHERE s.gap0 * 100 >= min_gap_pct - 10 ORDER BY s.gap0 DESC LIMIT lim * 3) s,
+               otto.fair_value_level(s.make, s.model, s.year, s.mileage_km, s.fuel, s.power_kw, 1, s.b_age, s.b_km) c),
+    valued AS (
+        SELECT v.ad_id, v.make, v.model, v.year, v.mileage_km, v.fuel, v.power_kw, v.price_eur, v.listed_at, v.cut_at,
+               1 AS lvl, v.n1 AS n, r.estimate, r.lo, r.hi, r.confidence
+          FROM near v, otto.fair_value_range(1, v.n1, v.p, v.sigma) r WHERE v.n1 >= 5
+        UNION ALL
+        SELECT v.ad_id, v.make, v.model, v.year, v.mileage_km, v.fuel, v.power_kw, v.price_eur, v.listed_at, v.cut_at,
+               e.lvl, e.n, e.estimate, e.lo, e.hi, e.confidence
+          FROM near v, otto.fair_value_estimate(v.make, v.model, v.year, v.mileage_km, v.fuel, v.power_kw) e WHERE v.n1 < 5),
+    deals AS (
+        SELECT v.*, a.url, a.title, a.damage, round(v.estimate)::int AS fair, round(v.lo)::int AS fair_lo,
+               round(v.hi)::int AS fair_hi, round(100 * (1 - v.price_eur / round(v.estimate)::numeric), 1) AS gap_pct
+          FROM valued v JOIN otto.ad a ON a.ad_id = v.ad_id
+         WHERE round(v.estimate) > 0 AND (include_damaged OR a.damage IS NULL OR a.damage = 'none')
+           AND v.price_eur >= 0.3 * round(v.estimate)::int)     -- 1 EUR and the like are placeholders, not prices
+    SELECT jsonb_agg(jsonb_build_object(
+               'ad_id', d.ad_id, 'url', d.url, 'title', d.title, 'make', d.make, 'model', d.model, 'year', d.year,
+               'mileage_km', d.mileage_km, 'price_eur', d.price_eur, 'fair_value_eur', d.fair,
+               'range_80_eur', jsonb_build_array(d.fair_lo, d.fair_hi), 'gap_eur', d.fair - d.price_eur, 'gap_pct', d.gap_pct,
+               'deal', otto.deal_class(d.gap_pct), 'confidence', d.confidence, 'listed_at', d.listed_at,
+               'why', format(otto.ask_text(l, '%s%% (€%s) under the fair value of €%s (80%% range €%s-%s) from %s comparable ads (%s)%s%s',
+                                           '%s%% (%s €) ispod procenjene vrednosti od %s € (80%% raspon %s-%s €) po %s sličnih oglasa (%s)%s%s'),
+                             d.gap_pct, d.fair - d.price_eur, d.fair, d.fair_lo, d.fair_hi,
+                             d.n, otto.fair_value_which(d.lvl, d.fuel, d.power_kw, l),
+                             CASE WHEN d.price_eur < d.fair_lo THEN otto.ask_text(l, '; below the range', '; ispod raspona') ELSE '' END,
+                             CASE WHEN d.cut_at IS NOT NULL THEN otto.ask_text(l, '; price cut ', '; cena snižena ') || to_char(d.cut_at, 'YYYY-MM-DD') ELSE '' END))
+               ORDER BY d.gap_pct DESC),
+           (SELECT count(*) FROM cand)
+      INTO res, fresh
+      FROM (SELECT * FROM deals WHERE gap_pct >= min_gap_pct ORDER BY gap_pct DESC LIMIT lim) d;
+    RETURN jsonb_build_object(
+        'since', t0, 'deals', coalesce(res, '[]'), 'fresh_ads', fresh,
+        'classes', jsonb_build_object('great', 'at least 20% under fair value', 'good', '10-20% under',
+                                      'fair', 'within 10%', 'high', 'more than 10% over'),
+        'method', 'fresh ads (listed, relisted or cut in price since then) screened against their model''s log-price regression, then the most promising priced by otto.fair_value; damaged cars left out unless include_damaged, and prices under 30% of the fair value (placeholders such as 1 EUR)',
+        'n', coalesce(fresh, 0), 'as_of', otto.market_as_of());
+END
+$fn$;
+COMMENT ON FUNCTION otto.good_deals(interval, int, text, text, int, text, text, numeric, boolean) IS 'Fresh ads priced well under their fair value, best first: the gap in euros and percent, the fair value and its range, why it is a deal, and its class (great, good, fair, high)';
+
+-- Where the median of a histogram falls: its bin (0-based) and how many values
+-- of that bin come before it (percentile_disc: the ceil(n/2)-th value).
+CREATE OR REPLACE FUNCTION otto.hist_median(bins numeric[], n numeric, OUT b int, OUT skip bigint)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $fn$
+    SELECT (h.i - 1)::int, (ceil($2 / 2) - h.before - 1)::bigint
+      FROM (SELECT i, sum(x) OVER (ORDER BY i) - x AS before, sum(x) OVER (ORDER BY i) AS upto
+              FROM unnest($1) WITH ORDINALITY u(x, i)) h
+     WHERE $2 > 0 AND h.upto >= ceil($2 / 2)
+     ORDER BY h.i LIMIT 1
+$fn$;
+
+CREATE OR REPLACE FUNCTION otto.market_overview(make text DEFAULT NULL, model text DEFAULT NULL) RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+#variable_conflict use_variable
+DECLARE
+    want record;
+    mk   text;
+    md   text;
+    s    numeric[];
+    med  record;
+BEGIN
+    SELECT * INTO want FROM otto.market_name(coalesce(make, ''), model);
+    IF make IS NOT NULL AND (want.make IS NULL OR (model IS NOT NULL AND want.model IS NULL)) THEN
+        RETURN jsonb_build_object('make', make, 'model', model, 'reason', 'no ads of this ' ||
+                                  CASE WHEN want.make IS NULL THEN 'make' ELSE 'model' END, 'n', 0, 'as_of', otto.market_as_of());
+    END IF;
+    mk := want.make; md := want.model;
+    -- counts and histograms from the stream's sums; no ad is read
+    SELECT otto.vec_sum(g.s) INTO s FROM otto.market_mm g WHERE (mk IS NULL OR g.make = mk) AND (md IS NULL OR g.model = md);
+    -- exact medians: a make's or model's live ads from market_ad_live_idx; the whole
+    -- market's from the price and mileage indexes, within the bin the median falls in
+    IF mk IS NOT NULL THEN
+        SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY l.price_eur) FILTER (WHERE l.price_eur > 0) AS price,
+               percentile_disc(0.5) WITHIN GROUP (ORDER BY l.mileage_km) AS km
+          INTO med FROM otto.market_ad l WHERE l.live AND l.make = mk AND (md IS NULL OR l.model = md);
+    ELSE
+        SELECT (SELECT l.price_eur FROM otto.market_ad l
+                 WHERE l.live AND l.price_eur > 0 AND l.price_eur >= p.b * 2500 AND (p.b = 20 OR l.price_eur < p.b * 2500 + 2500)
+                 ORDER BY l.price_eur OFFSET p.skip LIMIT 1) AS price,
+               (SELECT l.mileage_km FROM otto.market_ad l
+                 WHERE l.live AND l.mileage_km >= k.b * 25000 AND (k.b = 16 OR l.mileage_km < k.b * 25000 + 25000)
+                 ORDER BY l.mileage_km OFFSET k.skip LIMIT 1) AS km
+          INTO med
+          FROM otto.hist_median(s[29:49], s[3]) p, otto.hist_median(s[50:66], s[27]) k;
+    END IF;
+    RETURN jsonb_build_object(
+        'make', mk, 'model', md,
+        'live', coalesce(s[2], 0),
+        'price_median_eur', med.price,
+        'mileage_median_km', med.km,
+        'events_24h', (SELECT jsonb_object_agg(k, n) FROM (SELECT e.kind AS k, count(*) AS n FROM otto.ad_event e
+                        JOIN otto.market_ad m ON m.ad_id = e.ad_id
+                       WHERE e.at >= now() - interval '1 day' AND e.event_id <= (SELECT watermark FROM otto.stream_state)
+                         AND (mk IS NULL OR m.make = mk) AND (md IS NULL OR m.model = md) GROUP BY 1) x),
+        'popular', (SELECT jsonb_agg(jsonb_build_object(CASE WHEN mk IS NULL THEN 'make' ELSE 'model' END, p.name,
+                                                        'live', p.live, 'sold', p.sold) ORDER BY p.live DESC, p.name)
+                      FROM (SELECT CASE WHEN mk IS NULL THEN g.make ELSE g.model END AS name,
+                                   sum(g.s[2]) AS live, sum(g.s[16]) AS sold
+                              FROM otto.market_mm g WHERE mk IS NULL OR g.make = mk
+                             GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 15) p),
+        'histograms', jsonb_build_object(
+            'price_eur', (SELECT jsonb_agg(jsonb_build_object('from', (i - 1) * 2500, 'to', CASE WHEN i < 21 THEN i * 2500 END, 'ads', n) ORDER BY i)
+                            FROM unnest(s[29:49]) WITH ORDINALITY h(n, i) WHERE n > 0),
+            'mileage_km', (SELECT jsonb_agg(jsonb_build_object('from', (i - 1) * 25000, 'to', CASE WHEN i < 17 THEN i * 25000 END, 'ads', n) ORDER BY i)
+                             FROM unnest(s[50:66]) WITH ORDINALITY h(n, i) WHERE n > 0),
+            'model_year', (SELECT jsonb_agg(jsonb_build_object('year', y.year, 'ads', y.n) ORDER BY y.year)
+                             FROM (SELECT g.year, sum(g.s[2]) AS n FROM otto.market_mmy g
+                                    WHERE g.year IS NOT NULL AND (mk IS NULL OR g.make = mk) AND (md IS NULL OR g.model = md)
+                                    GROUP BY 1 HAVING sum(g.s[2]) > 0) y)),
+        'method', 'live ads as the stream processor last saw them: counts and histograms from its sums, exact medians from the indexes; histogram bins of 2,500 EUR and 25,000 km, the last open-ended',
+        'n', coalesce(s[2], 0), 'as_of', otto.market_as_of());
+END
+$fn$;
+COMMENT ON FUNCTION otto.market_overview(text, text) IS 'The market (or one make or model) at a glance, for charts: live ads, median price and mileage, events of the last day, the most popular makes or models, and price, mileage and model-year histograms';
+
+-------------------------------------------------------------------------------
+
+-- At the end of each stage: what pg_dump keeps, row-level security, grants.
+GRANT SELECT ON otto.market_lines TO otto_app;
