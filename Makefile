@@ -28,10 +28,9 @@ REGRESS = $(sort $(patsubst sql/%.sql,%,$(wildcard sql/*.sql)))
 
 PG_CONFIG ?= pg_config
 CURL_CONFIG ?= curl-config
-XML2_CONFIG ?= xml2-config
 
-PG_CPPFLAGS = -I$(srcdir)/src $(shell $(CURL_CONFIG) --cflags) $(shell $(XML2_CONFIG) --cflags) -DOTTO_VERSION='"$(EXTVERSION)"'
-SHLIB_LINK = $(shell $(CURL_CONFIG) --libs) $(shell $(XML2_CONFIG) --libs)
+PG_CPPFLAGS = -I$(srcdir)/src $(shell $(CURL_CONFIG) --cflags) -DOTTO_VERSION='"$(EXTVERSION)"'
+SHLIB_LINK = $(shell $(CURL_CONFIG) --libs)
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)

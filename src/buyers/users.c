@@ -19,7 +19,7 @@
 #include "fmgr.h"
 #include "utils/guc.h"
 
-#include "core/otto.h"
+#include "buyers/users.h"
 
 static int	session_user_id = 0;
 static char *session_lang = NULL;

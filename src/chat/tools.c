@@ -17,7 +17,7 @@
 #include "utils/timeout.h"
 #include "utils/timestamp.h"
 
-#include "core/otto.h"
+#include "chat/tools.h"
 
 static int	tool_timeout_ms = 10000;
 

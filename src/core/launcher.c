@@ -30,7 +30,11 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
-#include "core/otto.h"
+#include "core/launcher.h"
+#include "core/worker.h"
+#include "crawl/crawler.h"
+#include "crawl/politeness.h"
+#include "market/stream.h"
 
 #define LAUNCHER_NAME "otto launcher"
 #define RESTART_DELAY 5			/* seconds */
@@ -41,6 +45,31 @@ static BackgroundWorkerHandle *workers[OTTO_MAX_CRAWLERS + 1];
 static TimestampTz worker_started_at[OTTO_MAX_CRAWLERS + 1];
 
 /* Register the launcher; called from _PG_init during preload. */
+int			otto_crawler_workers = 1;
+int			otto_launcher_naptime_ms = 10000;
+
+void
+LauncherGucInit(void)
+{
+	DefineCustomIntVariable("otto.crawler_workers",
+							"Number of crawler background workers the launcher keeps running.",
+							"Each worker also needs a slot in max_worker_processes.",
+							&otto_crawler_workers,
+							1, 0, OTTO_MAX_CRAWLERS,
+							PGC_SIGHUP,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("otto.launcher_naptime",
+							"How often the launcher checks on its workers when nothing wakes it.",
+							NULL,
+							&otto_launcher_naptime_ms,
+							10000, 100, 3600 * 1000,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+}
+
 void
 LauncherInit(void)
 {
@@ -71,7 +100,7 @@ otto_extension_installed(bool was_installed)
 	CommitTransactionCommand();
 	if (installed && !was_installed)
 		ereport(LOG, (errmsg("otto launcher loaded " INT64_FORMAT " known URLs into the URL filter",
-							 otto_sql_int64("SELECT otto.url_filter_rebuild()", 0, NULL, NULL, NULL))));
+							 worker_sql_int64("SELECT otto.url_filter_rebuild()", 0, NULL, NULL, NULL))));
 	return installed;
 }
 
@@ -84,7 +113,7 @@ stop_orphan_workers(void)
 {
 	for (int tries = 0; tries < 100; tries++)
 	{
-		int64		n = otto_sql_int64("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+		int64		n = worker_sql_int64("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
 								  " WHERE backend_type IN ('otto crawler', 'otto stream')", 0, NULL, NULL, NULL);
 
 		if (n == 0)
@@ -174,7 +203,7 @@ supervise_workers(bool installed)
 static void
 check_sweeps(void)
 {
-	int64		n = otto_sql_int64("SELECT otto.sweep_check()", 0, NULL, NULL, NULL);
+	int64		n = worker_sql_int64("SELECT otto.sweep_check()", 0, NULL, NULL, NULL);
 
 	if (n > 0)
 		ereport(LOG, (errmsg("otto launcher: a sweep finished; " INT64_FORMAT " ads it did not reach are queued for a last look", n)));
@@ -188,12 +217,7 @@ otto_launcher_main(Datum main_arg)
 	int			installed = -1;	/* unknown until the first check */
 	bool		start_recorded = false;	/* in otto.worker_start */
 
-	pqsignal(SIGHUP, SignalHandlerForConfigReload);
-	pqsignal(SIGTERM, otto_sigterm);
-	BackgroundWorkerUnblockSignals();
-
-	BackgroundWorkerInitializeConnection(otto_database, NULL, 0);
-	pgstat_report_appname(LAUNCHER_NAME);
+	worker_start(LAUNCHER_NAME, NULL);
 
 	ereport(LOG,
 			(errmsg("otto launcher started"),
@@ -213,10 +237,8 @@ otto_launcher_main(Datum main_arg)
 
 		CHECK_FOR_INTERRUPTS();
 
-		if (ConfigReloadPending)
+		if (worker_reload_config())
 		{
-			ConfigReloadPending = false;
-			ProcessConfigFile(PGC_SIGHUP);
 			ereport(LOG,
 					(errmsg("otto launcher reloaded its configuration"),
 					 errdetail("crawler_workers=%d naptime=%dms",
@@ -236,7 +258,7 @@ otto_launcher_main(Datum main_arg)
 						(errmsg("otto launcher found the otto extension in database \"%s\"",
 								otto_database)));
 				if (!start_recorded)
-					(void) otto_sql_int64("SELECT otto.worker_started('launcher', 0)", 0, NULL, NULL, NULL);
+					(void) worker_sql_int64("SELECT otto.worker_started('launcher', 0)", 0, NULL, NULL, NULL);
 				/* crawlers that died on a page (a crash restarts us too): counted before any crawler starts */
 				otto_crash_records_apply(-1);
 				start_recorded = true;

@@ -29,7 +29,7 @@ COMMENT ON ROLE otto_app IS 'Otto buyer front ends: sign in a user with otto.log
 CREATE OR REPLACE FUNCTION otto.build_info() RETURNS jsonb
     LANGUAGE c STABLE PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'otto_build_info';
-COMMENT ON FUNCTION otto.build_info() IS 'Versions of Otto, PostgreSQL, libcurl and libxml2, and whether the workers are preloaded';
+COMMENT ON FUNCTION otto.build_info() IS 'Versions of Otto, PostgreSQL and libcurl, and whether the workers are preloaded';
 
 GRANT USAGE ON SCHEMA otto TO otto_admin, otto_chat, otto_app;
 GRANT EXECUTE ON FUNCTION otto.build_info() TO otto_chat;

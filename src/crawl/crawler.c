@@ -45,8 +45,13 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
-#include "fetch.h"
-#include "core/otto.h"
+#include "crawl/fetch.h"
+#include "core/worker.h"
+#include "crawl/crawler.h"
+#include "crawl/politeness.h"
+#include "crawl/robots.h"
+#include "ops/metrics.h"
+#include "sites/url.h"
 
 #define CRAWLER_NAME "otto crawler"
 #define HOST_KEY_LEN 256
@@ -188,107 +193,6 @@ CrawlerGucInit(void)
  * SQL in short transactions
  * --------------------------------------------------------------------- */
 
-typedef void (*RowsFn) (SPITupleTable *tt, uint64 n, void *arg);
-
-/*
- * The statement's plan, prepared on first use and kept for the worker's life
- * (the plan cache replans it when the schema changes).  Statements are
- * string literals, so their address identifies them.
- */
-static SPIPlanPtr
-kept_plan(const char *sql, int nargs, Oid *types)
-{
-	static struct
-	{
-		const char *sql;
-		SPIPlanPtr	plan;
-	}			plans[16];
-	static int	nplans = 0;
-	SPIPlanPtr	plan;
-
-	for (int i = 0; i < nplans; i++)
-		if (plans[i].sql == sql)
-			return plans[i].plan;
-	plan = SPI_prepare(sql, nargs, types);
-	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed for \"%s\": %s", sql, SPI_result_code_string(SPI_result));
-	if (nplans == lengthof(plans))
-		return plan;			/* not kept: freed with the transaction */
-	SPI_keepplan(plan);
-	plans[nplans].sql = sql;
-	plans[nplans++].plan = plan;
-	return plan;
-}
-
-/*
- * Run one statement in its own transaction.  Rows go to rows_fn (called in
- * the caller's memory context, before SPI frees them).  A deadlock or
- * serialization failure (two workers linking each other's pages) is retried;
- * any other error is caught, the transaction rolled back, and false returned
- * with *error set: one bad page never stops the worker.
- */
-static bool
-run_sql(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls,
-		RowsFn rows_fn, void *arg, char **error)
-{
-	MemoryContext cxt = CurrentMemoryContext;
-	ErrorData  *volatile ed = NULL;
-
-	for (int attempt = 0; attempt < 5; attempt++)
-	{
-		ed = NULL;
-		SetCurrentStatementStartTimestamp();
-		StartTransactionCommand();
-		PG_TRY();
-		{
-			int			rc;
-
-			SPIPlanPtr	plan;
-
-			SPI_connect();
-			PushActiveSnapshot(GetTransactionSnapshot());
-			pgstat_report_activity(STATE_RUNNING, sql);
-			plan = kept_plan(sql, nargs, types);
-			rc = SPI_execute_plan(plan, values, nulls, false, 0);
-			if (rc < 0)
-				elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
-			if (rows_fn && SPI_tuptable)
-			{
-				MemoryContext spi = MemoryContextSwitchTo(cxt);
-
-				rows_fn(SPI_tuptable, SPI_processed, arg);
-				MemoryContextSwitchTo(spi);
-			}
-			SPI_finish();
-			PopActiveSnapshot();
-			CommitTransactionCommand();
-		}
-		PG_CATCH();
-		{
-			MemoryContextSwitchTo(cxt);
-			ed = CopyErrorData();
-			FlushErrorState();
-			AbortCurrentTransaction();
-		}
-		PG_END_TRY();
-		MemoryContextSwitchTo(cxt);
-		if (ed == NULL || (ed->sqlerrcode != ERRCODE_T_R_DEADLOCK_DETECTED &&
-						   ed->sqlerrcode != ERRCODE_T_R_SERIALIZATION_FAILURE))
-			break;
-		pg_usleep(10000L * (attempt + 1));
-	}
-	pgstat_report_activity(STATE_IDLE, NULL);
-	if (ed == NULL)
-		return true;
-	if (error)
-		*error = ed->message;
-	else
-		ereport(WARNING,
-				(errmsg("otto crawler %d: %s", worker_index, ed->message),
-				 ed->detail ? errdetail_internal("%s", ed->detail) : 0));
-	return false;
-}
-
 static char *
 get_text(SPITupleTable *tt, uint64 row, int col)
 {
@@ -311,7 +215,7 @@ postpone(CrawlUrl *it, long delay_ms)
 	Oid			types[3] = {INT4OID, TEXTOID, INT4OID};
 	Datum		values[3] = {Int32GetDatum(it->site_id), CStringGetTextDatum(it->url), Int32GetDatum((int) delay_ms)};
 
-	run_sql("SELECT otto.frontier_postpone($1, $2, $3 * interval '1 ms')", 3, types, values, NULL, NULL, NULL, NULL);
+	worker_sql("SELECT otto.frontier_postpone($1, $2, $3 * interval '1 ms')", 3, types, values, NULL, WORKER_SQL_CATCH_ERRORS, NULL, NULL, NULL);
 }
 
 /* Record a failed or refused fetch: page log row, frontier backoff or give-up. */
@@ -335,7 +239,7 @@ record_failure(CrawlUrl *it, const char *kind, const char *error, int status, bo
 	values[7] = meta ? DirectFunctionCall1(jsonb_in, CStringGetDatum(meta)) : (Datum) 0;
 	nulls[7] = meta ? ' ' : 'n';
 	nulls[8] = '\0';
-	run_sql("SELECT otto.fetch_failed($1, $2, $3, $4, $5, $6, $7, $8)", 8, types, values, nulls, NULL, NULL, NULL);
+	worker_sql("SELECT otto.fetch_failed($1, $2, $3, $4, $5, $6, $7, $8)", 8, types, values, nulls, WORKER_SQL_CATCH_ERRORS, NULL, NULL, NULL);
 
 	/*
 	 * A DBA hears of a failing site, at most once a minute per host (the
@@ -483,8 +387,8 @@ host_load_robots(Host *h, bool any_age)
 	Datum		values[1] = {CStringGetTextDatum(h->key)};
 	StoredRobots sr = {h, any_age, 0};
 
-	run_sql("SELECT body, fetched_at FROM otto.robots WHERE host = $1",
-			1, types, values, NULL, robots_row, &sr, NULL);
+	worker_sql("SELECT body, fetched_at FROM otto.robots WHERE host = $1",
+			1, types, values, NULL, WORKER_SQL_CATCH_ERRORS, robots_row, &sr, NULL);
 	return sr.fetched_at;
 }
 
@@ -551,7 +455,7 @@ robots_done(CrawlUrl *it, FetchResult *r)
 		Int32GetDatum(r->status), CStringGetTextDatum(txt)};
 		bool		changed = false;
 
-		run_sql("SELECT otto.robots_store($1, $2, $3, $4)", 4, types, values, NULL, bool_row, &changed, NULL);
+		worker_sql("SELECT otto.robots_store($1, $2, $3, $4)", 4, types, values, NULL, WORKER_SQL_CATCH_ERRORS, bool_row, &changed, NULL);
 		host_set_robots(h, txt, now);
 		if (changed)
 			ereport(LOG,
@@ -604,14 +508,14 @@ claim(void)
 	{
 		MemoryContextReset(sites_cxt);
 		sites = NIL;
-		run_sql("SELECT site_id, hosts, crawl_delay_ms, max_concurrency, allow_private_addresses FROM otto.site WHERE enabled",
-				0, NULL, NULL, NULL, sites_rows, NULL, NULL);
+		worker_sql("SELECT site_id, hosts, crawl_delay_ms, max_concurrency, allow_private_addresses FROM otto.site WHERE enabled",
+				0, NULL, NULL, NULL, WORKER_SQL_CATCH_ERRORS, sites_rows, NULL, NULL);
 		sites_until = GetCurrentTimestamp() + USECS_PER_SEC;
 	}
 	if (want <= 0 || sites == NIL)
 		return 0;
-	run_sql("SELECT site_id, url, etag, last_modified, crashes FROM otto.frontier_claim($1, $2 * interval '1 ms', $3)",
-			3, types, values, NULL, claim_rows, &n, NULL);
+	worker_sql("SELECT site_id, url, etag, last_modified, crashes FROM otto.frontier_claim($1, $2 * interval '1 ms', $3)",
+			3, types, values, NULL, WORKER_SQL_CATCH_ERRORS, claim_rows, &n, NULL);
 	return n;
 }
 
@@ -814,7 +718,7 @@ otto_crash_records_apply(int index)
 			Oid			type = TEXTOID;
 			Datum		url = CStringGetTextDatum(line + n);
 
-			otto_sql_int64("SELECT otto.frontier_crashed($1)", 1, &type, &url, NULL);
+			worker_sql_int64("SELECT otto.frontier_crashed($1)", 1, &type, &url, NULL);
 			ereport(LOG,
 					(errmsg("otto: a crawler worker died while processing %s; it is processed alone from now on, and quarantined if it happens again",
 							line + n)));
@@ -911,7 +815,7 @@ fetch_done(Fetch *f, CURLcode rc)
 		values[2] = Int32GetDatum(r.status);
 		values[3] = TimestampTzGetDatum(f->started);
 		values[4] = DirectFunctionCall1(jsonb_in, CStringGetDatum(meta));
-		if (!run_sql("SELECT otto.ingest_page($1, $2, $3, $4, $5)", 5, types, values, nulls, NULL, NULL, &error))
+		if (!worker_sql("SELECT otto.ingest_page($1, $2, $3, $4, $5)", 5, types, values, nulls, WORKER_SQL_CATCH_ERRORS, NULL, NULL, &error))
 		{
 			record_failure(it, "parse", error, r.status, false, -1, meta);
 			failed = "parse";
@@ -1038,7 +942,7 @@ release_all(void)
 	Oid			types[1] = {INT4OID};
 	Datum		values[1] = {Int32GetDatum(MyProcPid)};
 
-	run_sql("SELECT otto.frontier_release($1)", 1, types, values, NULL, NULL, NULL, NULL);
+	worker_sql("SELECT otto.frontier_release($1)", 1, types, values, NULL, WORKER_SQL_CATCH_ERRORS, NULL, NULL, NULL);
 }
 
 void
@@ -1050,12 +954,7 @@ otto_crawler_main(Datum main_arg)
 	int64		released = 0;
 
 	worker_index = DatumGetInt32(main_arg);
-	pqsignal(SIGHUP, SignalHandlerForConfigReload);
-	pqsignal(SIGTERM, otto_sigterm);
-	pqsignal(SIGQUIT, crawler_quickdie);
-	BackgroundWorkerUnblockSignals();
-	BackgroundWorkerInitializeConnection(otto_database, NULL, 0);
-	pgstat_report_appname(psprintf(CRAWLER_NAME " %d", worker_index));
+	worker_start(psprintf(CRAWLER_NAME " %d", worker_index), crawler_quickdie);
 
 	/* a death of this slot's last worker that the launcher did not count (it was not restarted) */
 	otto_crash_records_apply(worker_index);
@@ -1097,13 +996,13 @@ otto_crawler_main(Datum main_arg)
 	hosts = hash_create("otto crawler hosts", 64, &hctl, HASH_ELEM | HASH_STRINGS);
 
 	/* leases of workers that are gone (a crash, a kill -9) are free again */
-	run_sql("SELECT otto.frontier_release_orphans()", 0, NULL, NULL, NULL, int64_row, &released, NULL);
+	worker_sql("SELECT otto.frontier_release_orphans()", 0, NULL, NULL, NULL, WORKER_SQL_CATCH_ERRORS, int64_row, &released, NULL);
 	{
 		Oid			type = INT4OID;
 		Datum		slot = Int32GetDatum(worker_index);
 		int64		one;
 
-		run_sql("SELECT otto.worker_started('crawler', $1)", 1, &type, &slot, NULL, int64_row, &one, NULL);
+		worker_sql("SELECT otto.worker_started('crawler', $1)", 1, &type, &slot, NULL, WORKER_SQL_CATCH_ERRORS, int64_row, &one, NULL);
 	}
 	ereport(LOG,
 			(errmsg("otto crawler %d started", worker_index),
@@ -1117,11 +1016,7 @@ otto_crawler_main(Datum main_arg)
 		int			left;
 
 		CHECK_FOR_INTERRUPTS();
-		if (ConfigReloadPending)
-		{
-			ConfigReloadPending = false;
-			ProcessConfigFile(PGC_SIGHUP);
-		}
+		(void) worker_reload_config();
 		MemoryContextReset(loop_cxt);
 		MemoryContextSwitchTo(loop_cxt);
 

@@ -31,8 +31,10 @@
 #include "utils/guc.h"
 #include "utils/memutils.h"
 
-#include "fetch.h"
+#include "crawl/fetch.h"
 #include "core/otto.h"
+#include "parse/parse.h"
+#include "sites/url.h"
 
 char	   *otto_user_agent = NULL;
 static int	connect_timeout_ms = 10000;

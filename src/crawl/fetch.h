@@ -9,6 +9,9 @@
 #include "lib/ilist.h"
 #include "utils/timestamp.h"
 
+extern char *otto_user_agent;
+extern void FetchGucInit(void);
+
 typedef struct Fetch
 {
 	dlist_node	node;			/* in the worker's list of transfers */

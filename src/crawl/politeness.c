@@ -36,7 +36,8 @@
 #include "utils/timestamp.h"
 #include "utils/wait_event.h"
 
-#include "core/otto.h"
+#include "core/worker.h"
+#include "crawl/politeness.h"
 
 #define HOST_SLOTS 512
 #define HOST_NAME_LEN 256
@@ -61,25 +62,12 @@ typedef struct Politeness
 } Politeness;
 
 static Politeness *pol = NULL;
-static shmem_request_hook_type prev_shmem_request_hook = NULL;
-static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
-
-static void
-politeness_shmem_request(void)
-{
-	if (prev_shmem_request_hook)
-		prev_shmem_request_hook();
-	RequestAddinShmemSpace(sizeof(Politeness));
-}
 
 static void
 politeness_shmem_startup(void)
 {
 	bool		found;
 
-	if (prev_shmem_startup_hook)
-		prev_shmem_startup_hook();
-	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 	pol = ShmemInitStruct("otto politeness", sizeof(Politeness), &found);
 	if (!found)
 	{
@@ -88,16 +76,12 @@ politeness_shmem_startup(void)
 		pol->solo = -1;
 		ConditionVariableInit(&pol->processing_cv);
 	}
-	LWLockRelease(AddinShmemInitLock);
 }
 
 void
 PolitenessInit(void)
 {
-	prev_shmem_request_hook = shmem_request_hook;
-	shmem_request_hook = politeness_shmem_request;
-	prev_shmem_startup_hook = shmem_startup_hook;
-	shmem_startup_hook = politeness_shmem_startup;
+	worker_shmem_request(sizeof(Politeness), politeness_shmem_startup);
 }
 
 /* The slot of host (host[:port]), claimed on first use. */

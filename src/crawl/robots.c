@@ -19,6 +19,8 @@
 #include "utils/builtins.h"
 
 #include "core/otto.h"
+#include "crawl/robots.h"
+#include "sites/url.h"
 
 /*
  * RFC 9309 2.5: a parsing limit of at least 500 KiB.  Past it nothing is

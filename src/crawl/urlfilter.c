@@ -27,7 +27,8 @@
 #include "utils/guc.h"
 #include "utils/jsonb.h"
 
-#include "core/otto.h"
+#include "core/worker.h"
+#include "crawl/urlfilter.h"
 
 typedef struct UrlFilter
 {
@@ -40,8 +41,6 @@ typedef struct UrlFilter
 static int	url_filter_expected = 1000000;
 static double url_filter_fp_rate = 0.01;
 static UrlFilter *filter = NULL;
-static shmem_request_hook_type prev_shmem_request_hook = NULL;
-static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
 static uint64
 filter_bits(void)
@@ -58,21 +57,10 @@ filter_size(void)
 }
 
 static void
-urlfilter_shmem_request(void)
-{
-	if (prev_shmem_request_hook)
-		prev_shmem_request_hook();
-	RequestAddinShmemSpace(filter_size());
-}
-
-static void
 urlfilter_shmem_startup(void)
 {
 	bool		found;
 
-	if (prev_shmem_startup_hook)
-		prev_shmem_startup_hook();
-	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 	filter = ShmemInitStruct("otto url filter", filter_size(), &found);
 	if (!found)
 	{
@@ -84,7 +72,6 @@ urlfilter_shmem_startup(void)
 		for (uint64 i = 0; i < nwords; i++)
 			pg_atomic_init_u32(&filter->words[i], 0);
 	}
-	LWLockRelease(AddinShmemInitLock);
 }
 
 /* Define the settings and, when preloading, reserve the shared memory. */
@@ -101,10 +88,7 @@ UrlFilterInit(void)
 							 NULL, &url_filter_fp_rate,
 							 0.01, 1e-9, 0.5,
 							 PGC_POSTMASTER, 0, NULL, NULL, NULL);
-	prev_shmem_request_hook = shmem_request_hook;
-	shmem_request_hook = urlfilter_shmem_request;
-	prev_shmem_startup_hook = shmem_startup_hook;
-	shmem_startup_hook = urlfilter_shmem_startup;
+	worker_shmem_request(filter_size(), urlfilter_shmem_startup);
 }
 
 static void

@@ -28,7 +28,8 @@
 #include "utils/memutils.h"
 #include "utils/numeric.h"
 
-#include "core/otto.h"
+#include "core/worker.h"
+#include "market/stream.h"
 
 static int	stream_naptime_ms = 1000;
 static int	stream_batch = 10000;
@@ -134,11 +135,11 @@ apply_batch(void)
 	int64		applied;
 
 	/* the horizon waits at most 200 ms for writers; busy: try next round */
-	args[1] = Int64GetDatum(otto_sql_int64("SELECT otto.stream_horizon()", 0, NULL, NULL, &busy));
+	args[1] = Int64GetDatum(worker_sql_int64("SELECT otto.stream_horizon()", 0, NULL, NULL, &busy));
 	if (busy)
 		return 0;
 	args[0] = Int32GetDatum(stream_batch);
-	applied = otto_sql_int64("SELECT (otto.stream_apply($1, $2)->>'events')::bigint", 2, types, args, &busy);
+	applied = worker_sql_int64("SELECT (otto.stream_apply($1, $2)->>'events')::bigint", 2, types, args, &busy);
 	if (busy)
 		return 0;
 
@@ -150,7 +151,7 @@ apply_batch(void)
 	if (applied > 0)
 		alerts_behind = true;
 	if (alerts_behind)
-		alerts_behind = otto_sql_int64("SELECT (otto.alerts_apply($1)->>'events')::bigint", 1, types, args, NULL)
+		alerts_behind = worker_sql_int64("SELECT (otto.alerts_apply($1)->>'events')::bigint", 1, types, args, NULL)
 			>= stream_batch;
 	return applied;
 }
@@ -174,15 +175,11 @@ otto_stream_main(Datum main_arg)
 	MemoryContext loop_cxt;
 	int64		total = 0;
 
-	pqsignal(SIGHUP, SignalHandlerForConfigReload);
-	pqsignal(SIGTERM, otto_sigterm);
-	BackgroundWorkerUnblockSignals();
-	BackgroundWorkerInitializeConnection(otto_database, NULL, 0);
-	pgstat_report_appname("otto stream");
+	worker_start("otto stream", NULL);
 	/* a batch lost in a crash is applied again from the watermark */
 	SetConfigOption("synchronous_commit", "off", PGC_USERSET, PGC_S_SESSION);
 	listen_otto_ad();
-	(void) otto_sql_int64("SELECT otto.worker_started('stream', 0)", 0, NULL, NULL, NULL);
+	(void) worker_sql_int64("SELECT otto.worker_started('stream', 0)", 0, NULL, NULL, NULL);
 	ereport(LOG,
 			(errmsg("otto stream processor started"),
 			 errdetail("batch=%d naptime=%dms", stream_batch, stream_naptime_ms)));
@@ -193,11 +190,7 @@ otto_stream_main(Datum main_arg)
 		int64		n;
 
 		CHECK_FOR_INTERRUPTS();
-		if (ConfigReloadPending)
-		{
-			ConfigReloadPending = false;
-			ProcessConfigFile(PGC_SIGHUP);
-		}
+		(void) worker_reload_config();
 		/* read (and drop) the notifications, or the queue would fill up behind us */
 		if (notifyInterruptPending)
 			ProcessNotifyInterrupt(false);

@@ -19,7 +19,8 @@
 #include "storage/shmem.h"
 #include "utils/builtins.h"
 
-#include "core/otto.h"
+#include "core/worker.h"
+#include "ops/metrics.h"
 
 /* otto.page.error_kind's values, in its CHECK's order */
 static const char *const error_kinds[] = {
@@ -45,25 +46,12 @@ typedef struct FetchCounters
 } FetchCounters;
 
 static FetchCounters *counters = NULL;
-static shmem_request_hook_type prev_shmem_request_hook = NULL;
-static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
-
-static void
-metrics_shmem_request(void)
-{
-	if (prev_shmem_request_hook)
-		prev_shmem_request_hook();
-	RequestAddinShmemSpace(sizeof(FetchCounters));
-}
 
 static void
 metrics_shmem_startup(void)
 {
 	bool		found;
 
-	if (prev_shmem_startup_hook)
-		prev_shmem_startup_hook();
-	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 	counters = ShmemInitStruct("otto fetch counters", sizeof(FetchCounters), &found);
 	if (!found)
 	{
@@ -72,16 +60,12 @@ metrics_shmem_startup(void)
 		for (int i = 0; i < sizeof(FetchCounters) / sizeof(pg_atomic_uint64); i++)
 			pg_atomic_init_u64(&c[i], 0);
 	}
-	LWLockRelease(AddinShmemInitLock);
 }
 
 void
 MetricsInit(void)
 {
-	prev_shmem_request_hook = shmem_request_hook;
-	shmem_request_hook = metrics_shmem_request;
-	prev_shmem_startup_hook = shmem_startup_hook;
-	shmem_startup_hook = metrics_shmem_startup;
+	worker_shmem_request(sizeof(FetchCounters), metrics_shmem_startup);
 }
 
 /* One finished fetch: robots.txt, or a page with its status and error kind (NULL: none). */

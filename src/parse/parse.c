@@ -45,6 +45,9 @@
 
 #include "parse/html.h"
 #include "core/otto.h"
+#include "parse/parse.h"
+#include "sites/url.h"
+#include "sites/vocab.h"
 
 #define MAX_RULES 64
 #define MAX_TEXT_BYTES (64 * 1024)	/* per captured value */

@@ -28,6 +28,7 @@ char	   *otto_tracking_params = "attp,utm_*,fbclid,gclid";
 #include "utils/guc.h"
 
 #include "core/otto.h"
+#include "sites/url.h"
 
 char	   *otto_tracking_params = NULL;
 #endif

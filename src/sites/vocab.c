@@ -21,7 +21,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
-#include "core/otto.h"
+#include "sites/vocab.h"
 
 /* A field and a folded spelling, each zero-padded (no separator in band). */
 typedef struct VocabKey
