@@ -167,6 +167,17 @@ SELECT field, code, label_sr, label_en, spellings::text[], true FROM (VALUES
 ) AS v (field, code, label_sr, label_en, spellings)
 ON CONFLICT (field, code) DO UPDATE SET label_sr = excluded.label_sr, label_en = excluded.label_en, spellings = excluded.spellings
     WHERE o.builtin;
+
+-- Backends keep the sites' compiled rules (src/parse/rules.c) and the
+-- vocabulary (src/sites/vocab.c) in memory: a change to either tells them all.
+CREATE OR REPLACE FUNCTION otto.cache_invalidate() RETURNS trigger
+    LANGUAGE c
+    AS 'MODULE_PATHNAME', 'otto_cache_invalidate';
+COMMENT ON FUNCTION otto.cache_invalidate() IS 'Statement trigger: every backend drops its cached copy of the table (a relcache invalidation at commit)';
+CREATE OR REPLACE TRIGGER site_cache_invalidate AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON otto.site
+    FOR EACH STATEMENT EXECUTE FUNCTION otto.cache_invalidate();
+CREATE OR REPLACE TRIGGER vocabulary_cache_invalidate AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON otto.vocabulary
+    FOR EACH STATEMENT EXECUTE FUNCTION otto.cache_invalidate();
 -------------------------------------------------------------------------------
 -- The frontier: every URL Otto knows, and when to fetch it next.
 CREATE OR REPLACE FUNCTION otto.vocabulary_code(field text, spelling text) RETURNS text
