@@ -8,7 +8,7 @@
  *   check     the URL's host belongs to its enabled site; robots.txt allows it
  *   wait      the host's shared politeness clock (politeness.c) says go
  *   fetch     libcurl's multi interface, many transfers at once (fetch.c)
- *   store     otto.ingest_page, or otto.fetch_failed, one short transaction
+ *   store     otto.ingest_site_page, or otto.fetch_failed, one short transaction
  *             per page; no transaction is open while waiting on the network
  *
  * robots.txt is fetched per host before its first URL, stored in otto.robots
@@ -804,18 +804,21 @@ fetch_done(Fetch *f, CURLcode rc)
 		record_failure(it, r.error_kind, r.error, r.status, r.retry, r.retry_after_s, meta);
 	else
 	{
-		Oid			types[5] = {TEXTOID, TEXTOID, INT4OID, TIMESTAMPTZOID, JSONBOID};
-		Datum		values[5];
-		char		nulls[6] = "     ";
+		Oid			types[6] = {INT4OID, TEXTOID, TEXTOID, INT4OID, TIMESTAMPTZOID, JSONBOID};
+		Datum		values[6];
+		char		nulls[7] = "      ";
 		char	   *error = NULL;
 
-		values[0] = CStringGetTextDatum(it->url);
-		values[1] = r.text ? PointerGetDatum(cstring_to_text_with_len(r.text, r.text_len)) : (Datum) 0;
-		nulls[1] = r.text ? ' ' : 'n';
-		values[2] = Int32GetDatum(r.status);
-		values[3] = TimestampTzGetDatum(f->started);
-		values[4] = DirectFunctionCall1(jsonb_in, CStringGetDatum(meta));
-		if (!worker_sql("SELECT otto.ingest_page($1, $2, $3, $4, $5)", 5, types, values, nulls, WORKER_SQL_CATCH_ERRORS, NULL, NULL, &error))
+		/* the site and the URL as the frontier holds them (normalised) */
+		values[0] = Int32GetDatum(it->site_id);
+		values[1] = CStringGetTextDatum(it->url);
+		values[2] = r.text ? PointerGetDatum(cstring_to_text_with_len(r.text, r.text_len)) : (Datum) 0;
+		nulls[2] = r.text ? ' ' : 'n';
+		values[3] = Int32GetDatum(r.status);
+		values[4] = TimestampTzGetDatum(f->started);
+		values[5] = DirectFunctionCall1(jsonb_in, CStringGetDatum(meta));
+		if (!worker_sql("SELECT otto.ingest_site_page($1, $2, $3, $4, $5, $6)", 6, types, values, nulls,
+						WORKER_SQL_CATCH_ERRORS, NULL, NULL, &error))
 		{
 			record_failure(it, "parse", error, r.status, false, -1, meta);
 			failed = "parse";

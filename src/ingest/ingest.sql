@@ -159,38 +159,22 @@ AS $fn$
 $fn$;
 COMMENT ON FUNCTION otto.page_links(otto.site, text, text) IS 'The links of a page that the site''s crawl follows, with their class (ad or listing)';
 
-CREATE OR REPLACE FUNCTION otto.ingest_page(url text, html text, status int DEFAULT 200, fetched_at timestamptz DEFAULT now(),
-                                 fetch_info jsonb DEFAULT NULL)
-RETURNS jsonb
+-- The per-page pipeline in named steps: the page log, the links, the ad
+-- (with its events).  otto.ingest_page is the API (any URL); the crawler calls
+-- otto.ingest_site_page with what it already knows: the site and the URL as
+-- the frontier has it.
+
+-- Step 1, the page log: the fetch's row in otto.page and the URL's frontier
+-- row done.  Validators are kept from a 200 answer (a 304 keeps the ones it
+-- confirmed), except for listings: a sweep needs their links, so they are
+-- always fetched.
+CREATE OR REPLACE FUNCTION otto.ingest_page_log(s otto.site, u text, final text, kind text, d int, html text,
+                                                status int, fetched_at timestamptz, fetch_info jsonb)
+RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $fn$
-#variable_conflict use_column
-DECLARE
-    u       text := otto.normalize_url(url);
-    s       otto.site := otto.site_for_url(u);
-    final   text := otto.normalize_url(coalesce(fetch_info->>'final_url', url));
-    kind    text;
-    d       int;
-    links   int := 0;
-    parsed  jsonb;
-    hash    bytea;
-    old     otto.ad;
-    new_ad  otto.ad;
-    changed text[];
-    ev      text := NULL;
-    result  jsonb;
-    to_fetch text[];            -- listings mode: the ads of a listing worth fetching
 BEGIN
-    IF s IS NULL THEN
-        RAISE EXCEPTION 'no site owns the host of "%"', left(url, 200)
-            USING ERRCODE = 'no_data_found',
-                  HINT = 'Add the host to otto.site.hosts, or add a site.';
-    END IF;
-    kind := coalesce(otto.url_kind(s, u), 'other');
-    SELECT f.depth INTO d FROM otto.frontier f WHERE f.site_id = s.site_id AND f.url = u;
-    d := coalesce(d, 0);
-
     INSERT INTO otto.page (site_id, url, final_url, fetched_at, status, elapsed_ms, redirects, wire_bytes, body_bytes,
                            content_type, etag, last_modified, content_hash, body)
     VALUES (s.site_id, u, nullif(final, u), fetched_at, status, (fetch_info->>'elapsed_ms')::int,
@@ -199,8 +183,6 @@ BEGIN
             CASE WHEN html IS NOT NULL THEN sha256(convert_to(html, 'UTF8')) END,
             CASE WHEN current_setting('otto.page_body_retention', true) NOT IN ('0', '')
                  THEN convert_to(html, 'UTF8') END);
-    -- validators are kept from a 200 answer (a 304 keeps the ones it confirmed),
-    -- except for listings: a sweep needs their links, so they are always fetched
     INSERT INTO otto.frontier AS f (site_id, url, kind, depth, state, last_status, last_fetched_at, discovered_at,
                                     etag, last_modified)
     VALUES (s.site_id, u, kind, d, 'done', status, fetched_at, fetched_at,
@@ -211,168 +193,273 @@ BEGIN
            lease_owner = NULL, lease_until = NULL, attempts = 0, last_error = NULL, crashes = 0,
            etag = CASE WHEN excluded.last_status = 304 THEN f.etag ELSE excluded.etag END,
            last_modified = CASE WHEN excluded.last_status = 304 THEN f.last_modified ELSE excluded.last_modified END;
+END
+$fn$;
+COMMENT ON FUNCTION otto.ingest_page_log(otto.site, text, text, text, int, text, int, timestamptz, jsonb) IS 'Step of otto.ingest_page: the fetch into otto.page, the URL''s frontier row done';
 
-    -- An ad page that is gone (404, 410) or now leads elsewhere (a redirect
-    -- to a listing): the ad was removed, counted sold once.
-    IF kind = 'ad' AND (status IN (404, 410) OR (status = 200 AND otto.url_kind(s, final) IS DISTINCT FROM 'ad')) THEN
-        UPDATE otto.ad a SET state = 'removed', removed_at = ingest_page.fetched_at
-         WHERE a.site_id = s.site_id AND a.source_ad_id = substring(u FROM s.ad_url_pattern) AND a.state = 'live'
-        RETURNING * INTO new_ad;
-        IF FOUND THEN
-            INSERT INTO otto.ad_event (site_id, ad_id, kind, at, old_price_eur, days_on_market, details)
-            VALUES (s.site_id, new_ad.ad_id, 'removed', fetched_at, new_ad.price_eur,
-                    greatest(0, round(extract(epoch FROM fetched_at - new_ad.first_seen_at) / 86400, 2)),
-                    jsonb_strip_nulls(jsonb_build_object('http_status', status, 'redirected_to', nullif(final, u))));
-            ev := 'removed';
+-- Step 2, the links: those of this site that the crawl follows go into the
+-- frontier one level deeper (the pagination of a listing stays on its level);
+-- a page fetched before the current sweep started is due again.  Returns how
+-- many URLs were queued.
+CREATE OR REPLACE FUNCTION otto.ingest_links(s otto.site, kind text, d int, html text, final text, fetched_at timestamptz)
+RETURNS int
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    links    int;
+    to_fetch text[];            -- listings mode: the ads of a listing worth fetching
+BEGIN
+    IF d >= s.max_depth THEN
+        RETURN 0;
+    END IF;
+    IF kind = 'listing' THEN
+        IF s.sweep_mode = 'listings' THEN
+            -- the cards show each ad's price: a known live ad listed at its stored
+            -- price is seen without fetching its page; the others (new, repriced) are
+            -- queued from their cards (a promoted repeat is left to its own page)
+            WITH cards AS (SELECT c->>'source_ad_id' AS id, (c->>'price_eur')::int AS price
+                             FROM jsonb_array_elements(otto.parse_listing(html, final)->'ads') c),
+                 seen AS (UPDATE otto.ad a SET last_seen_at = greatest(a.last_seen_at, ingest_links.fetched_at)
+                            FROM cards c
+                           WHERE a.site_id = s.site_id AND a.source_ad_id = c.id AND a.state = 'live'
+                             AND a.price_eur IS NOT DISTINCT FROM c.price
+                          RETURNING a.source_ad_id)
+            SELECT coalesce(array_agg(c.id) FILTER (WHERE c.id NOT IN (SELECT source_ad_id FROM seen)), '{}')
+              INTO to_fetch FROM cards c;
+        END IF;
+        -- a listing drives the sweep: what it links and was fetched before is due again
+        -- listings jump the queue (due a day early): the sweep reaches every ad sooner
+        INSERT INTO otto.frontier AS f (site_id, url, kind, depth, discovered_at, due_at)
+        SELECT s.site_id, l.url, l.kind, CASE WHEN l.kind = 'listing' THEN d ELSE d + 1 END, fetched_at,
+               CASE WHEN l.kind = 'listing' THEN fetched_at - interval '1 day' ELSE fetched_at END
+          FROM otto.page_links(s, html, final) l
+         WHERE l.kind = 'listing' OR to_fetch IS NULL OR substring(l.url FROM s.ad_url_pattern) = ANY (to_fetch)
+         ORDER BY l.url        -- one lock order for all workers
+        ON CONFLICT (site_id, url) DO UPDATE
+           SET state = 'queued', due_at = excluded.due_at, attempts = 0,
+               depth = least(f.depth, excluded.depth)
+         WHERE f.state IN ('done', 'failed', 'refused')
+           AND f.last_fetched_at < s.sweep_started_at;
+    ELSE
+        INSERT INTO otto.frontier (site_id, url, kind, depth, discovered_at)
+        SELECT s.site_id, l.url, l.kind, d + 1, fetched_at
+          FROM otto.page_links(s, html, final) l
+         ORDER BY l.url
+        ON CONFLICT (site_id, url) DO NOTHING;
+    END IF;
+    GET DIAGNOSTICS links = ROW_COUNT;
+    IF links > 0 THEN
+        PERFORM otto.crawler_wake();
+    END IF;
+    RETURN links;
+END
+$fn$;
+COMMENT ON FUNCTION otto.ingest_links(otto.site, text, int, text, text, timestamptz) IS 'Step of otto.ingest_page: the links the site''s crawl follows into the frontier; how many were queued';
+
+-- The ad's columns Otto keeps itself; every other column of otto.ad is what
+-- a page states, written by otto.ad_update below, which is generated from
+-- the table, so that the ad's columns are listed in one place: otto.ad.
+CREATE OR REPLACE FUNCTION otto.ad_kept_columns() RETURNS text[]
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN '{ad_id,site_id,source_ad_id,state,first_seen_at,last_seen_at,removed_at}'::text[];
+COMMENT ON FUNCTION otto.ad_kept_columns() IS 'Columns of otto.ad that Otto keeps itself; the others are what an ad page states';
+
+DO $do$
+BEGIN
+    EXECUTE format($f$
+CREATE OR REPLACE FUNCTION otto.ad_update(r otto.ad) RETURNS otto.ad
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    UPDATE otto.ad a SET %s, state = 'live', removed_at = NULL, last_seen_at = greatest(a.last_seen_at, r.last_seen_at)
+     WHERE a.ad_id = r.ad_id
+    RETURNING * INTO r;
+    RETURN r;
+END
+$fn$ $f$, (SELECT string_agg(format('%1$I = r.%1$I', attname), ', ' ORDER BY attnum)
+             FROM pg_catalog.pg_attribute
+            WHERE attrelid = 'otto.ad'::regclass AND attnum > 0 AND NOT attisdropped
+              AND attname <> ALL (otto.ad_kept_columns())));
+END
+$do$;
+COMMENT ON FUNCTION otto.ad_update(otto.ad) IS 'Writes what an ad page states onto the ad r.ad_id (every column but otto.ad_kept_columns()) and marks it live and seen';
+
+-- Step 3a: an ad page that is gone (404, 410) or now leads elsewhere (a
+-- redirect to a listing): the ad was removed, counted sold once.
+CREATE OR REPLACE FUNCTION otto.ingest_ad_gone(s otto.site, u text, final text, status int, fetched_at timestamptz,
+                                               OUT ad_id bigint, OUT event text)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+#variable_conflict use_column
+DECLARE
+    gone otto.ad;
+BEGIN
+    UPDATE otto.ad a SET state = 'removed', removed_at = ingest_ad_gone.fetched_at
+     WHERE a.site_id = s.site_id AND a.source_ad_id = substring(u FROM s.ad_url_pattern) AND a.state = 'live'
+    RETURNING * INTO gone;
+    IF FOUND THEN
+        INSERT INTO otto.ad_event (site_id, ad_id, kind, at, old_price_eur, days_on_market, details)
+        VALUES (s.site_id, gone.ad_id, 'removed', fetched_at, gone.price_eur,
+                greatest(0, round(extract(epoch FROM fetched_at - gone.first_seen_at) / 86400, 2)),
+                jsonb_strip_nulls(jsonb_build_object('http_status', status, 'redirected_to', nullif(final, u))));
+        ad_id := gone.ad_id;
+        event := 'removed';
+    END IF;
+END
+$fn$;
+COMMENT ON FUNCTION otto.ingest_ad_gone(otto.site, text, text, int, timestamptz) IS 'Step of otto.ingest_page: a live ad whose page is gone or redirects away is removed, with its removed event';
+
+-- Step 3b: an ad page parsed and its ad inserted or updated, with its events:
+-- new or relisted (the same car back, see otto.relist_of) for a new ad;
+-- price_changed, updated (the fields that differ) and relisted for a known
+-- one.  An unchanged page (same content hash) writes no event.
+CREATE OR REPLACE FUNCTION otto.ingest_ad(s otto.site, u text, html text, fetched_at timestamptz,
+                                          OUT ad_id bigint, OUT event text)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+#variable_conflict use_column
+DECLARE
+    parsed  jsonb := otto.parse_ad(html, u);
+    r       otto.ad;
+    old     otto.ad;
+    changed text[];
+BEGIN
+    IF parsed->>'source_ad_id' IS NULL THEN
+        RAISE EXCEPTION 'ad page "%" has no ad id', left(u, 200)
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'The site''s ad_url_pattern must capture the id, or its rules must find it on the page.';
+    END IF;
+    r := jsonb_populate_record(NULL::otto.ad, parsed);
+    r.ad_id := NULL;
+    r.removed_at := NULL;
+    r.site_id := s.site_id;
+    r.state := 'live';
+    r.features := coalesce(r.features, '{}');
+    r.raw := coalesce(parsed->'raw', '{}');
+    r.content_hash := otto.content_hash(parsed);
+    r.first_seen_at := fetched_at;
+    r.last_seen_at := fetched_at;
+    SELECT * INTO old FROM otto.ad a WHERE a.site_id = s.site_id AND a.source_ad_id = r.source_ad_id FOR UPDATE;
+    IF NOT FOUND THEN
+        r.ad_id := nextval('otto.ad_ad_id_seq');
+        INSERT INTO otto.ad OVERRIDING SYSTEM VALUE SELECT r.*;
+        ad_id := r.ad_id;
+        old := otto.relist_of(r);
+        IF old.ad_id IS NOT NULL THEN
+            INSERT INTO otto.ad_event (site_id, ad_id, kind, at, new_price_eur, details)
+            VALUES (s.site_id, r.ad_id, 'relisted', fetched_at, r.price_eur,
+                    jsonb_build_object('relist_of', old.source_ad_id, 'relist_of_ad_id', old.ad_id,
+                                       'removed_at', old.removed_at, 'old_price_eur', old.price_eur));
+            event := 'relisted';
+        ELSE
+            INSERT INTO otto.ad_event (site_id, ad_id, kind, at, new_price_eur)
+            VALUES (s.site_id, r.ad_id, 'new', fetched_at, r.price_eur);
+            event := 'new';
+        END IF;
+        RETURN;
+    END IF;
+    r.ad_id := old.ad_id;
+    ad_id := old.ad_id;
+    IF old.content_hash IS DISTINCT FROM r.content_hash THEN
+        -- the fields a page states whose values differ, price, renewal and raw values apart
+        SELECT array_agg(k ORDER BY k) INTO changed
+          FROM jsonb_each(to_jsonb(r) - otto.ad_kept_columns()) n(k, v)
+         WHERE k NOT IN ('content_hash', 'renewed_at', 'price_eur', 'old_price_eur', 'raw')
+           AND n.v IS DISTINCT FROM to_jsonb(old) -> k;
+        IF r.price_eur IS DISTINCT FROM old.price_eur THEN
+            INSERT INTO otto.ad_event (site_id, ad_id, kind, at, old_price_eur, new_price_eur)
+            VALUES (s.site_id, old.ad_id, 'price_changed', fetched_at, old.price_eur, r.price_eur);
+            event := 'price_changed';
+        END IF;
+        IF changed IS NOT NULL THEN
+            INSERT INTO otto.ad_event (site_id, ad_id, kind, at, changed_fields, details)
+            VALUES (s.site_id, old.ad_id, 'updated', fetched_at, changed,
+                    (SELECT jsonb_object_agg(k, jsonb_build_array(to_jsonb(old) -> k, to_jsonb(r) -> k))
+                       FROM unnest(changed) k));
+            event := coalesce(event, 'updated');
         END IF;
     END IF;
+    IF old.state = 'removed' THEN
+        INSERT INTO otto.ad_event (site_id, ad_id, kind, at, new_price_eur, details)
+        VALUES (s.site_id, old.ad_id, 'relisted', fetched_at, r.price_eur, jsonb_build_object('removed_at', old.removed_at));
+        event := 'relisted';
+    END IF;
+    PERFORM otto.ad_update(r);
+END
+$fn$;
+COMMENT ON FUNCTION otto.ingest_ad(otto.site, text, text, timestamptz) IS 'Step of otto.ingest_page: an ad page parsed, its ad inserted or updated with its new, relisted, price_changed or updated events';
 
-    IF status = 304 AND kind = 'ad' THEN
+-- The pipeline for a page of a known site at its normalised URL (as the
+-- frontier holds it): the crawler's entry, called once per page.
+CREATE OR REPLACE FUNCTION otto.ingest_site_page(site_id int, url text, html text, status int DEFAULT 200,
+                                                 fetched_at timestamptz DEFAULT now(), fetch_info jsonb DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+#variable_conflict use_column
+DECLARE
+    s       otto.site;
+    u       text := url;
+    final   text := coalesce(otto.normalize_url(fetch_info->>'final_url'), url);
+    kind    text;
+    d       int;
+    links   int := 0;
+    aid     bigint;
+    ev      text;
+BEGIN
+    SELECT * INTO s FROM otto.site WHERE otto.site.site_id = ingest_site_page.site_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'no site %', site_id USING ERRCODE = 'no_data_found';
+    END IF;
+    kind := coalesce(otto.url_kind(s, u), 'other');
+    SELECT f.depth INTO d FROM otto.frontier f WHERE f.site_id = s.site_id AND f.url = u;
+    d := coalesce(d, 0);
+    PERFORM otto.ingest_page_log(s, u, final, kind, d, html, status, fetched_at, fetch_info);
+    IF kind = 'ad' AND (status IN (404, 410) OR (status = 200 AND otto.url_kind(s, final) IS DISTINCT FROM 'ad')) THEN
+        SELECT g.ad_id, g.event INTO aid, ev FROM otto.ingest_ad_gone(s, u, final, status, fetched_at) g;
+    ELSIF kind = 'ad' AND status = 304 THEN
         -- not modified: the ad is still there, nothing to parse
-        UPDATE otto.ad a SET last_seen_at = greatest(a.last_seen_at, ingest_page.fetched_at)
+        UPDATE otto.ad a SET last_seen_at = greatest(a.last_seen_at, ingest_site_page.fetched_at)
          WHERE a.site_id = s.site_id AND a.source_ad_id = substring(u FROM s.ad_url_pattern) AND a.state = 'live';
-    ELSIF status = 200 AND html IS NOT NULL THEN
-        -- Links of this site that the crawl follows, one level deeper (the
-        -- pagination of a listing stays on its level); a page fetched before
-        -- the current sweep started is due again.
-        IF d < s.max_depth THEN
-            IF kind = 'listing' THEN
-                IF s.sweep_mode = 'listings' THEN
-                    -- the cards show each ad's price: a known live ad listed at its stored
-                    -- price is seen without fetching its page; the others (new, repriced) are
-                    -- queued from their cards (a promoted repeat is left to its own page)
-                    WITH cards AS (SELECT c->>'source_ad_id' AS id, (c->>'price_eur')::int AS price
-                                     FROM jsonb_array_elements(otto.parse_listing(html, final)->'ads') c),
-                         seen AS (UPDATE otto.ad a SET last_seen_at = greatest(a.last_seen_at, ingest_page.fetched_at)
-                                    FROM cards c
-                                   WHERE a.site_id = s.site_id AND a.source_ad_id = c.id AND a.state = 'live'
-                                     AND a.price_eur IS NOT DISTINCT FROM c.price
-                                  RETURNING a.source_ad_id)
-                    SELECT coalesce(array_agg(c.id) FILTER (WHERE c.id NOT IN (SELECT source_ad_id FROM seen)), '{}')
-                      INTO to_fetch FROM cards c;
-                END IF;
-                -- a listing drives the sweep: what it links and was fetched before is due again
-                -- listings jump the queue (due a day early): the sweep reaches every ad sooner
-                INSERT INTO otto.frontier AS f (site_id, url, kind, depth, discovered_at, due_at)
-                SELECT s.site_id, l.url, l.kind, CASE WHEN l.kind = 'listing' THEN d ELSE d + 1 END, fetched_at,
-                       CASE WHEN l.kind = 'listing' THEN fetched_at - interval '1 day' ELSE fetched_at END
-                  FROM otto.page_links(s, html, final) l
-                 WHERE l.kind = 'listing' OR to_fetch IS NULL OR substring(l.url FROM s.ad_url_pattern) = ANY (to_fetch)
-                 ORDER BY l.url        -- one lock order for all workers
-                ON CONFLICT (site_id, url) DO UPDATE
-                   SET state = 'queued', due_at = excluded.due_at, attempts = 0,
-                       depth = least(f.depth, excluded.depth)
-                 WHERE f.state IN ('done', 'failed', 'refused')
-                   AND f.last_fetched_at < s.sweep_started_at;
-            ELSE
-                INSERT INTO otto.frontier (site_id, url, kind, depth, discovered_at)
-                SELECT s.site_id, l.url, l.kind, d + 1, fetched_at
-                  FROM otto.page_links(s, html, final) l
-                 ORDER BY l.url
-                ON CONFLICT (site_id, url) DO NOTHING;
-            END IF;
-            GET DIAGNOSTICS links = ROW_COUNT;
-            IF links > 0 THEN
-                PERFORM otto.crawler_wake();
-            END IF;
-        END IF;
-
+    END IF;
+    IF status = 200 AND html IS NOT NULL THEN
+        links := otto.ingest_links(s, kind, d, html, final, fetched_at);
         -- a page that redirected elsewhere (an ad to a listing) is not that ad
         IF kind = 'ad' AND otto.url_kind(s, final) = 'ad' THEN
-            parsed := otto.parse_ad(html, u);
-            IF parsed->>'source_ad_id' IS NULL THEN
-                RAISE EXCEPTION 'ad page "%" has no ad id', left(u, 200)
-                    USING ERRCODE = 'invalid_parameter_value',
-                          HINT = 'The site''s ad_url_pattern must capture the id, or its rules must find it on the page.';
-            END IF;
-            hash := otto.content_hash(parsed);
-            new_ad := jsonb_populate_record(NULL::otto.ad, parsed);
-            SELECT * INTO old FROM otto.ad a
-             WHERE a.site_id = s.site_id AND a.source_ad_id = parsed->>'source_ad_id' FOR UPDATE;
-            IF NOT FOUND THEN
-                INSERT INTO otto.ad (site_id, source_ad_id, url, title, make, model, year, mileage_km, price_eur,
-                    old_price_eur, fuel, body, gearbox, power_kw, power_hp, engine_cc, color, seats, doors, drive,
-                    emission_class, air_conditioning, damage, origin, condition, registered_until, location, region,
-                    seller_type, seller_id, seller_name, renewed_at, features, images_count, raw, content_hash,
-                    first_seen_at, last_seen_at)
-                VALUES (s.site_id, new_ad.source_ad_id, new_ad.url, new_ad.title, new_ad.make, new_ad.model,
-                    new_ad.year, new_ad.mileage_km, new_ad.price_eur, new_ad.old_price_eur, new_ad.fuel, new_ad.body,
-                    new_ad.gearbox, new_ad.power_kw, new_ad.power_hp, new_ad.engine_cc, new_ad.color, new_ad.seats,
-                    new_ad.doors, new_ad.drive, new_ad.emission_class, new_ad.air_conditioning, new_ad.damage,
-                    new_ad.origin, new_ad.condition, new_ad.registered_until, new_ad.location, new_ad.region,
-                    new_ad.seller_type, new_ad.seller_id, new_ad.seller_name, new_ad.renewed_at,
-                    coalesce(new_ad.features, '{}'), new_ad.images_count,
-                    coalesce(parsed->'raw', '{}'), hash, fetched_at, fetched_at)
-                RETURNING * INTO new_ad;
-                -- the same car back under a new id? (see otto.relist_of)
-                old := otto.relist_of(new_ad);
-                IF old.ad_id IS NOT NULL THEN
-                    INSERT INTO otto.ad_event (site_id, ad_id, kind, at, new_price_eur, details)
-                    VALUES (s.site_id, new_ad.ad_id, 'relisted', fetched_at, new_ad.price_eur,
-                            jsonb_build_object('relist_of', old.source_ad_id, 'relist_of_ad_id', old.ad_id,
-                                               'removed_at', old.removed_at, 'old_price_eur', old.price_eur));
-                    ev := 'relisted';
-                ELSE
-                    INSERT INTO otto.ad_event (site_id, ad_id, kind, at, new_price_eur)
-                    VALUES (s.site_id, new_ad.ad_id, 'new', fetched_at, new_ad.price_eur);
-                    ev := 'new';
-                END IF;
-            ELSE
-                IF old.content_hash IS DISTINCT FROM hash THEN
-                    -- the typed fields whose values differ, price apart
-                    SELECT array_agg(k ORDER BY k) INTO changed
-                      FROM jsonb_each(to_jsonb(new_ad)) n(k, v)
-                     WHERE k NOT IN ('ad_id', 'site_id', 'state', 'first_seen_at', 'last_seen_at', 'removed_at',
-                                     'content_hash', 'renewed_at', 'price_eur', 'old_price_eur', 'raw')
-                       AND n.v IS DISTINCT FROM to_jsonb(old) -> k
-                       AND NOT (k = 'features' AND n.v = 'null' AND to_jsonb(old) -> k = '[]');
-                    IF new_ad.price_eur IS DISTINCT FROM old.price_eur THEN
-                        INSERT INTO otto.ad_event (site_id, ad_id, kind, at, old_price_eur, new_price_eur)
-                        VALUES (s.site_id, old.ad_id, 'price_changed', fetched_at, old.price_eur, new_ad.price_eur);
-                        ev := 'price_changed';
-                    END IF;
-                    IF changed IS NOT NULL THEN
-                        INSERT INTO otto.ad_event (site_id, ad_id, kind, at, changed_fields, details)
-                        VALUES (s.site_id, old.ad_id, 'updated', fetched_at, changed,
-                                (SELECT jsonb_object_agg(k, jsonb_build_array(to_jsonb(old) -> k, to_jsonb(new_ad) -> k))
-                                   FROM unnest(changed) k));
-                        ev := coalesce(ev, 'updated');
-                    END IF;
-                END IF;
-                IF old.state = 'removed' THEN
-                    INSERT INTO otto.ad_event (site_id, ad_id, kind, at, new_price_eur, details)
-                    VALUES (s.site_id, old.ad_id, 'relisted', fetched_at, new_ad.price_eur,
-                            jsonb_build_object('removed_at', old.removed_at));
-                    ev := 'relisted';
-                END IF;
-                UPDATE otto.ad a SET
-                    url = new_ad.url, title = new_ad.title, make = new_ad.make, model = new_ad.model,
-                    year = new_ad.year, mileage_km = new_ad.mileage_km, price_eur = new_ad.price_eur,
-                    old_price_eur = new_ad.old_price_eur, fuel = new_ad.fuel, body = new_ad.body,
-                    gearbox = new_ad.gearbox, power_kw = new_ad.power_kw, power_hp = new_ad.power_hp,
-                    engine_cc = new_ad.engine_cc, color = new_ad.color, seats = new_ad.seats, doors = new_ad.doors,
-                    drive = new_ad.drive, emission_class = new_ad.emission_class,
-                    air_conditioning = new_ad.air_conditioning, damage = new_ad.damage, origin = new_ad.origin,
-                    condition = new_ad.condition, registered_until = new_ad.registered_until,
-                    location = new_ad.location, region = new_ad.region, seller_type = new_ad.seller_type,
-                    seller_id = new_ad.seller_id, seller_name = new_ad.seller_name,
-                    renewed_at = new_ad.renewed_at, features = coalesce(new_ad.features, '{}'),
-                    images_count = new_ad.images_count, raw = coalesce(parsed->'raw', '{}'), content_hash = hash,
-                    state = 'live', removed_at = NULL,
-                    last_seen_at = greatest(a.last_seen_at, ingest_page.fetched_at)
-                 WHERE a.ad_id = old.ad_id
-                RETURNING * INTO new_ad;
-            END IF;
+            SELECT g.ad_id, g.event INTO aid, ev FROM otto.ingest_ad(s, u, html, fetched_at) g;
         END IF;
     END IF;
-
-    result := jsonb_build_object('site', s.name, 'url', u, 'kind', kind, 'status', status, 'links_added', links,
-                                 'ad_id', new_ad.ad_id, 'event', ev);
     PERFORM pg_notify('otto_page', jsonb_build_object('site', s.name, 'url', left(u, 500), 'status', status)::text);
     IF ev IS NOT NULL THEN
-        PERFORM pg_notify('otto_ad', jsonb_build_object('ad_id', new_ad.ad_id, 'event', ev)::text);
+        PERFORM pg_notify('otto_ad', jsonb_build_object('ad_id', aid, 'event', ev)::text);
     END IF;
-    RETURN result;
+    RETURN jsonb_build_object('site', s.name, 'url', u, 'kind', kind, 'status', status, 'links_added', links,
+                              'ad_id', aid, 'event', ev);
+END
+$fn$;
+COMMENT ON FUNCTION otto.ingest_site_page(int, text, text, int, timestamptz, jsonb) IS 'otto.ingest_page for a page of a known site at its normalised URL, as the crawler has both from the frontier';
+
+CREATE OR REPLACE FUNCTION otto.ingest_page(url text, html text, status int DEFAULT 200, fetched_at timestamptz DEFAULT now(),
+                                            fetch_info jsonb DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    u text := otto.normalize_url(url);
+    s otto.site := otto.site_for_url(u);
+BEGIN
+    IF s IS NULL THEN
+        RAISE EXCEPTION 'no site owns the host of "%"', left(url, 200)
+            USING ERRCODE = 'no_data_found',
+                  HINT = 'Add the host to otto.site.hosts, or add a site.';
+    END IF;
+    RETURN otto.ingest_site_page(s.site_id, u, html, status, fetched_at, fetch_info);
 END
 $fn$;
 COMMENT ON FUNCTION otto.ingest_page(text, text, int, timestamptz, jsonb) IS 'The per-page pipeline, run by the crawler for every page and callable on pages fetched elsewhere (saved pages, archives, re-parses): page log, links into the frontier, ad upsert with new/price_changed/updated/relisted events, NOTIFY otto_page/otto_ad. An unchanged re-fetch writes no event; a 304 only confirms the ad. fetch_info: the crawler''s metadata (final_url, redirects, elapsed_ms, wire_bytes, content_type, etag, last_modified).';
