@@ -32,6 +32,7 @@
 
 #include "core/launcher.h"
 #include "core/worker.h"
+#include "crawl/crash.h"
 #include "crawl/crawler.h"
 #include "crawl/politeness.h"
 #include "market/stream.h"

@@ -50,12 +50,13 @@
 #include "crawl/crawler.h"
 #include "crawl/politeness.h"
 #include "crawl/robots.h"
+#include "crawl/transfers.h"
+#include "crawl/crash.h"
 #include "ops/metrics.h"
 #include "sites/url.h"
 
 #define CRAWLER_NAME "otto crawler"
 #define HOST_KEY_LEN 256
-#define MAX_SOCKETS 1024
 
 /* GUCs */
 static int	crawler_transfers = 32;
@@ -65,23 +66,6 @@ static int	crawler_naptime_ms = 1000;
 static int	page_body_retention_s = 86400;
 static int	retry_base_ms = 30000;
 static char *inject_crash_url = NULL;
-
-/* Processing attempts of one page that may die before it is quarantined. */
-#define CRASHES_TO_QUARANTINE 2
-
-/*
- * Crash records.  While a worker processes a page, a file of its own names
- * it ("pid url"): written before, emptied after, and emptied too when the
- * worker is told to quit at once (SIGQUIT: another process crashed, or an
- * immediate shutdown), since then the page is not to blame.  A record left
- * behind means the worker died on that page, whatever killed it; the
- * launcher, before it starts the crawlers again, counts it
- * (otto_crash_records_apply).  A file and not a transaction: it survives the
- * process's crash without a WAL flush per page (which cost a third of the
- * crawl rate), and a crash of the whole machine loops no page.
- */
-#define CRASH_RECORD "pg_stat_tmp/otto_crawler.%d.processing"
-static int	record_fd = -1;
 
 /* A site as the worker needs it; refreshed at every claim. */
 typedef struct CrawlSite
@@ -131,6 +115,7 @@ typedef struct CrawlUrl
 } CrawlUrl;
 
 static int	worker_index;
+static CURLM *multi;
 
 static MemoryContext item_cxt;	/* Items (pfree'd when done) */
 static MemoryContext sites_cxt; /* sites, reset at each refresh */
@@ -142,16 +127,6 @@ static HTAB *hosts = NULL;
 static dlist_head waiting = DLIST_STATIC_INIT(waiting);
 static int	nwaiting = 0;
 static int	nrunning = 0;
-
-static CURLM *multi;
-static struct
-{
-	curl_socket_t fd;
-	int			what;
-}			socks[MAX_SOCKETS];
-static int	nsocks = 0;
-static bool timer_set = false;
-static TimestampTz timer_at;
 
 void
 CrawlerGucInit(void)
@@ -655,84 +630,11 @@ drop:
 	return next_ms;
 }
 
-/* The fetch's metadata for the page log, as JSON. */
-static char *
-fetch_meta(FetchResult *r, Fetch *f)
-{
-	StringInfoData b;
-
-	initStringInfo(&b);
-	appendStringInfo(&b, "{\"redirects\": %ld, \"elapsed_ms\": %ld, \"wire_bytes\": " INT64_FORMAT,
-					 r->redirects, r->elapsed_ms, r->wire_bytes);
-	if (r->final_url && strcmp(r->final_url, f->url) != 0)
-	{
-		appendStringInfoString(&b, ", \"final_url\": ");
-		escape_json(&b, r->final_url);
-	}
-#define META(name, v) if (v) { appendStringInfoString(&b, ", \"" name "\": "); escape_json(&b, v); }
-	META("content_type", f->content_type);
-	META("etag", f->etag);
-	META("last_modified", f->last_modified);
-#undef META
-	appendStringInfoChar(&b, '}');
-	return b.data;
-}
-
-/* SIGQUIT: the page in hand is not to blame (see CRASH_RECORD); then exit as PostgreSQL's handler does. */
-static void
-crawler_quickdie(SIGNAL_ARGS)
-{
-	/* (should it fail, the record left behind blames the page once too often, no more) */
-	int			rc = record_fd >= 0 ? ftruncate(record_fd, 0) : 0;
-
-	(void) rc;
-	_exit(2);
-}
-
-/*
- * Count the deaths that crash records left behind name (frontier.crashes),
- * and remove the records: of worker index, or of every worker (-1).  A
- * record whose process still runs is left alone.
- */
-void
-otto_crash_records_apply(int index)
-{
-	for (int i = Max(index, 0); i < (index < 0 ? OTTO_MAX_CRAWLERS : index + 1); i++)
-	{
-		char		path[MAXPGPATH];
-		char		line[OTTO_URL_MAX + 32];
-		FILE	   *f;
-		int			pid = 0;
-		int			n = 0;
-
-		snprintf(path, sizeof(path), CRASH_RECORD, i);
-		if ((f = AllocateFile(path, "r")) == NULL)
-			continue;
-		if (fgets(line, sizeof(line), f) == NULL || sscanf(line, "%d %n", &pid, &n) != 1 || n == 0)
-			line[0] = '\0', n = 0;
-		FreeFile(f);
-		if (pid > 0 && kill(pid, 0) == 0)
-			continue;			/* its worker is alive and at work */
-		if (line[n])
-		{
-			Oid			type = TEXTOID;
-			Datum		url = CStringGetTextDatum(line + n);
-
-			worker_sql_int64("SELECT otto.frontier_crashed($1)", 1, &type, &url, NULL);
-			ereport(LOG,
-					(errmsg("otto: a crawler worker died while processing %s; it is processed alone from now on, and quarantined if it happens again",
-							line + n)));
-		}
-		unlink(path);
-	}
-}
-
-/* The page is processed (or quarantined): its crash record is emptied. */
+/* The page is processed (or quarantined): its record is emptied, the next may start. */
 static void
 end_processing(void)
 {
-	if (record_fd >= 0 && ftruncate(record_fd, 0) < 0)
-		ereport(WARNING, (errcode_for_file_access(), errmsg("otto crawler %d: could not empty its crash record: %m", worker_index)));
+	crash_record_end(worker_index);
 	politeness_processing_end(worker_index);
 }
 
@@ -744,7 +646,7 @@ end_processing(void)
  * politeness.c), so that it alone is blamed if it kills the worker again;
  * one that did CRASHES_TO_QUARANTINE times is quarantined instead (false):
  * the server restarts at most that many times for it, whatever bug is left.
- * On true the caller calls end_processing when done.
+ * On true the caller calls end_processing when done.  (Crash records: crash.c.)
  */
 static bool
 begin_processing(CrawlUrl *it)
@@ -753,13 +655,8 @@ begin_processing(CrawlUrl *it)
 
 	if (it->crashes < CRASHES_TO_QUARANTINE)
 	{
-		char		line[OTTO_URL_MAX + 32];
-		int			len = snprintf(line, sizeof(line), "%d %s", MyProcPid, it->url);
-
 		politeness_processing_begin(worker_index, it->crashes > 0);
-		/* the record is empty (end_processing): one write fills it */
-		if (record_fd >= 0 && pwrite(record_fd, line, len, 0) != len)
-			ereport(WARNING, (errcode_for_file_access(), errmsg("otto crawler %d: could not write its crash record: %m", worker_index)));
+		crash_record_begin(worker_index, it->url);
 		if (inject_crash_url[0] && strstr(it->url, inject_crash_url))
 		{
 			ereport(LOG, (errmsg("otto crawler %d: otto.inject_crash_url matches %s: aborting", worker_index, it->url)));
@@ -834,108 +731,6 @@ done:
 }
 
 /* ---------------------------------------------------------------------
- * libcurl's sockets and timer, waited on with the latch
- * --------------------------------------------------------------------- */
-
-static int
-socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
-{
-	int			i;
-
-	for (i = 0; i < nsocks; i++)
-		if (socks[i].fd == s)
-			break;
-	if (what == CURL_POLL_REMOVE)
-	{
-		if (i < nsocks)
-			socks[i] = socks[--nsocks];
-		return 0;
-	}
-	if (i == nsocks)
-	{
-		if (nsocks == MAX_SOCKETS)
-			return -1;
-		nsocks++;
-	}
-	socks[i].fd = s;
-	socks[i].what = what;
-	return 0;
-}
-
-static int
-timer_cb(CURLM *m, long timeout_ms, void *userp)
-{
-	timer_set = timeout_ms >= 0;
-	if (timer_set)
-		timer_at = GetCurrentTimestamp() + (TimestampTz) timeout_ms * 1000;
-	return 0;
-}
-
-/*
- * Sleep until a socket is ready, the latch is set, or timeout_ms passes; then
- * drive libcurl.  True when the latch woke us (new URLs may be due).
- */
-static bool
-wait_and_drive(long timeout_ms, MemoryContext cxt)
-{
-	bool		woken = false;
-	WaitEventSet *set;
-	WaitEvent  *events;
-	int			n,
-				fired = 0,
-				running;
-	struct
-	{
-		curl_socket_t fd;
-		int			mask;
-	}		   *ready;
-
-	if (timer_set)
-	{
-		long		t = (long) Max(0, (timer_at - GetCurrentTimestamp() + 999) / 1000);
-
-		timeout_ms = timeout_ms < 0 ? t : Min(timeout_ms, t);
-	}
-	set = CreateWaitEventSet(cxt, nsocks + 2);
-	AddWaitEventToSet(set, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
-	AddWaitEventToSet(set, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
-	for (int i = 0; i < nsocks; i++)
-		AddWaitEventToSet(set,
-						  ((socks[i].what & CURL_POLL_IN) ? WL_SOCKET_READABLE : 0) |
-						  ((socks[i].what & CURL_POLL_OUT) ? WL_SOCKET_WRITEABLE : 0),
-						  socks[i].fd, NULL, NULL);
-	events = palloc(sizeof(WaitEvent) * (nsocks + 2));
-	ready = palloc(sizeof(*ready) * (nsocks + 1));
-	n = WaitEventSetWait(set, timeout_ms, events, nsocks + 2, PG_WAIT_EXTENSION);
-	for (int i = 0; i < n; i++)
-	{
-		if (events[i].events & WL_LATCH_SET)
-		{
-			ResetLatch(MyLatch);
-			woken = true;
-		}
-		else if (events[i].events & (WL_SOCKET_READABLE | WL_SOCKET_WRITEABLE))
-		{
-			ready[fired].fd = events[i].fd;
-			ready[fired].mask = ((events[i].events & WL_SOCKET_READABLE) ? CURL_CSELECT_IN : 0) |
-				((events[i].events & WL_SOCKET_WRITEABLE) ? CURL_CSELECT_OUT : 0);
-			fired++;
-		}
-	}
-	FreeWaitEventSet(set);
-
-	/* libcurl's callbacks change socks[], so act on the copy */
-	for (int i = 0; i < fired; i++)
-		curl_multi_socket_action(multi, ready[i].fd, ready[i].mask, &running);
-	if (timer_set && GetCurrentTimestamp() >= timer_at)
-	{
-		timer_set = false;
-		curl_multi_socket_action(multi, CURL_SOCKET_TIMEOUT, 0, &running);
-	}
-	return woken;
-}
-
-/* ---------------------------------------------------------------------
  * The worker
  * --------------------------------------------------------------------- */
 
@@ -957,21 +752,11 @@ otto_crawler_main(Datum main_arg)
 	int64		released = 0;
 
 	worker_index = DatumGetInt32(main_arg);
-	worker_start(psprintf(CRAWLER_NAME " %d", worker_index), crawler_quickdie);
+	worker_start(psprintf(CRAWLER_NAME " %d", worker_index), crash_quickdie);
 
 	/* a death of this slot's last worker that the launcher did not count (it was not restarted) */
 	otto_crash_records_apply(worker_index);
-	{
-		char		path[MAXPGPATH];
-
-		snprintf(path, sizeof(path), CRASH_RECORD, worker_index);
-		record_fd = BasicOpenFile(path, O_RDWR | O_CREAT | O_TRUNC | PG_BINARY);
-		if (record_fd < 0)
-			ereport(WARNING,
-					(errcode_for_file_access(),
-					 errmsg("otto crawler %d: could not open its crash record \"%s\": %m", worker_index, path),
-					 errdetail("A page that crashes the worker will not be quarantined.")));
-	}
+	crash_record_open(worker_index);
 
 	/*
 	 * A page's transaction need not wait for its WAL flush: after a crash
@@ -981,12 +766,7 @@ otto_crawler_main(Datum main_arg)
 	SetConfigOption("synchronous_commit", "off", PGC_USERSET, PGC_S_SESSION);
 	politeness_worker_start(worker_index);
 
-	if (curl_global_init(CURL_GLOBAL_ALL) != CURLE_OK || (multi = curl_multi_init()) == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_INTERNAL_ERROR),
-				 errmsg("otto crawler %d could not initialise libcurl", worker_index)));
-	curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
-	curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+	multi = transfers_init();
 
 	loop_cxt = AllocSetContextCreate(TopMemoryContext, "otto crawler loop", ALLOCSET_DEFAULT_SIZES);
 	page_cxt = AllocSetContextCreate(TopMemoryContext, "otto crawler page", ALLOCSET_DEFAULT_SIZES);
@@ -1047,7 +827,7 @@ otto_crawler_main(Datum main_arg)
 			timeout = timeout < 0 ? to_claim : Min(timeout, to_claim);
 		}
 		MemoryContextSwitchTo(loop_cxt);
-		if (wait_and_drive(timeout, loop_cxt))
+		if (transfers_wait(timeout, loop_cxt))
 			next_claim = 0;		/* otto.crawler_wake(): new URLs are due */
 
 		while ((msg = curl_multi_info_read(multi, &left)) != NULL)

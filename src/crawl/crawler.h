@@ -7,7 +7,6 @@
 #include "postgres.h"
 
 extern void CrawlerGucInit(void);
-extern void otto_crash_records_apply(int index);
 extern PGDLLEXPORT void otto_crawler_main(Datum main_arg);
 
 #endif							/* OTTO_CRAWLER_H */

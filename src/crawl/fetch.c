@@ -29,6 +29,7 @@
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/json.h"
 #include "utils/memutils.h"
 
 #include "crawl/fetch.h"
@@ -656,4 +657,27 @@ fetch_finish(Fetch *f, CURLcode rc, FetchResult *r)
 		r->error_kind = "charset";
 	else
 		r->text_len = strlen(r->text);
+}
+
+/* The fetch's metadata for the page log, as JSON. */
+char *
+fetch_meta(FetchResult *r, Fetch *f)
+{
+	StringInfoData b;
+
+	initStringInfo(&b);
+	appendStringInfo(&b, "{\"redirects\": %ld, \"elapsed_ms\": %ld, \"wire_bytes\": " INT64_FORMAT,
+					 r->redirects, r->elapsed_ms, r->wire_bytes);
+	if (r->final_url && strcmp(r->final_url, f->url) != 0)
+	{
+		appendStringInfoString(&b, ", \"final_url\": ");
+		escape_json(&b, r->final_url);
+	}
+#define META(name, v) if (v) { appendStringInfoString(&b, ", \"" name "\": "); escape_json(&b, v); }
+	META("content_type", f->content_type);
+	META("etag", f->etag);
+	META("last_modified", f->last_modified);
+#undef META
+	appendStringInfoChar(&b, '}');
+	return b.data;
 }

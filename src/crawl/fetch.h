@@ -65,4 +65,7 @@ extern Fetch *fetch_create(MemoryContext parent, const char *url, char **hosts, 
 extern void fetch_finish(Fetch *f, CURLcode rc, FetchResult *r);
 extern void fetch_destroy(Fetch *f);
 
+/* The fetch's metadata for the page log (otto.page), as JSON. */
+extern char *fetch_meta(FetchResult *r, Fetch *f);
+
 #endif							/* OTTO_FETCH_H */

@@ -1,0 +1,119 @@
+/*
+ * crash.c: poison pages.  A page that kills its crawler worker (and so
+ * restarts the server) must not do it for ever: it is named before it is
+ * processed, processed alone once it is a suspect (politeness.c), and
+ * quarantined after CRASHES_TO_QUARANTINE deaths (crawler.c).
+ */
+#include "postgres.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "miscadmin.h"
+#include "storage/fd.h"
+#include "utils/builtins.h"
+
+#include "core/worker.h"
+#include "crawl/crash.h"
+#include "crawl/politeness.h"
+#include "sites/url.h"
+
+/*
+ * Crash records.  While a worker processes a page, a file of its own names
+ * it ("pid url"): written before, emptied after, and emptied too when the
+ * worker is told to quit at once (SIGQUIT: another process crashed, or an
+ * immediate shutdown), since then the page is not to blame.  A record left
+ * behind means the worker died on that page, whatever killed it; the
+ * launcher, before it starts the crawlers again, counts it
+ * (otto_crash_records_apply).  A file and not a transaction: it survives the
+ * process's crash without a WAL flush per page (which cost a third of the
+ * crawl rate), and a crash of the whole machine loops no page.
+ */
+#define CRASH_RECORD "pg_stat_tmp/otto_crawler.%d.processing"
+static int	record_fd = -1;
+
+/* SIGQUIT in a crawler: the page in hand is not to blame (see CRASH_RECORD); then exit as PostgreSQL's handler does. */
+void
+crash_quickdie(SIGNAL_ARGS)
+{
+	/* (should it fail, the record left behind blames the page once too often, no more) */
+	int			rc = record_fd >= 0 ? ftruncate(record_fd, 0) : 0;
+
+	(void) rc;
+	_exit(2);
+}
+
+/*
+ * Count the deaths that crash records left behind name (frontier.crashes),
+ * and remove the records: of worker index, or of every worker (-1).  A
+ * record whose process still runs is left alone.
+ */
+void
+otto_crash_records_apply(int index)
+{
+	for (int i = Max(index, 0); i < (index < 0 ? OTTO_MAX_CRAWLERS : index + 1); i++)
+	{
+		char		path[MAXPGPATH];
+		char		line[OTTO_URL_MAX + 32];
+		FILE	   *f;
+		int			pid = 0;
+		int			n = 0;
+
+		snprintf(path, sizeof(path), CRASH_RECORD, i);
+		if ((f = AllocateFile(path, "r")) == NULL)
+			continue;
+		if (fgets(line, sizeof(line), f) == NULL || sscanf(line, "%d %n", &pid, &n) != 1 || n == 0)
+			line[0] = '\0', n = 0;
+		FreeFile(f);
+		if (pid > 0 && kill(pid, 0) == 0)
+			continue;			/* its worker is alive and at work */
+		if (line[n])
+		{
+			Oid			type = TEXTOID;
+			Datum		url = CStringGetTextDatum(line + n);
+
+			worker_sql_int64("SELECT otto.frontier_crashed($1)", 1, &type, &url, NULL);
+			ereport(LOG,
+					(errmsg("otto: a crawler worker died while processing %s; it is processed alone from now on, and quarantined if it happens again",
+							line + n)));
+		}
+		unlink(path);
+	}
+}
+
+
+
+/* This worker's record, opened empty at its start. */
+void
+crash_record_open(int worker)
+{
+	char		path[MAXPGPATH];
+
+	snprintf(path, sizeof(path), CRASH_RECORD, worker);
+	record_fd = BasicOpenFile(path, O_RDWR | O_CREAT | O_TRUNC | PG_BINARY);
+	if (record_fd < 0)
+		ereport(WARNING,
+				(errcode_for_file_access(),
+				 errmsg("otto crawler %d: could not open its crash record \"%s\": %m", worker, path),
+				 errdetail("A page that crashes the worker will not be quarantined.")));
+}
+
+/* The page at url is about to be processed: the record names it. */
+void
+crash_record_begin(int worker, const char *url)
+{
+	char		line[OTTO_URL_MAX + 32];
+	int			len = snprintf(line, sizeof(line), "%d %s", MyProcPid, url);
+
+	/* the record is empty (crash_record_end): one write fills it */
+	if (record_fd >= 0 && pwrite(record_fd, line, len, 0) != len)
+		ereport(WARNING, (errcode_for_file_access(), errmsg("otto crawler %d: could not write its crash record: %m", worker)));
+}
+
+/* The page is processed (or quarantined): the record is emptied. */
+void
+crash_record_end(int worker)
+{
+	if (record_fd >= 0 && ftruncate(record_fd, 0) < 0)
+		ereport(WARNING, (errcode_for_file_access(), errmsg("otto crawler %d: could not empty its crash record: %m", worker)));
+}
