@@ -15,8 +15,9 @@ SQL_SOURCES = src/core/schema.sql src/sites/sites.sql src/parse/parse.sql src/in
 	src/crawl/crawl.sql src/market/stream.sql src/market/analytics.sql src/buyers/search.sql \
 	src/buyers/users.sql src/buyers/alerts.sql src/buyers/reviews.sql src/buyers/recommend.sql \
 	src/chat/ask.sql src/chat/tools.sql src/ops/metrics.sql src/core/privileges.sql
-# Update scripts: the version's storage changes (src/updates), then what every
-# update re-runs from the same sources (src/updates/rerun.awk).  otto--1.0.sql
+# Update scripts: the version's storage changes (src/updates/<from>--<to>.sql),
+# what every update re-runs from the same sources (src/updates/rerun.awk), then
+# the changes of data that need the new functions (<from>--<to>.after.sql).  otto--1.0.sql
 # is 1.0's install script as it shipped, kept for installs of 1.0 and tests.
 UPDATES = 1.0--1.1
 DATA = otto--1.0.sql
@@ -37,8 +38,8 @@ include $(PGXS)
 
 otto--$(EXTVERSION).sql: $(SQL_SOURCES) Makefile
 	cat $(SQL_SOURCES) > $@
-otto--%.sql: src/updates/%.sql src/updates/rerun.awk $(SQL_SOURCES) Makefile
-	{ cat $<; awk -f src/updates/rerun.awk $(SQL_SOURCES); } > $@
+otto--%.sql: src/updates/%.sql src/updates/%.after.sql src/updates/rerun.awk $(SQL_SOURCES) Makefile
+	{ cat $<; awk -f src/updates/rerun.awk $(SQL_SOURCES); cat src/updates/$*.after.sql; } > $@
 
 # otto-mcp: the MCP server for chat assistants, installed next to the server's programs.
 MCP_CFLAGS = -O2 -Wall -Wextra -Wno-unused-parameter $(COPT) -I$(shell $(PG_CONFIG) --includedir) $(shell pkg-config --cflags jansson)

@@ -53,6 +53,12 @@ sub fill
 {
 	my ($n, $db) = @_;
 	$n->safe_psql($db, sim_site_sql('simulator', "127.0.0.1:$port", 'true'));
+	# 1.0 kept the site's words in C (this is 1.1's library): give them to the site that ingests
+	$n->safe_psql($db, q{UPDATE otto.site SET rules = rules || '{"words": {"price_on_request": ["dogovor", "upit", "request"],
+	    "unregistered": ["nije"], "doors_suffix": [" vrata"]}}' WHERE name = 'simulator' AND NOT rules ? 'words'});
+	# and a site that crawls nothing, whose rules the update brings up to date
+	$n->safe_psql($db, q{SELECT otto.site_add('parked', 'Parked', '{parked.example}', '{https://parked.example/}',
+	    '^https://parked\.example/ad/([0-9]+)', '^https://parked\.example/list', 'polovniautomobili')});
 	ingest_day($n, $db, 0);
 	$n->safe_psql($db, q{
 CREATE TEMP TABLE u AS SELECT (otto.user_add('ana', 'en')).token AS ana, (otto.user_add('boris')).token AS boris;

@@ -7,16 +7,6 @@
 -- dictionary (and the market's), numbers by their units and the words around
 -- them, the question by keywords.
 -------------------------------------------------------------------------------
--- Serbian Cyrillic to Latin (other text unchanged).
-CREATE OR REPLACE FUNCTION otto.latin(s text) RETURNS text
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-AS $fn$
-    SELECT replace(replace(replace(replace(replace(replace(
-               translate(s, 'абвгдђежзијклмнопрстћуфхцчшАБВГДЂЕЖЗИЈКЛМНОПРСТЋУФХЦЧШ',
-                            'abvgdđežzijklmnoprstćufhcčšABVGDĐEŽZIJKLMNOPRSTĆUFHCČŠ'),
-               'љ', 'lj'), 'њ', 'nj'), 'џ', 'dž'), 'Љ', 'Lj'), 'Њ', 'Nj'), 'Џ', 'Dž')
-$fn$;
-
 -- Serbian Latin to Cyrillic, for answers to questions asked in Cyrillic.
 CREATE OR REPLACE FUNCTION otto.cyrillic(s text) RETURNS text
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
@@ -27,13 +17,14 @@ AS $fn$
                      'абвгдђежзијклмнопрстћуфхцчшАБВГДЂЕЖЗИЈКЛМНОПРСТЋУФХЦЧШ')
 $fn$;
 
--- The key names are compared by: Latin letters without diacritics, spelling
--- variants folded (c/k, w/v, y/j, ij/i, doubled letters), one space between words.
+-- The key names are compared by: the text folded (otto.fold: Latin letters
+-- without diacritics), spelling variants folded (c/k, w/v, y/j, ij/i, doubled
+-- letters), one space between words.
 CREATE OR REPLACE FUNCTION otto.name_key(s text) RETURNS text
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 AS $fn$
     SELECT trim(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(
-               replace(replace(replace(replace(translate(lower(otto.latin(s)), 'čćšžđäëöüéèáíóúåøñ-_/.', 'ccszdaeoueeaiouaon    '),
+               replace(replace(replace(replace(translate(otto.fold(s), '-_/.', '    '),
                        'ph', 'f'), 'ck', 'k'), 'x', 'ks'), 'q', 'k'),
                '[cq]', 'k', 'g'), 'w', 'v', 'g'), 'y', 'j', 'g'), 'ij', 'i', 'g'), '([a-z])\1+', '\1', 'g'), '\s+', ' ', 'g'))
 $fn$;
@@ -221,7 +212,7 @@ BEGIN
     END IF;
     lang := CASE WHEN question ~ '[Ѐ-ӿ]' THEN 'sr-Cyrl' END;
     -- normalise: Latin, lower case, no diacritics, numbers written out
-    q := translate(lower(otto.latin(question)), 'čćšžđ', 'ccszd');
+    q := otto.fold(question);
     q := replace(replace(q, '€', ' eur '), '$', ' usd ');
     q := regexp_replace(q, '(\d)[.,](\d{3})(?!\d)', '\1\2', 'g');
     q := regexp_replace(q, '(\d)[.,](\d{3})(?!\d)', '\1\2', 'g');

@@ -310,15 +310,6 @@ ad_callback(HtmlWalker *w, HtmlEvent ev, void *arg)
 
 /* ---------------------------------------------------------------- scripts */
 
-/* Is this text valid JSON?  (pg_parse_json reports, it does not throw.) */
-static bool
-json_valid(char *s, int len)
-{
-	JsonLexContext *lex = makeJsonLexContextCstringLen(s, len, PG_UTF8, true);
-
-	return pg_parse_json(lex, &nullSemAction) == JSON_SUCCESS;
-}
-
 /*
  * The balanced {...} starting at p (string-aware), or NULL.  Reads at most
  * *budget bytes and takes what it read from *budget.
@@ -459,97 +450,6 @@ take_script_object(Extract *x, char *body)
 		}
 		m = strstr(m + 1, r->script_marker);
 	}
-}
-
-static bool
-type_is(Jsonb *o, const char *const *types)
-{
-	char	   *t = jsonb_get_text(o, "@type");
-
-	if (t == NULL)
-		return false;
-	for (int i = 0; types[i]; i++)
-		if (strcmp(t, types[i]) == 0)
-			return true;
-	return false;
-}
-
-/* Fields from a schema.org Car/Vehicle/Product object (and its Offer). */
-static void
-take_jsonld_object(Extract *x, Jsonb *o)
-{
-	static const char *const vehicle[] = {"Car", "Vehicle", "Product", "MotorizedBicycle", NULL};
-	Jsonb	   *offers,
-			   *brand;
-
-	if (!type_is(o, vehicle))
-		return;
-	set_field(x, "title", SRC_JSONLD, jsonb_get_text(o, "name"));
-	brand = jsonb_get(o, "brand");
-	set_field(x, "make", SRC_JSONLD, brand && JB_ROOT_IS_OBJECT(brand) ? jsonb_get_text(brand, "name") : jsonb_get_text(o, "brand"));
-	set_field(x, "model", SRC_JSONLD, jsonb_get_text(o, "model"));
-	set_field(x, "year", SRC_JSONLD, jsonb_get_text(o, "productionDate"));
-	set_field(x, "year", SRC_JSONLD, jsonb_get_text(o, "vehicleModelDate"));
-	set_field(x, "fuel", SRC_JSONLD, jsonb_get_text(o, "fuelType"));
-	set_field(x, "body", SRC_JSONLD, jsonb_get_text(o, "bodyType"));
-	set_field(x, "color", SRC_JSONLD, jsonb_get_text(o, "color"));
-	set_field(x, "gearbox", SRC_JSONLD, jsonb_get_text(o, "vehicleTransmission"));
-	set_field(x, "url", SRC_JSONLD, jsonb_get_text(o, "url"));
-	{
-		Jsonb	   *km = jsonb_get(o, "mileageFromOdometer");
-
-		set_field(x, "mileage_km", SRC_JSONLD, km && JB_ROOT_IS_OBJECT(km) ? jsonb_get_text(km, "value") : jsonb_get_text(o, "mileageFromOdometer"));
-	}
-	{
-		Jsonb	   *eng = jsonb_get(o, "vehicleEngine");
-
-		if (eng && JB_ROOT_IS_OBJECT(eng))
-		{
-			Jsonb	   *pw = jsonb_get(eng, "enginePower");
-			Jsonb	   *cc = jsonb_get(eng, "engineDisplacement");
-
-			set_field(x, "power_kw", SRC_JSONLD, pw && JB_ROOT_IS_OBJECT(pw) ? jsonb_get_text(pw, "value") : NULL);
-			set_field(x, "engine_cc", SRC_JSONLD, cc && JB_ROOT_IS_OBJECT(cc) ? jsonb_get_text(cc, "value") : NULL);
-		}
-		else
-			set_field(x, "power_kw", SRC_JSONLD, jsonb_get_text(o, "vehicleEngine"));
-	}
-	offers = jsonb_get(o, "offers");
-	if (offers && JB_ROOT_IS_ARRAY(offers))
-	{
-		JsonbValue *first = getIthJsonbValueFromContainer(&offers->root, 0);
-
-		offers = first ? JsonbValueToJsonb(first) : NULL;
-	}
-	if (offers && JB_ROOT_IS_OBJECT(offers))
-	{
-		char	   *cur = jsonb_get_text(offers, "priceCurrency");
-
-		if (cur == NULL || strcmp(cur, "EUR") == 0)
-			set_field(x, "price", SRC_JSONLD, jsonb_get_text(offers, "price"));
-	}
-}
-
-static void
-take_jsonld(Extract *x, char *body)
-{
-	Jsonb	   *j;
-
-	if (!json_valid(body, strlen(body)))
-		return;
-	j = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(body)));
-	if (JB_ROOT_IS_ARRAY(j) && !JB_ROOT_IS_SCALAR(j))
-	{
-		JsonbIterator *it = JsonbIteratorInit(&j->root);
-		JsonbValue	v;
-		JsonbIteratorToken tok;
-
-		while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
-			if (tok == WJB_ELEM && v.type == jbvBinary)
-				take_jsonld_object(x, JsonbValueToJsonb(&v));
-	}
-	else if (JB_ROOT_IS_OBJECT(j))
-		take_jsonld_object(x, j);
 }
 
 /* ---------------------------------------------------------------- SQL */

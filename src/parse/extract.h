@@ -70,9 +70,14 @@ typedef struct SiteRules
 	char	   *script_key;		/* a key the right object has */
 	Jsonb	   *script_keys;	/* object key -> field */
 	bool		jsonld;
-	char	   *timezone;
+	char	   *timezone;		/* of the site's times (default UTC) */
+	/* the site's words (rules.words): a price on request, no registration, a door count's unit */
+	List	   *price_on_request;
+	List	   *unregistered;
+	List	   *doors_suffix;
 	/* listing */
 	bool		has_listing;
+	bool		has_next;
 	HtmlSelector card,
 				card_link,
 				next;
@@ -129,6 +134,7 @@ extern JsonbValue *jsonb_member(Jsonb *j, const char *key);
 extern Jsonb *jsonb_get(Jsonb *j, const char *key);
 extern char *jsonb_get_text(Jsonb *j, const char *key);
 extern SiteRules *load_rules(const char *url);
+extern bool words_in(List *words, const char *s);
 
 /* ad.c */
 extern char *attr_text(const HtmlWalker *w, const char *name);
@@ -141,11 +147,14 @@ extern Field *get_field(Extract *x, const char *name);
 extern Extract *extract_init(SiteRules *r);
 extern void check_size(text *html);
 
+/* jsonld.c */
+extern void take_jsonld(Extract *x, char *body);
+
 /* typing.c */
 extern bool parse_plain_number(const char *s, int64 *out);
 extern void put_int(JsonbParseState **st, const char *key, int64 v);
 extern bool parse_grouped_int(const char *s, int64 *out);
-extern bool price_on_request(const char *s);
+extern bool price_on_request(SiteRules *r, const char *s);
 extern void put_str(JsonbParseState **st, const char *key, const char *s);
 extern char *site_time(const char *s, const char *tz);
 extern void put_key(JsonbParseState **st, const char *key);

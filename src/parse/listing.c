@@ -80,7 +80,7 @@ listing_callback(HtmlWalker *w, HtmlEvent ev, void *arg)
 				else
 					x->title_depth = w->depth;
 			}
-			if (!x->next_href && html_match(w, &r->next))
+			if (r->has_next && !x->next_href && html_match(w, &r->next))
 				x->next_href = attr_text(w, "href");
 			break;
 		case HTML_END:
@@ -187,7 +187,7 @@ otto_parse_listing(PG_FUNCTION_ARGS)
 		pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
 		put_str(&st, "source_ad_id", id);
 		put_str(&st, "url", ad_url ? pstrdup(ad_url) : NULL);
-		if (card[1] && price_on_request(card[1]))
+		if (card[1] && price_on_request(r, card[1]))
 			put_str(&st, "price_eur", NULL);
 		else if (card[1] && parse_grouped_int(card[1], &price))
 			put_int(&st, "price_eur", price);

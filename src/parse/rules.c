@@ -219,6 +219,49 @@ sites_load(void)
 
 static SiteRules *compile_rules(SiteEntry *e);
 
+/* rules.words.<key>: an array of strings, as a List of lower-case copies. */
+static List *
+words_list(SiteRules *r, Jsonb *words, const char *key)
+{
+	Jsonb	   *arr = jsonb_get(words, key);
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	List	   *out = NIL;
+
+	if (arr == NULL)
+		return NIL;
+	if (!JB_ROOT_IS_ARRAY(arr) || JB_ROOT_IS_SCALAR(arr))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("site \"%s\": words.%s must be an array of strings", r->site_name, key)));
+	it = JsonbIteratorInit(&arr->root);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+		if (tok == WJB_ELEM && v.type == jbvString && v.val.string.len > 0)
+		{
+			char	   *w = pnstrdup(v.val.string.val, v.val.string.len);
+
+			for (char *p = w; *p; p++)
+				*p = pg_ascii_tolower(*p);
+			out = lappend(out, w);
+		}
+	return out;
+}
+
+/* Does s contain one of the words (ASCII case ignored)? */
+bool
+words_in(List *words, const char *s)
+{
+	ListCell   *lc;
+
+	if (s == NULL)
+		return false;
+	foreach(lc, words)
+		if (strcasestr(s, lfirst(lc)))
+			return true;
+	return false;
+}
+
 /*
  * The compiled rules of the site whose hosts include the URL's host.  They
  * live in the cache: good until the next call.
@@ -262,13 +305,18 @@ compile_rules(SiteEntry *e)
 	SiteRules  *r;
 	Jsonb	   *rules = e->rules,
 			   *ad,
-			   *listing;
+			   *listing,
+			   *words;
 
 	r = palloc0(sizeof(SiteRules));
 	r->site_id = e->site_id;
 	r->site_name = e->name;
 	r->ad_pattern = e->ad_pattern;
 	r->timezone = jsonb_get_text(rules, "timezone");
+	words = jsonb_get(rules, "words");
+	r->price_on_request = words_list(r, words, "price_on_request");
+	r->unregistered = words_list(r, words, "unregistered");
+	r->doors_suffix = words_list(r, words, "doors_suffix");
 	ad = jsonb_get(rules, "ad");
 	if (ad)
 	{
@@ -313,7 +361,10 @@ compile_rules(SiteEntry *e)
 		r->has_listing = true;
 		compile_selector(r->site_name, "listing.card", jsonb_get_text(listing, "card"), &r->card);
 		compile_selector(r->site_name, "listing.link", jsonb_get_text(listing, "link"), &r->card_link);
-		compile_selector(r->site_name, "listing.next", jsonb_get_text(listing, "next"), &r->next);
+		/* no next link: the site pages with script (AutoScout24's buttons); the seeds list the pages */
+		r->has_next = jsonb_get_text(listing, "next") != NULL;
+		if (r->has_next)
+			compile_selector(r->site_name, "listing.next", jsonb_get_text(listing, "next"), &r->next);
 		r->id_attr = jsonb_get_text(listing, "id_attr");
 		r->price_attr = jsonb_get_text(listing, "price_attr");
 		r->renew_attr = jsonb_get_text(listing, "renew_attr");

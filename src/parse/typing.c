@@ -123,17 +123,18 @@ field_text(Extract *x, const char *name)
 	return f ? f->text : NULL;
 }
 
+/* A price text that says "on request" in the site's words (rules.words.price_on_request). */
 bool
-price_on_request(const char *s)
+price_on_request(SiteRules *r, const char *s)
 {
-	return s && (strcasestr(s, "dogovor") || strcasestr(s, "upit") || strcasestr(s, "request"));
+	return words_in(r->price_on_request, s);
 }
 
-/* "2022-11-23 10:26:45" in the site's time zone -> "2022-11-23T09:26:45Z", or NULL. */
+/* "2022-11-23 10:26:45" in the site's time zone (rules.timezone, default UTC) -> "2022-11-23T09:26:45Z", or NULL. */
 char *
 site_time(const char *s, const char *tz)
 {
-	char	   *in = psprintf("%s %s", s, tz ? tz : "Europe/Belgrade");
+	char	   *in = psprintf("%s %s", s, tz ? tz : "UTC");
 	char		field_buf[MAXDATELEN + 1];
 	char	   *fields[MAXDATEFIELDS];
 	int			ftype[MAXDATEFIELDS];
@@ -202,16 +203,22 @@ type_ad(Extract *x, const char *page_url, bool truncated)
 	if ((t = field_text(x, "doors")))
 	{
 		char	   *d = pstrdup(t);
-		char	   *sp = strstr(d, " vrata");
+		ListCell   *lc;
 
-		if (sp)
-			*sp = '\0';
+		/* "4/5 vrata" -> "4/5": the unit in the site's words (rules.words.doors_suffix) */
+		foreach(lc, x->rules->doors_suffix)
+		{
+			char	   *sp = strcasestr(d, lfirst(lc));
+
+			if (sp)
+				*sp = '\0';
+		}
 		put_str(&st, "doors", d);
 	}
 	/* price: "7.200 €", "Po dogovoru" (null), or a plain number from scripts */
 	if ((t = field_text(x, "price")))
 	{
-		if (price_on_request(t))
+		if (price_on_request(x->rules, t))
 			put_str(&st, "price_eur", NULL);
 		else if ((get_field(x, "price")->source >= SRC_TEXT ? parse_grouped_int(t, &n) : parse_plain_number(t, &n)))
 			put_int(&st, "price_eur", n);
@@ -244,7 +251,7 @@ type_ad(Extract *x, const char *page_url, bool truncated)
 
 		if (sscanf(t, "%d.%d", &mm, &yy) == 2 && mm >= 1 && mm <= 12 && yy >= 1990 && yy <= 2100)
 			put_str(&st, "registered_until", psprintf("%04d-%02d-01", yy, mm));
-		else if (strcasestr(t, "nije"))
+		else if (words_in(x->rules->unregistered, t))
 			put_str(&st, "registered_until", NULL);
 	}
 	if ((t = field_text(x, "renewed_at")) && (t = site_time(t, x->rules->timezone)))

@@ -50,7 +50,7 @@ CREATE TABLE otto.site_profile (
     rules       jsonb NOT NULL CHECK (jsonb_typeof(rules) = 'object')
 );
 COMMENT ON TABLE otto.site_profile IS 'Extraction rule sets shipped with Otto; copy one into otto.site.rules when adding a site';
-COMMENT ON COLUMN otto.site_profile.rules IS 'Rules in the form otto.site.rules takes: ad (rows, text, own_text, list, count, script_object, jsonld), listing, timezone';
+COMMENT ON COLUMN otto.site_profile.rules IS 'Rules in the form otto.site.rules takes: ad (rows, text, own_text, list, count, script_object, jsonld), listing, timezone (of the site''s times, default UTC), words (price_on_request, unregistered, doors_suffix: the site''s words for them)';
 INSERT INTO otto.site_profile VALUES
  ('polovniautomobili', 'polovniautomobili.com markup: label/value rows, dataLayer object, JSON-LD, listing cards',
   $rules${
@@ -82,9 +82,12 @@ INSERT INTO otto.site_profile VALUES
   },
   "listing": {"card": "article.classified", "id_attr": "data-classifiedid", "price_attr": "data-price",
               "renew_attr": "data-renewdate", "link": "h2 a", "next": "a.js-pagination-next",
-              "total_marker": "od ukupno"}
+              "total_marker": "od ukupno"},
+  "words": {"price_on_request": ["dogovor", "upit", "request"], "unregistered": ["nije"], "doors_suffix": [" vrata"]}
 }$rules$),
- ('schema_org', 'Any site embedding schema.org JSON-LD Car/Vehicle/Product with an Offer; no listing rules', '{}')
+ ('schema_org', 'Any site embedding schema.org JSON-LD Car/Vehicle/Product with an Offer (the title its h1); no listing rules',
+  '{"ad": {"text": {"title": "h1"}},
+    "words": {"price_on_request": ["request", "anfrage", "aanvraag", "demande", "richiesta"]}}')
 ON CONFLICT (name) DO UPDATE SET description = excluded.description, rules = excluded.rules;
 
 INSERT INTO otto.site (name, title, hosts, seed_urls, ad_url_pattern, listing_url_pattern,
@@ -121,35 +124,35 @@ COMMENT ON COLUMN otto.vocabulary.spellings IS 'Other spellings seen on sites an
 INSERT INTO otto.vocabulary AS o (field, code, label_sr, label_en, spellings, builtin)
 SELECT field, code, label_sr, label_en, spellings::text[], true FROM (VALUES
  ('fuel', 'diesel', 'Dizel', 'Diesel', '{}'),
- ('fuel', 'petrol', 'Benzin', 'Petrol', '{Gasoline}'),
- ('fuel', 'petrol_lpg', 'Benzin + Gas (TNG)', 'Petrol + LPG', '{"petrol + gas","Benzin + gas"}'),
- ('fuel', 'petrol_cng', 'Benzin + Metan (CNG)', 'Petrol + CNG', '{"Metan CNG",methane,"petrol + methane"}'),
- ('fuel', 'hybrid', 'Hibridni pogon', 'Hybrid', '{Hibrid,"Hibridni pogon (Benzin)","Hibridni pogon (Dizel)"}'),
- ('fuel', 'electric', 'Električni pogon', 'Electric', '{}'),
+ ('fuel', 'petrol', 'Benzin', 'Petrol', '{Gasoline,Benzine,Essence}'),
+ ('fuel', 'petrol_lpg', 'Benzin + Gas (TNG)', 'Petrol + LPG', '{"petrol + gas","Benzin + gas",LPG,Autogas}'),
+ ('fuel', 'petrol_cng', 'Benzin + Metan (CNG)', 'Petrol + CNG', '{"Metan CNG",methane,"petrol + methane",CNG,Aardgas,Erdgas}'),
+ ('fuel', 'hybrid', 'Hibridni pogon', 'Hybrid', '{Hibrid,"Hibridni pogon (Benzin)","Hibridni pogon (Dizel)",Hybride,Elektro/Benzine,Elektro/Benzin,Elektro/Diesel}'),
+ ('fuel', 'electric', 'Električni pogon', 'Electric', '{Stroom,Elektrisch,Elektro}'),
  ('body', 'sedan', 'Limuzina', 'Sedan', '{limousine}'),
  ('body', 'hatchback', 'Hečbek', 'Hatchback', '{}'),
- ('body', 'estate', 'Karavan', 'Estate', '{caravan,"station wagon"}'),
+ ('body', 'estate', 'Karavan', 'Estate', '{caravan,"station wagon",Stationwagen,Kombi,Combi}'),
  ('body', 'coupe', 'Kupe', 'Coupe', '{}'),
- ('body', 'convertible', 'Kabriolet/Roadster', 'Convertible', '{cabriolet,roadster}'),
+ ('body', 'convertible', 'Kabriolet/Roadster', 'Convertible', '{cabriolet,roadster,Cabrio}'),
  ('body', 'mpv', 'Monovolumen (MiniVan)', 'MPV', '{minivan,Monovolumen}'),
- ('body', 'suv', 'Džip/SUV', 'SUV', '{jeep,"Džip"}'),
+ ('body', 'suv', 'Džip/SUV', 'SUV', '{jeep,"Džip",SUV/Terreinwagen,Terreinwagen,SUV/Geländewagen/Pickup,Geländewagen}'),
  ('body', 'pickup', 'Pickup', 'Pickup', '{}'),
  ('gearbox', 'manual_4', 'Manuelni 4 brzine', 'Manual, 4 gears', '{"manual, 4 speeds"}'),
  ('gearbox', 'manual_5', 'Manuelni 5 brzina', 'Manual, 5 gears', '{"manual, 5 speeds"}'),
  ('gearbox', 'manual_6', 'Manuelni 6 brzina', 'Manual, 6 gears', '{"manual, 6 speeds"}'),
  ('gearbox', 'automatic', 'Automatski / poluautomatski', 'Automatic / semi-automatic',
-  '{Automatski,Poluautomatski,automatic,semi-automatic}'),
- ('drive', 'front', 'Prednji', 'Front-wheel', '{front}'),
- ('drive', 'rear', 'Zadnji', 'Rear-wheel', '{rear}'),
- ('drive', 'all', '4x4', 'All-wheel', '{"4x4 reduktor",all-wheel}'),
- ('color', 'black', 'Crna', 'Black', '{}'), ('color', 'white', 'Bela', 'White', '{}'),
- ('color', 'grey', 'Siva', 'Grey', '{gray}'), ('color', 'silver', 'Srebrna', 'Silver', '{}'),
- ('color', 'blue', 'Plava', 'Blue', '{}'), ('color', 'navy', 'Teget', 'Navy blue', '{teget}'),
- ('color', 'red', 'Crvena', 'Red', '{}'), ('color', 'green', 'Zelena', 'Green', '{}'),
- ('color', 'burgundy', 'Bordo', 'Burgundy', '{}'), ('color', 'beige', 'Bež', 'Beige', '{}'),
- ('color', 'brown', 'Braon', 'Brown', '{}'), ('color', 'yellow', 'Žuta', 'Yellow', '{}'),
- ('color', 'orange', 'Narandžasta', 'Orange', '{}'), ('color', 'purple', 'Ljubičasta', 'Purple', '{}'),
- ('color', 'gold', 'Zlatna', 'Gold', '{}'),
+  '{Automatski,Poluautomatski,automatic,semi-automatic,Automatisch,Automaat,Halfautomatisch,Automatik,Halbautomatik}'),
+ ('drive', 'front', 'Prednji', 'Front-wheel', '{front,FrontWheelDriveConfiguration,Voor,Voorwielaandrijving,Frontantrieb}'),
+ ('drive', 'rear', 'Zadnji', 'Rear-wheel', '{rear,RearWheelDriveConfiguration,Achter,Achterwielaandrijving,Heck,Heckantrieb}'),
+ ('drive', 'all', '4x4', 'All-wheel', '{"4x4 reduktor",all-wheel,AllWheelDriveConfiguration,FourWheelDriveConfiguration,Vierwielaandrijving,Allrad}'),
+ ('color', 'black', 'Crna', 'Black', '{Zwart,Schwarz}'), ('color', 'white', 'Bela', 'White', '{Wit,Weiß}'),
+ ('color', 'grey', 'Siva', 'Grey', '{gray,Grijs,Grau}'), ('color', 'silver', 'Srebrna', 'Silver', '{Zilver,Silber}'),
+ ('color', 'blue', 'Plava', 'Blue', '{Blauw,Blau}'), ('color', 'navy', 'Teget', 'Navy blue', '{teget}'),
+ ('color', 'red', 'Crvena', 'Red', '{Rood,Rot}'), ('color', 'green', 'Zelena', 'Green', '{Groen,Grün}'),
+ ('color', 'burgundy', 'Bordo', 'Burgundy', '{Bordeaux}'), ('color', 'beige', 'Bež', 'Beige', '{}'),
+ ('color', 'brown', 'Braon', 'Brown', '{Bruin,Braun}'), ('color', 'yellow', 'Žuta', 'Yellow', '{Geel,Gelb}'),
+ ('color', 'orange', 'Narandžasta', 'Orange', '{Oranje}'), ('color', 'purple', 'Ljubičasta', 'Purple', '{Paars,Violett,Lila}'),
+ ('color', 'gold', 'Zlatna', 'Gold', '{Goud}'),
  ('air_conditioning', 'none', 'Nema klimu', 'None', '{}'),
  ('air_conditioning', 'manual', 'Manuelna klima', 'Manual A/C', '{"manual A/C"}'),
  ('air_conditioning', 'automatic', 'Automatska klima', 'Automatic A/C', '{"automatic A/C"}'),
@@ -160,8 +163,8 @@ SELECT field, code, label_sr, label_en, spellings::text[], true FROM (VALUES
  ('origin', 'foreign_plates', 'Strane tablice', 'Foreign plates', '{}'),
  ('origin', 'buyer_name', 'Na ime kupca', 'Registered to the buyer', '{}'),
  ('origin', 'customs_cleared', 'Ocarinjen', 'Customs cleared', '{}'),
- ('condition', 'used', 'Polovno vozilo', 'Used', '{polovno}'),
- ('condition', 'new', 'Novo vozilo', 'New', '{novo}'),
+ ('condition', 'used', 'Polovno vozilo', 'Used', '{polovno,UsedCondition,Gebruikt,Occasion,Gebraucht}'),
+ ('condition', 'new', 'Novo vozilo', 'New', '{novo,NewCondition,Nieuw,Neu}'),
  ('seller_type', 'private', 'Privatno lice', 'Private seller', '{}'),
  ('seller_type', 'dealer', 'Prodavac', 'Dealer', '{"Auto kuća"}')
 ) AS v (field, code, label_sr, label_en, spellings)
@@ -194,6 +197,11 @@ CREATE OR REPLACE FUNCTION otto.resolve_url(base text, ref text) RETURNS text
     LANGUAGE c STABLE STRICT PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'otto_resolve_url';
 COMMENT ON FUNCTION otto.resolve_url(text, text) IS 'Resolve a reference against a base URL and normalise it as normalize_url does; NULL when the result is not a fetchable http(s) URL';
+
+CREATE OR REPLACE FUNCTION otto.fold(s text) RETURNS text
+    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'otto_fold_text';
+COMMENT ON FUNCTION otto.fold(text) IS 'The text fold every match uses (vocabulary spellings, car names, questions): Serbian Cyrillic to Latin, diacritics dropped (đ dj, ß ss), lower case, one space between words, trimmed';
 
 CREATE OR REPLACE FUNCTION otto.url_host(url text) RETURNS text
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE

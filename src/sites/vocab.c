@@ -2,10 +2,9 @@
  * vocab.c: the canonical vocabulary (otto.vocabulary) as a lookup from any
  * spelling a site shows to Otto's English code.
  *
- * Spellings are compared folded: lower case, Serbian diacritics stripped
- * (č ć -> c, š -> s, ž -> z, đ -> dj), runs of spaces collapsed, trimmed, so
- * "Hečbek", "Hecbek" and "HEČBEK " all match.  The table is read once per
- * backend and read again after any change to it (relcache invalidation).
+ * Spellings are compared folded (fold.c), so "Hečbek", "Hecbek", "HEČBEK "
+ * and "Хечбек" all match.  The table is read once per backend and read again
+ * after any change to it (its trigger otto.cache_invalidate).
  */
 #include "postgres.h"
 
@@ -21,6 +20,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
+#include "sites/fold.h"
 #include "sites/vocab.h"
 
 /* A field and a folded spelling, each zero-padded (no separator in band). */
@@ -42,46 +42,6 @@ static bool vocab_valid = false;
 static Oid	vocab_relid = InvalidOid;
 static bool callback_registered = false;
 
-/* Fold a spelling for comparison (see the file comment). */
-static char *
-vocab_fold(const char *s)
-{
-	StringInfoData out;
-	bool		space = false;
-
-	initStringInfo(&out);
-	for (const unsigned char *p = (const unsigned char *) s; *p;)
-	{
-		if (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
-		{
-			space = out.len > 0;
-			p++;
-			continue;
-		}
-		if (space)
-		{
-			appendStringInfoChar(&out, ' ');
-			space = false;
-		}
-		if (p[0] == 0xC4 && (p[1] == 0x8C || p[1] == 0x8D || p[1] == 0x86 || p[1] == 0x87))
-			appendStringInfoChar(&out, 'c');	/* Č č Ć ć */
-		else if (p[0] == 0xC5 && (p[1] == 0xA0 || p[1] == 0xA1))
-			appendStringInfoChar(&out, 's');	/* Š š */
-		else if (p[0] == 0xC5 && (p[1] == 0xBD || p[1] == 0xBE))
-			appendStringInfoChar(&out, 'z');	/* Ž ž */
-		else if (p[0] == 0xC4 && (p[1] == 0x90 || p[1] == 0x91))
-			appendStringInfoString(&out, "dj");	/* Đ đ */
-		else
-		{
-			appendStringInfoChar(&out, pg_ascii_tolower(*p));
-			p++;
-			continue;
-		}
-		p += 2;
-	}
-	return out.data;
-}
-
 /* Relcache callback: only marks the cache stale (it may fire in the middle of a load). */
 static void
 vocab_invalidate(Datum arg, Oid relid)
@@ -94,7 +54,7 @@ vocab_invalidate(Datum arg, Oid relid)
 static bool
 vocab_key(const char *field, const char *spelling, VocabKey *key)
 {
-	char	   *folded = vocab_fold(spelling);
+	char	   *folded = otto_fold(spelling, strlen(spelling));
 
 	memset(key, 0, sizeof(*key));
 	if (strlen(field) >= sizeof(key->field) || strlen(folded) >= sizeof(key->spelling))
