@@ -256,7 +256,7 @@ AS $fn$
     RETURNING f.state;
 $fn$;
 -- A crawler worker died while processing the URL's page (its crash record,
--- src/crawler.c, says so after the restart): count it.  Finishing a page
+-- src/crawl/crash.c, says so after the restart): count it.  Finishing a page
 -- (otto.ingest_page, otto.fetch_failed) sets the count back to 0.
 CREATE OR REPLACE FUNCTION otto.frontier_crashed(url text) RETURNS bigint
 LANGUAGE sql

@@ -2,7 +2,7 @@
 -- Part of the install script (see SQL_SOURCES in the Makefile for the order).
 
 -- The market stream.  The stream processor (a background worker, see
--- src/stream.c; or otto.stream_apply by hand) folds otto.ad_event, in
+-- src/market/stream.c; or otto.stream_apply by hand) folds otto.ad_event, in
 -- event_id order from a stored watermark, into a per-ad state
 -- (otto.market_ad) and per-group sums (otto.market_mmy per make, model and
 -- year; otto.market_mm per make and model), in the same transaction as the
