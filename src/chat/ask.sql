@@ -171,48 +171,135 @@ AS $fn$
 $fn$;
 
 -- A question's tool and arguments, its language, and what was not understood.
-CREATE OR REPLACE FUNCTION otto.ask_route(question text) RETURNS jsonb
-LANGUAGE plpgsql STABLE
+-- otto.ask's words: what the router knows of English and Serbian, as data.
+-- Each row is a word (kinds language, ad and name_word) or a POSIX regular
+-- expression (the others) and what it means; the first row by priority that
+-- matches wins.
+--   language   a word of one language (meaning: en or sr-Latn); the question's
+--              language is the one with more of its words
+--   value      a categorical value named by one word (meaning field:code)
+--   unit       the word after a number that says what it counts (km, price, kw, hp, days)
+--   qualifier  the words before a number that bound it (max, min, from, newer, older)
+--   ad         a word before a number that makes it an ad id
+--   intent     what the question asks (meaning: a tool), with also (a second
+--              expression it must match too) and needs (what else it must give:
+--              ads, two_ads, name, name_year, filters)
+--   sort, since, level   search order, time window, fastest_selling's level, on the whole question
+--   name_word  a car name that is also a common word: a name only when written as one (Seat, MINI)
+CREATE TABLE otto.ask_word (
+    kind     text NOT NULL CHECK (kind IN ('language', 'value', 'unit', 'qualifier', 'ad', 'intent', 'sort', 'since',
+                                           'level', 'name_word')),
+    pattern  text NOT NULL,
+    meaning  text NOT NULL,
+    lang     text CHECK (lang IN ('en', 'sr-Latn')),
+    also     text,
+    needs    text CHECK (needs IN ('ads', 'two_ads', 'name', 'name_year', 'filters')),
+    priority int NOT NULL DEFAULT 0,
+    builtin  boolean NOT NULL DEFAULT false,
+    PRIMARY KEY (kind, pattern, meaning)
+);
+COMMENT ON TABLE otto.ask_word IS 'The words otto.ask understands (English and Serbian, folded as otto.fold folds): per kind a word or a regular expression and what it means; add rows to teach it more';
+COMMENT ON COLUMN otto.ask_word.kind IS 'language, value, unit, qualifier, ad, intent, sort, since, level or name_word (see src/chat/ask.sql)';
+COMMENT ON COLUMN otto.ask_word.lang IS 'Only in questions of this language (NULL: any)';
+COMMENT ON COLUMN otto.ask_word.also IS 'intent: a second expression the question must match too';
+COMMENT ON COLUMN otto.ask_word.needs IS 'intent: what else the question must give: ads (an ad id), two_ads, name (a make or model), name_year (and a year), filters (a make or a search filter)';
+COMMENT ON COLUMN otto.ask_word.pattern IS 'kinds language, ad, name_word: a word; the others: a POSIX regular expression (value, unit: on a word; qualifier: on the words before a number; intent, sort, since, level: on the whole question)';
+COMMENT ON COLUMN otto.ask_word.meaning IS 'language: en or sr-Latn; value: field:code; unit: km, price, kw, hp or days; qualifier: max, min, from, newer or older; intent: a tool; sort: a search_ads sort; since: an interval; level: make, model_year or by_model';
+COMMENT ON COLUMN otto.ask_word.priority IS 'Of several rows of a kind that match, the lowest wins';
+COMMENT ON COLUMN otto.ask_word.builtin IS 'Shipped with Otto; rows users add (false) are kept by pg_dump';
+
+INSERT INTO otto.ask_word AS o (kind, pattern, meaning, lang, also, needs, priority, builtin)
+SELECT kind, pattern, meaning, lang, also, needs, priority, true FROM (VALUES
+ ('value', '^(dizel|diesel|tdi|cdi|hdi|dci|crdi|tdci|jtd|jtdm|multijet)', 'fuel:diesel', NULL, NULL, NULL, 10),
+ ('value', '^(benzin|petrol|gasoline|tsi|tfsi)', 'fuel:petrol', NULL, NULL, NULL, 20),
+ ('value', '^gas$', 'fuel:petrol', 'en', NULL, NULL, 21),
+ ('value', '^(tng|lpg|plin|gas)$', 'fuel:petrol_lpg', NULL, NULL, NULL, 30),
+ ('value', '^(metan|cng)$', 'fuel:petrol_cng', NULL, NULL, NULL, 40),
+ ('value', '^(hibrid|hybrid)', 'fuel:hybrid', NULL, NULL, NULL, 50),
+ ('value', '^(elektri|electric|ev$)', 'fuel:electric', NULL, NULL, NULL, 60),
+ ('value', '^(karavan|estate|wagon|kombi)', 'body:estate', NULL, NULL, NULL, 70),
+ ('value', '^(limuzin|sedan)', 'body:sedan', NULL, NULL, NULL, 80),
+ ('value', '^(hecbek|hatchback)', 'body:hatchback', NULL, NULL, NULL, 90),
+ ('value', '^(dzip|suv|terenac|terenci|terenca)', 'body:suv', NULL, NULL, NULL, 100),
+ ('value', '^(kupe|coupe)', 'body:coupe', NULL, NULL, NULL, 110),
+ ('value', '^(kabrio|cabrio|convertible|roadster)', 'body:convertible', NULL, NULL, NULL, 120),
+ ('value', '^(monovolumen|minivan|mpv)', 'body:mpv', NULL, NULL, NULL, 130),
+ ('value', '^(pickup|pikap)', 'body:pickup', NULL, NULL, NULL, 140),
+ ('value', '^(automat|dsg|tiptronic)', 'gearbox:automatic', NULL, NULL, NULL, 150),
+ ('value', '^(4x4|awd|4wd|quattro|4motion|xdrive)$', 'drive:all', NULL, NULL, NULL, 160),
+ ('unit', '^(km|kms|kilomet|predjen)', 'km', NULL, NULL, NULL, 10),
+ ('unit', '^(eur|euro|evr|e|eu|evra|eura|euros|evro)$', 'price', NULL, NULL, NULL, 20),
+ ('unit', '^kw$', 'kw', NULL, NULL, NULL, 30),
+ ('unit', '^(hp|ks|konj|bhp|ps)', 'hp', NULL, NULL, NULL, 40),
+ ('unit', '^(day|days|dan|dana|dani)$', 'days', NULL, NULL, NULL, 50),
+ ('qualifier', '(^| )(under|below|less|max|maximum|up to|upto|cheaper|do|ispod|manje|najvise|maks|budget|budzet|within|until)$', 'max', NULL, NULL, NULL, 10),
+ ('qualifier', '(less than|manje od|lower than)$', 'max', NULL, NULL, NULL, 11),
+ ('qualifier', '(^| )(over|above|more|min|minimum|preko|vise|iznad|at least|najmanje)$', 'min', NULL, NULL, NULL, 20),
+ ('qualifier', '(more than|vise od)$', 'min', NULL, NULL, NULL, 21),
+ ('qualifier', '(^| )(from|since|od|after|posle|nakon|between|izmedju)$', 'from', NULL, NULL, NULL, 30),
+ ('qualifier', '(^| )(newer|novije|noviji|novija|novijih|mladje|mladji|mladja)( than| od)?$', 'newer', NULL, NULL, NULL, 40),
+ ('qualifier', '(^| )(older|starije|stariji|starija|before|pre)( than| od)?$', 'older', NULL, NULL, NULL, 50),
+ ('qualifier', '^(and|to|i|until|do)$', 'max', NULL, NULL, NULL, 60),
+ ('intent', '(compar|uporedi|poredj|versus| vs )', 'compare_ads', NULL, NULL, 'two_ads', 10),
+ ('intent', '', 'ad_details', NULL, NULL, 'ads', 20),
+ ('intent', '(depreci|amortiz|obezvre| lose | loses | losing | gubi | gube |hold[s]? (their|its|the) value|holds? value|drzi vrednost|drze vrednost|pad vrednost|value (does|do) [a-z ]*lose)', 'depreciation', NULL, NULL, NULL, 30),
+ ('intent', '(sell|sold|prodaj|prodaje|prodati|prodavan)', 'fastest_selling', NULL, '(fast|quick|easi|brz|lak|najbrz|najlak)', NULL, 40),
+ ('intent', '(stay on the market|days on (the )?market|stoji na oglasu|koliko dugo|how long)', 'fastest_selling', NULL, NULL, NULL, 41),
+ ('intent', '(deal|bargain|underpriced|below (fair|market|the market)|ispod trzisn|ponud|prilik|povoljn|dobr[a-z]* kupovin|najpovoljnij|priced below)', 'good_deals', NULL, NULL, NULL, 50),
+ ('intent', '(overview|pregled|statisti|distribution|raspodel|how many|koliko ima|koliko oglasa|most popular|najpopularnij|average price|prosecn|median|stanje na trzistu|listed right now)', 'market_overview', NULL, NULL, NULL, 60),
+ ('intent', '(worth|valu|fair|price|cost|pay|estimate|fetch|vred|vrijed|kost|cen[aeiu] |cijen|procen|procjen|dobij|sell for|realn|how much)', 'fair_value', NULL, NULL, 'name_year', 70),
+ ('intent', '(worth|fair value|vredi|vrijedi|procen|procjen|how much is|koliko kosta|kolika je cena)', 'fair_value', NULL, NULL, 'name', 71),
+ ('intent', '(find|show|search|look|list|any|want|buy|trazim|nadj|pronadj|prikaz|imate|ima li|oglasi|kupim|kupiti|hocu|for sale|na prodaju|cheapest|najjeftinij|lowest mileage|najmanje kilomet)', 'search_ads', NULL, NULL, NULL, 80),
+ ('intent', '', 'search_ads', NULL, NULL, 'filters', 81),
+ ('sort', '(cheapest|najjeftinij|lowest price|najniz[a-z]* cen)', 'price_asc', NULL, NULL, NULL, 10),
+ ('sort', '(lowest mileage|least km|fewest km|najmanje kilomet|najmanje predjen)', 'mileage_asc', NULL, NULL, NULL, 20),
+ ('sort', '(most powerful|najjac)', 'power_desc', NULL, NULL, NULL, 30),
+ ('since', ' (today|danas|danasnj[a-z]*) ', '1 day', NULL, NULL, NULL, 10),
+ ('since', ' (yesterday|juce) ', '2 days', NULL, NULL, NULL, 20),
+ ('since', ' (this week|last week|week|ove nedelje|ove sedmice|nedelju|sedmicu|ove nedelj[a-z]*) ', '1 week', NULL, NULL, NULL, 30),
+ ('level', ' (makes|brands|marke|marka|marki|brendovi|brands) ', 'make', NULL, NULL, NULL, 10),
+ ('level', '(model years|godista|godiste)', 'model_year', NULL, NULL, NULL, 20),
+ ('level', ' (models|modeli|modela|modele) ', 'by_model', NULL, NULL, NULL, 30),
+ ('name_word', 'seat', 'make', NULL, NULL, NULL, 0), ('name_word', 'mini', 'make', NULL, NULL, NULL, 0),
+ ('name_word', 'smart', 'make', NULL, NULL, NULL, 0), ('name_word', 'jeep', 'make', NULL, NULL, NULL, 0)
+) AS v (kind, pattern, meaning, lang, also, needs, priority)
+ON CONFLICT (kind, pattern, meaning) DO UPDATE SET lang = excluded.lang, also = excluded.also, needs = excluded.needs,
+    priority = excluded.priority
+    WHERE o.builtin;
+INSERT INTO otto.ask_word AS o (kind, pattern, meaning, builtin)
+SELECT 'language', w, 'sr-Latn', true
+  FROM unnest('{koliko,kolika,koji,koja,koje,vredi,vrijedi,ima,li,za,iz,do,od,sa,se,na,da,i,je,su,ispod,preko,trazim,nadji,prikazi,cena,cijena,evra,eura,godiste,dizel,benzin,karavan,auto,auti,kola,oglas,oglasi,oglasa,ponude,ponuda,marke,modeli,najbrze,pregled,uporedi,kosta,hocu,imate,dobre,dobrih,povoljni,najjeftiniji,statistika}'::text[]) w
+UNION ALL
+SELECT 'language', w, 'en', true
+  FROM unnest('{what,how,which,is,are,the,a,an,of,for,with,under,over,sell,cars,find,show,me,any,much,worth,value,deals,price,from,to,and,in,my,does,do,i,there,makes,models}'::text[]) w
+UNION ALL
+SELECT 'ad', w, 'ad', true
+  FROM unnest('{ad,ads,listing,listings,oglas,oglasa,oglase,oglasi,id,number,broj}'::text[]) w
+ON CONFLICT (kind, pattern, meaning) DO NOTHING;
+
+-- The first word (otto.ask_word) of a kind that matches s (in a question of language lang).
+CREATE OR REPLACE FUNCTION otto.ask_match(kind text, s text, lang text DEFAULT NULL) RETURNS otto.ask_word
+LANGUAGE sql STABLE
+AS $fn$
+    SELECT w FROM otto.ask_word w
+     WHERE w.kind = ask_match.kind AND (w.lang IS NULL OR w.lang = ask_match.lang)
+       AND CASE WHEN w.kind IN ('language', 'ad', 'name_word') THEN s = w.pattern ELSE s ~ w.pattern END
+     ORDER BY w.priority, w.pattern
+     LIMIT 1
+$fn$;
+COMMENT ON FUNCTION otto.ask_match(text, text, text) IS 'The otto.ask_word row of a kind that matches a word or a question first (by priority), or NULL';
+
+-- A question as the router reads it: folded (otto.fold), money signs as
+-- words, numbers written out (12.500, 12 000, 12k, 12 hiljada: 12500...), a
+-- number's unit apart from it, engine sizes ("2.0 tdi") reduced to the
+-- engine's kind; then only letters and digits, one space between words.
+CREATE OR REPLACE FUNCTION otto.ask_plain(question text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE STRICT
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
-    lang   text;
-    q      text;
-    tok    text[];
-    k      text[];
-    used   boolean[];
-    n      int;
-    i      int;
-    j      int;
-    w      int;
-    phrase text;
-    hit    record;
-    mk     text;
-    md     text;
-    v      bigint;
-    nxt    text;
-    prv    text;
-    prv2   text;
-    kind   text;
-    qual   text;
-    tool   text;
-    a      jsonb := '{}';          -- slots: make, model, year(_min/_max), price_(min/max), mileage, power, fuel, ...
-    f      jsonb := '{}';          -- search filters
-    ids    jsonb := '[]';
-    unk    text[] := '{}';
-    t      text;
-    plain  text;
-    market_makes text[];
-    market_keys  text[];
-    market_models     text[];
-    market_model_keys text[];
+    q text := otto.fold(question);
 BEGIN
-    IF question IS NULL OR length(question) > 1000 THEN
-        RAISE EXCEPTION 'ask: a question of 1 to 1000 characters, please' USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    lang := CASE WHEN question ~ '[Ѐ-ӿ]' THEN 'sr-Cyrl' END;
-    -- normalise: Latin, lower case, no diacritics, numbers written out
-    q := otto.fold(question);
     q := replace(replace(q, '€', ' eur '), '$', ' usd ');
     q := regexp_replace(q, '(\d)[.,](\d{3})(?!\d)', '\1\2', 'g');
     q := regexp_replace(q, '(\d)[.,](\d{3})(?!\d)', '\1\2', 'g');
@@ -221,31 +308,36 @@ BEGIN
     q := regexp_replace(q, '(\d+) ?(hiljad[a-z]*|hilj\M|thousand)', '\1000', 'g');
     q := regexp_replace(q, '(\d)(km|kw|ks|hp|ps|e|eur|euro|euros|evra|eura|evro)\M', '\1 \2', 'g');
     q := regexp_replace(q, '\m\d[.,]\d\s*(l|litre|liter|litara)?\s*(tdi|tsi|tfsi|hdi|cdi|dci|crdi|tdci|jtd|jtdm|mjet|multijet|d|i)?\M', ' \2', 'g');
-    plain := ' ' || trim(regexp_replace(q, '[^a-z0-9]+', ' ', 'g')) || ' ';
-    tok := string_to_array(trim(plain), ' ');
-    n := coalesce(array_length(tok, 1), 0);
-    k := ARRAY(SELECT otto.name_key(x) FROM unnest(tok) x);
-    used := array_fill(false, ARRAY[greatest(n, 1)]);
-    IF lang IS NULL THEN
-        lang := CASE WHEN (SELECT count(*) FROM unnest(tok) x WHERE x IN ('koliko', 'kolika', 'koji', 'koja', 'koje', 'vredi', 'vrijedi',
-                        'ima', 'li', 'za', 'iz', 'do', 'od', 'sa', 'se', 'na', 'da', 'i', 'je', 'su', 'ispod', 'preko', 'trazim',
-                        'nadji', 'prikazi', 'cena', 'cijena', 'evra', 'eura', 'godiste', 'dizel', 'benzin', 'karavan', 'auto',
-                        'auti', 'kola', 'oglas', 'oglasi', 'oglasa', 'ponude', 'ponuda', 'marke', 'modeli', 'najbrze', 'pregled',
-                        'uporedi', 'kosta', 'hocu', 'imate', 'dobre', 'dobrih', 'povoljni', 'najjeftiniji', 'statistika'))
-                       > (SELECT count(*) FROM unnest(tok) x WHERE x IN ('what', 'how', 'which', 'is', 'are', 'the', 'a', 'an', 'of',
-                        'for', 'with', 'under', 'over', 'sell', 'cars', 'find', 'show', 'me', 'any', 'much', 'worth', 'value',
-                        'deals', 'price', 'from', 'to', 'and', 'in', 'my', 'does', 'do', 'i', 'there', 'makes', 'models'))
-                     THEN 'sr-Latn' ELSE 'en' END;
-    END IF;
+    RETURN ' ' || trim(regexp_replace(q, '[^a-z0-9]+', ' ', 'g')) || ' ';
+END
+$fn$;
+COMMENT ON FUNCTION otto.ask_plain(text) IS 'A question as otto.ask_route reads it: folded, numbers written out, only letters and digits, one space between words (and at both ends)';
 
+-- The make and model a question names: the longest phrase (up to three
+-- words) that names a make, then one of its models (or a model known alone,
+-- which names its make), from otto.car_name and the market's own names.
+-- used: which words the names took.
+CREATE OR REPLACE FUNCTION otto.ask_names(question text, tok text[], k text[], INOUT used boolean[],
+                                          OUT make text, OUT model text, OUT diesel boolean)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    n      int := coalesce(array_length(tok, 1), 0);
+    phrase text;
+    hit    record;
+    market_makes      text[];
+    market_keys       text[];
+    market_models     text[];
+    market_model_keys text[];
+BEGIN
+    diesel := false;
     SELECT array_agg(m.make), array_agg(otto.name_key(m.make)) INTO market_makes, market_keys
       FROM (SELECT DISTINCT g.make FROM otto.market_mm g) m;
-    -- names: the longest phrase that names a make, then one of its models
-    -- (or a model known alone, which names its make)
     FOR pass IN 1 .. 2 LOOP
         IF pass = 2 THEN            -- the market's own models of the make, keyed once
             SELECT array_agg(g.model), array_agg(otto.name_key(g.model)) INTO market_models, market_model_keys
-              FROM otto.market_mm g WHERE g.make = mk;
+              FROM otto.market_mm g WHERE g.make = ask_names.make;
         END IF;
         FOR w IN REVERSE 3 .. 1 LOOP
             FOR i IN 1 .. n - w + 1 LOOP
@@ -255,62 +347,53 @@ BEGIN
                   FROM (SELECT x.make, x.model, key, x.standalone
                           FROM otto.car_name x, unnest(x.keys) key
                          WHERE CASE WHEN pass = 1 THEN x.model IS NULL
-                                    WHEN mk IS NOT NULL THEN x.make = mk AND x.model IS NOT NULL
+                                    WHEN ask_names.make IS NOT NULL THEN x.make = ask_names.make AND x.model IS NOT NULL
                                     ELSE x.standalone END
                         UNION ALL               -- and the market's own makes and models
                         SELECT m.make, NULL, m.key, false FROM unnest(market_makes, market_keys) m(make, key)
                          WHERE pass = 1
                         UNION ALL
-                        SELECT mk, m.model, m.key, false FROM unnest(market_models, market_model_keys) m(model, key)
+                        SELECT ask_names.make, m.model, m.key, false FROM unnest(market_models, market_model_keys) m(model, key)
                          WHERE pass = 2) c
                  WHERE CASE WHEN w > 1 OR c.key ~ '^[0-9]' OR c.key ~ ' ' THEN c.key = phrase
-                            ELSE otto.name_matches(phrase, c.key, pass = 1 OR mk IS NOT NULL) END
+                            ELSE otto.name_matches(phrase, c.key, pass = 1 OR ask_names.make IS NOT NULL) END
                    -- names that are also words count only when written as names
-                   AND (lower(c.key) NOT IN ('seat', 'mini', 'smart', 'jeep') OR question ~ ('\m' || initcap(c.key) || '\M')
+                   AND ((otto.ask_match('name_word', lower(c.key))).meaning IS NULL OR question ~ ('\m' || initcap(c.key) || '\M')
                         OR question ~ ('\m' || upper(c.key) || '\M'))
                  ORDER BY c.key = phrase DESC, length(c.key) DESC
                  LIMIT 1;
-                IF FOUND AND (pass = 1 AND mk IS NULL OR pass = 2 AND md IS NULL) THEN
-                    IF pass = 1 THEN mk := hit.make; ELSE md := hit.model; mk := coalesce(mk, hit.make); END IF;
+                IF FOUND AND (pass = 1 AND make IS NULL OR pass = 2 AND model IS NULL) THEN
+                    IF pass = 1 THEN make := hit.make; ELSE model := hit.model; make := coalesce(make, hit.make); END IF;
                     FOR j IN i .. i + w - 1 LOOP used[j] := true; END LOOP;
-                    IF tok[i + w - 1] ~ '^[0-9]{3}d$' THEN a := a || '{"fuel": "diesel"}'; END IF;
+                    diesel := diesel OR tok[i + w - 1] ~ '^[0-9]{3}d$';     -- 320d
                 END IF;
             END LOOP;
         END LOOP;
     END LOOP;
-    IF mk IS NOT NULL THEN a := a || jsonb_build_object('make', mk); END IF;
-    IF md IS NOT NULL THEN a := a || jsonb_build_object('model', md); END IF;
+END
+$fn$;
+COMMENT ON FUNCTION otto.ask_names(text, text[], text[], boolean[]) IS 'The make and model a question names (otto.car_name and the market''s names), the words they took, and whether a model like 320d says diesel';
 
-    -- categorical words
-    FOR i IN 1 .. n LOOP
-        CONTINUE WHEN used[i];
-        t := tok[i];
-        kind := CASE
-            WHEN t ~ '^(dizel|diesel|tdi|cdi|hdi|dci|crdi|tdci|jtd|jtdm|multijet)' THEN 'fuel:diesel'
-            WHEN t ~ '^(benzin|petrol|gasoline|tsi|tfsi)' OR (t = 'gas' AND lang = 'en') THEN 'fuel:petrol'
-            WHEN t ~ '^(tng|lpg|plin)$' OR t = 'gas' THEN 'fuel:petrol_lpg'
-            WHEN t ~ '^(metan|cng)$' THEN 'fuel:petrol_cng'
-            WHEN t ~ '^(hibrid|hybrid)' THEN 'fuel:hybrid'
-            WHEN t ~ '^(elektri|electric)' OR t = 'ev' THEN 'fuel:electric'
-            WHEN t ~ '^(karavan|estate|wagon|kombi)' THEN 'body:estate'
-            WHEN t ~ '^(limuzin|sedan)' THEN 'body:sedan'
-            WHEN t ~ '^(hecbek|hatchback)' THEN 'body:hatchback'
-            WHEN t ~ '^(dzip|suv|terenac|terenci|terenca)' THEN 'body:suv'
-            WHEN t ~ '^(kupe|coupe)' THEN 'body:coupe'
-            WHEN t ~ '^(kabrio|cabrio|convertible|roadster)' THEN 'body:convertible'
-            WHEN t ~ '^(monovolumen|minivan|mpv)' THEN 'body:mpv'
-            WHEN t ~ '^(pickup|pikap)' THEN 'body:pickup'
-            WHEN t ~ '^(automat|dsg|tiptronic)' THEN 'gearbox:automatic'
-            WHEN t ~ '^(4x4|awd|4wd|quattro|4motion|xdrive)$' THEN 'drive:all'
-            END;
-        IF kind IS NOT NULL THEN
-            a := a || jsonb_build_object(split_part(kind, ':', 1), split_part(kind, ':', 2));
-            used[i] := true;
-        END IF;
-    END LOOP;
-
-    -- numbers, by their units and the words before them
-    FOR i IN 1 .. n LOOP
+-- The numbers of a question, by their units (the word after) and qualifiers
+-- (the words before): slots for the tool's arguments, the ad ids, and the
+-- numbers it did not understand.
+CREATE OR REPLACE FUNCTION otto.ask_numbers(plain text, tok text[], INOUT used boolean[], INOUT a jsonb,
+                                            OUT ids jsonb, OUT unknown text[])
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v    bigint;
+    nxt  text;
+    prv  text;
+    prv2 text;
+    kind text;
+    qual text;
+    compare boolean := EXISTS (SELECT FROM otto.ask_word w WHERE w.kind = 'intent' AND w.meaning = 'compare_ads' AND plain ~ w.pattern);
+BEGIN
+    ids := '[]';
+    unknown := '{}';
+    FOR i IN 1 .. coalesce(array_length(tok, 1), 0) LOOP
         CONTINUE WHEN used[i] OR tok[i] !~ '^[0-9]{1,9}$';
         v := tok[i]::bigint;
         nxt := coalesce(tok[i + 1], '');
@@ -320,30 +403,17 @@ BEGIN
             prv := CASE WHEN prv = 'eur' THEN prv2 ELSE prv2 || ' ' || prv END;
         END IF;
         kind := CASE
-            WHEN plain ~ '(compar|uporedi|poredj|versus| vs )' OR coalesce(tok[i - 1], '') IN ('ad', 'ads', 'listing', 'listings', 'oglas',
-                 'oglasa', 'oglase', 'oglasi', 'id', 'number', 'broj') THEN 'ad'
-            WHEN nxt ~ '^(km|kms|kilomet|predjen)' THEN 'km'
-            WHEN nxt ~ '^(eur|euro|evr|e|eu)$' OR nxt ~ '^(evra|eura|euros|evro)$' OR tok[i - 1] = 'eur' THEN 'price'
-            WHEN nxt = 'kw' THEN 'kw'
-            WHEN nxt ~ '^(hp|ks|konj|bhp|ps)' THEN 'hp'
-            WHEN nxt ~ '^(day|days|dan|dana|dani)$' THEN 'days'
-            WHEN v BETWEEN 1950 AND 2030 THEN 'year'
-            WHEN v >= 300 THEN 'price'
+            WHEN compare OR (otto.ask_match('ad', coalesce(tok[i - 1], ''))).meaning IS NOT NULL THEN 'ad'
+            WHEN tok[i - 1] = 'eur' AND (otto.ask_match('unit', nxt)).meaning IS DISTINCT FROM 'km' THEN 'price'
+            ELSE coalesce((otto.ask_match('unit', nxt)).meaning,
+                          CASE WHEN v BETWEEN 1950 AND 2030 THEN 'year' WHEN v >= 300 THEN 'price' END)
             END;
         -- a bare number before a range's second half takes its unit ("between 5000 and 15000 EUR")
         IF kind IN ('year', 'price') AND coalesce(tok[i + 1], '') IN ('and', 'to', 'do', 'i', 'until') AND tok[i + 2] ~ '^[0-9]+$'
            AND coalesce(tok[i + 3], '') ~ '^(km|kilomet)' THEN
             kind := 'km';
         END IF;
-        qual := CASE
-            WHEN prv ~ '(^| )(under|below|less|max|maximum|up to|upto|cheaper|do|ispod|manje|najvise|maks|budget|budzet|within|until)$'
-                 OR prv ~ '(less than|manje od|lower than)$' THEN 'max'
-            WHEN prv ~ '(^| )(over|above|more|min|minimum|preko|vise|iznad|at least|najmanje)$' OR prv ~ '(more than|vise od)$' THEN 'min'
-            WHEN prv ~ '(^| )(from|since|od|after|posle|nakon|between|izmedju)$' THEN 'from'
-            WHEN prv ~ '(^| )(newer|novije|noviji|novija|novijih|mladje|mladji|mladja)( than| od)?$' THEN 'newer'
-            WHEN prv ~ '(^| )(older|starije|stariji|starija|before|pre)( than| od)?$' THEN 'older'
-            WHEN prv IN ('and', 'to', 'i', 'until', 'do') THEN 'max'
-            END;
+        qual := (otto.ask_match('qualifier', prv)).meaning;
         IF qual IS NULL AND coalesce(tok[i + 1], '') IN ('or', 'ili', 'i') AND coalesce(tok[i + 2], '') ~ '^(newer|novij|mladj|later)' THEN
             qual := 'min';
         END IF;
@@ -361,78 +431,136 @@ BEGIN
                                                              WHEN 'older' THEN 'year_max' ELSE 'year' END,
                                                        v + CASE qual WHEN 'newer' THEN 1 WHEN 'older' THEN -1 ELSE 0 END);
         ELSE
-            IF v >= 10 THEN unk := unk || tok[i]; END IF;
+            IF v >= 10 THEN unknown := unknown || tok[i]; END IF;
         END CASE;
         IF kind IS NOT NULL THEN used[i] := true; END IF;
     END LOOP;
+END
+$fn$;
+COMMENT ON FUNCTION otto.ask_numbers(text, text[], boolean[], jsonb) IS 'The numbers of a question as slots (price, year, mileage, power, since), ad ids, and the numbers not understood';
+
+-- The tool a question asks for: the first intent (otto.ask_word) whose
+-- expressions the question matches and whose needs it meets.
+CREATE OR REPLACE FUNCTION otto.ask_intent(plain text, a jsonb, ids jsonb) RETURNS text
+LANGUAGE sql STABLE
+AS $fn$
+    SELECT w.meaning FROM otto.ask_word w
+     WHERE w.kind = 'intent' AND plain ~ w.pattern AND (w.also IS NULL OR plain ~ w.also)
+       AND CASE w.needs
+           WHEN 'two_ads' THEN jsonb_array_length(ids) >= 2
+           WHEN 'ads' THEN jsonb_array_length(ids) >= 1
+           WHEN 'name' THEN a ?| ARRAY['make', 'model']
+           WHEN 'name_year' THEN a ?| ARRAY['make', 'model'] AND a ?| ARRAY['year', 'year_min']
+           WHEN 'filters' THEN a ?| ARRAY['fuel', 'body', 'gearbox', 'drive', 'price_max', 'price_min', 'make']
+           ELSE true END
+     ORDER BY w.priority, w.pattern
+     LIMIT 1
+$fn$;
+COMMENT ON FUNCTION otto.ask_intent(text, jsonb, jsonb) IS 'The tool a question asks for, from its words (otto.ask_word intents) and slots';
+
+-- The tool's arguments from the question's slots.
+CREATE OR REPLACE FUNCTION otto.ask_arguments(tool text, plain text, a jsonb, ids jsonb) RETURNS jsonb
+LANGUAGE sql STABLE
+AS $fn$
+    SELECT CASE tool
+    WHEN 'compare_ads' THEN jsonb_build_object('ad_ids', ids)
+    WHEN 'ad_details' THEN jsonb_build_object('ad_id', ids->0)
+    WHEN 'fair_value' THEN
+        jsonb_strip_nulls(jsonb_build_object('make', a->'make', 'model', a->'model', 'year', coalesce(a->'year', a->'year_min'),
+                                             'mileage_km', a->'mileage_km', 'fuel', a->'fuel', 'power_kw', a->'power_kw'))
+    WHEN 'depreciation' THEN
+        jsonb_strip_nulls(jsonb_build_object('make', a->'make', 'model', a->'model',
+            'by_model', CASE WHEN NOT a ? 'make' AND EXISTS (SELECT FROM otto.ask_word w WHERE w.kind = 'level'
+                                                                AND w.meaning = 'by_model' AND plain ~ w.pattern) THEN true END))
+    WHEN 'fastest_selling' THEN
+        jsonb_strip_nulls(jsonb_build_object(
+            'level', (SELECT w.meaning FROM otto.ask_word w WHERE w.kind = 'level' AND w.meaning IN ('make', 'model_year')
+                        AND plain ~ w.pattern ORDER BY w.priority LIMIT 1),
+            'price_min', a->'price_min', 'price_max', coalesce(a->'price_max', a->'price'), 'body', a->'body', 'fuel', a->'fuel'))
+    WHEN 'good_deals' THEN
+        jsonb_strip_nulls(jsonb_build_object('make', a->'make', 'model', a->'model',
+            'max_price', coalesce(a->'price_max', a->'price'), 'fuel', a->'fuel', 'body', a->'body', 'since', a->'since'))
+    WHEN 'market_overview' THEN jsonb_strip_nulls(jsonb_build_object('make', a->'make', 'model', a->'model'))
+    WHEN 'search_ads' THEN
+        jsonb_strip_nulls(jsonb_build_object('filters', jsonb_strip_nulls(jsonb_build_object('make', a->'make', 'model', a->'model',
+                'year_min', coalesce(a->'year_min', a->'year'), 'year_max', coalesce(a->'year_max', a->'year'),
+                'price_min', a->'price_min', 'price_max', coalesce(a->'price_max', a->'price'),
+                'mileage_max', coalesce(a->'mileage_max', a->'mileage_km'), 'mileage_min', a->'mileage_min',
+                'power_min', coalesce(a->'power_min', a->'power_kw'),
+                'fuel', a->'fuel', 'body', a->'body', 'gearbox', a->'gearbox', 'drive', a->'drive')),
+            'sort', (otto.ask_match('sort', plain)).meaning))
+    ELSE '{}'::jsonb
+    END
+$fn$;
+COMMENT ON FUNCTION otto.ask_arguments(text, text, jsonb, jsonb) IS 'A tool''s arguments from a question''s slots';
+
+-- How otto.ask understands a question: the words it knows (otto.ask_word),
+-- the names (otto.ask_names), the numbers (otto.ask_numbers), the tool
+-- (otto.ask_intent) and its arguments (otto.ask_arguments).
+CREATE OR REPLACE FUNCTION otto.ask_route(question text) RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    lang  text;
+    plain text;
+    tok   text[];
+    k     text[];
+    used  boolean[];
+    names record;
+    nums  record;
+    a     jsonb := '{}';          -- slots: make, model, year(_min/_max), price_(min/max), mileage, power, fuel, ...
+    kind  text;
+    tool  text;
+    unk   text[];
+BEGIN
+    IF question IS NULL OR length(question) > 1000 THEN
+        RAISE EXCEPTION 'ask: a question of 1 to 1000 characters, please' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    plain := otto.ask_plain(question);
+    tok := string_to_array(trim(plain), ' ');
+    k := ARRAY(SELECT otto.name_key(x) FROM unnest(tok) x);
+    used := array_fill(false, ARRAY[greatest(coalesce(array_length(tok, 1), 0), 1)]);
+    -- the language: Cyrillic script, else the language with more of its words
+    lang := CASE WHEN question ~ '[Ѐ-ӿ]' THEN 'sr-Cyrl'
+                 ELSE (SELECT CASE WHEN count(*) FILTER (WHERE w.meaning = 'sr-Latn') > count(*) FILTER (WHERE w.meaning = 'en')
+                                   THEN 'sr-Latn' ELSE 'en' END
+                         FROM unnest(tok) x JOIN otto.ask_word w ON w.kind = 'language' AND w.pattern = x) END;
+
+    SELECT * INTO names FROM otto.ask_names(question, tok, k, used);
+    used := names.used;
+    IF names.diesel THEN a := a || '{"fuel": "diesel"}'; END IF;
+    IF names.make IS NOT NULL THEN a := a || jsonb_build_object('make', names.make); END IF;
+    IF names.model IS NOT NULL THEN a := a || jsonb_build_object('model', names.model); END IF;
+    -- categorical words
+    FOR i IN 1 .. coalesce(array_length(tok, 1), 0) LOOP
+        CONTINUE WHEN used[i];
+        kind := (otto.ask_match('value', tok[i], CASE WHEN lang = 'en' THEN 'en' END)).meaning;
+        IF kind IS NOT NULL THEN
+            a := a || jsonb_build_object(split_part(kind, ':', 1), split_part(kind, ':', 2));
+            used[i] := true;
+        END IF;
+    END LOOP;
+    SELECT * INTO nums FROM otto.ask_numbers(plain, tok, used, a);
+    used := nums.used;
+    a := nums.a;
     IF a ? 'since' IS FALSE THEN
-        a := a || CASE WHEN plain ~ ' (today|danas|danasnj[a-z]*) ' THEN '{"since": "1 day"}'
-                       WHEN plain ~ ' (yesterday|juce) ' THEN '{"since": "2 days"}'
-                       WHEN plain ~ ' (this week|last week|week|ove nedelje|ove sedmice|nedelju|sedmicu|ove nedelj[a-z]*) ' THEN '{"since": "1 week"}'
-                       ELSE '{}' END::jsonb;
+        kind := (otto.ask_match('since', plain)).meaning;
+        IF kind IS NOT NULL THEN a := a || jsonb_build_object('since', kind); END IF;
     END IF;
 
-    -- the question
-    tool := CASE
-        WHEN plain ~ '(compar|uporedi|poredj|versus| vs )' AND jsonb_array_length(ids) >= 2 THEN 'compare_ads'
-        WHEN jsonb_array_length(ids) >= 1 THEN 'ad_details'
-        WHEN plain ~ '(depreci|amortiz|obezvre| lose | loses | losing | gubi | gube |hold[s]? (their|its|the) value|holds? value|drzi vrednost|drze vrednost|pad vrednost|value (does|do) [a-z ]*lose)' THEN 'depreciation'
-        WHEN plain ~ '(sell|sold|prodaj|prodaje|prodati|prodavan)' AND plain ~ '(fast|quick|easi|brz|lak|najbrz|najlak)'
-             OR plain ~ '(stay on the market|days on (the )?market|stoji na oglasu|koliko dugo|how long)' THEN 'fastest_selling'
-        WHEN plain ~ '(deal|bargain|underpriced|below (fair|market|the market)|ispod trzisn|ponud|prilik|povoljn|dobr[a-z]* kupovin|najpovoljnij|priced below)' THEN 'good_deals'
-        WHEN plain ~ '(overview|pregled|statisti|distribution|raspodel|how many|koliko ima|koliko oglasa|most popular|najpopularnij|average price|prosecn|median|stanje na trzistu|listed right now)' THEN 'market_overview'
-        WHEN (mk IS NOT NULL OR md IS NOT NULL) AND a ?| ARRAY['year', 'year_min']
-             AND plain ~ '(worth|valu|fair|price|cost|pay|estimate|fetch|vred|vrijed|kost|cen[aeiu] |cijen|procen|procjen|dobij|sell for|realn|how much)' THEN 'fair_value'
-        WHEN (mk IS NOT NULL OR md IS NOT NULL)
-             AND plain ~ '(worth|fair value|vredi|vrijedi|procen|procjen|how much is|koliko kosta|kolika je cena)' THEN 'fair_value'
-        WHEN plain ~ '(find|show|search|look|list|any|want|buy|trazim|nadj|pronadj|prikaz|imate|ima li|oglasi|kupim|kupiti|hocu|for sale|na prodaju|cheapest|najjeftinij|lowest mileage|najmanje kilomet)'
-             OR a ?| ARRAY['fuel', 'body', 'gearbox', 'drive', 'price_max', 'price_min'] OR mk IS NOT NULL THEN 'search_ads'
-        END;
-
-    -- the tool's arguments from the slots
+    tool := otto.ask_intent(plain, a, nums.ids);
     a := a - CASE WHEN tool = 'search_ads' THEN ARRAY[]::text[] ELSE ARRAY['mileage_max', 'mileage_min'] END;
-    CASE tool
-    WHEN 'compare_ads' THEN a := jsonb_build_object('ad_ids', ids);
-    WHEN 'ad_details' THEN a := jsonb_build_object('ad_id', ids->0);
-    WHEN 'fair_value' THEN
-        a := jsonb_strip_nulls(jsonb_build_object('make', a->'make', 'model', a->'model', 'year', coalesce(a->'year', a->'year_min'),
-                                                  'mileage_km', a->'mileage_km', 'fuel', a->'fuel', 'power_kw', a->'power_kw'));
-    WHEN 'depreciation' THEN
-        a := jsonb_strip_nulls(jsonb_build_object('make', a->'make', 'model', a->'model',
-                 'by_model', CASE WHEN mk IS NULL AND plain ~ ' (models|modeli|modela|modele) ' THEN true END));
-    WHEN 'fastest_selling' THEN
-        a := jsonb_strip_nulls(jsonb_build_object(
-                 'level', CASE WHEN plain ~ ' (makes|brands|marke|marka|marki|brendovi|brands) ' THEN 'make'
-                               WHEN plain ~ '(model years|godista|godiste)' THEN 'model_year' END,
-                 'price_min', a->'price_min', 'price_max', coalesce(a->'price_max', a->'price'), 'body', a->'body', 'fuel', a->'fuel'));
-    WHEN 'good_deals' THEN
-        a := jsonb_strip_nulls(jsonb_build_object('make', a->'make', 'model', a->'model',
-                 'max_price', coalesce(a->'price_max', a->'price'), 'fuel', a->'fuel', 'body', a->'body', 'since', a->'since'));
-    WHEN 'market_overview' THEN
-        a := jsonb_strip_nulls(jsonb_build_object('make', a->'make', 'model', a->'model'));
-    WHEN 'search_ads' THEN
-        f := jsonb_strip_nulls(jsonb_build_object('make', a->'make', 'model', a->'model',
-                 'year_min', coalesce(a->'year_min', a->'year'), 'year_max', coalesce(a->'year_max', a->'year'),
-                 'price_min', a->'price_min', 'price_max', coalesce(a->'price_max', a->'price'),
-                 'mileage_max', coalesce(a->'mileage_max', a->'mileage_km'), 'mileage_min', a->'mileage_min',
-                 'power_min', coalesce(a->'power_min', a->'power_kw'),
-                 'fuel', a->'fuel', 'body', a->'body', 'gearbox', a->'gearbox', 'drive', a->'drive'));
-        a := jsonb_strip_nulls(jsonb_build_object('filters', f,
-                 'sort', CASE WHEN plain ~ '(cheapest|najjeftinij|lowest price|najniz[a-z]* cen)' THEN 'price_asc'
-                              WHEN plain ~ '(lowest mileage|least km|fewest km|najmanje kilomet|najmanje predjen)' THEN 'mileage_asc'
-                              WHEN plain ~ '(most powerful|najjac)' THEN 'power_desc' END));
-    ELSE
-        a := '{}';
-    END CASE;
     -- words that look like names but are not known
-    unk := unk || ARRAY(SELECT x FROM regexp_split_to_table(question, '[^[:alnum:]-]+') WITH ORDINALITY r(x, o)
+    unk := nums.unknown || ARRAY(SELECT x FROM regexp_split_to_table(question, '[^[:alnum:]-]+') WITH ORDINALITY r(x, o)
                          WHERE o > 1 AND x ~ '^[[:upper:]][[:lower:]]{2,}'
                            AND otto.name_key(x) NOT IN (SELECT k[p] FROM unnest(array_positions(used, true)) p)
                            AND otto.name_key(x) NOT IN (SELECT otto.name_key(s) FROM otto.vocabulary v, unnest(v.label_sr || v.label_en || v.spellings) s));
-    RETURN jsonb_build_object('tool', tool, 'arguments', a, 'language', lang,
+    RETURN jsonb_build_object('tool', tool, 'arguments', otto.ask_arguments(tool, plain, a, nums.ids), 'language', lang,
                               'not_understood', to_jsonb(unk));
 END
 $fn$;
+
 COMMENT ON FUNCTION otto.ask_route(text) IS 'How otto.ask understands a question: the tool, its arguments, the language (en, sr-Latn, sr-Cyrl) and the words it did not understand';
 
 -- A sentence template in the asker's language: en, sr (Latin), or sr written
@@ -619,4 +747,5 @@ COMMENT ON FUNCTION otto.ask(text) IS 'Answers a plain-language question about t
 
 -- At the end of each stage: what pg_dump keeps, row-level security, grants.
 SELECT pg_catalog.pg_extension_config_dump('otto.car_name', 'WHERE NOT builtin');
-GRANT SELECT ON otto.car_name TO otto_app;
+SELECT pg_catalog.pg_extension_config_dump('otto.ask_word', 'WHERE NOT builtin');
+GRANT SELECT ON otto.car_name, otto.ask_word TO otto_app;
