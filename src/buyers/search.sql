@@ -205,6 +205,9 @@ COMMENT ON FUNCTION otto.search_estimate(jsonb) IS 'Ads the planner expects to m
 -- Live ads matching filters (a JSON object; see the comment below), sorted,
 -- a page at a time.  Each filter becomes one condition of a query planned
 -- with the values known, so the indexes on otto.ad serve any combination.
+-- One query builder (longer than 100 lines): its passes (run, walk, per
+-- model year, through the filters' indexes) share a dozen settings that
+-- pieces would pass around; bench/search.sh measures every path of it.
 CREATE OR REPLACE FUNCTION otto.search_ads(filters jsonb DEFAULT '{}', sort text DEFAULT 'newest', lim int DEFAULT 20, off int DEFAULT 0)
 RETURNS jsonb
 LANGUAGE plpgsql STABLE

@@ -48,6 +48,22 @@ typedef void (*WorkerRowsFn) (SPITupleTable *tt, uint64 n, void *arg);
 extern bool worker_sql(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls,
 					   int flags, WorkerRowsFn rows_fn, void *arg, char **error);
 
+/* Column col of row (1-based) as text (NULL when null), or as an int (dflt when null). */
+static inline char *
+worker_text(SPITupleTable *tt, uint64 row, int col)
+{
+	return SPI_getvalue(tt->vals[row], tt->tupdesc, col);
+}
+
+static inline int
+worker_int(SPITupleTable *tt, uint64 row, int col, int dflt)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(tt->vals[row], tt->tupdesc, col, &isnull);
+
+	return isnull ? dflt : DatumGetInt32(d);
+}
+
 /* One row, one bigint (NULL is 0); *lock_timeout (when given) says a lock timed out. */
 extern int64 worker_sql_int64(const char *sql, int nargs, Oid *types, Datum *values, bool *lock_timeout);
 

@@ -52,52 +52,19 @@
 #include "crawl/robots.h"
 #include "crawl/transfers.h"
 #include "crawl/crash.h"
+#include "crawl/hosts.h"
 #include "ops/metrics.h"
 #include "sites/url.h"
 
 #define CRAWLER_NAME "otto crawler"
-#define HOST_KEY_LEN 256
 
 /* GUCs */
 static int	crawler_transfers = 32;
 static int	lease_ms = 300000;
-static int	robots_max_age_s = 86400;
 static int	crawler_naptime_ms = 1000;
 static int	page_body_retention_s = 86400;
 static int	retry_base_ms = 30000;
 static char *inject_crash_url = NULL;
-
-/* A site as the worker needs it; refreshed at every claim. */
-typedef struct CrawlSite
-{
-	int			site_id;
-	char	  **hosts;
-	int			nhosts;
-	int			delay_ms;
-	int			max_concurrency;
-	bool		allow_private;
-} CrawlSite;
-
-enum RobotsState
-{
-	ROBOTS_UNKNOWN,				/* not loaded: look in otto.robots, else fetch */
-	ROBOTS_FETCHING,
-	ROBOTS_READY
-};
-
-/* A host's robots.txt and politeness slot. */
-typedef struct Host
-{
-	char		key[HOST_KEY_LEN];	/* host[:port] */
-	int			slot;
-	enum RobotsState robots_state;
-	TimestampTz robots_until;	/* READY: re-read after; UNKNOWN: no fetch before */
-	MemoryContext robots_cxt;
-	Robots	   *robots;			/* NULL = allow all */
-	int			robots_delay_ms;
-	TimestampTz failures_logged_at; /* the last LOG line about its failures */
-	int			failures_unlogged;	/* failures since */
-} Host;
 
 /* A URL this worker holds: claimed and waiting, or being fetched. */
 typedef struct CrawlUrl
@@ -118,12 +85,8 @@ static int	worker_index;
 static CURLM *multi;
 
 static MemoryContext item_cxt;	/* Items (pfree'd when done) */
-static MemoryContext sites_cxt; /* sites, reset at each refresh */
 static MemoryContext fetch_cxt; /* parent of each Fetch's own context */
 static MemoryContext page_cxt;	/* one page's work, reset after it */
-static List *sites = NIL;
-static TimestampTz sites_until = 0; /* sites are read again after this */
-static HTAB *hosts = NULL;
 static dlist_head waiting = DLIST_STATIC_INIT(waiting);
 static int	nwaiting = 0;
 static int	nrunning = 0;
@@ -141,7 +104,7 @@ CrawlerGucInit(void)
 							300000, 1000, 86400000, PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
 	DefineCustomIntVariable("otto.robots_max_age",
 							"How long a host's robots.txt is trusted before it is fetched again.",
-							NULL, &robots_max_age_s,
+							NULL, &otto_robots_max_age_s,
 							86400, 1, 30 * 86400, PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
 	DefineCustomIntVariable("otto.crawler_naptime",
 							"How often an idle crawler worker looks for due URLs.",
@@ -167,21 +130,6 @@ CrawlerGucInit(void)
 /* ---------------------------------------------------------------------
  * SQL in short transactions
  * --------------------------------------------------------------------- */
-
-static char *
-get_text(SPITupleTable *tt, uint64 row, int col)
-{
-	return SPI_getvalue(tt->vals[row], tt->tupdesc, col);
-}
-
-static int
-get_int(SPITupleTable *tt, uint64 row, int col, int dflt)
-{
-	bool		isnull;
-	Datum		d = SPI_getbinval(tt->vals[row], tt->tupdesc, col, &isnull);
-
-	return isnull ? dflt : DatumGetInt32(d);
-}
 
 /* Put a URL back in the queue without counting an attempt (released lease). */
 static void
@@ -241,146 +189,12 @@ record_failure(CrawlUrl *it, const char *kind, const char *error, int status, bo
 	}
 }
 
-/* ---------------------------------------------------------------------
- * Sites, hosts and robots.txt
- * --------------------------------------------------------------------- */
-
-static void
-sites_rows(SPITupleTable *tt, uint64 n, void *arg)
-{
-	MemoryContext old = MemoryContextSwitchTo(sites_cxt);
-
-	sites = NIL;
-	for (uint64 i = 0; i < n; i++)
-	{
-		CrawlSite  *s = palloc0(sizeof(CrawlSite));
-		bool		isnull;
-		ArrayType  *a = DatumGetArrayTypeP(SPI_getbinval(tt->vals[i], tt->tupdesc, 2, &isnull));
-		Datum	   *elems;
-		int			nelems;
-
-		s->site_id = get_int(tt, i, 1, 0);
-		deconstruct_array(a, TEXTOID, -1, false, TYPALIGN_INT, &elems, NULL, &nelems);
-		s->hosts = palloc(sizeof(char *) * Max(nelems, 1));
-		for (int j = 0; j < nelems; j++)
-			s->hosts[j] = TextDatumGetCString(elems[j]);
-		s->nhosts = nelems;
-		s->delay_ms = get_int(tt, i, 3, 1000);
-		s->max_concurrency = get_int(tt, i, 4, 1);
-		s->allow_private = DatumGetBool(SPI_getbinval(tt->vals[i], tt->tupdesc, 5, &isnull));
-		sites = lappend(sites, s);
-	}
-	MemoryContextSwitchTo(old);
-}
-
-static CrawlSite *
-find_site(int site_id)
-{
-	ListCell   *lc;
-
-	foreach(lc, sites)
-		if (((CrawlSite *) lfirst(lc))->site_id == site_id)
-			return lfirst(lc);
-	return NULL;
-}
-
-static bool
-site_owns_host(CrawlSite *s, const char *host)
-{
-	for (int i = 0; i < s->nhosts; i++)
-		if (strcmp(s->hosts[i], host) == 0)
-			return true;
-	return false;
-}
-
-static Host *
-host_get(const char *key)
-{
-	bool		found;
-	Host	   *h = hash_search(hosts, key, HASH_ENTER, &found);
-
-	if (!found)
-	{
-		h->slot = politeness_slot(key);
-		h->robots_state = ROBOTS_UNKNOWN;
-		h->robots_until = 0;
-		h->robots = NULL;
-		h->robots_delay_ms = 0;
-		h->failures_logged_at = 0;
-		h->failures_unlogged = 0;
-		h->robots_cxt = AllocSetContextCreate(TopMemoryContext, "otto robots", ALLOCSET_SMALL_SIZES);
-	}
-	return h;
-}
-
-/* Parse and keep a host's robots.txt (NULL text: allow all). */
-static void
-host_set_robots(Host *h, const char *txt, TimestampTz fetched_at)
-{
-	double		delay;
-
-	MemoryContextReset(h->robots_cxt);
-	h->robots = txt ? otto_robots_parse(h->robots_cxt, txt, otto_user_agent) : NULL;
-	delay = h->robots ? otto_robots_delay(h->robots) : -1;
-	h->robots_delay_ms = delay > 0 ? (int) Min(delay * 1000, 3600 * 1000) : 0;
-	h->robots_state = ROBOTS_READY;
-	h->robots_until = fetched_at + (TimestampTz) robots_max_age_s * USECS_PER_SEC;
-}
-
-typedef struct StoredRobots
-{
-	Host	   *host;
-	bool		any_age;		/* take the copy however old it is */
-	TimestampTz fetched_at;		/* of the copy taken, 0 if none */
-} StoredRobots;
-
-static void
-robots_row(SPITupleTable *tt, uint64 n, void *arg)
-{
-	StoredRobots *sr = arg;
-	bool		isnull;
-	TimestampTz at;
-
-	if (n == 0)
-		return;
-	at = DatumGetTimestampTz(SPI_getbinval(tt->vals[0], tt->tupdesc, 2, &isnull));
-	if (sr->any_age || at + (TimestampTz) robots_max_age_s * USECS_PER_SEC > GetCurrentTimestamp())
-	{
-		host_set_robots(sr->host, get_text(tt, 0, 1), at);
-		sr->fetched_at = at;
-	}
-}
-
-/*
- * Use the stored robots.txt of a host when it is fresh enough, or (any_age)
- * whatever copy there is; returns when the copy taken was fetched, 0 if none.
- */
-static TimestampTz
-host_load_robots(Host *h, bool any_age)
-{
-	Oid			types[1] = {TEXTOID};
-	Datum		values[1] = {CStringGetTextDatum(h->key)};
-	StoredRobots sr = {h, any_age, 0};
-
-	worker_sql("SELECT body, fetched_at FROM otto.robots WHERE host = $1",
-			1, types, values, NULL, WORKER_SQL_CATCH_ERRORS, robots_row, &sr, NULL);
-	return sr.fetched_at;
-}
-
 static void
 bool_row(SPITupleTable *tt, uint64 n, void *arg)
 {
 	bool		isnull;
 
 	*(bool *) arg = n > 0 && DatumGetBool(SPI_getbinval(tt->vals[0], tt->tupdesc, 1, &isnull)) && !isnull;
-}
-
-static void
-int64_row(SPITupleTable *tt, uint64 n, void *arg)
-{
-	bool		isnull;
-
-	*(int64 *) arg = n > 0 ? DatumGetInt64(SPI_getbinval(tt->vals[0], tt->tupdesc, 1, &isnull)) : 0;
 }
 
 /* A robots.txt fetch finished: store it and decide what the host allows. */
@@ -455,11 +269,11 @@ claim_rows(SPITupleTable *tt, uint64 n, void *arg)
 		int			n;
 		const char *host;
 
-		it->site_id = get_int(tt, i, 1, 0);
-		it->url = get_text(tt, i, 2);
-		it->etag = get_text(tt, i, 3);
-		it->last_modified = get_text(tt, i, 4);
-		it->crashes = get_int(tt, i, 5, 0);
+		it->site_id = worker_int(tt, i, 1, 0);
+		it->url = worker_text(tt, i, 2);
+		it->etag = worker_text(tt, i, 3);
+		it->last_modified = worker_text(tt, i, 4);
+		it->crashes = worker_int(tt, i, 5, 0);
 		host = otto_url_host(it->url, &n);
 		strlcpy(it->host, host, Min(n + 1, HOST_KEY_LEN));
 		it->claimed_at = now;
@@ -479,15 +293,7 @@ claim(void)
 	Datum		values[3] = {Int32GetDatum(want), Int32GetDatum(lease_ms), Int32GetDatum(MyProcPid)};
 	uint64		n = 0;
 
-	if (GetCurrentTimestamp() >= sites_until)
-	{
-		MemoryContextReset(sites_cxt);
-		sites = NIL;
-		worker_sql("SELECT site_id, hosts, crawl_delay_ms, max_concurrency, allow_private_addresses FROM otto.site WHERE enabled",
-				0, NULL, NULL, NULL, WORKER_SQL_CATCH_ERRORS, sites_rows, NULL, NULL);
-		sites_until = GetCurrentTimestamp() + USECS_PER_SEC;
-	}
-	if (want <= 0 || sites == NIL)
+	if (!sites_refresh() || want <= 0)
 		return 0;
 	worker_sql("SELECT site_id, url, etag, last_modified, crashes FROM otto.frontier_claim($1, $2 * interval '1 ms', $3)",
 			3, types, values, NULL, WORKER_SQL_CATCH_ERRORS, claim_rows, &n, NULL);
@@ -748,8 +554,7 @@ otto_crawler_main(Datum main_arg)
 {
 	MemoryContext loop_cxt;
 	TimestampTz next_claim = 0;
-	HASHCTL		hctl;
-	int64		released = 0;
+	int64		released;
 
 	worker_index = DatumGetInt32(main_arg);
 	worker_start(psprintf(CRAWLER_NAME " %d", worker_index), crash_quickdie);
@@ -771,21 +576,16 @@ otto_crawler_main(Datum main_arg)
 	loop_cxt = AllocSetContextCreate(TopMemoryContext, "otto crawler loop", ALLOCSET_DEFAULT_SIZES);
 	page_cxt = AllocSetContextCreate(TopMemoryContext, "otto crawler page", ALLOCSET_DEFAULT_SIZES);
 	item_cxt = AllocSetContextCreate(TopMemoryContext, "otto crawler items", ALLOCSET_DEFAULT_SIZES);
-	sites_cxt = AllocSetContextCreate(TopMemoryContext, "otto crawler sites", ALLOCSET_SMALL_SIZES);
 	fetch_cxt = AllocSetContextCreate(TopMemoryContext, "otto crawler fetches", ALLOCSET_SMALL_SIZES);
-	memset(&hctl, 0, sizeof(hctl));
-	hctl.keysize = HOST_KEY_LEN;
-	hctl.entrysize = sizeof(Host);
-	hosts = hash_create("otto crawler hosts", 64, &hctl, HASH_ELEM | HASH_STRINGS);
+	hosts_init();
 
 	/* leases of workers that are gone (a crash, a kill -9) are free again */
-	worker_sql("SELECT otto.frontier_release_orphans()", 0, NULL, NULL, NULL, WORKER_SQL_CATCH_ERRORS, int64_row, &released, NULL);
+	released = worker_sql_int64("SELECT otto.frontier_release_orphans()", 0, NULL, NULL, NULL);
 	{
 		Oid			type = INT4OID;
 		Datum		slot = Int32GetDatum(worker_index);
-		int64		one;
 
-		worker_sql("SELECT otto.worker_started('crawler', $1)", 1, &type, &slot, NULL, WORKER_SQL_CATCH_ERRORS, int64_row, &one, NULL);
+		(void) worker_sql_int64("SELECT otto.worker_started('crawler', $1)", 1, &type, &slot, NULL);
 	}
 	ereport(LOG,
 			(errmsg("otto crawler %d started", worker_index),

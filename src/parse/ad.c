@@ -169,6 +169,12 @@ note_script(Extract *x, const HtmlWalker *w, bool jsonld)
 		x->scripts = lappend(x->scripts, psprintf("%c%.*s", jsonld ? 'J' : 'S', (int) n, p));
 }
 
+/*
+ * The walk over an ad page: each token updates the rows, the rule captures,
+ * the scripts and the canonical link at once.  One switch over the events,
+ * kept whole (longer than 100 lines): its states are read together on every
+ * token, and pieces would pass them all around.
+ */
 static bool
 ad_callback(HtmlWalker *w, HtmlEvent ev, void *arg)
 {

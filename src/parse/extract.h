@@ -53,7 +53,6 @@ typedef struct Rule
 /* A site's rules, compiled. */
 typedef struct SiteRules
 {
-	int			site_id;
 	char	   *site_name;
 	char	   *ad_pattern;
 	bool		has_rows;
@@ -126,7 +125,6 @@ typedef struct Extract
 	List	   *cards;
 	char	   *next_href;
 	StringInfoData all_text;	/* for the total count marker (listing only) */
-	char	   *base_href;
 } Extract;
 
 /* rules.c */

@@ -284,6 +284,11 @@ pop_to(HtmlWalker *w, int target, HtmlCallback cb, void *arg)
 	return true;
 }
 
+/*
+ * Tokenize buf and call cb for each event.  One scanning loop over the bytes
+ * (longer than 100 lines): the tokenizer's states share the cursor and the
+ * walker, and one pass keeps it linear in the page.
+ */
 void
 html_walk(HtmlWalker *w, const char *buf, size_t len, HtmlCallback cb, void *arg)
 {

@@ -150,7 +150,6 @@ add_rules(SiteRules *r, Jsonb *obj, RuleKind default_kind)
  */
 typedef struct SiteEntry
 {
-	int			site_id;
 	char	   *name;
 	char	   *ad_pattern;
 	Datum	   *hosts;			/* text */
@@ -191,7 +190,7 @@ sites_load(void)
 	site_relid = get_relname_relid("site", get_namespace_oid("otto", false));
 	SPI_connect();
 	/* the first of several sites sharing a host: the enabled one, then the oldest */
-	ret = SPI_execute("SELECT site_id, name, hosts, rules, ad_url_pattern FROM otto.site ORDER BY enabled DESC, site_id",
+	ret = SPI_execute("SELECT name, hosts, rules, ad_url_pattern FROM otto.site ORDER BY enabled DESC, site_id",
 					  true, 0);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "reading otto.site failed: %d", ret);
@@ -205,12 +204,11 @@ sites_load(void)
 		bool		isnull;
 		bool	   *nulls;
 
-		e->site_id = DatumGetInt32(SPI_getbinval(tup, td, 1, &isnull));
-		e->name = SPI_getvalue(tup, td, 2);
-		deconstruct_array(DatumGetArrayTypePCopy(SPI_getbinval(tup, td, 3, &isnull)), TEXTOID, -1, false,
+		e->name = SPI_getvalue(tup, td, 1);
+		deconstruct_array(DatumGetArrayTypePCopy(SPI_getbinval(tup, td, 2, &isnull)), TEXTOID, -1, false,
 						  TYPALIGN_INT, &e->hosts, &nulls, &e->nhosts);
-		e->rules = DatumGetJsonbPCopy(SPI_getbinval(tup, td, 4, &isnull));
-		e->ad_pattern = SPI_getvalue(tup, td, 5);
+		e->rules = DatumGetJsonbPCopy(SPI_getbinval(tup, td, 3, &isnull));
+		e->ad_pattern = SPI_getvalue(tup, td, 4);
 	}
 	MemoryContextSwitchTo(caller);
 	SPI_finish();
@@ -309,7 +307,6 @@ compile_rules(SiteEntry *e)
 			   *words;
 
 	r = palloc0(sizeof(SiteRules));
-	r->site_id = e->site_id;
 	r->site_name = e->name;
 	r->ad_pattern = e->ad_pattern;
 	r->timezone = jsonb_get_text(rules, "timezone");

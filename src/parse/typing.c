@@ -156,50 +156,36 @@ site_time(const char *s, const char *tz)
 					tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
-/* Build the typed jsonb of an ad from the extracted raw fields. */
-Jsonb *
-type_ad(Extract *x, const char *page_url, bool truncated)
+/* The ad's identity: its canonical URL and the site's id for it. */
+static void
+type_identity(JsonbParseState **st, Extract *x, const char *page_url)
 {
-	JsonbParseState *st = NULL;
-	JsonbValue *res;
+	const char *why;
+	char	   *canon = x->canonical ? otto_url_normalize(page_url, x->canonical, &why) : NULL;
+	char	   *u = canon ? canon : otto_url_normalize(NULL, page_url, &why);
+	const char *id = field_text(x, "source_ad_id");
+
+	put_str(st, "url", u);
+	if (id == NULL && x->rules->ad_pattern && u)
+		id = regex_capture(x->rules->ad_pattern, u);
+	put_str(st, "source_ad_id", id);
+}
+
+/* Numbers, prices, power and dates, each checked for a plausible range. */
+static void
+type_numbers(JsonbParseState **st, Extract *x)
+{
 	const char *t;
 	int64		n;
-	const char *why;
-	static const char *const vocab_fields[] = {
-		"fuel", "body", "gearbox", "drive", "color", "air_conditioning", "damage", "origin",
-		"condition", NULL
-	};
-	static const char *const text_fields[] = {"title", "make", "model", "emission_class", "location", "region", NULL};
-	const char *raw[lengthof(vocab_fields)];	/* unknown spellings, by field */
-	bool		any_raw = false;
-
-	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
-
-	/* identity: canonical URL and the site's ad id */
-	t = field_text(x, "url");
-	{
-		char	   *canon = x->canonical ? otto_url_normalize(page_url, x->canonical, &why) : NULL;
-		char	   *u = canon ? canon : otto_url_normalize(NULL, page_url, &why);
-
-		put_str(&st, "url", u);
-		t = field_text(x, "source_ad_id");
-		if (t == NULL && x->rules->ad_pattern && u)
-			t = regex_capture(x->rules->ad_pattern, u);
-	}
-	put_str(&st, "source_ad_id", t);
-
-	for (int i = 0; text_fields[i]; i++)
-		if ((t = field_text(x, text_fields[i])) != NULL)
-			put_str(&st, text_fields[i], t);
 
 	if ((t = field_text(x, "year")) && parse_plain_number(t, &n) && n >= 1900 && n <= 2100)
-		put_int(&st, "year", n);
+		put_int(st, "year", n);
 	if ((t = field_text(x, "mileage_km")) && parse_grouped_int(t, &n))
-		put_int(&st, "mileage_km", n);
+		put_int(st, "mileage_km", n);
 	if ((t = field_text(x, "engine_cc")) && parse_grouped_int(t, &n) && n > 0)
-		put_int(&st, "engine_cc", n);
+		put_int(st, "engine_cc", n);
 	if ((t = field_text(x, "seats")) && parse_grouped_int(t, &n) && n > 0 && n < 100)
-		put_int(&st, "seats", n);
+		put_int(st, "seats", n);
 	if ((t = field_text(x, "doors")))
 	{
 		char	   *d = pstrdup(t);
@@ -213,18 +199,18 @@ type_ad(Extract *x, const char *page_url, bool truncated)
 			if (sp)
 				*sp = '\0';
 		}
-		put_str(&st, "doors", d);
+		put_str(st, "doors", d);
 	}
 	/* price: "7.200 €", "Po dogovoru" (null), or a plain number from scripts */
 	if ((t = field_text(x, "price")))
 	{
 		if (price_on_request(x->rules, t))
-			put_str(&st, "price_eur", NULL);
+			put_str(st, "price_eur", NULL);
 		else if ((get_field(x, "price")->source >= SRC_TEXT ? parse_grouped_int(t, &n) : parse_plain_number(t, &n)))
-			put_int(&st, "price_eur", n);
+			put_int(st, "price_eur", n);
 	}
 	if ((t = field_text(x, "old_price")) && parse_grouped_int(t, &n))
-		put_int(&st, "old_price_eur", n);
+		put_int(st, "old_price_eur", n);
 	/* power: rows "105/143 (kW/KS)"; JSON-LD "105.00 KWT"; scripts give hp */
 	if ((t = field_text(x, "power")))
 	{
@@ -233,16 +219,16 @@ type_ad(Extract *x, const char *page_url, bool truncated)
 
 		if (sscanf(t, "%d/%d", &kw, &hp) == 2 && kw > 0 && hp > 0)
 		{
-			put_int(&st, "power_kw", kw);
-			put_int(&st, "power_hp", hp);
+			put_int(st, "power_kw", kw);
+			put_int(st, "power_hp", hp);
 		}
 	}
 	else
 	{
 		if ((t = field_text(x, "power_kw")) && parse_plain_number(t, &n) && n > 0)
-			put_int(&st, "power_kw", n);
+			put_int(st, "power_kw", n);
 		if ((t = field_text(x, "power_hp")) && parse_plain_number(t, &n) && n > 0)
-			put_int(&st, "power_hp", n);
+			put_int(st, "power_hp", n);
 	}
 	if ((t = field_text(x, "registered_until")))
 	{
@@ -250,14 +236,28 @@ type_ad(Extract *x, const char *page_url, bool truncated)
 					yy;
 
 		if (sscanf(t, "%d.%d", &mm, &yy) == 2 && mm >= 1 && mm <= 12 && yy >= 1990 && yy <= 2100)
-			put_str(&st, "registered_until", psprintf("%04d-%02d-01", yy, mm));
+			put_str(st, "registered_until", psprintf("%04d-%02d-01", yy, mm));
 		else if (words_in(x->rules->unregistered, t))
-			put_str(&st, "registered_until", NULL);
+			put_str(st, "registered_until", NULL);
 	}
 	if ((t = field_text(x, "renewed_at")) && (t = site_time(t, x->rules->timezone)))
-		put_str(&st, "renewed_at", t);
+		put_str(st, "renewed_at", t);
 	if ((t = field_text(x, "images_count")) && parse_grouped_int(t, &n))
-		put_int(&st, "images_count", n);
+		put_int(st, "images_count", n);
+
+}
+
+/* Categorical fields through the vocabulary; spellings it does not know are kept under raw. */
+static void
+type_categories(JsonbParseState **st, Extract *x)
+{
+	static const char *const vocab_fields[] = {
+		"fuel", "body", "gearbox", "drive", "color", "air_conditioning", "damage", "origin",
+		"condition", NULL
+	};
+	const char *raw[lengthof(vocab_fields)];	/* unknown spellings, by field */
+	bool		any_raw = false;
+	const char *t;
 
 	/* categorical fields through the vocabulary; unknown ones kept raw */
 	for (int i = 0; vocab_fields[i]; i++)
@@ -268,10 +268,37 @@ type_ad(Extract *x, const char *page_url, bool truncated)
 		if ((t = field_text(x, vocab_fields[i])) == NULL)
 			continue;
 		if ((code = vocab_lookup(vocab_fields[i], t)) != NULL)
-			put_str(&st, vocab_fields[i], code);
+			put_str(st, vocab_fields[i], code);
 		else
 			raw[i] = t, any_raw = true;
 	}
+	if (any_raw)
+	{
+		put_key(st, "raw");
+		pushJsonbValue(st, WJB_BEGIN_OBJECT, NULL);
+		for (int i = 0; vocab_fields[i]; i++)
+			if (raw[i])
+				put_str(st, vocab_fields[i], raw[i]);
+		pushJsonbValue(st, WJB_END_OBJECT, NULL);
+	}
+}
+
+/* Build the typed jsonb of an ad from the extracted raw fields. */
+Jsonb *
+type_ad(Extract *x, const char *page_url, bool truncated)
+{
+	static const char *const text_fields[] = {"title", "make", "model", "emission_class", "location", "region", NULL};
+	JsonbParseState *st = NULL;
+	const char *t;
+
+	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+	type_identity(&st, x, page_url);
+	for (int i = 0; text_fields[i]; i++)
+		if ((t = field_text(x, text_fields[i])) != NULL)
+			put_str(&st, text_fields[i], t);
+
+	type_numbers(&st, x);
+	type_categories(&st, x);
 	t = field_text(x, "seller_id");
 	if (t)
 		put_str(&st, "seller_id", t);
@@ -306,16 +333,5 @@ type_ad(Extract *x, const char *page_url, bool truncated)
 		v.val.boolean = true;
 		pushJsonbValue(&st, WJB_VALUE, &v);
 	}
-	if (any_raw)
-	{
-		put_key(&st, "raw");
-		pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
-		for (int i = 0; vocab_fields[i]; i++)
-			if (raw[i])
-				put_str(&st, vocab_fields[i], raw[i]);
-		pushJsonbValue(&st, WJB_END_OBJECT, NULL);
-	}
-	res = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
-	return JsonbValueToJsonb(res);
+	return JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL));
 }
-

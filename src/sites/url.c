@@ -404,6 +404,8 @@ append_authority(StringInfo out, const char *a, int len, bool https, const char 
 /*
  * Resolve ref against base (RFC 3986 5.2.2) and normalise.  base may be NULL
  * when ref is absolute.  Returns a palloc'd string, or NULL with *why set.
+ * The RFC's steps in its order, in one function (longer than 100 lines) so
+ * that it reads against the RFC.
  */
 char *
 otto_url_normalize(const char *base, const char *ref, const char **why)
