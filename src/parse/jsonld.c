@@ -110,7 +110,12 @@ text_of(Jsonb *j)
 	}
 	if (JB_ROOT_IS_OBJECT(j))
 		return jsonb_get_text(j, "name");
-	return list_length(elements(j)) > 0 ? text_of(linitial(elements(j))) : NULL;
+	/* an array: its first element (read without copying the others) */
+	{
+		JsonbValue *first = getIthJsonbValueFromContainer(&j->root, 0);
+
+		return first ? text_of(JsonbValueToJsonb(first)) : NULL;
+	}
 }
 
 static char *

@@ -251,34 +251,30 @@ type_numbers(JsonbParseState **st, Extract *x)
 static void
 type_categories(JsonbParseState **st, Extract *x)
 {
-	static const char *const vocab_fields[] = {
-		"fuel", "body", "gearbox", "drive", "color", "air_conditioning", "damage", "origin",
-		"condition", NULL
-	};
-	const char *raw[lengthof(vocab_fields)];	/* unknown spellings, by field */
+	List	   *fields = vocab_fields();	/* the vocabulary's fields: one list, its table's */
+	const char **raw = palloc0(sizeof(char *) * Max(list_length(fields), 1));	/* unknown spellings, by field */
 	bool		any_raw = false;
-	const char *t;
+	ListCell   *lc;
 
-	/* categorical fields through the vocabulary; unknown ones kept raw */
-	for (int i = 0; vocab_fields[i]; i++)
+	foreach(lc, fields)
 	{
+		const char *t = field_text(x, lfirst(lc));
 		const char *code;
 
-		raw[i] = NULL;
-		if ((t = field_text(x, vocab_fields[i])) == NULL)
+		if (t == NULL)
 			continue;
-		if ((code = vocab_lookup(vocab_fields[i], t)) != NULL)
-			put_str(st, vocab_fields[i], code);
+		if ((code = vocab_lookup(lfirst(lc), t)) != NULL)
+			put_str(st, lfirst(lc), code);
 		else
-			raw[i] = t, any_raw = true;
+			raw[foreach_current_index(lc)] = t, any_raw = true;
 	}
 	if (any_raw)
 	{
 		put_key(st, "raw");
 		pushJsonbValue(st, WJB_BEGIN_OBJECT, NULL);
-		for (int i = 0; vocab_fields[i]; i++)
-			if (raw[i])
-				put_str(st, vocab_fields[i], raw[i]);
+		foreach(lc, fields)
+			if (raw[foreach_current_index(lc)])
+				put_str(st, lfirst(lc), raw[foreach_current_index(lc)]);
 		pushJsonbValue(st, WJB_END_OBJECT, NULL);
 	}
 }

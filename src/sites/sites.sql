@@ -204,8 +204,8 @@ CREATE OR REPLACE FUNCTION otto.fold(s text) RETURNS text
 COMMENT ON FUNCTION otto.fold(text) IS 'The text fold every match uses (vocabulary spellings, car names, questions): Serbian Cyrillic to Latin, diacritics dropped (đ dj, ß ss), lower case, one space between words, trimmed';
 
 CREATE OR REPLACE FUNCTION otto.url_host(url text) RETURNS text
-    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-    RETURN split_part(split_part(url, '://', 2), '/', 1);
+    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'otto_url_host_text';
 COMMENT ON FUNCTION otto.url_host(text) IS 'host[:port] of a normalised URL, as otto.site.hosts lists them';
 
 CREATE OR REPLACE FUNCTION otto.site_for_url(url text) RETURNS otto.site

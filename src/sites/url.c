@@ -587,6 +587,18 @@ otto_url_path(const char *norm)
 	return h[len] == '/' ? h + len : "/";
 }
 
+/* SQL: otto.url_host(url text) returns text, as otto_url_host. */
+PG_FUNCTION_INFO_V1(otto_url_host_text);
+Datum
+otto_url_host_text(PG_FUNCTION_ARGS)
+{
+	char	   *url = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	int			len;
+	const char *host = otto_url_host(url, &len);
+
+	PG_RETURN_TEXT_P(cstring_to_text_with_len(host, len));
+}
+
 PG_FUNCTION_INFO_V1(otto_normalize_url);
 Datum
 otto_normalize_url(PG_FUNCTION_ARGS)

@@ -37,6 +37,7 @@ typedef struct VocabEntry
 } VocabEntry;
 
 static HTAB *vocab = NULL;
+static List *vocab_field_names = NIL;	/* the fields the vocabulary has values of */
 static MemoryContext vocab_cxt = NULL;
 static bool vocab_valid = false;
 static Oid	vocab_relid = InvalidOid;
@@ -100,9 +101,10 @@ vocab_load(void)
 	ctl.entrysize = sizeof(VocabEntry);
 	ctl.hcxt = vocab_cxt;
 	vocab = hash_create("otto vocabulary", 256, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	vocab_field_names = NIL;
 
 	SPI_connect();
-	ret = SPI_execute("SELECT field, code, label_sr, label_en, spellings FROM otto.vocabulary", true, 0);
+	ret = SPI_execute("SELECT field, code, label_sr, label_en, spellings FROM otto.vocabulary ORDER BY field", true, 0);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "reading otto.vocabulary failed: %d", ret);
 	for (uint64 i = 0; i < SPI_processed; i++)
@@ -114,6 +116,13 @@ vocab_load(void)
 		bool		isnull;
 		Datum		sp;
 
+		if (vocab_field_names == NIL || strcmp(llast(vocab_field_names), field) != 0)
+		{
+			MemoryContext old = MemoryContextSwitchTo(vocab_cxt);
+
+			vocab_field_names = lappend(vocab_field_names, pstrdup(field));
+			MemoryContextSwitchTo(old);
+		}
 		vocab_add(field, code, code);
 		for (int col = 3; col <= 4; col++)
 		{
@@ -156,6 +165,23 @@ vocab_lookup(const char *field, const char *spelling)
 		return NULL;
 	e = hash_search(vocab, &key, HASH_FIND, NULL);
 	return e ? pstrdup(e->code) : NULL;
+}
+
+/*
+ * The fields the vocabulary has values of (otto.vocabulary.field), as a list
+ * of its own (the cache may be rebuilt while the caller walks it).
+ */
+List *
+vocab_fields(void)
+{
+	List	   *out = NIL;
+	ListCell   *lc;
+
+	if (!vocab_valid)
+		vocab_load();
+	foreach(lc, vocab_field_names)
+		out = lappend(out, pstrdup(lfirst(lc)));
+	return out;
 }
 
 /* SQL: otto.vocabulary_code(field text, spelling text) returns text. */

@@ -6,6 +6,9 @@
 
 #include "postgres.h"
 
+#include "nodes/pg_list.h"
+
 extern const char *vocab_lookup(const char *field, const char *spelling);
+extern List *vocab_fields(void);
 
 #endif							/* OTTO_VOCAB_H */

@@ -5,7 +5,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pg_cron;
 CREATE EXTENSION otto;
-SELECT plan(44);
+SELECT plan(47);
 \set url 'https://www.polovniautomobili.com/auto-oglasi/1/x'
 SET LOCAL hostile.url = :'url';
 
@@ -208,4 +208,23 @@ SELECT is(array_agg(a ORDER BY a) FILTER (WHERE otto.address_is_private(a)),
                     'fec0::1', '::ffff:0:7f00:1', '::ffff:0:808:808', '2001::1', '2a00:1450:4001::1']) a;
 
 SELECT * FROM finish();
+-------------------------------------------------------------------------------
+-- schema.org JSON-LD (jsonld.c): nesting is followed four levels deep, no
+-- more; values of the wrong kind are passed over; absurd quantities type to
+-- nothing.
+-------------------------------------------------------------------------------
+SELECT is(otto.parse_ad('<script type="application/ld+json">'
+                        || repeat('{"@type": "Product", "offers": {"@type": "Offer", "itemOffered": ', 3000)
+                        || '{"@type": "Car", "brand": "Deep"}' || repeat('}}', 3000) || '</script>', :'url') ? 'make',
+          false, 'a Car nested 6,000 levels deep in JSON-LD is not reached (four levels are followed)');
+SELECT is(otto.parse_ad('<script type="application/ld+json">{"@type": ["Car", 7, null], "brand": [[[{"name": "Nested"}]]],
+    "model": {"name": {"x": 1}}, "productionDate": {"a": 1}, "vehicleEngine": [7, null, [], "x", {"enginePower": [5, {"value": "1e308", "unitCode": "KWT"}]}],
+    "mileageFromOdometer": {"value": 1e308, "unitCode": "SMI"}, "offers": [1, {"price": [2]}]}</script>', :'url')
+          - 'url' - 'source_ad_id' - 'seller_type',
+          '{"make": "Nested", "power_kw": 7, "price_eur": 2}',
+          'JSON-LD values of unexpected kinds: an array gives its first, an object where text belongs is passed over, an infinite mileage is no mileage');
+SELECT lives_ok($$SELECT otto.parse_ad('<script type="application/ld+json">[' ||
+    repeat('{"@type": "Car", "vehicleEngine": [' || repeat('{"enginePower": [{"value": 1, "unitCode": "BHP"}, 5]},', 100) || '7]},', 100)
+    || '7]</script>', current_setting('hostile.url'))$$, 'ten thousand engines in one JSON-LD script');
+
 ROLLBACK;

@@ -3,7 +3,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pg_cron;
 CREATE EXTENSION otto;
-SELECT plan(31);
+SELECT plan(32);
 
 SELECT has_schema('otto');
 SELECT has_table('otto', t, 'table otto.' || t || ' exists')
@@ -88,6 +88,15 @@ SET LOCAL ROLE otto_chat;
 SELECT throws_ok($$SELECT count(*) FROM otto.ad$$, '42501', NULL, 'the chat role cannot read ads directly');
 SELECT throws_ok($$UPDATE otto.site SET enabled = true$$, '42501', NULL, 'the chat role cannot enable a site');
 RESET ROLE;
+
+-- The crawlers' error counters live in shared memory, sized when the server
+-- starts, so src/ops/metrics.c lists the error kinds itself: exactly those
+-- otto.page allows.
+SELECT is((SELECT array_agg(label ORDER BY label) FROM otto.fetch_counters() WHERE counter = 'errors'),
+          (SELECT array_agg(k[1] ORDER BY k[1])
+             FROM pg_constraint c, regexp_matches(pg_get_constraintdef(c.oid), '''([a-z_]+)''', 'g') k
+            WHERE c.conrelid = 'otto.page'::regclass AND pg_get_constraintdef(c.oid) LIKE '%error_kind%'),
+          'the error kinds the crawlers count are the ones otto.page.error_kind allows');
 
 SELECT * FROM finish();
 ROLLBACK;
