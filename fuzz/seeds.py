@@ -12,6 +12,13 @@ seeds = {
     'unclosed_script_objects': b'<script>' + b'dataLayer.push({"object_uid": "1", "object_fuel": "D\\u0001z", ' * 3000,
     'jsonld_escapes': b'<script type="application/ld+json">{"@type": "Car", "fuelType": "D\\u0001z", "brand": '
                       + b'[' * 3000 + b'1' + b']' * 3000 + b', "offers": {"price": "1e309", "priceCurrency": "EUR"}}</script>',
+    'jsonld_vehicle': b'<script type="application/ld+json">{"@context": "https://schema.org", "@graph": [{"@type": ["Product"], '
+                      b'"name": "X\\u0001", "brand": {"name": ["B"]}, "offers": [{"@type": "Offer", "price": "-1", "priceCurrency": "EUR", '
+                      b'"itemCondition": "https://schema.org/UsedCondition", "offeredBy": {"@type": "AutoDealer", "address": {"addressLocality": 7}}, '
+                      b'"itemOffered": {"@type": "Car", "productionDate": "20231-01", "mileageFromOdometer": {"value": "1e309", "unitCode": "SMI"}, '
+                      b'"vehicleEngine": [{"enginePower": [{"value": -5, "unitCode": "KWT"}, {"value": "x", "unitCode": "BHP"}], '
+                      b'"engineDisplacement": {"value": 1e300, "unitCode": "LTR"}}], "mainEntity": ' + b'{"mainEntity": ' * 50 + b'1' + b'}' * 50
+                      + b'}}]}]}</script>',
     'listing_repeats': b'<article class="classified" data-classifiedid="7\x01" data-price="1.\x02000" data-renewdate="2022-13-45 99:99">'
                        b'<h2><a href="/auto-oglasi/7/x" title="T\x03">t</a></h2></article>' * 2000,
     'entities': b'<h1>' + b''.join(b'&#%d;&#x%x;' % (n, n) for n in (0, 1, 9, 0xD800, 0xFFFF, 0x10FFFF, 0x110000, 99999999999)) + b'&amp&lt;&bogus;</h1>',

@@ -90,32 +90,37 @@ is_type(Jsonb *o, const char *const *types)
 	return false;
 }
 
-/* A value as text: a scalar, a Thing's name, the first of an array; an enumeration URL's name. */
+/*
+ * A value as text: a scalar, a Thing's name, the first of an array (arrays
+ * of arrays MAX_NESTING deep at most: a loop, not recursion); an
+ * enumeration URL's name.
+ */
 static char *
 text_of(Jsonb *j)
 {
 	JsonbValue	v;
 
-	if (j == NULL)
-		return NULL;
-	if (JB_ROOT_IS_SCALAR(j))
+	for (int depth = 0; j != NULL && depth <= MAX_NESTING; depth++)
 	{
-		if (!JsonbExtractScalar(&j->root, &v))
-			return NULL;
-		if (v.type == jbvString)
-			return pstrdup(local_name(pnstrdup(v.val.string.val, v.val.string.len)));
-		if (v.type == jbvNumeric)
-			return DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v.val.numeric)));
-		return NULL;
-	}
-	if (JB_ROOT_IS_OBJECT(j))
-		return jsonb_get_text(j, "name");
-	/* an array: its first element (read without copying the others) */
-	{
-		JsonbValue *first = getIthJsonbValueFromContainer(&j->root, 0);
+		JsonbValue *first;
 
-		return first ? text_of(JsonbValueToJsonb(first)) : NULL;
+		if (JB_ROOT_IS_SCALAR(j))
+		{
+			if (!JsonbExtractScalar(&j->root, &v))
+				return NULL;
+			if (v.type == jbvString)
+				return pstrdup(local_name(pnstrdup(v.val.string.val, v.val.string.len)));
+			if (v.type == jbvNumeric)
+				return DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v.val.numeric)));
+			return NULL;
+		}
+		if (JB_ROOT_IS_OBJECT(j))
+			return jsonb_get_text(j, "name");
+		/* an array: its first element (read without copying the others) */
+		first = getIthJsonbValueFromContainer(&j->root, 0);
+		j = first ? JsonbValueToJsonb(first) : NULL;
 	}
+	return NULL;
 }
 
 static char *
