@@ -1,39 +1,33 @@
 /*
- * otto.c: module entry point, GUCs and build information.
+ * otto.c: the library's entry point and its build information.
  *
- * _PG_init only defines settings and asks each module to register itself;
+ * _PG_init only asks each module to define its settings and, when the
+ * library is preloaded, to register its shared memory and workers;
  * everything else lives in the module named for what it does.
  */
 #include "postgres.h"
 
 #include <curl/curl.h>
 
-#include "access/xact.h"
 #include "commands/extension.h"
-#include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
-#include "pgstat.h"
-#include "postmaster/bgworker.h"
-#include "storage/latch.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/jsonb.h"
-#include "utils/memutils.h"
-#include "utils/snapmgr.h"
 
+#include "buyers/users.h"
+#include "chat/tools.h"
 #include "core/launcher.h"
 #include "core/worker.h"
-#include "sites/url.h"
-#include "parse/parse.h"
-#include "crawl/urlfilter.h"
-#include "ops/metrics.h"
-#include "crawl/politeness.h"
-#include "crawl/fetch.h"
 #include "crawl/crawler.h"
+#include "crawl/fetch.h"
+#include "crawl/politeness.h"
+#include "crawl/urlfilter.h"
 #include "market/stream.h"
-#include "chat/tools.h"
-#include "buyers/users.h"
+#include "ops/metrics.h"
+#include "parse/parse.h"
+#include "sites/url.h"
 
 PG_MODULE_MAGIC;
 

@@ -207,7 +207,6 @@ SELECT is(array_agg(a ORDER BY a) FILTER (WHERE otto.address_is_private(a)),
   FROM unnest(ARRAY['64:ff9b::7f00:1', '64:ff9b::a9fe:a9fe', '64:ff9b::808:808', '2002:7f00:1::', '2002:a00:1::', '2002:808:808::',
                     'fec0::1', '::ffff:0:7f00:1', '::ffff:0:808:808', '2001::1', '2a00:1450:4001::1']) a;
 
-SELECT * FROM finish();
 -------------------------------------------------------------------------------
 -- schema.org JSON-LD (jsonld.c): nesting is followed four levels deep, no
 -- more; values of the wrong kind are passed over; absurd quantities type to
@@ -226,5 +225,7 @@ SELECT is(otto.parse_ad('<script type="application/ld+json">{"@type": ["Car", 7,
 SELECT lives_ok($$SELECT otto.parse_ad('<script type="application/ld+json">[' ||
     repeat('{"@type": "Car", "vehicleEngine": [' || repeat('{"enginePower": [{"value": 1, "unitCode": "BHP"}, 5]},', 100) || '7]},', 100)
     || '7]</script>', current_setting('hostile.url'))$$, 'ten thousand engines in one JSON-LD script');
+
+SELECT * FROM finish();
 
 ROLLBACK;
