@@ -186,7 +186,7 @@ $fn$;
 --              ads, two_ads, name, name_year, filters)
 --   sort, since, level   search order, time window, fastest_selling's level, on the whole question
 --   name_word  a car name that is also a common word: a name only when written as one (Seat, MINI)
-CREATE TABLE otto.ask_word (
+CREATE TABLE IF NOT EXISTS otto.ask_word (   -- new in 1.1: updates create it from here
     kind     text NOT NULL CHECK (kind IN ('language', 'value', 'unit', 'qualifier', 'ad', 'intent', 'sort', 'since',
                                            'level', 'name_word')),
     pattern  text NOT NULL,
