@@ -11,7 +11,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use OttoSim qw(write_ad_pages_csv sim_site_sql);
+use OttoSim qw(write_ad_pages_csv sim_site_sql crawl_node);
 
 my $root = $ENV{OTTO_ROOT} or die "OTTO_ROOT is not set";
 my $tmp  = PostgreSQL::Test::Utils::tempdir;
@@ -27,16 +27,7 @@ is(system("$sim advance $tmp/m 2>/dev/null"), 0, 'advance another day');
 write_ad_pages_csv("$tmp/m", 2, "$tmp/day2.csv", '', 2);
 
 # The stream is applied by hand here, so that both databases see the same steps.
-my $node = PostgreSQL::Test::Cluster->new('upgrade');
-$node->init;
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'otto'
-otto.database = 'postgres'
-otto.crawler_workers = 0
-otto.stream_processor = off
-fsync = off
-});
-$node->start;
+my $node = crawl_node('upgrade', "otto.crawler_workers = 0\notto.stream_processor = off\n");
 
 # Ads of a day, at a fixed time, then the stream and the alert matcher.
 my $ingest = q{
@@ -208,16 +199,7 @@ is(digest($node, 'restored', 0), digest($node, 'new', 0), 'after new events the 
 
 # Into a fresh server whose workers run: in one transaction, so that the
 # stream processor sees the whole database or none of it.
-my $live = PostgreSQL::Test::Cluster->new('restore_live');
-$live->init;
-$live->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'otto'
-otto.database = 'otto'
-otto.crawler_workers = 0
-otto.launcher_naptime = '200ms'
-fsync = off
-});
-$live->start;
+my $live = crawl_node('restore_live', "otto.database = 'otto'\notto.crawler_workers = 0\n");
 $live->safe_psql('postgres', 'CREATE DATABASE otto');
 $live->command_ok([ 'pg_restore', '--exit-on-error', '--single-transaction', '-d', $live->connstr('otto'), $dump ],
 	'pg_restore --single-transaction into a server with the workers running');

@@ -130,8 +130,11 @@ BEGIN
     IF (SELECT a.watermark FROM otto.alert_state a) >= upto THEN       -- nothing new: no lock, no write
         RETURN jsonb_build_object('events', 0, 'alerts', 0, 'watermark', upto);
     END IF;
-    INSERT INTO otto.alert_state DEFAULT VALUES ON CONFLICT DO NOTHING;
-    SELECT a.watermark INTO STRICT wm FROM otto.alert_state a FOR UPDATE;      -- one matcher at a time
+    SELECT a.watermark INTO wm FROM otto.alert_state a FOR UPDATE;      -- one matcher at a time
+    IF NOT FOUND THEN                                                   -- the first run: make the row
+        INSERT INTO otto.alert_state DEFAULT VALUES ON CONFLICT DO NOTHING;
+        SELECT a.watermark INTO STRICT wm FROM otto.alert_state a FOR UPDATE;
+    END IF;
     SELECT count(*), max(e.event_id) INTO n, last_id
       FROM (SELECT e.event_id FROM otto.ad_event e WHERE e.event_id > wm AND e.event_id <= upto
              ORDER BY e.event_id LIMIT max_events) e;

@@ -407,6 +407,7 @@ DECLARE
     u       text := url;
     final   text := coalesce(otto.normalize_url(fetch_info->>'final_url'), url);
     kind    text;
+    to_ad   boolean;            -- the page, after any redirect, is an ad page
     d       int;
     links   int := 0;
     aid     bigint;
@@ -417,10 +418,11 @@ BEGIN
         RAISE EXCEPTION 'no site %', site_id USING ERRCODE = 'no_data_found';
     END IF;
     kind := coalesce(otto.url_kind(s, u), 'other');
+    to_ad := CASE WHEN final = u THEN kind = 'ad' ELSE otto.url_kind(s, final) IS NOT DISTINCT FROM 'ad' END;
     SELECT f.depth INTO d FROM otto.frontier f WHERE f.site_id = s.site_id AND f.url = u;
     d := coalesce(d, 0);
     PERFORM otto.ingest_page_log(s, u, final, kind, d, html, status, fetched_at, fetch_info);
-    IF kind = 'ad' AND (status IN (404, 410) OR (status = 200 AND otto.url_kind(s, final) IS DISTINCT FROM 'ad')) THEN
+    IF kind = 'ad' AND (status IN (404, 410) OR (status = 200 AND NOT to_ad)) THEN
         SELECT g.ad_id, g.event INTO aid, ev FROM otto.ingest_ad_gone(s, u, final, status, fetched_at) g;
     ELSIF kind = 'ad' AND status = 304 THEN
         -- not modified: the ad is still there, nothing to parse
@@ -430,7 +432,7 @@ BEGIN
     IF status = 200 AND html IS NOT NULL THEN
         links := otto.ingest_links(s, kind, d, html, final, fetched_at);
         -- a page that redirected elsewhere (an ad to a listing) is not that ad
-        IF kind = 'ad' AND otto.url_kind(s, final) = 'ad' THEN
+        IF kind = 'ad' AND to_ad THEN
             SELECT g.ad_id, g.event INTO aid, ev FROM otto.ingest_ad(s, u, html, fetched_at) g;
         END IF;
     END IF;

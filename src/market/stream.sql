@@ -206,8 +206,11 @@ AS $fn$
 DECLARE
     wm bigint;
 BEGIN
-    INSERT INTO otto.stream_state (stream) VALUES ('market') ON CONFLICT DO NOTHING;
-    SELECT s.watermark INTO STRICT wm FROM otto.stream_state s WHERE s.stream = 'market' FOR UPDATE;
+    SELECT s.watermark INTO wm FROM otto.stream_state s WHERE s.stream = 'market' FOR UPDATE;
+    IF NOT FOUND THEN
+        INSERT INTO otto.stream_state (stream) VALUES ('market') ON CONFLICT DO NOTHING;
+        SELECT s.watermark INTO STRICT wm FROM otto.stream_state s WHERE s.stream = 'market' FOR UPDATE;
+    END IF;
     RETURN wm;
 END
 $fn$;

@@ -64,32 +64,6 @@ elements(Jsonb *j)
 	return out;
 }
 
-/* Is o an object whose @type (a name or an array of names) is one of types? */
-static bool
-is_type(Jsonb *o, const char *const *types)
-{
-	ListCell   *lc;
-
-	if (o == NULL || !JB_ROOT_IS_OBJECT(o))
-		return false;
-	foreach(lc, elements(jsonb_get(o, "@type")))
-	{
-		Jsonb	   *t = lfirst(lc);
-		JsonbValue	v;
-
-		if (!JB_ROOT_IS_SCALAR(t) || !JsonbExtractScalar(&t->root, &v) || v.type != jbvString)
-			continue;
-		for (int i = 0; types[i]; i++)
-		{
-			const char *name = local_name(pnstrdup(v.val.string.val, v.val.string.len));
-
-			if (strcmp(name, types[i]) == 0)
-				return true;
-		}
-	}
-	return false;
-}
-
 /*
  * A value as text: a scalar, a Thing's name, the first of an array (arrays
  * of arrays MAX_NESTING deep at most: a loop, not recursion); an
@@ -121,6 +95,25 @@ text_of(Jsonb *j)
 		j = first ? JsonbValueToJsonb(first) : NULL;
 	}
 	return NULL;
+}
+
+/* Is o an object whose @type (a name or an array of names) is one of types? */
+static bool
+is_type(Jsonb *o, const char *const *types)
+{
+	ListCell   *lc;
+
+	if (o == NULL || !JB_ROOT_IS_OBJECT(o))
+		return false;
+	foreach(lc, elements(jsonb_get(o, "@type")))
+	{
+		char	   *name = text_of(lfirst(lc));
+
+		for (int i = 0; name && types[i]; i++)
+			if (strcmp(name, types[i]) == 0)
+				return true;
+	}
+	return false;
 }
 
 static char *

@@ -25,15 +25,11 @@
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 
-#include "catalog/namespace.h"
-#include "commands/trigger.h"
 #include "utils/array.h"
-#include "utils/inval.h"
-#include "utils/lsyscache.h"
-#include "utils/rel.h"
 
 #include "core/otto.h"
 #include "parse/extract.h"
+#include "sites/cache.h"
 #include "sites/url.h"
 
 /* ---------------------------------------------------------------- rules */
@@ -144,8 +140,8 @@ add_rules(SiteRules *r, Jsonb *obj, RuleKind default_kind)
 
 /*
  * Every site's hosts and rules, read once per backend and again after any
- * change to otto.site (its trigger otto.cache_invalidate sends a relcache
- * invalidation); a site's rules are compiled on first use.  Sites are few:
+ * change to otto.site (sites/cache.c); a site's rules are compiled on first
+ * use.  Sites are few:
  * a lookup walks them.
  */
 typedef struct SiteEntry
@@ -161,16 +157,7 @@ typedef struct SiteEntry
 static SiteEntry *sites = NULL;
 static int	nsites = 0;
 static MemoryContext sites_cxt = NULL;
-static bool sites_valid = false;
-static Oid	site_relid = InvalidOid;
-
-/* Relcache callback: only marks the cache stale (it may fire in the middle of a load). */
-static void
-sites_invalidate(Datum arg, Oid relid)
-{
-	if (relid == InvalidOid || relid == site_relid)
-		sites_valid = false;
-}
+static TableCache sites_cache = {"site"};
 
 static void
 sites_load(void)
@@ -179,15 +166,11 @@ sites_load(void)
 	int			ret;
 
 	if (sites_cxt == NULL)
-	{
-		CacheRegisterRelcacheCallback(sites_invalidate, (Datum) 0);
 		sites_cxt = AllocSetContextCreate(TopMemoryContext, "otto sites", ALLOCSET_SMALL_SIZES);
-	}
 	MemoryContextReset(sites_cxt);
 	sites = NULL;
 	nsites = 0;
-	sites_valid = true;			/* an invalidation during the load marks it stale again */
-	site_relid = get_relname_relid("site", get_namespace_oid("otto", false));
+	table_cache_loading(&sites_cache);
 	SPI_connect();
 	/* the first of several sites sharing a host: the enabled one, then the oldest */
 	ret = SPI_execute("SELECT name, hosts, rules, ad_url_pattern FROM otto.site ORDER BY enabled DESC, site_id",
@@ -277,7 +260,7 @@ load_rules(const char *url)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid page URL \"%.*s\": %s", OTTO_CLIP(url, 100), why)));
 	host = otto_url_host(norm, &host_len);
-	if (!sites_valid)
+	if (table_cache_stale(&sites_cache))
 		sites_load();
 	for (int i = 0; i < nsites; i++)
 		for (int h = 0; h < sites[i].nhosts; h++)
@@ -371,23 +354,3 @@ compile_rules(SiteEntry *e)
 	e->compiled = r;
 	return r;
 }
-
-/*
- * Trigger otto.cache_invalidate (AFTER, FOR EACH STATEMENT): tell every
- * backend's caches that the table changed (a relcache invalidation, sent at
- * commit): otto.site for the compiled rules here, otto.vocabulary for vocab.c.
- */
-PG_FUNCTION_INFO_V1(otto_cache_invalidate);
-Datum
-otto_cache_invalidate(PG_FUNCTION_ARGS)
-{
-	TriggerData *td = (TriggerData *) fcinfo->context;
-
-	if (!CALLED_AS_TRIGGER(fcinfo))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("otto.cache_invalidate() is a trigger function")));
-	CacheInvalidateRelcacheByRelid(RelationGetRelid(td->tg_relation));
-	return PointerGetDatum(NULL);
-}
-

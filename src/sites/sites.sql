@@ -172,7 +172,8 @@ ON CONFLICT (field, code) DO UPDATE SET label_sr = excluded.label_sr, label_en =
     WHERE o.builtin;
 
 -- Backends keep the sites' compiled rules (src/parse/rules.c) and the
--- vocabulary (src/sites/vocab.c) in memory: a change to either tells them all.
+-- vocabulary (src/sites/vocab.c) in memory: a change to either tells them all
+-- (src/sites/cache.c).
 CREATE OR REPLACE FUNCTION otto.cache_invalidate() RETURNS trigger
     LANGUAGE c
     AS 'MODULE_PATHNAME', 'otto_cache_invalidate';

@@ -8,7 +8,6 @@
  */
 #include "postgres.h"
 
-#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -16,10 +15,9 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
-#include "utils/inval.h"
-#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
+#include "sites/cache.h"
 #include "sites/fold.h"
 #include "sites/vocab.h"
 
@@ -39,17 +37,7 @@ typedef struct VocabEntry
 static HTAB *vocab = NULL;
 static List *vocab_field_names = NIL;	/* the fields the vocabulary has values of */
 static MemoryContext vocab_cxt = NULL;
-static bool vocab_valid = false;
-static Oid	vocab_relid = InvalidOid;
-static bool callback_registered = false;
-
-/* Relcache callback: only marks the cache stale (it may fire in the middle of a load). */
-static void
-vocab_invalidate(Datum arg, Oid relid)
-{
-	if (relid == InvalidOid || relid == vocab_relid)
-		vocab_valid = false;
-}
+static TableCache vocab_cache = {"vocabulary"};
 
 /* The cache key of a field's spelling; false when either is too long to be in the cache. */
 static bool
@@ -86,16 +74,10 @@ vocab_load(void)
 	MemoryContext caller = CurrentMemoryContext;
 	int			ret;
 
-	if (!callback_registered)
-	{
-		CacheRegisterRelcacheCallback(vocab_invalidate, (Datum) 0);
-		callback_registered = true;
-	}
 	if (vocab_cxt == NULL)
 		vocab_cxt = AllocSetContextCreate(TopMemoryContext, "otto vocabulary", ALLOCSET_SMALL_SIZES);
 	MemoryContextReset(vocab_cxt);
-	vocab_valid = true;			/* an invalidation during the load marks it stale again */
-	vocab_relid = get_relname_relid("vocabulary", get_namespace_oid("otto", false));
+	table_cache_loading(&vocab_cache);
 	memset(&ctl, 0, sizeof(ctl));
 	ctl.keysize = sizeof(VocabKey);
 	ctl.entrysize = sizeof(VocabEntry);
@@ -159,7 +141,7 @@ vocab_lookup(const char *field, const char *spelling)
 	VocabEntry *e;
 	VocabKey	key;
 
-	if (!vocab_valid)
+	if (table_cache_stale(&vocab_cache))
 		vocab_load();
 	if (!vocab_key(field, spelling, &key))
 		return NULL;
@@ -177,7 +159,7 @@ vocab_fields(void)
 	List	   *out = NIL;
 	ListCell   *lc;
 
-	if (!vocab_valid)
+	if (table_cache_stale(&vocab_cache))
 		vocab_load();
 	foreach(lc, vocab_field_names)
 		out = lappend(out, pstrdup(lfirst(lc)));
