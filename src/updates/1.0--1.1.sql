@@ -8,4 +8,4 @@
 DROP FUNCTION otto.latin(text);
 -- Poison pages are counted from each crawler's crash record (src/crawl/crash.c,
 -- otto.frontier_crashed), no longer by a transaction per page.
-DROP FUNCTION otto.frontier_processing(int, text);
+DROP FUNCTION IF EXISTS otto.frontier_processing(int, text);   -- (main between 1.0 and 1.1 had none)
