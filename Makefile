@@ -4,7 +4,7 @@
 #   scripts/test                the whole test suite on a throwaway cluster
 
 EXTENSION = otto
-EXTVERSION = 1.1
+EXTVERSION = 1.2
 MODULE_big = otto
 OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*/*.c)))
 
@@ -12,15 +12,16 @@ OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*/*.c)))
 # stage may use what the stages before it made).  Each holds its tables, its
 # functions and, at its end, its dump rules, row-level security and grants.
 SQL_SOURCES = src/core/schema.sql src/sites/sites.sql src/parse/parse.sql src/ingest/ingest.sql \
-	src/crawl/crawl.sql src/market/stream.sql src/market/analytics.sql src/buyers/search.sql \
+	src/crawl/crawl.sql src/market/stream.sql src/market/price_model.sql src/market/analytics.sql src/buyers/search.sql \
 	src/buyers/users.sql src/buyers/alerts.sql src/buyers/reviews.sql src/buyers/recommend.sql \
 	src/chat/ask.sql src/chat/tools.sql src/ops/metrics.sql src/core/privileges.sql
 # Update scripts: the version's storage changes (src/updates/<from>--<to>.sql),
 # what every update re-runs from the same sources (src/updates/rerun.awk), then
-# the changes of data that need the new functions (<from>--<to>.after.sql).  otto--1.0.sql
-# is 1.0's install script as it shipped, kept for installs of 1.0 and tests.
-UPDATES = 1.0--1.1
-DATA = otto--1.0.sql
+# the changes of data that need the new functions (<from>--<to>.after.sql).  Once a
+# version ships, its scripts are frozen as they shipped (otto--1.0.sql,
+# otto--1.0--1.1.sql): only the newest update is built from the sources.
+UPDATES = 1.1--1.2
+DATA = otto--1.0.sql otto--1.0--1.1.sql
 DATA_built = otto--$(EXTVERSION).sql $(patsubst %,otto--%.sql,$(UPDATES))
 EXTRA_CLEAN = otto--$(EXTVERSION).sql $(patsubst %,otto--%.sql,$(UPDATES))
 PGFILEDESC = "otto - car-market intelligence engine"
@@ -31,7 +32,7 @@ PG_CONFIG ?= pg_config
 CURL_CONFIG ?= curl-config
 
 PG_CPPFLAGS = -I$(srcdir)/src $(shell $(CURL_CONFIG) --cflags) -DOTTO_VERSION='"$(EXTVERSION)"'
-SHLIB_LINK = $(shell $(CURL_CONFIG) --libs)
+SHLIB_LINK = $(shell $(CURL_CONFIG) --libs) -lxgboost
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)

@@ -13,16 +13,18 @@ OTTO_PACKAGES=(
     postgresql-$PG_MAJOR-cron postgresql-$PG_MAJOR-pgtap
     libtap-parser-sourcehandler-pgtap-perl libipc-run-perl
     libcurl4-openssl-dev libxml2-dev libxml2-utils
-    libpq-dev libjansson-dev
+    libpq-dev libjansson-dev libxgboost-dev
     nginx-light python3 curl
     prometheus-postgres-exporter
     clang libclang-rt-14-dev
 )
 
-# Install whatever of OTTO_PACKAGES is missing (idempotent; apt-get only when needed).
+# Install whatever of the packages (default OTTO_PACKAGES) is missing
+# (idempotent; apt-get only when needed).
 install_packages() {
     local missing=() p
-    for p in "${OTTO_PACKAGES[@]}"; do
+    [ $# -gt 0 ] || set -- "${OTTO_PACKAGES[@]}"
+    for p in "$@"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
     done
     [ ${#missing[@]} -eq 0 ] && return 0
@@ -40,7 +42,7 @@ install_packages() {
 # packages unless a node with npm is already there.
 install_node() {
     command -v node >/dev/null && command -v npm >/dev/null && return 0
-    OTTO_PACKAGES=(nodejs npm) install_packages
+    install_packages nodejs npm
 }
 
 # Build (warnings are errors) and install the extension into the server.
@@ -134,5 +136,7 @@ bench_cluster() {
     WORK=$(mktemp -d "/var/tmp/otto-bench-$name.XXXXXX")
     chmod 755 "$WORK"
     trap 'stop_cluster "$WORK/pg" 2>/dev/null; rm -rf "$WORK"' EXIT
-    start_cluster "$WORK/pg" "$port" "" "$extra" >/dev/null
+    # no training behind a benchmark's back (one that measures it says so later)
+    start_cluster "$WORK/pg" "$port" "" "otto.price_trainer = off
+$extra" >/dev/null
 }

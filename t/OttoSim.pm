@@ -65,6 +65,7 @@ otto.database = 'postgres'
 otto.crawler_workers = 2
 otto.crawler_naptime = '100ms'
 otto.launcher_naptime = '200ms'
+otto.price_trainer = off
 fsync = off
 } . ($extra // ''));
 	$node->start;

@@ -414,7 +414,7 @@ BEGIN
     END IF;
     SELECT * INTO m FROM otto.market_ad x WHERE x.ad_id = ad_id;
     IF a.make IS NOT NULL AND a.model IS NOT NULL AND a.year IS NOT NULL THEN
-        fv := otto.fair_value(a.make, a.model, a.year, a.mileage_km, a.fuel, a.power_kw);
+        fv := otto.fair_value(to_jsonb(a));
     END IF;
     SELECT jsonb_agg(jsonb_strip_nulls(jsonb_build_object('at', e.at, 'event', e.kind, 'old_price_eur', e.old_price_eur,
                                                           'new_price_eur', e.new_price_eur, 'days_on_market', e.days_on_market))

@@ -9,7 +9,8 @@
  * started again, at most once every CRAWLER_RESTART_DELAY seconds per slot so
  * that a worker failing at start cannot spin.  It also closes finished crawl
  * sweeps (otto.sweep_check) each time round, and keeps the stream processor
- * running in one more slot while otto.stream_processor is on.
+ * running in one more slot while otto.stream_processor is on, and the
+ * price-model trainer in another while otto.price_trainer is on.
  *
  * SIGTERM (server shutdown or pg_terminate_backend) ends it with exit code 0,
  * which tells the postmaster not to restart it until the next server start.
@@ -35,15 +36,17 @@
 #include "crawl/crash.h"
 #include "crawl/crawler.h"
 #include "crawl/politeness.h"
+#include "market/price_model.h"
 #include "market/stream.h"
 
 #define LAUNCHER_NAME "otto launcher"
 #define RESTART_DELAY 5			/* seconds */
 
-/* slots 0 .. OTTO_MAX_CRAWLERS-1 are crawlers, the last is the stream processor */
+/* slots 0 .. OTTO_MAX_CRAWLERS-1 are crawlers, then the stream processor and the price-model trainer */
 #define STREAM_SLOT OTTO_MAX_CRAWLERS
-static BackgroundWorkerHandle *workers[OTTO_MAX_CRAWLERS + 1];
-static TimestampTz worker_started_at[OTTO_MAX_CRAWLERS + 1];
+#define TRAINER_SLOT (OTTO_MAX_CRAWLERS + 1)
+static BackgroundWorkerHandle *workers[OTTO_MAX_CRAWLERS + 2];
+static TimestampTz worker_started_at[OTTO_MAX_CRAWLERS + 2];
 
 /* Register the launcher; called from _PG_init during preload. */
 int			otto_crawler_workers = 1;
@@ -115,7 +118,7 @@ stop_orphan_workers(void)
 	for (int tries = 0; tries < 100; tries++)
 	{
 		int64		n = worker_sql_int64("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-								  " WHERE backend_type IN ('otto crawler', 'otto stream')", 0, NULL, NULL, NULL);
+								  " WHERE backend_type IN ('otto crawler', 'otto stream', 'otto trainer')", 0, NULL, NULL, NULL);
 
 		if (n == 0)
 			return;
@@ -138,15 +141,17 @@ supervise_workers(bool installed)
 	TimestampTz now = GetCurrentTimestamp();
 	long		next_ms = -1;
 
-	for (int i = 0; i <= STREAM_SLOT; i++)
+	for (int i = 0; i <= TRAINER_SLOT; i++)
 	{
-		bool		wanted = installed && (i == STREAM_SLOT ? otto_stream_enabled : i < otto_crawler_workers);
+		bool		wanted = installed && (i == STREAM_SLOT ? otto_stream_enabled :
+										   i == TRAINER_SLOT ? otto_price_trainer_enabled : i < otto_crawler_workers);
+		const char *type = i == STREAM_SLOT ? "otto stream" : i == TRAINER_SLOT ? "otto trainer" : "otto crawler";
 		pid_t		pid;
 		BgwHandleStatus st = workers[i] ? GetBackgroundWorkerPid(workers[i], &pid) : BGWH_STOPPED;
 		char		name[BGW_MAXLEN];
 
-		if (i == STREAM_SLOT)
-			snprintf(name, sizeof(name), "otto stream");
+		if (i >= STREAM_SLOT)
+			snprintf(name, sizeof(name), "%s", type);
 		else
 			snprintf(name, sizeof(name), "otto crawler %d", i);
 		if (st == BGWH_STOPPED && workers[i])
@@ -176,9 +181,10 @@ supervise_workers(bool installed)
 			w.bgw_start_time = BgWorkerStart_RecoveryFinished;
 			w.bgw_restart_time = BGW_NEVER_RESTART;
 			snprintf(w.bgw_library_name, BGW_MAXLEN, "otto");
-			snprintf(w.bgw_function_name, BGW_MAXLEN, i == STREAM_SLOT ? "otto_stream_main" : "otto_crawler_main");
+			snprintf(w.bgw_function_name, BGW_MAXLEN, i == STREAM_SLOT ? "otto_stream_main" :
+					 i == TRAINER_SLOT ? "otto_price_trainer_main" : "otto_crawler_main");
 			snprintf(w.bgw_name, BGW_MAXLEN, "%s", name);
-			snprintf(w.bgw_type, BGW_MAXLEN, i == STREAM_SLOT ? "otto stream" : "otto crawler");
+			snprintf(w.bgw_type, BGW_MAXLEN, "%s", type);
 			w.bgw_main_arg = Int32GetDatum(i);
 			w.bgw_notify_pid = MyProcPid;
 			old = MemoryContextSwitchTo(TopMemoryContext);
@@ -187,7 +193,7 @@ supervise_workers(bool installed)
 				workers[i] = NULL;
 				ereport(WARNING,
 						(errmsg("otto launcher could not start %s: no free background worker slot", name),
-						 errhint("Raise max_worker_processes (otto needs otto.crawler_workers + 2 slots) and restart the server.")));
+						 errhint("Raise max_worker_processes (otto needs otto.crawler_workers + 3 slots) and restart the server.")));
 			}
 			MemoryContextSwitchTo(old);
 			worker_started_at[i] = now;

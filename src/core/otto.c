@@ -24,6 +24,7 @@
 #include "crawl/fetch.h"
 #include "crawl/politeness.h"
 #include "crawl/urlfilter.h"
+#include "market/price_model.h"
 #include "market/stream.h"
 #include "ops/metrics.h"
 #include "parse/parse.h"
@@ -47,6 +48,7 @@ _PG_init(void)
 	FetchGucInit();
 	CrawlerGucInit();
 	StreamGucInit();
+	PriceModelGucInit();
 	ToolsGucInit();
 	UsersGucInit();
 	MarkGUCPrefixReserved("otto");

@@ -187,9 +187,11 @@ $fn$;
 -- The comparables of fair_value at widening level lvl: 1 same model, model
 -- years within 1, same fuel and power within 20%; 2 the same without fuel and
 -- power; 3 years within 3; 4 all years; 5 the make's models, years within 2,
--- same fuel; 6 the make, all years.  Inlined into its callers; either branch
--- reads market_ad_live_idx alone.
-CREATE OR REPLACE FUNCTION otto.fair_value_comparables(make text, model text, year int, fuel text, power_kw int, lvl int)
+-- same fuel; 6 the make, all years.  Never skip_ad (an ad is not its own
+-- comparable).  Inlined into its callers; either branch reads
+-- market_ad_live_idx alone.
+CREATE OR REPLACE FUNCTION otto.fair_value_comparables(make text, model text, year int, fuel text, power_kw int, lvl int,
+                                                       skip_ad bigint DEFAULT NULL)
 RETURNS TABLE (ad_id bigint, year int, mileage_km int, price_eur int)
 LANGUAGE sql STABLE
 AS $fn$
@@ -201,12 +203,13 @@ AS $fn$
                       AND $3 + CASE lvl WHEN 3 THEN 3 WHEN 5 THEN 2 WHEN 4 THEN 100 WHEN 6 THEN 100 ELSE 1 END
        AND (lvl NOT IN (1, 5) OR $4 IS NULL OR m.fuel = $4)
        AND (lvl > 1 OR $5 IS NULL OR m.power_kw BETWEEN $5 * 0.8 AND $5 * 1.2)
+       AND m.ad_id IS DISTINCT FROM $7
 $fn$;
 
 -- The comparables of one level, each moved to the asked model year and
 -- mileage along the slopes: how many, and their 10th, 50th, 90th percentiles.
 CREATE OR REPLACE FUNCTION otto.fair_value_level(make text, model text, year int, mileage_km int, fuel text, power_kw int, lvl int,
-                                      b_age float8, b_km float8)
+                                      b_age float8, b_km float8, skip_ad bigint DEFAULT NULL)
 RETURNS TABLE (n bigint, p float8[], year_min int, year_max int)
 LANGUAGE sql STABLE ROWS 1
 AS $fn$
@@ -215,7 +218,7 @@ AS $fn$
                ORDER BY exp(ln(a.price_eur) + coalesce($8, 0) * (a.year - $3)
                             + coalesce($9 * ($4 / 1000.0 - a.mileage_km / 1000.0::float8), 0))),
            min(a.year), max(a.year)
-      FROM otto.fair_value_comparables($1, $2, $3, $5, $6, $7) a
+      FROM otto.fair_value_comparables($1, $2, $3, $5, $6, $7, $10) a
 $fn$;
 
 -- Estimate, 80% range and confidence from a level's percentiles: the
@@ -231,10 +234,11 @@ AS $fn$
            CASE WHEN lvl <= 2 AND n >= 20 THEN 'high' WHEN lvl <= 3 AND n >= 8 THEN 'medium' ELSE 'low' END
 $fn$;
 
--- The numbers of a fair value, without the examples and the prose: what
--- otto.fair_value reports, and what otto.good_deals ranks by.
-CREATE OR REPLACE FUNCTION otto.fair_value_estimate(make text, model text, year int, mileage_km int DEFAULT NULL,
-    fuel text DEFAULT NULL, power_kw int DEFAULT NULL,
+-- The comparables' half of a fair value: the live ads of the model (but
+-- skip_ad), widened step by step until there are enough, their median and
+-- percentiles.
+CREATE OR REPLACE FUNCTION otto.fair_value_comps(make text, model text, year int, mileage_km int DEFAULT NULL,
+    fuel text DEFAULT NULL, power_kw int DEFAULT NULL, skip_ad bigint DEFAULT NULL,
     OUT market_make text, OUT market_model text, OUT lvl int, OUT n bigint, OUT estimate float8, OUT lo float8,
     OUT hi float8, OUT year_min int, OUT year_max int, OUT confidence text, OUT fit_of text, OUT fit_n bigint,
     OUT b_age float8, OUT b_km float8)
@@ -267,12 +271,12 @@ BEGIN
     SELECT * INTO f FROM otto.market_slopes(want.make, want.model);
     fit_of := f.fit_of; fit_n := f.n; b_age := f.b_age; b_km := f.b_km;
 
-    -- comparables: live ads of the model, widened step by step until there are enough
     lvl := CASE WHEN want.model IS NULL THEN 4 ELSE 0 END;
     WHILE lvl < 6 LOOP
         lvl := lvl + 1;
         CONTINUE WHEN lvl = 2 AND fuel IS NULL AND power_kw IS NULL;
-        SELECT * INTO c FROM otto.fair_value_level(want.make, want.model, year, mileage_km, fuel, power_kw, lvl, f.b_age, f.b_km);
+        SELECT * INTO c FROM otto.fair_value_level(want.make, want.model, year, mileage_km, fuel, power_kw, lvl, f.b_age, f.b_km,
+                                                   skip_ad);
         EXIT WHEN c.n >= CASE WHEN lvl IN (4, 6) THEN 1 ELSE 5 END;
     END LOOP;
     n := c.n; year_min := c.year_min; year_max := c.year_max;
@@ -282,7 +286,65 @@ BEGIN
     END IF;
 END
 $fn$;
-COMMENT ON FUNCTION otto.fair_value_estimate(text, text, int, int, text, int) IS 'The figures of otto.fair_value: the make and model as the market spells them (model NULL when unknown), the comparables'' level (as in otto.fair_value_comparables) and count, estimate and 80% range in euros, their model years, confidence and the regression used';
+COMMENT ON FUNCTION otto.fair_value_comps(text, text, int, int, text, int, bigint) IS 'The comparables'' half of a fair value: the make and model as the market spells them (model NULL when unknown), the level (as in otto.fair_value_comparables) and count, their median and 10th-90th percentiles moved to this year and mileage, their model years, confidence and the regression used';
+
+-- The numbers of a fair value, without the examples and the prose: what
+-- otto.fair_value reports, and what otto.good_deals ranks by.  The
+-- comparables' median and the price model's estimate combined in logs with
+-- the version's weight for this confidence, moved by the median residual of
+-- its cell, and the cell's 10th-90th residual percentiles as the 80% range
+-- (see price_model.sql); the comparables alone when there is no usable
+-- version.  car: the car's other columns as otto.ad names them (an ad's
+-- ad_id keeps the ad out of its own comparables).
+CREATE OR REPLACE FUNCTION otto.fair_value_estimate(make text, model text, year int, mileage_km int DEFAULT NULL,
+    fuel text DEFAULT NULL, power_kw int DEFAULT NULL, car jsonb DEFAULT NULL,
+    OUT market_make text, OUT market_model text, OUT lvl int, OUT n bigint, OUT estimate float8, OUT lo float8,
+    OUT hi float8, OUT year_min int, OUT year_max int, OUT confidence text, OUT fit_of text, OUT fit_n bigint,
+    OUT b_age float8, OUT b_km float8, OUT comparables_estimate float8, OUT model_id bigint, OUT model_estimate float8,
+    OUT model_weight float8)
+LANGUAGE plpgsql STABLE
+AS $fn$
+#variable_conflict use_variable
+DECLARE
+    c   record;
+    pm  record;
+    k   record;
+    s   float8;
+    e   float8;
+BEGIN
+    c := otto.fair_value_comps(make, model, year, mileage_km, fuel, power_kw, (car->>'ad_id')::bigint);
+    market_make := c.market_make; market_model := c.market_model; lvl := c.lvl; n := c.n; estimate := c.estimate;
+    lo := c.lo; hi := c.hi; year_min := c.year_min; year_max := c.year_max; confidence := c.confidence; fit_of := c.fit_of;
+    fit_n := c.fit_n; b_age := c.b_age; b_km := c.b_km; comparables_estimate := c.estimate;
+
+    SELECT * INTO pm FROM otto.price_model_active();
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    -- the model reads the market's spelling; a make or model it has not seen is missing, and it falls back
+    SELECT otto.price_model_score(pm.model_id, f.cat, f.num) INTO s
+      FROM otto.price_features(coalesce(car, '{}') || jsonb_build_object(
+               'make', coalesce(c.market_make, make), 'model', CASE WHEN c.market_make IS NULL OR c.market_model IS NOT NULL
+                                                                    THEN coalesce(c.market_model, model) END,
+               'year', year, 'mileage_km', mileage_km, 'fuel', fuel, 'power_kw', power_kw)) f;
+    IF s IS NULL THEN
+        RETURN;
+    END IF;
+    model_id := pm.model_id; model_estimate := exp(s);
+    k := otto.price_model_cell(pm.calibration, CASE WHEN n > 0 THEN confidence ELSE 'none' END, 0);
+    model_weight := CASE WHEN n > 0 THEN k.w ELSE 1 END;
+    e := model_weight * s + (1 - model_weight) * CASE WHEN n > 0 THEN ln(c.estimate) ELSE 0 END;
+    k := otto.price_model_cell(pm.calibration, CASE WHEN n > 0 THEN confidence ELSE 'none' END, exp(e));
+    IF k.q50 IS NULL THEN
+        RETURN;                 -- a calibration without cells: the comparables alone
+    END IF;
+    estimate := exp(e + k.q50); lo := exp(e + k.q10); hi := exp(e + k.q90);
+    IF n = 0 THEN
+        confidence := 'low';
+    END IF;
+END
+$fn$;
+COMMENT ON FUNCTION otto.fair_value_estimate(text, text, int, int, text, int, jsonb) IS 'The figures of otto.fair_value: the comparables'' (as otto.fair_value_comps) combined with the price model''s estimate (as otto.price_model_score) by the newest version''s calibration: estimate and 80% range in euros, confidence, and each half''s estimate and the model''s weight';
 
 -- What comparables a level stands for, in words (en, sr-Latn, sr-Cyrl).
 CREATE OR REPLACE FUNCTION otto.fair_value_which(lvl int, fuel text, power_kw int, lang text DEFAULT 'en') RETURNS text
@@ -300,8 +362,9 @@ AS $fn$
                     ELSE otto.ask_text(lang, 'other models of the make, all model years', 'drugi modeli iste marke, sva godišta') END
 $fn$;
 
-CREATE OR REPLACE FUNCTION otto.fair_value(make text, model text, year int, mileage_km int DEFAULT NULL, fuel text DEFAULT NULL,
-                                power_kw int DEFAULT NULL)
+-- Fair value of a car given as otto.ad's columns in JSON (an ad: to_jsonb of
+-- its row): make, model and year at least.
+CREATE OR REPLACE FUNCTION otto.fair_value(car jsonb)
 RETURNS jsonb
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -309,46 +372,73 @@ SET plan_cache_mode = force_generic_plan
 AS $fn$
 #variable_conflict use_variable
 DECLARE
-    e       record;
-    lvl_txt text;
-    ex      jsonb;
+    make       text := car->>'make';
+    model      text := car->>'model';
+    year       int := (car->>'year')::int;
+    mileage_km int := (car->>'mileage_km')::int;
+    fuel       text := car->>'fuel';
+    power_kw   int := (car->>'power_kw')::int;
+    e          record;
+    lvl_txt    text;
+    ex         jsonb;
 BEGIN
-    e := otto.fair_value_estimate(make, model, year, mileage_km, fuel, power_kw);
-    IF e.market_make IS NULL THEN
-        RETURN jsonb_build_object('make', make, 'model', model, 'year', year, 'estimate_eur', NULL,
-            'reason', 'no ads of this make', 'n', 0, 'as_of', otto.market_as_of());
-    ELSIF e.n = 0 THEN
-        RETURN jsonb_build_object('make', e.market_make, 'model', model, 'year', year, 'estimate_eur', NULL,
-            'reason', 'no live ads of this make with a price', 'n', 0, 'as_of', otto.market_as_of());
+    e := otto.fair_value_estimate(make, model, year, mileage_km, fuel, power_kw, car);
+    IF e.estimate IS NULL THEN
+        RETURN jsonb_build_object('make', coalesce(e.market_make, make), 'model', model, 'year', year, 'estimate_eur', NULL,
+            'reason', CASE WHEN e.market_make IS NULL THEN 'no ads of this make' ELSE 'no live ads of this make with a price' END,
+            'n', 0, 'as_of', otto.market_as_of());
     END IF;
-    lvl_txt := otto.fair_value_which(e.lvl, fuel, power_kw);
-    IF e.market_model IS NULL THEN
-        lvl_txt := 'no ads of model ' || model || ': ' || lvl_txt;
+    IF e.n > 0 THEN
+        lvl_txt := otto.fair_value_which(e.lvl, fuel, power_kw);
+        IF e.market_model IS NULL THEN
+            lvl_txt := 'no ads of model ' || model || ': ' || lvl_txt;
+        END IF;
+        SELECT jsonb_agg(jsonb_build_object('ad_id', x.ad_id, 'url', a.url, 'title', a.title, 'year', x.year,
+                                            'mileage_km', x.mileage_km, 'price_eur', x.price_eur) ORDER BY x.rank)
+          INTO ex
+          FROM (SELECT t.*, row_number() OVER (ORDER BY abs(t.year - year), abs(coalesce(t.mileage_km - mileage_km, 0)), t.ad_id) AS rank
+                  FROM (SELECT m.* FROM otto.fair_value_comparables(e.market_make, e.market_model, year, fuel, power_kw, e.lvl,
+                                                                    (car->>'ad_id')::bigint) m
+                         ORDER BY abs(m.year - year), abs(coalesce(m.mileage_km - mileage_km, 0)), m.ad_id LIMIT 3) t) x
+          JOIN otto.ad a ON a.ad_id = x.ad_id;
+    ELSE
+        lvl_txt := 'no ads of make ' || make || ': the price model alone, at the market''s level';
     END IF;
-    SELECT jsonb_agg(jsonb_build_object('ad_id', x.ad_id, 'url', a.url, 'title', a.title, 'year', x.year,
-                                        'mileage_km', x.mileage_km, 'price_eur', x.price_eur) ORDER BY x.rank)
-      INTO ex
-      FROM (SELECT t.*, row_number() OVER (ORDER BY abs(t.year - year), abs(coalesce(t.mileage_km - mileage_km, 0)), t.ad_id) AS rank
-              FROM (SELECT m.* FROM otto.fair_value_comparables(e.market_make, e.market_model, year, fuel, power_kw, e.lvl) m
-                     ORDER BY abs(m.year - year), abs(coalesce(m.mileage_km - mileage_km, 0)), m.ad_id LIMIT 3) t) x
-      JOIN otto.ad a ON a.ad_id = x.ad_id;
     RETURN jsonb_build_object(
-        'make', e.market_make, 'model', coalesce(e.market_model, model), 'year', year, 'mileage_km', mileage_km, 'fuel', fuel,
-        'power_kw', power_kw, 'currency', 'EUR',
+        'make', coalesce(e.market_make, make), 'model', coalesce(e.market_model, model), 'year', year, 'mileage_km', mileage_km,
+        'fuel', fuel, 'power_kw', power_kw, 'currency', 'EUR',
         'estimate_eur', round(e.estimate)::int,
         'range_80_eur', jsonb_build_array(round(e.lo)::int, round(e.hi)::int),
         'confidence', e.confidence,
         'comparables', jsonb_build_object('count', e.n, 'which', lvl_txt, 'model_years', jsonb_build_array(e.year_min, e.year_max),
-                                          'examples', ex),
-        'fallback', CASE WHEN e.lvl > 1 OR e.market_model IS NULL THEN lvl_txt END,
+                                          'estimate_eur', round(e.comparables_estimate)::int, 'examples', coalesce(ex, '[]')),
+        'price_model', CASE WHEN e.model_id IS NOT NULL THEN
+                           jsonb_build_object('version', e.model_id, 'estimate_eur', round(e.model_estimate)::int,
+                                              'weight', round(e.model_weight::numeric, 2)) END,
+        'fallback', CASE WHEN e.n = 0 OR e.lvl > 1 OR e.market_model IS NULL THEN lvl_txt END,
         'adjustment', jsonb_build_object('fit_of', e.fit_of, 'fit_n', e.fit_n,
                                          'per_model_year_pct', round((100 * (exp(coalesce(e.b_age, 0)) - 1))::numeric, 2),
                                          'per_10000_km_pct', round((100 * (exp(10 * coalesce(e.b_km, 0)) - 1))::numeric, 2)),
-        'method', 'median of the asking prices of comparable live ads, each moved to this model year and mileage by the '
-                  || coalesce(e.fit_of || '''s log-price regression', 'regression (none yet: too few priced ads, so not moved)')
-                  || '; 80% range: their 10th-90th percentiles (under 10 comparables: the regression''s spread)',
+        'method', CASE WHEN e.model_id IS NOT NULL THEN
+                      format('the price model (gradient-boosted trees on every feature of the live ads'' asking prices, version %s) '
+                             'and the median of comparable live ads combined, %s%% the model; the 80%% range from the errors of '
+                             'the same combination on ads held out from training', e.model_id, round(100 * e.model_weight))
+                  ELSE 'median of the asking prices of comparable live ads, each moved to this model year and mileage by the '
+                       || coalesce(e.fit_of || '''s log-price regression', 'regression (none yet: too few priced ads, so not moved)')
+                       || '; 80% range: their 10th-90th percentiles (under 10 comparables: the regression''s spread)' END,
         'n', e.n, 'as_of', otto.market_as_of());
 END
+$fn$;
+COMMENT ON FUNCTION otto.fair_value(jsonb) IS 'Fair value in euros of a car given as otto.ad''s columns in JSON (make, model, year; every other column it knows helps): estimate, 80% range, the comparables with examples, the price model''s share, confidence, and the fallback taken when the exact group is thin';
+
+CREATE OR REPLACE FUNCTION otto.fair_value(make text, model text, year int, mileage_km int DEFAULT NULL, fuel text DEFAULT NULL,
+                                power_kw int DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+    SELECT otto.fair_value(jsonb_build_object('make', make, 'model', model, 'year', year, 'mileage_km', mileage_km, 'fuel', fuel,
+                                              'power_kw', power_kw))
 $fn$;
 COMMENT ON FUNCTION otto.fair_value(text, text, int, int, text, int) IS 'Fair value in euros of a car (make, model, year, optionally mileage, fuel, power): estimate, 80% range, comparables used with examples, confidence, and the fallback taken when the exact group is thin';
 
@@ -538,36 +628,28 @@ BEGIN
                otto.line_gap(c.price_eur, c.year, c.mileage_km, c.listed_at, l.mean_ln_price, l.mean_age, l.mean_km,
                              l.b_age, l.b_km) AS gap0
           FROM cand c JOIN lines l ON l.make = c.make AND l.model = c.model),
-    -- second pass: the fair value of the most promising, as otto.fair_value_estimate
-    -- has it; the first level's comparables for all of them in one pass (the
-    -- model's slopes are the line's), the full widening for the few with fewer
-    near AS (
-        SELECT s.*, c.n AS n1, c.p
-          FROM (SELECT * FROM screened s WHERE s.gap0 * 100 >= min_gap_pct - 10 ORDER BY s.gap0 DESC LIMIT lim * 3) s,
-               otto.fair_value_level(s.make, s.model, s.year, s.mileage_km, s.fuel, s.power_kw, 1, s.b_age, s.b_km) c),
+    -- second pass: the fair value of the most promising, as otto.fair_value has it (every feature of the ad)
     valued AS (
-        SELECT v.ad_id, v.make, v.model, v.year, v.mileage_km, v.fuel, v.power_kw, v.price_eur, v.listed_at, v.cut_at,
-               1 AS lvl, v.n1 AS n, r.estimate, r.lo, r.hi, r.confidence
-          FROM near v, otto.fair_value_range(1, v.n1, v.p, v.sigma) r WHERE v.n1 >= 5
-        UNION ALL
-        SELECT v.ad_id, v.make, v.model, v.year, v.mileage_km, v.fuel, v.power_kw, v.price_eur, v.listed_at, v.cut_at,
-               e.lvl, e.n, e.estimate, e.lo, e.hi, e.confidence
-          FROM near v, otto.fair_value_estimate(v.make, v.model, v.year, v.mileage_km, v.fuel, v.power_kw) e WHERE v.n1 < 5),
+        SELECT s.ad_id, s.make, s.model, s.year, s.mileage_km, s.fuel, s.power_kw, s.price_eur, s.listed_at, s.cut_at,
+               a.url, a.title, a.damage, e.lvl, e.n, e.estimate, e.lo, e.hi, e.confidence, e.model_id
+          FROM (SELECT * FROM screened s WHERE s.gap0 * 100 >= min_gap_pct - 10 ORDER BY s.gap0 DESC LIMIT lim * 3) s
+          JOIN otto.ad a ON a.ad_id = s.ad_id,
+               otto.fair_value_estimate(s.make, s.model, s.year, s.mileage_km, s.fuel, s.power_kw, to_jsonb(a)) e),
     deals AS (
-        SELECT v.*, a.url, a.title, a.damage, round(v.estimate)::int AS fair, round(v.lo)::int AS fair_lo,
+        SELECT v.*, round(v.estimate)::int AS fair, round(v.lo)::int AS fair_lo,
                round(v.hi)::int AS fair_hi, round(100 * (1 - v.price_eur / round(v.estimate)::numeric), 1) AS gap_pct
-          FROM valued v JOIN otto.ad a ON a.ad_id = v.ad_id
-         WHERE round(v.estimate) > 0 AND (include_damaged OR a.damage IS NULL OR a.damage = 'none')
+          FROM valued v
+         WHERE round(v.estimate) > 0 AND (include_damaged OR v.damage IS NULL OR v.damage = 'none')
            AND v.price_eur >= 0.3 * round(v.estimate)::int)     -- 1 EUR and the like are placeholders, not prices
     SELECT jsonb_agg(jsonb_build_object(
                'ad_id', d.ad_id, 'url', d.url, 'title', d.title, 'make', d.make, 'model', d.model, 'year', d.year,
                'mileage_km', d.mileage_km, 'price_eur', d.price_eur, 'fair_value_eur', d.fair,
                'range_80_eur', jsonb_build_array(d.fair_lo, d.fair_hi), 'gap_eur', d.fair - d.price_eur, 'gap_pct', d.gap_pct,
                'deal', otto.deal_class(d.gap_pct), 'confidence', d.confidence, 'listed_at', d.listed_at,
-               'why', format(otto.ask_text(l, '%s%% (€%s) under the fair value of €%s (80%% range €%s-%s) from %s comparable ads (%s)%s%s',
-                                           '%s%% (%s €) ispod procenjene vrednosti od %s € (80%% raspon %s-%s €) po %s sličnih oglasa (%s)%s%s'),
+               'why', format(otto.ask_text(l, '%s%% (€%s) under the fair value of €%s (80%% range €%s-%s) from %s%s comparable ads (%s)%s%s',
+                                           '%s%% (%s €) ispod procenjene vrednosti od %s € (80%% raspon %s-%s €) po %s%s sličnih oglasa (%s)%s%s'),
                              d.gap_pct, d.fair - d.price_eur, d.fair, d.fair_lo, d.fair_hi,
-                             d.n, otto.fair_value_which(d.lvl, d.fuel, d.power_kw, l),
+                             CASE WHEN d.model_id IS NOT NULL THEN otto.ask_text(l, 'the price model and ', 'modelu cena i ') ELSE '' END, d.n, otto.fair_value_which(d.lvl, d.fuel, d.power_kw, l),
                              CASE WHEN d.price_eur < d.fair_lo THEN otto.ask_text(l, '; below the range', '; ispod raspona') ELSE '' END,
                              CASE WHEN d.cut_at IS NOT NULL THEN otto.ask_text(l, '; price cut ', '; cena snižena ') || to_char(d.cut_at, 'YYYY-MM-DD') ELSE '' END))
                ORDER BY d.gap_pct DESC),

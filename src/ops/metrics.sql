@@ -5,7 +5,7 @@ CREATE OR REPLACE VIEW otto.workers AS
     SELECT pid, backend_type, datname AS database, application_name, backend_start, state, wait_event
       FROM pg_catalog.pg_stat_activity
      WHERE backend_type LIKE 'otto %';
-COMMENT ON VIEW otto.workers IS 'Otto''s background workers now running (launcher, crawlers, stream processor)';
+COMMENT ON VIEW otto.workers IS 'Otto''s background workers now running (launcher, crawlers, stream processor, price-model trainer)';
 
 -------------------------------------------------------------------------------
 
@@ -23,14 +23,14 @@ COMMENT ON FUNCTION otto.fetch_counters() IS 'The crawlers'' fetch counters sinc
 -- beyond each slot's first since the server started (a crash's restart
 -- included, which shared memory would forget).
 CREATE TABLE otto.worker_start (
-    worker          text NOT NULL CHECK (worker IN ('launcher', 'crawler', 'stream')),
+    worker          text NOT NULL CHECK (worker IN ('launcher', 'crawler', 'stream', 'trainer')),
     slot            int NOT NULL,
     pid             int NOT NULL,
     started_at      timestamptz NOT NULL DEFAULT clock_timestamp()
 );
 CREATE INDEX worker_start_started_idx ON otto.worker_start (started_at);
 COMMENT ON TABLE otto.worker_start IS 'Starts of Otto''s background workers since the server started (older ones are dropped at each start)';
-COMMENT ON COLUMN otto.worker_start.worker IS 'launcher, crawler or stream (the stream processor)';
+COMMENT ON COLUMN otto.worker_start.worker IS 'launcher, crawler, stream (the stream processor) or trainer (of the price model)';
 COMMENT ON COLUMN otto.worker_start.slot IS 'Which of its kind: the crawler''s index (0 for the others)';
 COMMENT ON COLUMN otto.worker_start.pid IS 'The worker''s process id';
 COMMENT ON COLUMN otto.worker_start.started_at IS 'When it started (rows from before the server''s start are dropped)';
@@ -102,7 +102,7 @@ SELECT m.name, jsonb_build_object('worker', w.worker),
                                                   WHERE x.worker = w.worker AND x.started_at >= pg_postmaster_start_time())
            ELSE (SELECT count(*) - count(DISTINCT x.slot) FROM otto.worker_start x
                   WHERE x.worker = w.worker AND x.started_at >= pg_postmaster_start_time()) END
-  FROM (VALUES ('launcher'), ('crawler'), ('stream')) w(worker)
+  FROM (VALUES ('launcher'), ('crawler'), ('stream'), ('trainer')) w(worker)
        CROSS JOIN (VALUES ('otto_worker_running'), ('otto_worker_starts_total'), ('otto_worker_restarts_total')) m(name);
 COMMENT ON VIEW otto.metrics IS 'Every Otto metric series: Prometheus name, labels and value (otto.metrics_prometheus() writes them in the exposition format)';
 

@@ -1,0 +1,225 @@
+-- src/market/price_model.sql: the learned half of fair value (its C is price_model.c).
+-- Part of the install script (see SQL_SOURCES in the Makefile for the order).
+
+-------------------------------------------------------------------------------
+-- Gradient-boosted trees (XGBoost) on the log asking prices of the live ads,
+-- every feature an ad states.  Each training is a version in otto.price_model
+-- with what it was calibrated on: 10% of the ads it read are held out, priced
+-- by the model and by the comparables (without the ad itself), and give the
+-- weight of each in the combined estimate (per confidence of the comparables)
+-- and the quantiles of the combined estimate's residuals (per confidence and
+-- price band): its bias correction and its 80% range (split conformal).
+-- otto.fair_value_estimate (analytics.sql) combines the newest active
+-- version with the comparables.
+-------------------------------------------------------------------------------
+
+CREATE TABLE IF NOT EXISTS otto.price_model (   -- new in 1.2: updates create it from here
+    model_id        bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    trained_at      timestamptz NOT NULL DEFAULT now(),
+    active          boolean NOT NULL DEFAULT true,
+    model           bytea[] NOT NULL CHECK (cardinality(model) >= 1),
+    model_sha256    bytea[] NOT NULL CHECK (cardinality(model_sha256) = cardinality(model)),
+    features        text[] NOT NULL,
+    n_categorical   int NOT NULL CHECK (n_categorical BETWEEN 0 AND cardinality(features)),
+    category_feature int[] NOT NULL,
+    category_value  text[] NOT NULL CHECK (cardinality(category_value) = cardinality(category_feature)),
+    n_train         int NOT NULL,
+    n_holdout       int NOT NULL,
+    rounds          int[] NOT NULL,
+    last_event_id   bigint NOT NULL,
+    train_seconds   float8 NOT NULL,
+    peak_memory_kb  bigint,
+    calibration     jsonb NOT NULL,
+    metrics         jsonb NOT NULL
+);
+COMMENT ON TABLE otto.price_model IS 'Versions of the learned price model (XGBoost gradient-boosted trees on log asking price); fair values use the newest active one';
+COMMENT ON COLUMN otto.price_model.model IS 'The ensemble''s boosters, each in XGBoost''s UBJSON format (xgboost.Booster(model_file=bytearray(...)) loads one); the estimate is their mean';
+COMMENT ON COLUMN otto.price_model.model_sha256 IS 'SHA-256 of each booster as trained: a backend loads only boosters that match (XGBoost''s parser is not written for damaged input)';
+COMMENT ON COLUMN otto.price_model.rounds IS 'Boosting rounds of each booster (early-stopped on the held-out ads)';
+COMMENT ON COLUMN otto.price_model.features IS 'Feature names in the model''s column order: the n_categorical categorical ones first (see otto.price_features)';
+COMMENT ON COLUMN otto.price_model.category_feature IS 'The categories'' dictionary with category_value: for each entry its feature (0-based); its code is its position among its feature''s entries';
+COMMENT ON COLUMN otto.price_model.active IS 'Whether fair values may use it (the newest active version is used; set false to step back to an older one)';
+COMMENT ON COLUMN otto.price_model.n_categorical IS 'How many of the features are categorical (the first ones)';
+COMMENT ON COLUMN otto.price_model.category_value IS 'The categories'' values, in the order of category_feature';
+COMMENT ON COLUMN otto.price_model.n_train IS 'Live ads it was trained on (a sample of otto.price_model_max_rows when there were more); under 50,000 it was trained again on the held-out ones too';
+COMMENT ON COLUMN otto.price_model.n_holdout IS 'Ads held out for early stopping and calibration';
+COMMENT ON COLUMN otto.price_model.train_seconds IS 'Wall time of the training (otto.price_model_fit)';
+COMMENT ON COLUMN otto.price_model.last_event_id IS 'The ad log''s last event when it was trained: the trainer retrains once the log has moved on by a tenth of n_train';
+COMMENT ON COLUMN otto.price_model.peak_memory_kb IS 'Peak resident memory of the process that trained it';
+COMMENT ON COLUMN otto.price_model.calibration IS 'From its held-out ads: weights (the model''s share per confidence of the comparables), bands (euro edges) and cells (per confidence, per band: residual quantiles 10, 50, 90 and count)';
+COMMENT ON COLUMN otto.price_model.metrics IS 'Its held-out ads: median absolute percentage error of the model, the comparables and the combination, and how often the 80% range held the price';
+CREATE OR REPLACE TRIGGER price_model_cache_invalidate AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON otto.price_model
+    FOR EACH STATEMENT EXECUTE FUNCTION otto.cache_invalidate();
+SELECT pg_catalog.pg_extension_config_dump('otto.price_model', '');
+SELECT pg_catalog.pg_extension_config_dump('otto.price_model_model_id_seq', '');
+
+-- What the model reads of a car (keys as otto.ad's columns): categorical
+-- features (make and model first: the trainer leaves some of them out, so
+-- that an unseen model falls back to its make and an unseen make to the
+-- market), then numeric ones.  Mileage outside 1-1,000,000 km is a typo.
+CREATE OR REPLACE FUNCTION otto.price_features(car jsonb, OUT cat text[], OUT num float4[])
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $fn$
+    SELECT ARRAY[car->>'make', jsonb_build_array(car->'make', car->'model')::text, car->>'fuel', car->>'body',
+                 car->>'gearbox', car->>'drive', car->>'seller_type', car->>'region', car->>'damage',
+                 car->>'emission_class', car->>'color', car->>'doors', car->>'air_conditioning', car->>'origin'],
+           ARRAY[(car->>'year')::float4,
+                 CASE WHEN (car->>'mileage_km')::float4 BETWEEN 1 AND 1000000 THEN (car->>'mileage_km')::float4 END,
+                 (car->>'power_kw')::float4, (car->>'engine_cc')::float4, (car->>'seats')::float4,
+                 CASE WHEN jsonb_typeof(car->'features') = 'array' AND car->'features' <> '[]' THEN jsonb_array_length(car->'features') END]
+$fn$;
+COMMENT ON FUNCTION otto.price_features(jsonb) IS 'The price model''s features of a car given as otto.ad''s columns in JSON: categorical (names in otto.price_feature_names) and numeric';
+
+CREATE OR REPLACE FUNCTION otto.price_feature_names() RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $fn$
+    SELECT ARRAY['make', 'model', 'fuel', 'body', 'gearbox', 'drive', 'seller_type', 'region', 'damage',
+                 'emission_class', 'color', 'doors', 'air_conditioning', 'origin',
+                 'year', 'mileage_km', 'power_kw', 'engine_cc', 'seats', 'equipment_count']
+$fn$;
+
+-- The ads a training reads: live ads with a price (100 EUR and up: lower ones
+-- are placeholders), at most max_rows of them drawn by a hash of ad_id; a
+-- tenth held out for early stopping and calibration.
+CREATE OR REPLACE FUNCTION otto.price_model_rows(max_rows int, seed int DEFAULT 0)
+RETURNS TABLE (ad_id bigint, ln_price float8, holdout boolean, cat text[], num float4[])
+LANGUAGE sql STABLE
+AS $fn$
+    SELECT a.ad_id, ln(a.price_eur), abs(hashint8extended(a.ad_id, $2 + 1)) % 10 = 0, f.cat, f.num
+      FROM (SELECT * FROM otto.ad a
+             WHERE a.state = 'live' AND a.price_eur >= 100 AND a.make IS NOT NULL AND a.model IS NOT NULL
+               AND a.year IS NOT NULL
+             ORDER BY hashint8extended(a.ad_id, $2) LIMIT $1) a,
+           otto.price_features(to_jsonb(a)) f
+$fn$;
+
+CREATE OR REPLACE FUNCTION otto.price_model_fit(max_rows int DEFAULT NULL, seed int DEFAULT 0,
+    OUT model bytea[], OUT n_categorical int, OUT category_feature int[], OUT category_value text[], OUT n_train int,
+    OUT rounds int[], OUT holdout_ad bigint[], OUT holdout_pred float8[], OUT seconds float8, OUT peak_memory_kb bigint)
+AS 'MODULE_PATHNAME', 'otto_price_model_fit'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION otto.price_model_fit(int, int) IS 'Train the ensemble of gradient-boosted trees on otto.price_model_rows (max_rows: otto.price_model_max_rows when NULL), early-stopped on the held-out rows (and trained again on all of them below 50,000 rows); returns the boosters, their dictionary and the held-out ads'' predictions (log euros). otto.fair_value_train calls it';
+
+CREATE OR REPLACE FUNCTION otto.price_model_score(model_id bigint, cat text[], num float4[]) RETURNS float8
+AS 'MODULE_PATHNAME', 'otto_price_model_score'
+LANGUAGE C STABLE STRICT;
+COMMENT ON FUNCTION otto.price_model_score(bigint, text[], float4[]) IS 'Log price of one car (the arrays of otto.price_features) by price model version model_id; NULL with a WARNING when that version cannot be used';
+
+-- The newest active version (NULL when there is none).
+CREATE OR REPLACE FUNCTION otto.price_model_active(OUT model_id bigint, OUT trained_at timestamptz, OUT calibration jsonb)
+LANGUAGE sql STABLE
+AS $fn$
+    SELECT m.model_id, m.trained_at, m.calibration FROM otto.price_model m WHERE m.active ORDER BY m.model_id DESC LIMIT 1
+$fn$;
+
+-- The calibration of a version for one estimate: the model's weight for this
+-- confidence of the comparables ('none' when there are none) and the
+-- quantiles of the residuals (log) in its cell.
+CREATE OR REPLACE FUNCTION otto.price_model_cell(cal jsonb, confidence text, estimate float8,
+    OUT w float8, OUT q10 float8, OUT q50 float8, OUT q90 float8)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $fn$
+    SELECT coalesce((cal->'weights'->>$2)::float8, 1), (c->>0)::float8, (c->>1)::float8, (c->>2)::float8
+      FROM (SELECT cal->'cells'->$2->((SELECT count(*) FROM jsonb_array_elements_text(cal->'bands') b
+                                         WHERE $3 >= b::float8)::int) AS c) x
+$fn$;
+
+-- Train a version now (force), or only when it is due: no version yet and
+-- at least 200 priced live ads, or the ad log has moved on by a tenth of the
+-- last version's training size.  Returns the new version's summary, or NULL.
+CREATE OR REPLACE FUNCTION otto.fair_value_train(force boolean DEFAULT true) RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+#variable_conflict use_variable
+DECLARE
+    last     record;
+    f        record;
+    ev       bigint;
+    cal      jsonb;
+    metrics  jsonb;
+    id       bigint;
+BEGIN
+    -- one training at a time; a second caller waits for nothing
+    IF NOT pg_try_advisory_xact_lock(hashtext('otto.fair_value_train')) THEN
+        RAISE NOTICE 'a price model is being trained already';
+        RETURN NULL;
+    END IF;
+    SELECT m.model_id, m.last_event_id, m.n_train INTO last FROM otto.price_model m ORDER BY m.model_id DESC LIMIT 1;
+    SELECT coalesce(max(e.event_id), 0) INTO ev FROM otto.ad_event e;
+    IF NOT force AND (CASE WHEN last.model_id IS NULL
+                           THEN (SELECT count(*) FROM (SELECT 1 FROM otto.ad a WHERE a.state = 'live' AND a.price_eur >= 100
+                                                         LIMIT 200) x) < 200
+                           ELSE ev - last.last_event_id < greatest(100, last.n_train / 10) END) THEN
+        RETURN NULL;
+    END IF;
+
+    SELECT * INTO f FROM otto.price_model_fit(current_setting('otto.price_model_max_rows')::int, coalesce(last.model_id, 0)::int);
+
+    -- the held-out ads (at most 5,000), priced by the model and by the comparables without themselves
+    CREATE TEMP TABLE price_model_cal ON COMMIT DROP AS
+    SELECT h.ad_id, ln(a.price_eur) AS y, h.m, ln(c.estimate) AS c, coalesce(c.confidence, 'none') AS bucket
+      FROM (SELECT * FROM unnest(f.holdout_ad, f.holdout_pred) h(ad_id, m) ORDER BY hashint8(h.ad_id) LIMIT 5000) h
+      JOIN otto.ad a ON a.ad_id = h.ad_id
+      LEFT JOIN LATERAL otto.fair_value_comps(a.make, a.model, a.year, a.mileage_km, a.fuel, a.power_kw, a.ad_id) c
+             ON c.estimate > 0;
+    -- the model's weight per confidence: the one with the least median error (0, 0.05 .. 1), overall below 30 ads
+    WITH g AS (
+        SELECT b.bucket, k / 20.0::float8 AS w,
+               percentile_cont(0.5) WITHIN GROUP (ORDER BY abs(x.y - (k / 20.0 * x.m + (1 - k / 20.0) * x.c))) AS err
+          FROM price_model_cal x, generate_series(0, 20) k,
+               LATERAL (VALUES (x.bucket), ('all')) b(bucket)
+         WHERE x.c IS NOT NULL GROUP BY 1, 2),
+    best AS (SELECT DISTINCT ON (g.bucket) g.bucket, g.w FROM g ORDER BY g.bucket, g.err, g.w DESC),
+    n AS (SELECT x.bucket, count(*) AS n FROM price_model_cal x WHERE x.c IS NOT NULL GROUP BY 1)
+    SELECT jsonb_object_agg(b.bucket, CASE WHEN n.n >= 30 THEN b.w ELSE coalesce(a.w, 1) END) || '{"none": 1}'
+      INTO cal
+      FROM (VALUES ('high'), ('medium'), ('low')) b0(bucket)
+      LEFT JOIN best b ON b.bucket = b0.bucket LEFT JOIN n ON n.bucket = b0.bucket
+      LEFT JOIN best a ON a.bucket = 'all'
+     WHERE b.bucket IS NOT NULL;
+    cal := jsonb_build_object('weights', coalesce(cal, '{"none": 1}'), 'bands', '[1500, 4000, 10000]'::jsonb);
+    ALTER TABLE price_model_cal ADD e float8, ADD band int;
+    UPDATE price_model_cal x
+       SET e = CASE WHEN x.c IS NULL THEN x.m ELSE w.w * x.m + (1 - w.w) * x.c END
+      FROM (SELECT b.key AS bucket, b.value::float8 AS w FROM jsonb_each_text(cal->'weights') b) w
+     WHERE w.bucket = x.bucket;
+    UPDATE price_model_cal x SET band = CASE WHEN exp(e) < 1500 THEN 0 WHEN exp(e) < 4000 THEN 1 WHEN exp(e) < 10000 THEN 2 ELSE 3 END;
+    -- residual quantiles per confidence and band; a thin cell takes its confidence's, then everyone's
+    WITH q AS (
+        SELECT x.bucket, x.band, count(*) AS n,
+               percentile_cont(ARRAY[0.1, 0.5, 0.9]) WITHIN GROUP (ORDER BY x.y - x.e) AS q
+          FROM price_model_cal x GROUP BY GROUPING SETS ((x.bucket, x.band), (x.bucket), ())),
+    cells AS (
+        SELECT b.bucket, jsonb_agg(to_jsonb(coalesce(c.q, cb.q, ca.q) || coalesce(c.n, 0)::float8) ORDER BY band.band) AS cells
+          FROM (VALUES ('high'), ('medium'), ('low'), ('none')) b(bucket) CROSS JOIN generate_series(0, 3) band(band)
+          LEFT JOIN q ca ON ca.bucket IS NULL AND ca.band IS NULL
+          LEFT JOIN q cb ON cb.bucket = b.bucket AND cb.band IS NULL AND cb.n >= 40
+          LEFT JOIN q c ON c.bucket = b.bucket AND c.band = band.band AND c.n >= 40
+         GROUP BY b.bucket)
+    SELECT cal || jsonb_build_object('cells', jsonb_object_agg(cells.bucket, cells.cells)) INTO cal FROM cells;
+    SELECT jsonb_build_object(
+               'held_out', count(*),
+               'mdape_model_pct', round(100 * percentile_cont(0.5) WITHIN GROUP (ORDER BY abs(exp(x.m - x.y) - 1))::numeric, 2),
+               'mdape_comparables_pct', round(100 * percentile_cont(0.5) WITHIN GROUP (ORDER BY abs(exp(x.c - x.y) - 1))::numeric, 2),
+               'comparables_coverage_pct', round(100.0 * count(x.c) / count(*), 1),
+               'mdape_combined_pct', round(100 * percentile_cont(0.5) WITHIN GROUP (ORDER BY abs(exp(x.e + k.q50 - x.y) - 1))::numeric, 2),
+               'range_80_holds_pct', round(100.0 * count(*) FILTER (WHERE x.y - x.e BETWEEN k.q10 AND k.q90) / count(*), 1))
+      INTO metrics
+      FROM price_model_cal x, otto.price_model_cell(cal, x.bucket, exp(x.e)) k;
+
+    INSERT INTO otto.price_model (model, model_sha256, features, n_categorical, category_feature, category_value, n_train, n_holdout,
+                                  rounds, last_event_id, train_seconds, peak_memory_kb, calibration, metrics)
+    VALUES (f.model, ARRAY(SELECT sha256(b.m) FROM unnest(f.model) WITH ORDINALITY b(m, i) ORDER BY b.i), otto.price_feature_names(), f.n_categorical, f.category_feature, f.category_value, f.n_train,
+            cardinality(f.holdout_ad), f.rounds, ev, f.seconds, f.peak_memory_kb, cal, metrics)
+    RETURNING model_id INTO id;
+    -- the five newest versions are kept
+    DELETE FROM otto.price_model m WHERE m.model_id <= id - 5;
+    RETURN jsonb_build_object('model_id', id, 'n_train', f.n_train, 'n_holdout', cardinality(f.holdout_ad), 'rounds', f.rounds,
+                              'train_seconds', round(f.seconds::numeric, 2), 'peak_memory_kb', f.peak_memory_kb,
+                              'metrics', metrics, 'weights', cal->'weights');
+END
+$fn$;
+COMMENT ON FUNCTION otto.fair_value_train(boolean) IS 'Train a new version of the price model on the live ads and calibrate it on a held-out tenth (force false: only when due, as the trainer worker calls it); returns its summary with held-out metrics, or NULL';
+
+GRANT SELECT ON otto.price_model TO otto_app;

@@ -1,0 +1,2 @@
+-- Otto 1.1 to 1.2: no data to change once the functions are in place (the
+-- trainer worker, or SELECT otto.fair_value_train(), makes the first price model).

@@ -1,0 +1,13 @@
+-- Otto 1.1 to 1.2: the storage changes (below), then every function, view,
+-- trigger, shipped row, policy and grant of 1.2 as the stage sources have
+-- them (appended by the Makefile: src/updates/rerun.awk).
+\echo Use "ALTER EXTENSION otto UPDATE TO '1.2'" to load this file. \quit
+
+-- The price-model trainer is a worker too (otto.price_model comes from src/market/price_model.sql).
+ALTER TABLE otto.worker_start DROP CONSTRAINT worker_start_worker_check,
+    ADD CONSTRAINT worker_start_worker_check CHECK (worker IN ('launcher', 'crawler', 'stream', 'trainer'));
+-- An ad is no longer its own comparable (skip_ad), and fair_value_estimate
+-- combines the comparables with the price model (more columns out).
+DROP FUNCTION otto.fair_value_estimate(text, text, int, int, text, int);
+DROP FUNCTION otto.fair_value_level(text, text, int, int, text, int, int, float8, float8);
+DROP FUNCTION otto.fair_value_comparables(text, text, int, text, int, int);
