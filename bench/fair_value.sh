@@ -48,21 +48,24 @@ CREATE EXTENSION otto;
 $loader
 SELECT otto.stream_rebuild() IS NOT NULL AS rebuilt \gset
 SELECT otto.fair_value_train() IS NOT NULL AS trained \gset
+-- in_market: a training ad; test: priced and scored (an ad in the market is priced as its own row, ad_id and all)
 CREATE TEMP VIEW car AS
-SELECT c.n AS id, c.price, c.truth, c.held_out,
-       coalesce(c.ad, jsonb_strip_nulls(to_jsonb(c) - 'n' - 'held_out' - 'price' - 'truth' - 'ad' - 'km' - 'power_kw'
-                                        || jsonb_build_object('mileage_km', CASE WHEN c.km BETWEEN 1 AND 1000000 THEN c.km END,
-                                                              'power_kw', nullif(c.power_kw, 0)))) AS car
-  FROM cars c WHERE c.held_out IS NOT NULL;
-\copy (SELECT id, price, truth, car FROM car WHERE NOT held_out) TO '$dir/train.csv' WITH (FORMAT csv, HEADER)
-\copy (SELECT id, price, truth, car FROM car WHERE held_out) TO '$dir/test.csv' WITH (FORMAT csv, HEADER)
-\copy (SELECT id, f->>'estimate_eur' AS estimate, f->'range_80_eur'->>0 AS lo, f->'range_80_eur'->>1 AS hi, f->'comparables'->>'estimate_eur' AS comparables, f->'price_model'->>'estimate_eur' AS model FROM (SELECT id, otto.fair_value(car) f FROM car WHERE held_out) x) TO '$dir/otto.csv' WITH (FORMAT csv, HEADER)
+SELECT c.n AS id, c.price, c.truth, c.in_market, c.test,
+       coalesce((SELECT to_jsonb(a) FROM otto.ad a WHERE a.source_ad_id = c.n::text AND c.in_market AND c.test), c.ad,
+                jsonb_strip_nulls(to_jsonb(c) - 'n' - 'held_out' - 'in_market' - 'test' - 'price' - 'truth' - 'ad' - 'km'
+                                  - 'power_kw' || jsonb_build_object('mileage_km', CASE WHEN c.km BETWEEN 1 AND 1000000 THEN c.km END,
+                                                                     'power_kw', nullif(c.power_kw, 0)))) AS car
+  FROM cars c WHERE c.in_market OR c.test;
+\copy (SELECT id, price, truth, car FROM car WHERE in_market) TO '$dir/train.csv' WITH (FORMAT csv, HEADER)
+\copy (SELECT id, price, truth, car FROM car WHERE test) TO '$dir/test.csv' WITH (FORMAT csv, HEADER)
+\copy (SELECT id, f->>'estimate_eur' AS estimate, f->'range_80_eur'->>0 AS lo, f->'range_80_eur'->>1 AS hi, f->'comparables'->>'estimate_eur' AS comparables, f->'price_model'->>'estimate_eur' AS model FROM (SELECT id, otto.fair_value(car) f FROM car WHERE test) x) TO '$dir/otto.csv' WITH (FORMAT csv, HEADER)
 SQL
     /usr/bin/python3 "$OTTO_ROOT/bench/fair_value_baselines.py" "$name" "$dir" >> "$WORK/results.jsonl"
 }
 
 # the real sets: cars gets the columns the baseline script reads (truth: none, ad: none)
-REAL_COLS="ALTER TABLE cars ADD truth int, ADD ad jsonb;"
+REAL_COLS="ALTER TABLE cars ADD truth int, ADD ad jsonb, ADD in_market boolean, ADD test boolean;
+UPDATE cars SET in_market = NOT held_out, test = held_out;"
 run_split "trsavi 2019, 80/20" trsavi "\\i $WORK/trsavi.sql
 $REAL_COLS" -v csv="$WORK/trsavi.csv"
 for s in $SEEDS; do
@@ -70,7 +73,9 @@ for s in $SEEDS; do
 $REAL_COLS" -v csv="$WORK/kaggle.csv" -v seed="$s"
 done
 
-# the simulated market: each live ad's truth (its fields and hidden value) loaded as if crawled
+# the simulated market: each live ad's truth (its fields and hidden value)
+# loaded as if crawled; 20% held out (new cars), then every live ad in the
+# market priced as its own row (what good_deals and the ad page show)
 export PYTHONDONTWRITEBYTECODE=1
 for s in $SEEDS; do
     sim=$WORK/sim$s
@@ -79,16 +84,20 @@ for s in $SEEDS; do
     "$OTTO_ROOT/sim/otto-sim" advance "$sim" >/dev/null 2>&1
     chmod -R a+rX "$sim"
     day=$(ls -d "$sim"/truth/day-* | tail -1)
-    run_split "simulated seed $((s + 100)), held out" "sim$s" "
+    for mode in "held out" "live ads in the market"; do
+        if [ "$mode" = "held out" ]; then share=5; else share=1000000000; fi
+        run_split "simulated seed $((s + 100)), $mode" "sim$s-${mode// /_}" "
 SELECT otto.site_add('sim', 'simulated', ARRAY['sim.invalid'], ARRAY['https://sim.invalid/'], '^https://sim\\.invalid/ad/([0-9]+)',
                      '^https://sim\\.invalid/list', 'polovniautomobili') AS site \\gset
 CREATE TEMP TABLE raw (j jsonb);
 COPY raw FROM '$day/ads.jsonl' WITH (FORMAT csv, QUOTE e'\\x01', DELIMITER e'\\x02');
 CREATE TEMP TABLE cars AS
 SELECT (j->>'source_ad_id')::bigint AS n, (j->>'price_eur')::int AS price, (j->'hidden'->>'fair_value_eur')::int AS truth,
-       abs(hashtext(j->>'source_ad_id')) % 5 = 0 AS held_out, j - 'hidden' - 'url' - 'renewed_at' AS ad,
+       abs(hashtext(j->>'source_ad_id')) % $share = 0 AS held_out, j - 'hidden' - 'url' - 'renewed_at' AS ad,
        NULL::int AS km, NULL::int AS power_kw
   FROM raw WHERE (j->>'price_eur')::int > 0;
+ALTER TABLE cars ADD in_market boolean, ADD test boolean;
+UPDATE cars SET in_market = NOT held_out, test = held_out OR $share > 5;
 INSERT INTO otto.ad (site_id, source_ad_id, url, title, make, model, year, mileage_km, price_eur, fuel, body, gearbox,
                      power_kw, power_hp, engine_cc, color, seats, doors, drive, emission_class, air_conditioning, damage,
                      origin, condition, region, location, seller_type, features, images_count, first_seen_at, last_seen_at)
@@ -96,9 +105,10 @@ SELECT :site, r.source_ad_id, 'https://sim.invalid/ad/' || r.source_ad_id, r.tit
        r.price_eur, r.fuel, r.body, r.gearbox, r.power_kw, r.power_hp, r.engine_cc, r.color, r.seats, r.doors, r.drive,
        r.emission_class, r.air_conditioning, r.damage, r.origin, r.condition, r.region, r.location, r.seller_type,
        r.features, r.images_count, now() - interval '3 days', now()
-  FROM cars c, jsonb_populate_record(NULL::otto.ad, c.ad) r WHERE NOT c.held_out;
+  FROM cars c, jsonb_populate_record(NULL::otto.ad, c.ad) r WHERE c.in_market;
 INSERT INTO otto.ad_event (site_id, ad_id, kind, at, new_price_eur)
 SELECT site_id, ad_id, 'new', first_seen_at, price_eur FROM otto.ad;"
+    done
 done
 
 /usr/bin/python3 - "$WORK/results.jsonl" <<'PY'

@@ -92,7 +92,8 @@ def main():
     params = dict(eta=0.05, max_depth=6, subsample=0.8, colsample_bytree=0.8, tree_method="hist",
                   max_cat_to_onehot=1, nthread=2, seed=0, base_score=float(np.mean(ytr)))
     xg = np.exp(xgb.train(params, dtr, 800).predict(dte))
-    xq = [np.exp(xgb.train(params, dtr, 800, obj=pinball(a)).predict(dte)) for a in (0.1, 0.9)]
+    xq = [np.exp(xgb.train(dict(params, base_score=float(np.quantile(ytr, a))), dtr, 800, obj=pinball(a)).predict(dte))
+          for a in (0.1, 0.9)]
 
     small = [j for j in range(len(CAT)) if len(codes[j]) <= 255]
     hgb = dict(max_iter=800, learning_rate=0.05, categorical_features=small, random_state=0)

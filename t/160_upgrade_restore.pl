@@ -1,6 +1,7 @@
 # Upgrades and backups keep everything.
 #  - 1.0 as it shipped (otto--1.0.sql), filled with a market and users, then
-#    ALTER EXTENSION otto UPDATE, equals a fresh 1.1 filled the same way: the
+#    ALTER EXTENSION otto UPDATE (1.0 -> 1.1 -> ... the current version),
+#    equals a fresh install of the current version filled the same way: the
 #    schema (pg_dump --binary-upgrade, which writes out the extension's
 #    members, normalised) and every table's rows.
 #  - pg_dump then pg_restore into a fresh database, and into a fresh server
@@ -44,7 +45,7 @@ sub fill
 {
 	my ($n, $db) = @_;
 	$n->safe_psql($db, sim_site_sql('simulator', "127.0.0.1:$port", 'true'));
-	# 1.0 kept the site's words in C (this is 1.1's library): give them to the site that ingests
+	# 1.0 kept the site's words in C (this is a later version's library): give them to the site that ingests
 	$n->safe_psql($db, q{UPDATE otto.site SET rules = rules || '{"words": {"price_on_request": ["dogovor", "upit", "request"],
 	    "unregistered": ["nije"], "doors_suffix": [" vrata"]}}' WHERE name = 'simulator' AND NOT rules ? 'words'});
 	# and a site that crawls nothing, whose rules the update brings up to date
@@ -124,19 +125,21 @@ sub schema
 my $dump_rules = q{SELECT string_agg(format('%s %s', t::regclass, c), E'\n' ORDER BY t::regclass::text)
                      FROM pg_extension, unnest(extconfig, extcondition) u(t, c) WHERE extname = 'otto'};
 
-# 1.0 as shipped, filled, updated; 1.1 fresh, filled the same way.
+# 1.0 as shipped, filled, updated; the current version fresh, filled the same way.
+my $current = $node->safe_psql('postgres', q{SELECT default_version FROM pg_available_extensions WHERE name = 'otto'});
 $node->safe_psql('postgres', 'CREATE DATABASE old; CREATE DATABASE new');
 $node->safe_psql('old', q{CREATE EXTENSION otto VERSION '1.0'});
 is($node->safe_psql('old', q{SELECT extversion FROM pg_extension WHERE extname = 'otto'}), '1.0', '1.0 installs as it shipped');
 fill($node, 'old');
 $node->safe_psql('old', 'ALTER EXTENSION otto UPDATE');
-is($node->safe_psql('old', q{SELECT extversion FROM pg_extension WHERE extname = 'otto'}), '1.1', 'ALTER EXTENSION otto UPDATE brings it to 1.1');
+is($node->safe_psql('old', q{SELECT extversion FROM pg_extension WHERE extname = 'otto'}), $current,
+	"ALTER EXTENSION otto UPDATE brings it to $current, the current version");
 $node->safe_psql('new', 'CREATE EXTENSION otto');
 fill($node, 'new');
 
 my ($s_old, $s_new) = (schema($node, 'old'), schema($node, 'new'));
 cmp_ok(length($s_new), '>', 100_000, 'the schema dump holds the extension\'s members (' . length($s_new) . ' bytes)');
-ok($s_old eq $s_new, 'the updated schema equals a fresh 1.1 install\'s') or do
+ok($s_old eq $s_new, "the updated schema equals a fresh $current install's") or do
 {
 	PostgreSQL::Test::Utils::append_to_file("$tmp/$_.schema", $_ eq 'old' ? $s_old : $s_new) for qw(old new);
 	diag(scalar qx(diff $tmp/old.schema $tmp/new.schema | head -50));
@@ -145,7 +148,7 @@ is($node->safe_psql('old', $dump_rules), $node->safe_psql('new', $dump_rules), '
 my $d_new = digest($node, 'new', 0);
 like($d_new, qr/^otto\.ad \d{3} /m, 'the market is there');
 like($d_new, qr/^otto\.user_event 13 /m, 'and the users\' views and likes');
-is(digest($node, 'old', 0), $d_new, 'the updated data equals a fresh 1.1 install\'s, table by table');
+is(digest($node, 'old', 0), $d_new, "the updated data equals a fresh $current install's, table by table");
 
 # A day later in both: the updated database carries on as the fresh one does.
 ingest_day($node, $_, 2) for qw(old new);

@@ -375,7 +375,8 @@ DECLARE
     make       text := car->>'make';
     model      text := car->>'model';
     year       int := (car->>'year')::int;
-    mileage_km int := (car->>'mileage_km')::int;
+    -- an ad's own typo (6,434,946 km) is an unknown mileage, not the caller's error
+    mileage_km int := CASE WHEN NOT car ? 'ad_id' OR (car->>'mileage_km')::bigint <= 3000000 THEN (car->>'mileage_km')::int END;
     fuel       text := car->>'fuel';
     power_kw   int := (car->>'power_kw')::int;
     e          record;
@@ -634,7 +635,8 @@ BEGIN
                a.url, a.title, a.damage, e.lvl, e.n, e.estimate, e.lo, e.hi, e.confidence, e.model_id
           FROM (SELECT * FROM screened s WHERE s.gap0 * 100 >= min_gap_pct - 10 ORDER BY s.gap0 DESC LIMIT lim * 3) s
           JOIN otto.ad a ON a.ad_id = s.ad_id,
-               otto.fair_value_estimate(s.make, s.model, s.year, s.mileage_km, s.fuel, s.power_kw, to_jsonb(a)) e),
+               otto.fair_value_estimate(s.make, s.model, s.year, CASE WHEN s.mileage_km <= 3000000 THEN s.mileage_km END,
+                                        s.fuel, s.power_kw, to_jsonb(a)) e),
     deals AS (
         SELECT v.*, round(v.estimate)::int AS fair, round(v.lo)::int AS fair_lo,
                round(v.hi)::int AS fair_hi, round(100 * (1 - v.price_eur / round(v.estimate)::numeric), 1) AS gap_pct

@@ -216,7 +216,8 @@ static const TreeConfig large_market[] = {
 typedef struct FitHandles
 {
 	DMatrixHandle train;
-	DMatrixHandle holdout;
+	DMatrixHandle holdout;		/* the early-stopping rows */
+	DMatrixHandle calib;		/* the calibration rows */
 	DMatrixHandle all;
 	BoosterHandle booster;		/* being trained */
 	BoosterHandle done[MAX_ENSEMBLE];
@@ -232,6 +233,8 @@ fit_handles_free(void *arg)
 		XGDMatrixFree(h->train);
 	if (h->holdout)
 		XGDMatrixFree(h->holdout);
+	if (h->calib)
+		XGDMatrixFree(h->calib);
 	if (h->all)
 		XGDMatrixFree(h->all);
 	if (h->booster)
@@ -359,9 +362,9 @@ train_booster(FitHandles *h, int k, DMatrixHandle dtrain, const TreeConfig *c, i
 }
 
 /*
- * otto.price_model_fit(max_rows, seed): train on otto.price_model_rows, the
- * rows marked holdout kept out for early stopping and returned with their
- * predictions (the SQL side calibrates on them).
+ * otto.price_model_fit(max_rows, seed): train on otto.price_model_rows' part
+ * 0, early-stopped on part 1; returns part 2's ads with their predictions
+ * (the SQL side calibrates on them).
  */
 PG_FUNCTION_INFO_V1(otto_price_model_fit);
 Datum
@@ -376,7 +379,8 @@ otto_price_model_fit(PG_FUNCTION_ARGS)
 	FitHandles *h;
 	HTAB	   *dicts[MAX_FEATURES];
 	Matrix		tr = {0},
-				ho = {0};
+				ho = {0},
+				cal = {0};
 	int			ncat = -1,
 				nnum = -1,
 				ncol = 0;
@@ -389,6 +393,7 @@ otto_price_model_fit(PG_FUNCTION_ARGS)
 				rounds_d[MAX_ENSEMBLE];
 	const TreeConfig *ensemble;
 	int			nboost;
+	bool		small;
 	float	   *scratch = NULL;
 	double	   *pred_sum = NULL;
 	bst_ulong	len;
@@ -420,7 +425,7 @@ otto_price_model_fit(PG_FUNCTION_ARGS)
 	/* the rows, a batch at a time, into two float matrices */
 	SPI_connect();
 	portal = SPI_cursor_open_with_args(NULL,
-									   "SELECT ad_id, ln_price, holdout, cat, num FROM otto.price_model_rows($1, $2)",
+									   "SELECT ad_id, ln_price, part, cat, num FROM otto.price_model_rows($1, $2)",
 									   2, (Oid[]) {INT4OID, INT4OID},
 									   (Datum[]) {Int32GetDatum(rows_max), Int32GetDatum(seed)}, NULL, true, 0);
 	for (;;)
@@ -434,7 +439,7 @@ otto_price_model_fit(PG_FUNCTION_ARGS)
 			TupleDesc	td = SPI_tuptable->tupdesc;
 			bool		isnull[5];
 			Datum		d[5];
-			bool		holdout;
+			int			part;
 			float	   *row;
 			MemoryContext old;
 
@@ -452,9 +457,9 @@ otto_price_model_fit(PG_FUNCTION_ARGS)
 				for (int i = 0; i < ncat; i++)
 					dicts[i] = dict_create(fit_cxt, i);
 			}
-			holdout = !isnull[2] && DatumGetBool(d[2]);
+			part = isnull[2] ? 0 : DatumGetInt32(d[2]);
 			old = MemoryContextSwitchTo(fit_cxt);
-			row = matrix_add(holdout ? &ho : &tr, ncol, DatumGetInt64(d[0]), (float) DatumGetFloat8(d[1]));
+			row = matrix_add(part == 1 ? &ho : part == 2 ? &cal : &tr, ncol, DatumGetInt64(d[0]), (float) DatumGetFloat8(d[1]));
 			MemoryContextSwitchTo(row_cxt);
 			features_row(row, DatumGetArrayTypeP(d[3]), DatumGetArrayTypeP(d[4]), dicts, ncat, nnum, true);
 			MemoryContextSwitchTo(fit_cxt);
@@ -465,7 +470,7 @@ otto_price_model_fit(PG_FUNCTION_ARGS)
 			 * their make), so that the trees learn what a model or make they
 			 * have not seen is worth: its make's level, or the market's.
 			 */
-			if (!holdout)
+			if (part == 0)
 			{
 				double		u = pg_prng_double(&prng);
 
@@ -498,35 +503,47 @@ otto_price_model_fit(PG_FUNCTION_ARGS)
 		XGB_CHECK(XGDMatrixCreateFromMat_omp(ho.x, ho.n, ncol, NAN, &h->holdout, train_threads));
 		set_feature_types(h->holdout, ncat, nnum);
 		scratch = palloc(sizeof(float) * ho.n);
-		pred_sum = palloc0(sizeof(double) * ho.n);
+	}
+	if (cal.n > 0)
+	{
+		XGB_CHECK(XGDMatrixCreateFromMat_omp(cal.x, cal.n, ncol, NAN, &h->calib, train_threads));
+		set_feature_types(h->calib, ncat, nnum);
+		pred_sum = palloc0(sizeof(double) * cal.n);
 	}
 
-	/* each booster early-stopped on the held-out rows, which it then predicts */
-	nboost = tr.n + ho.n < ENSEMBLE_BELOW ? lengthof(small_market) : lengthof(large_market);
-	ensemble = tr.n + ho.n < ENSEMBLE_BELOW ? small_market : large_market;
+	/*
+	 * Each booster early-stopped on its rows (part 1); the calibration rows
+	 * (part 2), kept out of both, get the ensemble's predictions, so that
+	 * the choice of rounds does not flatter their residuals.
+	 */
+	small = tr.n + ho.n + cal.n < ENSEMBLE_BELOW;
+	nboost = small ? lengthof(small_market) : lengthof(large_market);
+	ensemble = small ? small_market : large_market;
 	for (int k = 0; k < nboost; k++)
 	{
 		rounds[k] = train_booster(h, k, h->train, &ensemble[k], seed + k, sum_y / tr.n, ho.n > 0 ? 0 : 600,
 								  ho.n, ho.y, scratch);
-		if (ho.n > 0)
+		if (cal.n > 0)
 		{
-			XGB_CHECK(XGBoosterPredict(h->done[k], h->holdout, 0, 0, 0, &len, &pred));
-			for (int i = 0; i < ho.n; i++)
+			XGB_CHECK(XGBoosterPredict(h->done[k], h->calib, 0, 0, 0, &len, &pred));
+			for (int i = 0; i < cal.n; i++)
 				pred_sum[i] += pred[i];
 		}
 	}
 
 	/* a small market: train again on every row, as many rounds (a tenth more) */
-	if (ho.n > 0 && tr.n + ho.n < ENSEMBLE_BELOW)
+	if (small && ho.n + cal.n > 0)
 	{
-		int			n = tr.n + ho.n;
+		int			n = tr.n + ho.n + cal.n;
 		float	   *x = palloc(sizeof(float) * n * ncol);
 		float	   *y = palloc(sizeof(float) * n);
 
 		memcpy(x, tr.x, sizeof(float) * tr.n * ncol);
 		memcpy(x + (size_t) tr.n * ncol, ho.x, sizeof(float) * ho.n * ncol);
+		memcpy(x + (size_t) (tr.n + ho.n) * ncol, cal.x, sizeof(float) * cal.n * ncol);
 		memcpy(y, tr.y, sizeof(float) * tr.n);
 		memcpy(y + tr.n, ho.y, sizeof(float) * ho.n);
+		memcpy(y + tr.n + ho.n, cal.y, sizeof(float) * cal.n);
 		XGB_CHECK(XGDMatrixCreateFromMat_omp(x, n, ncol, NAN, &h->all, train_threads));
 		XGB_CHECK(XGDMatrixSetFloatInfo(h->all, "label", y, n));
 		set_feature_types(h->all, ncat, nnum);
@@ -551,11 +568,11 @@ otto_price_model_fit(PG_FUNCTION_ARGS)
 		rounds_d[k] = Int32GetDatum(rounds[k]);
 	}
 
-	ad_ids = palloc(sizeof(Datum) * Max(ho.n, 1));
-	preds = palloc(sizeof(Datum) * Max(ho.n, 1));
-	for (int i = 0; i < ho.n; i++)
+	ad_ids = palloc(sizeof(Datum) * Max(cal.n, 1));
+	preds = palloc(sizeof(Datum) * Max(cal.n, 1));
+	for (int i = 0; i < cal.n; i++)
 	{
-		ad_ids[i] = Int64GetDatum(ho.ad[i]);
+		ad_ids[i] = Int64GetDatum(cal.ad[i]);
 		preds[i] = Float8GetDatum(pred_sum[i] / nboost);
 	}
 
@@ -589,10 +606,10 @@ otto_price_model_fit(PG_FUNCTION_ARGS)
 	values[1] = Int32GetDatum(ncat);
 	values[2] = PointerGetDatum(construct_array(cat_feature, ncodes, INT4OID, 4, true, TYPALIGN_INT));
 	values[3] = PointerGetDatum(construct_array(cat_value, ncodes, TEXTOID, -1, false, TYPALIGN_INT));
-	values[4] = Int32GetDatum(tr.n);
+	values[4] = Int32GetDatum(small ? tr.n + ho.n + cal.n : tr.n);
 	values[5] = PointerGetDatum(construct_array(rounds_d, nboost, INT4OID, 4, true, TYPALIGN_INT));
-	values[6] = PointerGetDatum(construct_array(ad_ids, ho.n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-	values[7] = PointerGetDatum(construct_array(preds, ho.n, FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	values[6] = PointerGetDatum(construct_array(ad_ids, cal.n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	values[7] = PointerGetDatum(construct_array(preds, cal.n, FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 	values[8] = Float8GetDatum((GetCurrentTimestamp() - started) / 1e6);
 	values[9] = Int64GetDatum((int64) ru.ru_maxrss);
 	{

@@ -4,8 +4,9 @@
 -------------------------------------------------------------------------------
 -- Gradient-boosted trees (XGBoost) on the log asking prices of the live ads,
 -- every feature an ad states.  Each training is a version in otto.price_model
--- with what it was calibrated on: 10% of the ads it read are held out, priced
--- by the model and by the comparables (without the ad itself), and give the
+-- with what it was calibrated on: some of the ads it read are held out of
+-- both the training and its early stopping (otto.price_model_rows), priced by
+-- the model and by the comparables (without the ad itself), and give the
 -- weight of each in the combined estimate (per confidence of the comparables)
 -- and the quantiles of the combined estimate's residuals (per confidence and
 -- price band): its bias correction and its 80% range (split conformal).
@@ -41,8 +42,8 @@ COMMENT ON COLUMN otto.price_model.category_feature IS 'The categories'' diction
 COMMENT ON COLUMN otto.price_model.active IS 'Whether fair values may use it (the newest active version is used; set false to step back to an older one)';
 COMMENT ON COLUMN otto.price_model.n_categorical IS 'How many of the features are categorical (the first ones)';
 COMMENT ON COLUMN otto.price_model.category_value IS 'The categories'' values, in the order of category_feature';
-COMMENT ON COLUMN otto.price_model.n_train IS 'Live ads it was trained on (a sample of otto.price_model_max_rows when there were more); under 50,000 it was trained again on the held-out ones too';
-COMMENT ON COLUMN otto.price_model.n_holdout IS 'Ads held out for early stopping and calibration';
+COMMENT ON COLUMN otto.price_model.n_train IS 'Live ads its boosters were trained on (a sample of otto.price_model_max_rows when there were more; under 50,000 every one read, the held-out ones too, once calibrated)';
+COMMENT ON COLUMN otto.price_model.n_holdout IS 'Ads held out to calibrate on (as otto.price_model_rows'' part 2)';
 COMMENT ON COLUMN otto.price_model.train_seconds IS 'Wall time of the training (otto.price_model_fit)';
 COMMENT ON COLUMN otto.price_model.last_event_id IS 'The ad log''s last event when it was trained: the trainer retrains once the log has moved on by a tenth of n_train';
 COMMENT ON COLUMN otto.price_model.peak_memory_kb IS 'Peak resident memory of the process that trained it';
@@ -79,18 +80,24 @@ AS $fn$
 $fn$;
 
 -- The ads a training reads: live ads with a price (100 EUR and up: lower ones
--- are placeholders), at most max_rows of them drawn by a hash of ad_id; a
--- tenth held out for early stopping and calibration.
+-- are placeholders), at most max_rows of them drawn by a hash of ad_id, in
+-- three parts: 0 to train on, 1 to stop the boosting when it no longer helps,
+-- 2 to calibrate on (seen by neither).  Under 50,000 ads (where the model is
+-- trained again on every row once calibrated) 10% and 20%, else 5% and 5%.
 CREATE OR REPLACE FUNCTION otto.price_model_rows(max_rows int, seed int DEFAULT 0)
-RETURNS TABLE (ad_id bigint, ln_price float8, holdout boolean, cat text[], num float4[])
+RETURNS TABLE (ad_id bigint, ln_price float8, part int, cat text[], num float4[])
 LANGUAGE sql STABLE
 AS $fn$
-    SELECT a.ad_id, ln(a.price_eur), abs(hashint8extended(a.ad_id, $2 + 1)) % 10 = 0, f.cat, f.num
-      FROM (SELECT * FROM otto.ad a
-             WHERE a.state = 'live' AND a.price_eur >= 100 AND a.make IS NOT NULL AND a.model IS NOT NULL
-               AND a.year IS NOT NULL
-             ORDER BY hashint8extended(a.ad_id, $2) LIMIT $1) a,
-           otto.price_features(to_jsonb(a)) f
+    SELECT a.ad_id, ln(a.price_eur),
+           CASE WHEN a.h < CASE WHEN a.n < 50000 THEN 2 ELSE 1 END THEN 1
+                WHEN a.h < CASE WHEN a.n < 50000 THEN 6 ELSE 2 END THEN 2 ELSE 0 END,
+           f.cat, f.num
+      FROM (SELECT a.*, count(*) OVER () AS n, abs(hashint8extended(a.ad_id, $2 + 1)) % 20 AS h
+              FROM (SELECT * FROM otto.ad a
+                     WHERE a.state = 'live' AND a.price_eur >= 100 AND a.make IS NOT NULL AND a.model IS NOT NULL
+                       AND a.year IS NOT NULL
+                     ORDER BY hashint8extended(a.ad_id, $2) LIMIT $1) a) a,
+           otto.price_features(to_jsonb(a) - 'n' - 'h') f
 $fn$;
 
 CREATE OR REPLACE FUNCTION otto.price_model_fit(max_rows int DEFAULT NULL, seed int DEFAULT 0,
@@ -98,7 +105,7 @@ CREATE OR REPLACE FUNCTION otto.price_model_fit(max_rows int DEFAULT NULL, seed 
     OUT rounds int[], OUT holdout_ad bigint[], OUT holdout_pred float8[], OUT seconds float8, OUT peak_memory_kb bigint)
 AS 'MODULE_PATHNAME', 'otto_price_model_fit'
 LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION otto.price_model_fit(int, int) IS 'Train the ensemble of gradient-boosted trees on otto.price_model_rows (max_rows: otto.price_model_max_rows when NULL), early-stopped on the held-out rows (and trained again on all of them below 50,000 rows); returns the boosters, their dictionary and the held-out ads'' predictions (log euros). otto.fair_value_train calls it';
+COMMENT ON FUNCTION otto.price_model_fit(int, int) IS 'Train the ensemble of gradient-boosted trees on otto.price_model_rows (max_rows: otto.price_model_max_rows when NULL), early-stopped on its part 1 (and trained again on every row below 50,000 rows); returns the boosters, their dictionary and the calibration ads (part 2) with their predictions (log euros). otto.fair_value_train calls it';
 
 CREATE OR REPLACE FUNCTION otto.price_model_score(model_id bigint, cat text[], num float4[]) RETURNS float8
 AS 'MODULE_PATHNAME', 'otto_price_model_score'
@@ -185,17 +192,29 @@ BEGIN
       FROM (SELECT b.key AS bucket, b.value::float8 AS w FROM jsonb_each_text(cal->'weights') b) w
      WHERE w.bucket = x.bucket;
     UPDATE price_model_cal x SET band = CASE WHEN exp(e) < 1500 THEN 0 WHEN exp(e) < 4000 THEN 1 WHEN exp(e) < 10000 THEN 2 ELSE 3 END;
-    -- residual quantiles per confidence and band; a thin cell takes its confidence's, then everyone's
-    WITH q AS (
-        SELECT x.bucket, x.band, count(*) AS n,
-               percentile_cont(ARRAY[0.1, 0.5, 0.9]) WITHIN GROUP (ORDER BY x.y - x.e) AS q
-          FROM price_model_cal x GROUP BY GROUPING SETS ((x.bucket, x.band), (x.bucket), ())),
+    -- residual quantiles per confidence and band (a thin cell takes its
+    -- confidence's, then everyone's), at the split-conformal levels for n
+    -- residuals: the floor((n+1) x 0.1)-th and ceil((n+1) x 0.9)-th of n
+    WITH g AS (                 -- the cells, each confidence's and everyone's residuals
+        SELECT x.bucket, x.band, x.y - x.e AS r FROM price_model_cal x
+        UNION ALL SELECT x.bucket, NULL, x.y - x.e FROM price_model_cal x
+        UNION ALL SELECT NULL, NULL, x.y - x.e FROM price_model_cal x),
+    o AS (
+        SELECT g.*, row_number() OVER (PARTITION BY g.bucket, g.band ORDER BY g.r) AS i,
+               count(*) OVER (PARTITION BY g.bucket, g.band) AS n
+          FROM g),
+    q AS (
+        SELECT o.bucket, o.band, max(o.n) AS n,
+               ARRAY[min(o.r) FILTER (WHERE o.i = greatest(floor((o.n + 1) * 0.1), 1)),
+                     percentile_cont(0.5) WITHIN GROUP (ORDER BY o.r),
+                     min(o.r) FILTER (WHERE o.i = least(ceil((o.n + 1) * 0.9), o.n))] AS q
+          FROM o GROUP BY o.bucket, o.band),
     cells AS (
         SELECT b.bucket, jsonb_agg(to_jsonb(coalesce(c.q, cb.q, ca.q) || coalesce(c.n, 0)::float8) ORDER BY band.band) AS cells
           FROM (VALUES ('high'), ('medium'), ('low'), ('none')) b(bucket) CROSS JOIN generate_series(0, 3) band(band)
           LEFT JOIN q ca ON ca.bucket IS NULL AND ca.band IS NULL
-          LEFT JOIN q cb ON cb.bucket = b.bucket AND cb.band IS NULL AND cb.n >= 40
-          LEFT JOIN q c ON c.bucket = b.bucket AND c.band = band.band AND c.n >= 40
+          LEFT JOIN q cb ON cb.bucket = b.bucket AND cb.band IS NULL AND cb.n >= 50
+          LEFT JOIN q c ON c.bucket = b.bucket AND c.band = band.band AND c.n >= 100
          GROUP BY b.bucket)
     SELECT cal || jsonb_build_object('cells', jsonb_object_agg(cells.bucket, cells.cells)) INTO cal FROM cells;
     SELECT jsonb_build_object(

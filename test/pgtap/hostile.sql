@@ -33,6 +33,8 @@ BEGIN
                                                                WHEN 'jsonb'::regtype THEN '''{}''::jsonb'
                                                                WHEN 'bytea'::regtype THEN '''\x3c703e''::bytea'
                                                                WHEN 'numeric[]'::regtype THEN '''{1,2}''::numeric[]'
+                                                               WHEN 'text[]'::regtype THEN '''{a,b}''::text[]'
+                                                               WHEN 'real[]'::regtype THEN '''{1,2}''::real[]'
                                                                WHEN 'boolean'::regtype THEN 'true'
                                                                ELSE '1::' || t::text END END, ', ' ORDER BY i)
                               FROM unnest(f.types) WITH ORDINALITY x(t, i)));
