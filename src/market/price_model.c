@@ -531,7 +531,7 @@ otto_price_model_fit(PG_FUNCTION_ARGS)
 		}
 	}
 
-	/* a small market: train again on every row, as many rounds (a tenth more) */
+	/* a small market: train again on every row, rounds in proportion to the rows */
 	if (small && ho.n + cal.n > 0)
 	{
 		int			n = tr.n + ho.n + cal.n;
@@ -551,7 +551,7 @@ otto_price_model_fit(PG_FUNCTION_ARGS)
 		{
 			XGBoosterFree(h->done[k]);
 			h->done[k] = NULL;
-			rounds[k] = train_booster(h, k, h->all, &ensemble[k], seed + k, sum_y / tr.n, rounds[k] + rounds[k] / 10,
+			rounds[k] = train_booster(h, k, h->all, &ensemble[k], seed + k, sum_y / tr.n, (int) (rounds[k] * (double) n / tr.n),
 									  0, NULL, NULL);
 		}
 	}

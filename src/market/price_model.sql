@@ -170,14 +170,17 @@ BEGIN
       JOIN otto.ad a ON a.ad_id = h.ad_id
       LEFT JOIN LATERAL otto.fair_value_comps(a.make, a.model, a.year, a.mileage_km, a.fuel, a.power_kw, a.ad_id) c
              ON c.estimate > 0;
-    -- the model's weight per confidence: the one with the least median error (0, 0.05 .. 1), overall below 30 ads
+    -- the model's weight per confidence (0, 0.05 .. 1; overall below 30 ads) by the median error
     WITH g AS (
         SELECT b.bucket, k / 20.0::float8 AS w,
                percentile_cont(0.5) WITHIN GROUP (ORDER BY abs(x.y - (k / 20.0 * x.m + (1 - k / 20.0) * x.c))) AS err
           FROM price_model_cal x, generate_series(0, 20) k,
                LATERAL (VALUES (x.bucket), ('all')) b(bucket)
          WHERE x.c IS NOT NULL GROUP BY 1, 2),
-    best AS (SELECT DISTINCT ON (g.bucket) g.bucket, g.w FROM g ORDER BY g.bucket, g.err, g.w DESC),
+    -- the largest weight within 1% of the least error: under 50,000 ads the
+    -- model is trained again on every row, so it will be better than here
+    best AS (SELECT g.bucket, max(g.w) AS w FROM g
+              WHERE g.err <= 1.01 * (SELECT min(m.err) FROM g m WHERE m.bucket = g.bucket) GROUP BY g.bucket),
     n AS (SELECT x.bucket, count(*) AS n FROM price_model_cal x WHERE x.c IS NOT NULL GROUP BY 1)
     SELECT jsonb_object_agg(b.bucket, CASE WHEN n.n >= 30 THEN b.w ELSE coalesce(a.w, 1) END) || '{"none": 1}'
       INTO cal
