@@ -146,10 +146,11 @@ CREATE EXTENSION otto;
 \i :synthetic
 SELECT otto.stream_rebuild() IS NOT NULL AS rebuilt \gset
 SELECT otto.fair_value_train() AS t \gset
-SELECT format('%s ads: training %s s on %s ads (held out %s), peak memory of the training process %s MB',
-              :ads, :'t'::jsonb->>'train_seconds', :'t'::jsonb->>'n_train', :'t'::jsonb->>'n_holdout',
-              round((:'t'::jsonb->>'peak_memory_kb')::numeric / 1024));
-SELECT format('RESULT|fair_value|training run at %s ads|%s|s|< 60|-|-', :ads, :'t'::jsonb->>'train_seconds');
+SELECT format('%s ads: a training run %s s (boosting %s s) on %s ads (calibrated on %s), peak memory of the training process %s MB, boosters %s MB',
+              :ads, :'t'::jsonb->>'seconds', :'t'::jsonb->>'train_seconds', :'t'::jsonb->>'n_train', :'t'::jsonb->>'n_holdout',
+              round((:'t'::jsonb->>'peak_memory_kb')::numeric / 1024),
+              (SELECT round(sum(octet_length(m)) / 1048576.0, 1) FROM otto.price_model, unnest(model) m));
+SELECT format('RESULT|fair_value|training run at %s ads|%s|s|< 60|-|-', :ads, :'t'::jsonb->>'seconds');
 CREATE TEMP TABLE lat AS
 SELECT a.ad_id, clock_timestamp() AS t0, otto.fair_value(to_jsonb(a)) IS NOT NULL AS ok, clock_timestamp() AS t1
   FROM (SELECT * FROM otto.ad ORDER BY hashint8(ad_id) LIMIT 1000) a;

@@ -12,8 +12,9 @@
  *
  * Memory: training holds rows x features floats (otto.price_model_max_rows
  * caps the rows) plus XGBoost's own copy in its histogram layout; a backend
- * that scores keeps one booster (the last version it used) outside palloc,
- * freed when another version replaces it.  XGBoost allocates with new/malloc,
+ * that scores keeps the boosters of one version (the last it used) outside
+ * palloc, about three times their stored size, freed when another version
+ * replaces them or otto.price_model changes.  XGBoost allocates with new/malloc,
  * so its handles are freed by a memory-context callback when an error ends
  * the call.  Threads: scoring always runs on the backend's own thread
  * (nthread 1); training uses otto.price_model_threads.

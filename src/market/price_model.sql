@@ -146,6 +146,7 @@ DECLARE
     cal      jsonb;
     metrics  jsonb;
     id       bigint;
+    t0       timestamptz := clock_timestamp();
 BEGIN
     -- one training at a time; a second caller waits for nothing
     IF NOT pg_try_advisory_xact_lock(hashtext('otto.fair_value_train')) THEN
@@ -168,7 +169,8 @@ BEGIN
     SELECT h.ad_id, ln(a.price_eur) AS y, h.m, ln(c.estimate) AS c, coalesce(c.confidence, 'none') AS bucket
       FROM (SELECT * FROM unnest(f.holdout_ad, f.holdout_pred) h(ad_id, m) ORDER BY hashint8(h.ad_id) LIMIT 5000) h
       JOIN otto.ad a ON a.ad_id = h.ad_id
-      LEFT JOIN LATERAL otto.fair_value_comps(a.make, a.model, a.year, a.mileage_km, a.fuel, a.power_kw, a.ad_id) c
+      LEFT JOIN LATERAL otto.fair_value_comps(a.make, a.model, a.year, CASE WHEN a.mileage_km <= 3000000 THEN a.mileage_km END,
+                                              a.fuel, a.power_kw, a.ad_id) c
              ON c.estimate > 0;
     -- the model's weight per confidence (0, 0.05 .. 1; overall below 30 ads) by the median error
     WITH g AS (
@@ -238,10 +240,12 @@ BEGIN
     -- the five newest versions are kept
     DELETE FROM otto.price_model m WHERE m.model_id <= id - 5;
     RETURN jsonb_build_object('model_id', id, 'n_train', f.n_train, 'n_holdout', cardinality(f.holdout_ad), 'rounds', f.rounds,
-                              'train_seconds', round(f.seconds::numeric, 2), 'peak_memory_kb', f.peak_memory_kb,
+                              'train_seconds', round(f.seconds::numeric, 2),
+                              'seconds', round(extract(epoch FROM clock_timestamp() - t0)::numeric, 2),
+                              'peak_memory_kb', f.peak_memory_kb,
                               'metrics', metrics, 'weights', cal->'weights');
 END
 $fn$;
-COMMENT ON FUNCTION otto.fair_value_train(boolean) IS 'Train a new version of the price model on the live ads and calibrate it on a held-out tenth (force false: only when due, as the trainer worker calls it); returns its summary with held-out metrics, or NULL';
+COMMENT ON FUNCTION otto.fair_value_train(boolean) IS 'Train a new version of the price model on the live ads and calibrate it on held-out ones (force false: only when due, as the trainer worker calls it); returns its summary (train_seconds: the boosting, seconds: all of it) with held-out metrics, or NULL';
 
 GRANT SELECT ON otto.price_model TO otto_app;
