@@ -6,7 +6,9 @@
 #   ../shared/data/real/kaggle-serbia-2024 (test/kaggle2024.sql), one per
 #   seed; the simulated market (sim/otto-sim, 10,000 ads, two days) per seed,
 #   80% of its live ads in the market and 20% held out, scored against the
-#   simulator's hidden value of each car.  In each split the training ads are
+#   simulator's hidden value of each car; and, shown but not a target, every
+#   live ad of the simulated market priced as its own row (in-sample: the
+#   model has seen those prices).  In each split the training ads are
 #   the live ads of a fresh database, otto.fair_value_train() trains and
 #   calibrates the price model, and every test car is priced by
 #   otto.fair_value from what its ad states.
@@ -84,9 +86,9 @@ for s in $SEEDS; do
     "$OTTO_ROOT/sim/otto-sim" advance "$sim" >/dev/null 2>&1
     chmod -R a+rX "$sim"
     day=$(ls -d "$sim"/truth/day-* | tail -1)
-    for mode in "held out" "live ads in the market"; do
+    for mode in "held out" "in-sample: live ads in the market"; do
         if [ "$mode" = "held out" ]; then share=5; else share=1000000000; fi
-        run_split "simulated seed $((s + 100)), $mode" "sim$s-${mode// /_}" "
+        run_split "simulated seed $((s + 100)), $mode" "sim$s-$share" "
 SELECT otto.site_add('sim', 'simulated', ARRAY['sim.invalid'], ARRAY['https://sim.invalid/'], '^https://sim\\.invalid/ad/([0-9]+)',
                      '^https://sim\\.invalid/list', 'polovniautomobili') AS site \\gset
 CREATE TEMP TABLE raw (j jsonb);
@@ -115,26 +117,34 @@ done
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 splits = list(dict.fromkeys(r["split"] for r in rows))
-print("%-36s %-26s %6s %8s %8s %9s %13s" % ("split", "method", "n", "cover%", "MdAPE%", "range80%", "<1500 signed%"))
+def cheap(r, k):
+    return "-" if r.get(k + "_median_signed_pct") is None else "%+.1f (%d)" % (r[k + "_median_signed_pct"], r[k + "_n"])
+print("MdAPE against the asking price (simulated: against the hidden value); range80: held-out prices inside the 80% range;")
+print("<1500: median signed error of the cars worth under 1,500 EUR, and of those estimated under 1,500 (simulated only)\n")
+print("%-44s %-24s %6s %7s %7s %9s %13s %13s" % ("split", "method", "n", "cover%", "MdAPE%", "range80%", "<1500 worth", "<1500 est."))
 fails = 0
 for s in splits:
     rs = [r for r in rows if r["split"] == s]
+    sim = s.startswith("simulated")
     for r in rs:
-        print("%-36s %-26s %6d %8.2f %8.2f %9s %13s" % (s, r["method"], r["n"], r["coverage_pct"], r["mdape_pct"],
-              r.get("range_80_holds_pct", "-"), "-" if r["cheap_median_signed_pct"] is None else
-              "%.2f (%d)" % (r["cheap_median_signed_pct"], r["cheap_n"])))
+        print("%-44s %-24s %6d %7.2f %7.2f %9s %13s %13s" % (s, r["method"], r["n"], r["coverage_pct"], r["mdape_pct"],
+              r.get("range_80_holds_pct", "-"), cheap(r, "cheap") if sim else "-", cheap(r, "est_cheap") if sim else "-"))
     o = rs[0]
     best = min(r["mdape_pct"] for r in rs if r["method"] in ("XGBoost", "HistGradientBoosting"))
     ratio = o["mdape_pct"] / best
-    cheap = o["cheap_median_signed_pct"] if s.startswith("simulated") else None
-    ok = ratio <= 0.97 and 78 <= o["range_80_holds_pct"] <= 82 and o["coverage_pct"] == 100 and \
-        (cheap is None or abs(cheap) <= 3)
-    fails += not ok
-    print("%-36s %-26s ratio to the best baseline %.3f (target <= 0.97), range %.1f%% (78-82), coverage %.0f%%%s: %s\n" % (
-        s, "=> otto.fair_value", ratio, o["range_80_holds_pct"], o["coverage_pct"],
-        "" if cheap is None else ", under 1,500 EUR %+.2f%% (within 3%%)" % cheap, "met" if ok else "NOT MET"))
+    checks = [("MdAPE ratio to the best baseline %.3f (<= 0.97)" % ratio, ratio <= 0.97),
+              ("range holds %.1f%% (78-82)" % o["range_80_holds_pct"], 78 <= o["range_80_holds_pct"] <= 82),
+              ("coverage %.0f%% (100)" % o["coverage_pct"], o["coverage_pct"] == 100)]
+    if sim:
+        checks.append(("worth under 1,500: %+.1f%% (within 3%%)" % o["cheap_median_signed_pct"], abs(o["cheap_median_signed_pct"]) <= 3))
+    if "in-sample" in s:        # the model has seen these prices: shown, not a target
+        print("%-44s => in-sample, not a target: ratio %.3f, range holds %.1f%%\n" % (s, ratio, o["range_80_holds_pct"]))
+        continue
+    fails += not all(ok for _, ok in checks)
+    print("%-44s => %s\n" % (s, "; ".join("%s %s" % (t, "met" if ok else "NOT MET") for t, ok in checks)))
     print("RESULT|fair_value|MdAPE, %s|%.2f|%%|<= 0.97 x best baseline|%.2f (best baseline)|%.3f" % (s, o["mdape_pct"], best, ratio))
-print("splits meeting every target: %d of %d" % (len(splits) - fails, len(splits)))
+scored = [s for s in splits if "in-sample" not in s]
+print("splits meeting every target: %d of %d" % (len(scored) - fails, len(scored)))
 PY
 
 # the learned model at scale: one training, and fair_value's latency

@@ -14,7 +14,9 @@ learning rate 0.05, the categorical features of at most 255 values as
 categories, the rest as codes).  Their 80% intervals are quantile models
 (0.1 and 0.9) of the same kind.  Every estimate is scored against the truth
 column (the simulator's hidden value) when there is one, else the asking
-price; one JSON line per method goes to stdout.
+price, also in the cheapest band two ways: the cars worth under 1,500 EUR
+(selected on the truth) and the cars estimated under 1,500 EUR; one JSON
+line per method goes to stdout.
 """
 import csv
 import json
@@ -67,10 +69,13 @@ def scores(name, est, lo, hi, truth, price):
     ok = ~np.isnan(est)
     ape = np.abs(est[ok] / truth[ok] - 1)
     signed_cheap = (est / truth - 1)[ok & (truth < 1500)]
+    signed_est_cheap = (est / truth - 1)[ok & (est < 1500)]
     r = {"method": name, "n": int(len(est)), "coverage_pct": round(100.0 * ok.mean(), 2),
          "mdape_pct": round(100 * float(np.median(ape)), 2),
          "cheap_n": int(len(signed_cheap)),
-         "cheap_median_signed_pct": round(100 * float(np.median(signed_cheap)), 2) if len(signed_cheap) else None}
+         "cheap_median_signed_pct": round(100 * float(np.median(signed_cheap)), 2) if len(signed_cheap) else None,
+         "est_cheap_n": int(len(signed_est_cheap)),
+         "est_cheap_median_signed_pct": round(100 * float(np.median(signed_est_cheap)), 2) if len(signed_est_cheap) else None}
     if lo is not None:
         inside = (price >= lo) & (price <= hi)
         r["range_80_holds_pct"] = round(100.0 * inside[ok].mean(), 1)

@@ -595,12 +595,14 @@ BEGIN
             RETURN format(otto.ask_text(lang, 'There are not enough live ads of the %s to value it.',
                                         'Nema dovoljno oglasa za %s da bi se procenila vrednost.'), car);
         END IF;
-        RETURN format(otto.ask_text(lang, 'A %s %s%s is worth about €%s (80%% range €%s-%s), from %s comparable ads; confidence: %s.',
-                                          '%s %s. godište%s vredi oko %s € (80%% opseg %s-%s €), na osnovu %s uporedivih oglasa; pouzdanost: %s.'),
+        RETURN format(otto.ask_text(lang, 'A %s %s%s is worth about €%s (80%% range €%s-%s), from %s%s comparable ads; confidence: %s.',
+                                          '%s %s. godište%s vredi oko %s € (80%% opseg %s-%s €), na osnovu %s%s uporedivih oglasa; pouzdanost: %s.'),
                       CASE WHEN lang = 'en' THEN r->>'year' ELSE car END, CASE WHEN lang = 'en' THEN car ELSE r->>'year' END,
                       CASE WHEN r->>'mileage_km' IS NOT NULL THEN otto.ask_text(lang, ' with ', ' sa ') || otto.ask_num((r->>'mileage_km')::numeric, lang) || ' km' ELSE '' END,
                       otto.ask_num((r->>'estimate_eur')::numeric, lang), otto.ask_num((r->'range_80_eur'->>0)::numeric, lang),
-                      otto.ask_num((r->'range_80_eur'->>1)::numeric, lang), r->'comparables'->>'count',
+                      otto.ask_num((r->'range_80_eur'->>1)::numeric, lang),
+                      CASE WHEN r->>'price_model' IS NOT NULL THEN otto.ask_text(lang, 'the price model and ', 'modela cena i ') ELSE '' END,
+                      r->'comparables'->>'count',
                       CASE WHEN lang = 'en' THEN r->>'confidence'
                            ELSE otto.ask_text(lang, '', CASE r->>'confidence' WHEN 'high' THEN 'visoka' WHEN 'medium' THEN 'srednja' ELSE 'niska' END) END);
     WHEN 'depreciation' THEN

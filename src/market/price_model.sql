@@ -24,6 +24,7 @@ CREATE TABLE IF NOT EXISTS otto.price_model (   -- new in 1.2: updates create it
     n_categorical   int NOT NULL CHECK (n_categorical BETWEEN 0 AND cardinality(features)),
     category_feature int[] NOT NULL,
     category_value  text[] NOT NULL CHECK (cardinality(category_value) = cardinality(category_feature)),
+    category_mean   float8[] NOT NULL CHECK (cardinality(category_mean) = cardinality(category_feature)),
     n_train         int NOT NULL,
     n_holdout       int NOT NULL,
     rounds          int[] NOT NULL,
@@ -42,6 +43,7 @@ COMMENT ON COLUMN otto.price_model.category_feature IS 'The categories'' diction
 COMMENT ON COLUMN otto.price_model.active IS 'Whether fair values may use it (the newest active version is used; set false to step back to an older one)';
 COMMENT ON COLUMN otto.price_model.n_categorical IS 'How many of the features are categorical (the first ones)';
 COMMENT ON COLUMN otto.price_model.category_value IS 'The categories'' values, in the order of category_feature';
+COMMENT ON COLUMN otto.price_model.category_mean IS 'For the model feature, what the trees read instead of its code: the model''s mean log price in training, smoothed toward its make''s by 5 ads (0 for the other features)';
 COMMENT ON COLUMN otto.price_model.n_train IS 'Live ads its boosters were trained on (a sample of otto.price_model_max_rows when there were more; under 50,000 every one read, the held-out ones too, once calibrated)';
 COMMENT ON COLUMN otto.price_model.n_holdout IS 'Ads held out to calibrate on (as otto.price_model_rows'' part 2)';
 COMMENT ON COLUMN otto.price_model.train_seconds IS 'Wall time of the training (otto.price_model_fit)';
@@ -102,7 +104,8 @@ $fn$;
 
 CREATE OR REPLACE FUNCTION otto.price_model_fit(max_rows int DEFAULT NULL, seed int DEFAULT 0,
     OUT model bytea[], OUT n_categorical int, OUT category_feature int[], OUT category_value text[], OUT n_train int,
-    OUT rounds int[], OUT holdout_ad bigint[], OUT holdout_pred float8[], OUT seconds float8, OUT peak_memory_kb bigint)
+    OUT rounds int[], OUT holdout_ad bigint[], OUT holdout_pred float8[], OUT seconds float8, OUT peak_memory_kb bigint,
+    OUT category_mean float8[])
 AS 'MODULE_PATHNAME', 'otto_price_model_fit'
 LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION otto.price_model_fit(int, int) IS 'Train the ensemble of gradient-boosted trees on otto.price_model_rows (max_rows: otto.price_model_max_rows when NULL), early-stopped on its part 1 (and trained again on every row below 50,000 rows); returns the boosters, their dictionary and the calibration ads (part 2) with their predictions (log euros). otto.fair_value_train calls it';
@@ -232,9 +235,10 @@ BEGIN
       INTO metrics
       FROM price_model_cal x, otto.price_model_cell(cal, x.bucket, exp(x.e)) k;
 
-    INSERT INTO otto.price_model (model, model_sha256, features, n_categorical, category_feature, category_value, n_train, n_holdout,
+    INSERT INTO otto.price_model (model, model_sha256, features, n_categorical, category_feature, category_value, category_mean,
+                                  n_train, n_holdout,
                                   rounds, last_event_id, train_seconds, peak_memory_kb, calibration, metrics)
-    VALUES (f.model, ARRAY(SELECT sha256(b.m) FROM unnest(f.model) WITH ORDINALITY b(m, i) ORDER BY b.i), otto.price_feature_names(), f.n_categorical, f.category_feature, f.category_value, f.n_train,
+    VALUES (f.model, ARRAY(SELECT sha256(b.m) FROM unnest(f.model) WITH ORDINALITY b(m, i) ORDER BY b.i), otto.price_feature_names(), f.n_categorical, f.category_feature, f.category_value, f.category_mean, f.n_train,
             cardinality(f.holdout_ad), f.rounds, ev, f.seconds, f.peak_memory_kb, cal, metrics)
     RETURNING model_id INTO id;
     -- the five newest versions are kept
