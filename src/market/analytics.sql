@@ -633,7 +633,10 @@ BEGIN
     valued AS (
         SELECT s.ad_id, s.make, s.model, s.year, s.mileage_km, s.fuel, s.power_kw, s.price_eur, s.listed_at, s.cut_at,
                a.url, a.title, a.damage, e.lvl, e.n, e.estimate, e.lo, e.hi, e.confidence, e.model_id
-          FROM (SELECT * FROM screened s WHERE s.gap0 * 100 >= min_gap_pct - 10 ORDER BY s.gap0 DESC LIMIT lim * 3) s
+          FROM (SELECT * FROM screened s
+                 WHERE s.gap0 * 100 >= min_gap_pct - 10
+                   AND s.gap0 <= 0.7        -- under 30% of its line: a placeholder, which would take a real deal's place
+                 ORDER BY s.gap0 DESC LIMIT lim * 3) s
           JOIN otto.ad a ON a.ad_id = s.ad_id,
                otto.fair_value_estimate(s.make, s.model, s.year, CASE WHEN s.mileage_km <= 3000000 THEN s.mileage_km END,
                                         s.fuel, s.power_kw, to_jsonb(a)) e),

@@ -519,7 +519,7 @@ otto_price_model_fit(PG_FUNCTION_ARGS)
 	row_cxt = AllocSetContextCreate(fit_cxt, "otto price model row", ALLOCSET_SMALL_SIZES);
 	pg_prng_seed(&prng, (uint64) seed);
 
-	/* the rows, a batch at a time, into two float matrices */
+	/* the rows, a batch at a time, into a float matrix per part */
 	SPI_connect();
 	portal = SPI_cursor_open_with_args(NULL,
 									   "SELECT ad_id, ln_price, part, cat, num FROM otto.price_model_rows($1, $2)",
