@@ -81,7 +81,9 @@ SELECT r->'live' AS live, r->'popular' AS popular, r->'histograms'->'model_year'
   FROM otto.market_overview('VOLKSWAGEN', 'golf') r;
 SELECT otto.market_overview('Lada') - 'as_of';
 
--- Wrong arguments say what to send instead
+-- Wrong arguments say what to send instead (the message and hint, not the
+-- call stack they came through)
+\set SHOW_CONTEXT never
 SELECT otto.fair_value('Volkswagen', 'Golf', NULL);
 SELECT otto.fair_value('Volkswagen', 'Golf', 2015, -5);
 SELECT otto.fastest_selling(level => 'colour');

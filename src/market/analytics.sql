@@ -310,6 +310,7 @@ DECLARE
     pm  record;
     k   record;
     s   float8;
+    w   float8;
     e   float8;
 BEGIN
     c := otto.fair_value_comps(make, model, year, mileage_km, fuel, power_kw, (car->>'ad_id')::bigint);
@@ -330,14 +331,14 @@ BEGIN
     IF s IS NULL THEN
         RETURN;
     END IF;
-    model_id := pm.model_id; model_estimate := exp(s);
     k := otto.price_model_cell(pm.calibration, CASE WHEN n > 0 THEN confidence ELSE 'none' END, 0);
-    model_weight := CASE WHEN n > 0 THEN k.w ELSE 1 END;
-    e := model_weight * s + (1 - model_weight) * CASE WHEN n > 0 THEN ln(c.estimate) ELSE 0 END;
+    w := CASE WHEN n > 0 THEN k.w ELSE 1 END;
+    e := w * s + (1 - w) * CASE WHEN n > 0 THEN ln(c.estimate) ELSE 0 END;
     k := otto.price_model_cell(pm.calibration, CASE WHEN n > 0 THEN confidence ELSE 'none' END, exp(e));
     IF k.q50 IS NULL THEN
         RETURN;                 -- a calibration without cells: the comparables alone
     END IF;
+    model_id := pm.model_id; model_estimate := exp(s); model_weight := w;
     estimate := exp(e + k.q50); lo := exp(e + k.q10); hi := exp(e + k.q90);
     IF n = 0 THEN
         confidence := 'low';
