@@ -312,6 +312,7 @@ DECLARE
     s   float8;
     w   float8;
     e   float8;
+    bucket text;
 BEGIN
     c := otto.fair_value_comps(make, model, year, mileage_km, fuel, power_kw, (car->>'ad_id')::bigint);
     market_make := c.market_make; market_model := c.market_model; lvl := c.lvl; n := c.n; estimate := c.estimate;
@@ -323,7 +324,11 @@ BEGIN
         RETURN;
     END IF;
     -- the model reads the market's spelling; a make or model it has not seen is missing, and it falls back
-    SELECT otto.price_model_score(pm.model_id, f.cat, f.num) INTO s
+    -- (a car given by make, model, year, mileage, fuel and power alone has its own calibration: _few)
+    SELECT otto.price_model_score(pm.model_id, f.cat, f.num),
+           CASE WHEN n > 0 THEN confidence ELSE 'none' END
+           || CASE WHEN array_remove(f.cat[4:], NULL) = '{}' AND array_remove(f.num[4:], NULL) = '{}' THEN '_few' ELSE '' END
+      INTO s, bucket
       FROM otto.price_features(coalesce(car, '{}') || jsonb_build_object(
                'make', coalesce(c.market_make, make), 'model', CASE WHEN c.market_make IS NULL OR c.market_model IS NOT NULL
                                                                     THEN coalesce(c.market_model, model) END,
@@ -331,10 +336,10 @@ BEGIN
     IF s IS NULL THEN
         RETURN;
     END IF;
-    k := otto.price_model_cell(pm.calibration, CASE WHEN n > 0 THEN confidence ELSE 'none' END, 0);
+    k := otto.price_model_cell(pm.calibration, bucket, 0);
     w := CASE WHEN n > 0 THEN k.w ELSE 1 END;
     e := w * s + (1 - w) * CASE WHEN n > 0 THEN ln(c.estimate) ELSE 0 END;
-    k := otto.price_model_cell(pm.calibration, CASE WHEN n > 0 THEN confidence ELSE 'none' END, exp(e));
+    k := otto.price_model_cell(pm.calibration, bucket, exp(e));
     IF k.q50 IS NULL THEN
         RETURN;                 -- a calibration without cells: the comparables alone
     END IF;

@@ -64,6 +64,18 @@
 #define MODEL_FEATURE	1
 #define MEAN_PRIOR		5.0
 
+/*
+ * Most questions name a car by make, model, year, mileage, fuel and power
+ * alone (categorical 0-2, numeric 0-2; the rest of otto.price_features is
+ * optional).  Trees trained on full ads send a missing body or gearbox down
+ * whichever branch they happened to (an Opel Vectra of 2002 came out at
+ * 16,000 EUR), so FEW_SHARE of the training ads are added again as such a
+ * question (fuel, power and mileage left out at times too), and the
+ * calibration ads are scored both ways.
+ */
+#define CORE_FEATURES	3
+#define FEW_SHARE		0.3
+
 bool		otto_price_trainer_enabled = true;
 static int	trainer_interval_s = 300;
 static int	max_rows = 200000;
@@ -235,6 +247,7 @@ typedef struct FitHandles
 	DMatrixHandle train;
 	DMatrixHandle holdout;		/* the early-stopping rows */
 	DMatrixHandle calib;		/* the calibration rows */
+	DMatrixHandle calib_few;	/* the same, as few features as a question gives */
 	DMatrixHandle all;
 	BoosterHandle booster;		/* being trained */
 	BoosterHandle done[MAX_ENSEMBLE];
@@ -252,6 +265,8 @@ fit_handles_free(void *arg)
 		XGDMatrixFree(h->holdout);
 	if (h->calib)
 		XGDMatrixFree(h->calib);
+	if (h->calib_few)
+		XGDMatrixFree(h->calib_few);
 	if (h->all)
 		XGDMatrixFree(h->all);
 	if (h->booster)
@@ -318,6 +333,22 @@ booster_param(BoosterHandle b, const char *name, const char *fmt,...)
 	vsnprintf(value, sizeof(value), fmt, ap);
 	va_end(ap);
 	XGB_CHECK(XGBoosterSetParam(b, name, value));
+}
+
+/* row as a question gives it: the optional features missing, and at times fuel, power or mileage */
+static void
+few_features(float *row, int ncat, int nnum, pg_prng_state *prng)
+{
+	for (int i = CORE_FEATURES; i < ncat; i++)
+		row[i] = NAN;
+	for (int i = CORE_FEATURES; i < nnum; i++)
+		row[ncat + i] = NAN;
+	if (pg_prng_double(prng) < 0.3)
+		row[2] = NAN;			/* fuel */
+	if (pg_prng_double(prng) < 0.2)
+		row[ncat + 1] = NAN;	/* mileage */
+	if (pg_prng_double(prng) < 0.5)
+		row[ncat + 2] = NAN;	/* power */
 }
 
 /*
@@ -458,8 +489,9 @@ train_booster(FitHandles *h, int k, DMatrixHandle dtrain, const TreeConfig *c, i
 
 /*
  * otto.price_model_fit(max_rows, seed): train on otto.price_model_rows' part
- * 0, early-stopped on part 1; returns part 2's ads with their predictions
- * (the SQL side calibrates on them).
+ * 0, early-stopped on part 1; returns part 2's ads with their predictions,
+ * from all their features and as a question gives them (the SQL side
+ * calibrates on both).
  */
 PG_FUNCTION_INFO_V1(otto_price_model_fit);
 Datum
@@ -475,7 +507,8 @@ otto_price_model_fit(PG_FUNCTION_ARGS)
 	HTAB	   *dicts[MAX_FEATURES];
 	Matrix		tr = {0},
 				ho = {0},
-				cal = {0};
+				cal = {0},
+				cal_few = {0};
 	int			ncat = -1,
 				nnum = -1,
 				ncol = 0;
@@ -493,16 +526,19 @@ otto_price_model_fit(PG_FUNCTION_ARGS)
 	Datum	   *cat_mean;
 	float	   *scratch = NULL;
 	double	   *pred_sum = NULL;
+	double	   *pred_few_sum = NULL;
+	int			train_ads;		/* part 0, before the questions added */
 	bst_ulong	len;
 	const char *buf;
 	const float *pred;
-	Datum		values[11];
-	bool		nulls[11] = {0};
+	Datum		values[12];
+	bool		nulls[12] = {0};
 	struct rusage ru;
 	Datum	   *cat_feature,
 			   *cat_value,
 			   *ad_ids,
-			   *preds;
+			   *preds,
+			   *preds_few;
 	int			ncodes = 0;
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
@@ -595,6 +631,24 @@ otto_price_model_fit(PG_FUNCTION_ARGS)
 	encode_models(&tr, ncol, means, true);
 	encode_models(&ho, ncol, means, false);
 	encode_models(&cal, ncol, means, false);
+	train_ads = tr.n;
+	for (int i = 0; i < train_ads; i++)
+	{
+		if (pg_prng_double(&prng) < FEW_SHARE)
+		{
+			float	   *row = matrix_add(&tr, ncol, tr.ad[i], tr.y[i]);
+
+			memcpy(row, tr.x + (size_t) ncol * i, sizeof(float) * ncol);
+			few_features(row, ncat, nnum, &prng);
+		}
+	}
+	for (int i = 0; i < cal.n; i++)
+	{
+		float	   *row = matrix_add(&cal_few, ncol, cal.ad[i], cal.y[i]);
+
+		memcpy(row, cal.x + (size_t) ncol * i, sizeof(float) * ncol);
+		few_features(row, ncat, nnum, &prng);
+	}
 
 	XGB_CHECK(XGDMatrixCreateFromMat_omp(tr.x, tr.n, ncol, NAN, &h->train, train_threads));
 	XGB_CHECK(XGDMatrixSetFloatInfo(h->train, "label", tr.y, tr.n));
@@ -609,7 +663,10 @@ otto_price_model_fit(PG_FUNCTION_ARGS)
 	{
 		XGB_CHECK(XGDMatrixCreateFromMat_omp(cal.x, cal.n, ncol, NAN, &h->calib, train_threads));
 		set_feature_types(h->calib, ncat, nnum);
+		XGB_CHECK(XGDMatrixCreateFromMat_omp(cal_few.x, cal_few.n, ncol, NAN, &h->calib_few, train_threads));
+		set_feature_types(h->calib_few, ncat, nnum);
 		pred_sum = palloc0(sizeof(double) * cal.n);
+		pred_few_sum = palloc0(sizeof(double) * cal.n);
 	}
 
 	/*
@@ -629,6 +686,9 @@ otto_price_model_fit(PG_FUNCTION_ARGS)
 			XGB_CHECK(XGBoosterPredict(h->done[k], h->calib, 0, 0, 0, &len, &pred));
 			for (int i = 0; i < cal.n; i++)
 				pred_sum[i] += pred[i];
+			XGB_CHECK(XGBoosterPredict(h->done[k], h->calib_few, 0, 0, 0, &len, &pred));
+			for (int i = 0; i < cal.n; i++)
+				pred_few_sum[i] += pred[i];
 		}
 	}
 
@@ -671,10 +731,12 @@ otto_price_model_fit(PG_FUNCTION_ARGS)
 
 	ad_ids = palloc(sizeof(Datum) * Max(cal.n, 1));
 	preds = palloc(sizeof(Datum) * Max(cal.n, 1));
+	preds_few = palloc(sizeof(Datum) * Max(cal.n, 1));
 	for (int i = 0; i < cal.n; i++)
 	{
 		ad_ids[i] = Int64GetDatum(cal.ad[i]);
 		preds[i] = Float8GetDatum(pred_sum[i] / nboost);
+		preds_few[i] = Float8GetDatum(pred_few_sum[i] / nboost);
 	}
 
 	/* the dictionaries as two parallel arrays: feature (0-based) and value, code = order within its feature */
@@ -709,13 +771,14 @@ otto_price_model_fit(PG_FUNCTION_ARGS)
 	values[1] = Int32GetDatum(ncat);
 	values[2] = PointerGetDatum(construct_array(cat_feature, ncodes, INT4OID, 4, true, TYPALIGN_INT));
 	values[3] = PointerGetDatum(construct_array(cat_value, ncodes, TEXTOID, -1, false, TYPALIGN_INT));
-	values[4] = Int32GetDatum(small ? tr.n + ho.n + cal.n : tr.n);
+	values[4] = Int32GetDatum(small ? train_ads + ho.n + cal.n : train_ads);
 	values[5] = PointerGetDatum(construct_array(rounds_d, nboost, INT4OID, 4, true, TYPALIGN_INT));
 	values[6] = PointerGetDatum(construct_array(ad_ids, cal.n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 	values[7] = PointerGetDatum(construct_array(preds, cal.n, FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 	values[8] = Float8GetDatum((GetCurrentTimestamp() - started) / 1e6);
 	values[9] = Int64GetDatum((int64) ru.ru_maxrss);
 	values[10] = PointerGetDatum(construct_array(cat_mean, ncodes, FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	values[11] = PointerGetDatum(construct_array(preds_few, cal.n, FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 	{
 		HeapTuple	result = heap_form_tuple(tupdesc, values, nulls);
 

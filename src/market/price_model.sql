@@ -49,7 +49,7 @@ COMMENT ON COLUMN otto.price_model.n_holdout IS 'Ads held out to calibrate on (a
 COMMENT ON COLUMN otto.price_model.train_seconds IS 'Wall time of the training (otto.price_model_fit)';
 COMMENT ON COLUMN otto.price_model.last_event_id IS 'The ad log''s last event when it was trained: the trainer retrains once the log has moved on by a tenth of n_train';
 COMMENT ON COLUMN otto.price_model.peak_memory_kb IS 'Peak resident memory of the process that trained it';
-COMMENT ON COLUMN otto.price_model.calibration IS 'From its held-out ads: weights (the model''s share per confidence of the comparables), bands (euro edges) and cells (per confidence, per band: residual quantiles 10, 50, 90 and count)';
+COMMENT ON COLUMN otto.price_model.calibration IS 'From its held-out ads: weights (the model''s share per confidence of the comparables, with _few: for a car given by make, model, year, mileage, fuel and power alone), bands (euro edges) and cells (per the same, per band: residual quantiles 10, 50, 90 and count)';
 COMMENT ON COLUMN otto.price_model.metrics IS 'Its held-out ads: median absolute percentage error of the model, the comparables and the combination, and how often the 80% range held the price';
 CREATE OR REPLACE TRIGGER price_model_cache_invalidate AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON otto.price_model
     FOR EACH STATEMENT EXECUTE FUNCTION otto.cache_invalidate();
@@ -57,9 +57,11 @@ SELECT pg_catalog.pg_extension_config_dump('otto.price_model', '');
 SELECT pg_catalog.pg_extension_config_dump('otto.price_model_model_id_seq', '');
 
 -- What the model reads of a car (keys as otto.ad's columns): categorical
--- features (make and model first: the trainer leaves some of them out, so
--- that an unseen model falls back to its make and an unseen make to the
--- market), then numeric ones.  Mileage outside 1-1,000,000 km is a typo.
+-- features, then numeric ones.  The order matters to price_model.c: make and
+-- model first (the trainer leaves some of them out, so that an unseen model
+-- falls back to its make and an unseen make to the market), and the first
+-- three of each (make, model, fuel; year, mileage, power) are what a question
+-- gives, the rest optional.  Mileage outside 1-1,000,000 km is a typo.
 CREATE OR REPLACE FUNCTION otto.price_features(car jsonb, OUT cat text[], OUT num float4[])
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $fn$
@@ -105,7 +107,7 @@ $fn$;
 CREATE OR REPLACE FUNCTION otto.price_model_fit(max_rows int DEFAULT NULL, seed int DEFAULT 0,
     OUT model bytea[], OUT n_categorical int, OUT category_feature int[], OUT category_value text[], OUT n_train int,
     OUT rounds int[], OUT holdout_ad bigint[], OUT holdout_pred float8[], OUT seconds float8, OUT peak_memory_kb bigint,
-    OUT category_mean float8[])
+    OUT category_mean float8[], OUT holdout_pred_few float8[])
 AS 'MODULE_PATHNAME', 'otto_price_model_fit'
 LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION otto.price_model_fit(int, int) IS 'Train the ensemble of gradient-boosted trees on otto.price_model_rows (max_rows: otto.price_model_max_rows when NULL), early-stopped on its part 1 (and trained again on every row below 50,000 rows); returns the boosters, their dictionary and the calibration ads (part 2) with their predictions (log euros). otto.fair_value_train calls it';
@@ -123,7 +125,8 @@ AS $fn$
 $fn$;
 
 -- The calibration of a version for one estimate: the model's weight for this
--- confidence of the comparables ('none' when there are none) and the
+-- confidence of the comparables ('none' when there are none; with '_few' for
+-- a car given by make, model, year, mileage, fuel and power alone) and the
 -- quantiles of the residuals (log) in its cell.
 CREATE OR REPLACE FUNCTION otto.price_model_cell(cal jsonb, confidence text, estimate float8,
     OUT w float8, OUT q10 float8, OUT q50 float8, OUT q90 float8)
@@ -167,10 +170,14 @@ BEGIN
 
     SELECT * INTO f FROM otto.price_model_fit(current_setting('otto.price_model_max_rows')::int, coalesce(last.model_id, 0)::int);
 
-    -- the held-out ads (at most 5,000), priced by the model and by the comparables without themselves
+    -- the held-out ads (at most 5,000), priced by the model (from all they
+    -- state, and as a question gives them: bucket _few) and by the comparables without themselves
     CREATE TEMP TABLE price_model_cal ON COMMIT DROP AS
-    SELECT h.ad_id, ln(a.price_eur) AS y, h.m, ln(c.estimate) AS c, coalesce(c.confidence, 'none') AS bucket
-      FROM (SELECT * FROM unnest(f.holdout_ad, f.holdout_pred) h(ad_id, m) ORDER BY hashint8(h.ad_id) LIMIT 5000) h
+    SELECT h.ad_id, ln(a.price_eur) AS y, v.m, ln(c.estimate) AS c,
+           coalesce(c.confidence, 'none') || CASE WHEN v.few THEN '_few' ELSE '' END AS bucket
+      FROM (SELECT * FROM unnest(f.holdout_ad, f.holdout_pred, f.holdout_pred_few) h(ad_id, m, m_few)
+             ORDER BY hashint8(h.ad_id) LIMIT 5000) h
+      CROSS JOIN LATERAL (VALUES (h.m, false), (h.m_few, true)) v(m, few)
       JOIN otto.ad a ON a.ad_id = h.ad_id
       LEFT JOIN LATERAL otto.fair_value_comps(a.make, a.model, a.year, CASE WHEN a.mileage_km <= 3000000 THEN a.mileage_km END,
                                               a.fuel, a.power_kw, a.ad_id) c
@@ -187,13 +194,13 @@ BEGIN
     best AS (SELECT g.bucket, max(g.w) AS w FROM g
               WHERE g.err <= 1.01 * (SELECT min(m.err) FROM g m WHERE m.bucket = g.bucket) GROUP BY g.bucket),
     n AS (SELECT x.bucket, count(*) AS n FROM price_model_cal x WHERE x.c IS NOT NULL GROUP BY 1)
-    SELECT jsonb_object_agg(b.bucket, CASE WHEN n.n >= 30 THEN b.w ELSE coalesce(a.w, 1) END) || '{"none": 1}'
+    SELECT jsonb_object_agg(b.bucket, CASE WHEN n.n >= 30 THEN b.w ELSE coalesce(a.w, 1) END) || '{"none": 1, "none_few": 1}'
       INTO cal
-      FROM (VALUES ('high'), ('medium'), ('low')) b0(bucket)
+      FROM (VALUES ('high'), ('medium'), ('low'), ('high_few'), ('medium_few'), ('low_few')) b0(bucket)
       LEFT JOIN best b ON b.bucket = b0.bucket LEFT JOIN n ON n.bucket = b0.bucket
       LEFT JOIN best a ON a.bucket = 'all'
      WHERE b.bucket IS NOT NULL;
-    cal := jsonb_build_object('weights', coalesce(cal, '{"none": 1}'), 'bands', '[1500, 4000, 10000]'::jsonb);
+    cal := jsonb_build_object('weights', coalesce(cal, '{"none": 1, "none_few": 1}'), 'bands', '[1500, 4000, 10000]'::jsonb);
     ALTER TABLE price_model_cal ADD e float8, ADD band int;
     UPDATE price_model_cal x
        SET e = CASE WHEN x.c IS NULL THEN x.m ELSE w.w * x.m + (1 - w.w) * x.c END
@@ -219,7 +226,8 @@ BEGIN
           FROM o GROUP BY o.bucket, o.band),
     cells AS (
         SELECT b.bucket, jsonb_agg(to_jsonb(coalesce(c.q, cb.q, ca.q) || coalesce(c.n, 0)::float8) ORDER BY band.band) AS cells
-          FROM (VALUES ('high'), ('medium'), ('low'), ('none')) b(bucket) CROSS JOIN generate_series(0, 3) band(band)
+          FROM (VALUES ('high'), ('medium'), ('low'), ('none'), ('high_few'), ('medium_few'), ('low_few'), ('none_few')) b(bucket)
+               CROSS JOIN generate_series(0, 3) band(band)
           LEFT JOIN q ca ON ca.bucket IS NULL AND ca.band IS NULL
           LEFT JOIN q cb ON cb.bucket = b.bucket AND cb.band IS NULL AND cb.n >= 50
           LEFT JOIN q c ON c.bucket = b.bucket AND c.band = band.band AND c.n >= 100
@@ -227,13 +235,17 @@ BEGIN
     SELECT cal || jsonb_build_object('cells', jsonb_object_agg(cells.bucket, cells.cells)) INTO cal FROM cells;
     SELECT jsonb_build_object(
                'held_out', count(*),
+               'mdape_combined_few_pct', (SELECT round(100 * percentile_cont(0.5) WITHIN GROUP (ORDER BY abs(exp(x.e + k.q50 - x.y) - 1))::numeric, 2)
+                                            FROM price_model_cal x, otto.price_model_cell(cal, x.bucket, exp(x.e)) k
+                                           WHERE x.bucket LIKE '%\_few'),
                'mdape_model_pct', round(100 * percentile_cont(0.5) WITHIN GROUP (ORDER BY abs(exp(x.m - x.y) - 1))::numeric, 2),
                'mdape_comparables_pct', round(100 * percentile_cont(0.5) WITHIN GROUP (ORDER BY abs(exp(x.c - x.y) - 1))::numeric, 2),
                'comparables_coverage_pct', round(100.0 * count(x.c) / count(*), 1),
                'mdape_combined_pct', round(100 * percentile_cont(0.5) WITHIN GROUP (ORDER BY abs(exp(x.e + k.q50 - x.y) - 1))::numeric, 2),
                'range_80_holds_pct', round(100.0 * count(*) FILTER (WHERE x.y - x.e BETWEEN k.q10 AND k.q90) / count(*), 1))
       INTO metrics
-      FROM price_model_cal x, otto.price_model_cell(cal, x.bucket, exp(x.e)) k;
+      FROM price_model_cal x, otto.price_model_cell(cal, x.bucket, exp(x.e)) k
+     WHERE x.bucket NOT LIKE '%\_few';
 
     INSERT INTO otto.price_model (model, model_sha256, features, n_categorical, category_feature, category_value, category_mean,
                                   n_train, n_holdout,
