@@ -15,15 +15,17 @@ SQL_SOURCES = src/core/schema.sql src/sites/sites.sql src/parse/parse.sql src/in
 	src/crawl/crawl.sql src/market/stream.sql src/market/price_model.sql src/market/analytics.sql src/buyers/search.sql \
 	src/buyers/users.sql src/buyers/alerts.sql src/buyers/reviews.sql src/buyers/recommend.sql \
 	src/chat/ask.sql src/chat/tools.sql src/ops/metrics.sql src/core/privileges.sql
-# Update scripts: the version's storage changes (src/updates/<from>--<to>.sql),
-# what every update re-runs from the same sources (src/updates/rerun.awk), then
-# the changes of data that need the new functions (<from>--<to>.after.sql).  Once a
-# version ships, its scripts are frozen as they shipped (otto--1.0.sql,
-# otto--1.0--1.1.sql): only the newest update is built from the sources.
-UPDATES = 1.1--1.2
-DATA = otto--1.0.sql otto--1.0--1.1.sql
-DATA_built = otto--$(EXTVERSION).sql $(patsubst %,otto--%.sql,$(UPDATES))
-EXTRA_CLEAN = otto--$(EXTVERSION).sql $(patsubst %,otto--%.sql,$(UPDATES))
+# Update scripts, one per earlier version straight to this one
+# (otto--<from>--$(EXTVERSION).sql): the storage changes of every step since
+# <from> (src/updates/<a>--<b>.sql, in STEPS order), what every update re-runs
+# from the sources (src/updates/rerun.awk), then the steps' changes of data
+# that need the new functions (<a>--<b>.after.sql).  otto--1.0.sql is 1.0's
+# install script, kept for installs of 1.0 and the upgrade tests.
+STEPS = 1.0--1.1 1.1--1.2
+UPDATES = $(foreach s,$(STEPS),otto--$(firstword $(subst --, ,$(s)))--$(EXTVERSION).sql)
+DATA = otto--1.0.sql
+DATA_built = otto--$(EXTVERSION).sql $(UPDATES)
+EXTRA_CLEAN = $(DATA_built)
 PGFILEDESC = "otto - car-market intelligence engine"
 
 REGRESS = $(sort $(patsubst sql/%.sql,%,$(wildcard sql/*.sql)))
@@ -39,8 +41,10 @@ include $(PGXS)
 
 otto--$(EXTVERSION).sql: $(SQL_SOURCES) Makefile
 	cat $(SQL_SOURCES) > $@
-otto--%.sql: src/updates/%.sql src/updates/%.after.sql src/updates/rerun.awk $(SQL_SOURCES) Makefile
-	{ cat $<; awk -f src/updates/rerun.awk $(SQL_SOURCES); cat src/updates/$*.after.sql; } > $@
+# cat_steps(from, suffix): the steps' files from version <from> on, in order
+cat_steps = on=; for s in $(STEPS); do case $$s in $(1)--*) on=1;; esac; [ -z "$$on" ] || cat src/updates/$$s$(2); done
+$(UPDATES): otto--%--$(EXTVERSION).sql: src/updates/rerun.awk $(SQL_SOURCES) $(wildcard src/updates/*.sql) Makefile
+	{ $(call cat_steps,$*,.sql); awk -f src/updates/rerun.awk $(SQL_SOURCES); $(call cat_steps,$*,.after.sql); } > $@
 
 # otto-mcp: the MCP server for chat assistants, installed next to the server's programs.
 MCP_CFLAGS = -O2 -Wall -Wextra -Wno-unused-parameter $(COPT) -I$(shell $(PG_CONFIG) --includedir) $(shell pkg-config --cflags jansson)

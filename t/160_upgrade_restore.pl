@@ -1,6 +1,6 @@
 # Upgrades and backups keep everything.
 #  - 1.0 as it shipped (otto--1.0.sql), filled with a market and users, then
-#    ALTER EXTENSION otto UPDATE (1.0 -> 1.1 -> ... the current version),
+#    ALTER EXTENSION otto UPDATE (otto--1.0--<current>.sql: every step's changes),
 #    equals a fresh install of the current version filled the same way: the
 #    schema (pg_dump --binary-upgrade, which writes out the extension's
 #    members, normalised) and every table's rows.

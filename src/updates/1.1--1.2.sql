@@ -1,6 +1,6 @@
--- Otto 1.1 to 1.2: the storage changes (below), then every function, view,
--- trigger, shipped row, policy and grant of 1.2 as the stage sources have
--- them (appended by the Makefile: src/updates/rerun.awk).
+-- Otto 1.1 to 1.2: the storage changes and what 1.2 removes.  The Makefile
+-- appends what every update re-runs from the sources (src/updates/rerun.awk),
+-- then the steps' .after.sql files.
 \echo Use "ALTER EXTENSION otto UPDATE TO '1.2'" to load this file. \quit
 
 -- The price-model trainer is a worker too (otto.price_model comes from src/market/price_model.sql).
