@@ -255,6 +255,9 @@ BEGIN
         RAISE EXCEPTION 'fair_value needs a make, a model and a year' USING ERRCODE = 'null_value_not_allowed',
               HINT = 'For example: SELECT otto.fair_value(''Volkswagen'', ''Golf'', 2015, 180000);';
     END IF;
+    IF skip_ad IS NOT NULL AND mileage_km > 3000000 THEN
+        mileage_km := NULL;     -- an ad's own typo (6,434,946 km) is an unknown mileage, not the caller's error
+    END IF;
     IF year NOT BETWEEN 1900 AND 2100 OR mileage_km < 0 OR mileage_km > 3000000 OR power_kw <= 0 THEN
         RAISE EXCEPTION 'fair_value: year %, mileage % km, power % kW is not a car', year, mileage_km, power_kw
               USING ERRCODE = 'invalid_parameter_value', HINT = 'Years run 1900-2100, mileage 0-3,000,000 km, power above 0 kW.';
@@ -336,8 +339,7 @@ BEGIN
     IF s IS NULL THEN
         RETURN;
     END IF;
-    k := otto.price_model_cell(pm.calibration, bucket, 0);
-    w := CASE WHEN n > 0 THEN k.w ELSE 1 END;
+    w := CASE WHEN n > 0 THEN coalesce((pm.calibration->'weights'->>bucket)::float8, 1) ELSE 1 END;
     e := w * s + (1 - w) * CASE WHEN n > 0 THEN ln(c.estimate) ELSE 0 END;
     k := otto.price_model_cell(pm.calibration, bucket, exp(e));
     IF k.q50 IS NULL THEN
@@ -381,8 +383,7 @@ DECLARE
     make       text := car->>'make';
     model      text := car->>'model';
     year       int := (car->>'year')::int;
-    -- an ad's own typo (6,434,946 km) is an unknown mileage, not the caller's error
-    mileage_km int := CASE WHEN NOT car ? 'ad_id' OR (car->>'mileage_km')::bigint <= 3000000 THEN (car->>'mileage_km')::int END;
+    mileage_km int := (car->>'mileage_km')::int;
     fuel       text := car->>'fuel';
     power_kw   int := (car->>'power_kw')::int;
     e          record;
@@ -644,8 +645,7 @@ BEGIN
                    AND s.gap0 <= 0.7        -- under 30% of its line: a placeholder, which would take a real deal's place
                  ORDER BY s.gap0 DESC LIMIT lim * 3) s
           JOIN otto.ad a ON a.ad_id = s.ad_id,
-               otto.fair_value_estimate(s.make, s.model, s.year, CASE WHEN s.mileage_km <= 3000000 THEN s.mileage_km END,
-                                        s.fuel, s.power_kw, to_jsonb(a)) e),
+               otto.fair_value_estimate(s.make, s.model, s.year, s.mileage_km, s.fuel, s.power_kw, to_jsonb(a)) e),
     deals AS (
         SELECT v.*, round(v.estimate)::int AS fair, round(v.lo)::int AS fair_lo,
                round(v.hi)::int AS fair_hi, round(100 * (1 - v.price_eur / round(v.estimate)::numeric), 1) AS gap_pct

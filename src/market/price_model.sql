@@ -124,15 +124,16 @@ AS $fn$
     SELECT m.model_id, m.trained_at, m.calibration FROM otto.price_model m WHERE m.active ORDER BY m.model_id DESC LIMIT 1
 $fn$;
 
--- The calibration of a version for one estimate: the model's weight for this
--- confidence of the comparables ('none' when there are none; with '_few' for
--- a car given by make, model, year, mileage, fuel and power alone) and the
--- quantiles of the residuals (log) in its cell.
+-- The quantiles of the residuals (log) in a version's calibration cell for
+-- an estimate: its price band and the confidence of its comparables ('none'
+-- when there are none; with '_few' for a car given by make, model, year,
+-- mileage, fuel and power alone).  The model's weight for the same
+-- confidence is calibration->'weights'.
 CREATE OR REPLACE FUNCTION otto.price_model_cell(cal jsonb, confidence text, estimate float8,
-    OUT w float8, OUT q10 float8, OUT q50 float8, OUT q90 float8)
+    OUT q10 float8, OUT q50 float8, OUT q90 float8)
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $fn$
-    SELECT coalesce((cal->'weights'->>$2)::float8, 1), (c->>0)::float8, (c->>1)::float8, (c->>2)::float8
+    SELECT (c->>0)::float8, (c->>1)::float8, (c->>2)::float8
       FROM (SELECT cal->'cells'->$2->((SELECT count(*) FROM jsonb_array_elements_text(cal->'bands') b
                                          WHERE $3 >= b::float8)::int) AS c) x
 $fn$;
@@ -179,8 +180,7 @@ BEGIN
              ORDER BY hashint8(h.ad_id) LIMIT 5000) h
       CROSS JOIN LATERAL (VALUES (h.m, false), (h.m_few, true)) v(m, few)
       JOIN otto.ad a ON a.ad_id = h.ad_id
-      LEFT JOIN LATERAL otto.fair_value_comps(a.make, a.model, a.year, CASE WHEN a.mileage_km <= 3000000 THEN a.mileage_km END,
-                                              a.fuel, a.power_kw, a.ad_id) c
+      LEFT JOIN LATERAL otto.fair_value_comps(a.make, a.model, a.year, a.mileage_km, a.fuel, a.power_kw, a.ad_id) c
              ON c.estimate > 0;
     -- the model's weight per confidence (0, 0.05 .. 1; overall below 30 ads) by the median error
     WITH g AS (
