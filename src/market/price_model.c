@@ -585,8 +585,9 @@ otto_price_model_fit(PG_FUNCTION_ARGS)
 				ncat = ArrayGetNItems(ARR_NDIM(DatumGetArrayTypeP(d[3])), ARR_DIMS(DatumGetArrayTypeP(d[3])));
 				nnum = ArrayGetNItems(ARR_NDIM(DatumGetArrayTypeP(d[4])), ARR_DIMS(DatumGetArrayTypeP(d[4])));
 				ncol = ncat + nnum;
-				if (ncat < 2 || ncol > MAX_FEATURES)
-					elog(ERROR, "otto.price_model_rows must give 2 to %d features, make and model first", MAX_FEATURES);
+				if (ncat < CORE_FEATURES || nnum < CORE_FEATURES || ncol > MAX_FEATURES)
+					elog(ERROR, "otto.price_model_rows must give at most %d features, at least %d of each kind (make, model, fuel; year, mileage, power first)",
+						 MAX_FEATURES, CORE_FEATURES);
 				for (int i = 0; i < ncat; i++)
 					dicts[i] = dict_create(fit_cxt, i);
 			}
