@@ -29,10 +29,10 @@ q1('SELECT otto.stream_rebuild()');
 $node->poll_query_until('postgres', 'SELECT count(*) = 1 FROM otto.price_model')
   or die 'the trainer did not train';
 is(q1(q{SELECT count(*) > 0 FROM otto.worker_start WHERE worker = 'trainer'}), 't', 'the trainer worker runs');
-is(q1(q{SELECT n_train BETWEEN 1990 AND 2000 AND n_holdout BETWEEN 300 AND 500 AND cardinality(model) = 3
+is(q1(q{SELECT n_train BETWEEN 1990 AND 2000 AND n_holdout = n_train AND folds = 5 AND cardinality(model) = 5
                 AND (SELECT bool_and(sha256(m) = s) FROM unnest(model, model_sha256) x(m, s))
            FROM otto.price_model}),
-	't', 'version 1: every live ad, a fifth held out to calibrate, three boosters with their checksums');
+	't', 'version 1: every live ad, five folds, a booster each with its checksum, calibrated on every ad out of fold');
 is(q1(q{SELECT otto.fair_value_train(false) IS NULL}), 't', 'not due again while the market has not moved');
 
 # it prices the held-out cars better than the comparables alone, and its range holds about 80% of them

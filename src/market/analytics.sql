@@ -327,8 +327,9 @@ BEGIN
         RETURN;
     END IF;
     -- the model reads the market's spelling; a make or model it has not seen is missing, and it falls back
-    -- (a car given by make, model, year, mileage, fuel and power alone has its own calibration: _few)
-    SELECT otto.price_model_score(pm.model_id, f.cat, f.num),
+    -- (a car given by make, model, year, mileage, fuel and power alone has its own calibration: _few);
+    -- an ad is priced by its fold's booster, which has not seen its price
+    SELECT otto.price_model_score(pm.model_id, f.cat, f.num, otto.price_model_fold((car->>'ad_id')::bigint, pm.fold_seed, pm.folds)),
            CASE WHEN n > 0 THEN confidence ELSE 'none' END
            || CASE WHEN array_remove(f.cat[4:], NULL) = '{}' AND array_remove(f.num[4:], NULL) = '{}' THEN '_few' ELSE '' END
       INTO s, bucket

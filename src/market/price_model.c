@@ -2,7 +2,7 @@
  * price_model.c: the learned half of fair value.
  *
  * Gradient-boosted trees on log asking price, through XGBoost's C API
- * (Debian's libxgboost): otto.price_model_fit trains one on the live ads
+ * (Debian's libxgboost): otto.price_model_fit trains a version on the live ads
  * (otto.price_model_rows: the features of otto.price_features, categorical
  * ones as codes of a dictionary built here), and otto.price_model_score
  * scores one car with a version kept in otto.price_model.  What the SQL side
@@ -10,11 +10,12 @@
  * price_model.sql.  The trainer worker is a thin loop around
  * otto.fair_value_train().
  *
- * Memory: training holds rows x features floats (otto.price_model_max_rows
- * caps the rows) plus XGBoost's own copy in its histogram layout; a backend
- * that scores keeps the boosters of one version (the last it used) outside
- * palloc, about three times their stored size, freed when another version
- * replaces them or otto.price_model changes.  XGBoost allocates with new/malloc,
+ * Memory: training holds about four copies of rows x features floats (the
+ * rows, the same as questions, one fold's training and held-out rows;
+ * otto.price_model_max_rows caps the rows) plus XGBoost's own copy in its
+ * histogram layout; a backend that scores keeps the boosters of one version
+ * (the last it used) outside palloc, about three times their stored size,
+ * freed when another version replaces them or otto.price_model changes.  XGBoost allocates with new/malloc,
  * so its handles are freed by a memory-context callback when an error ends
  * the call.  Threads: scoring always runs on the backend's own thread
  * (nthread 1); training uses otto.price_model_threads.
@@ -93,7 +94,7 @@ PriceModelGucInit(void)
 							NULL, &trainer_interval_s, 300, 1, 7 * 86400, PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
 	DefineCustomIntVariable("otto.price_model_max_rows",
 							"Most live ads one training of the price model reads (a sample of them when there are more).",
-							"Memory of a training is about 100 bytes per row.",
+							"Memory of a training is about 400 bytes per row.",
 							&max_rows, 200000, 100, 10000000, PGC_SUSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("otto.price_model_threads",
 							"Threads one training of the price model uses (scoring always uses one).",
@@ -167,13 +168,9 @@ dict_code(HTAB *dict, Datum value, bool isnull, bool add)
 	return (float) e->code;
 }
 
-/*
- * One car's features: codes of cat[] then values of num[]; with model_mean
- * (scoring), the model's code is its mean.
- */
+/* One car's features: codes of cat[] then values of num[]. */
 static void
-features_row(float *row, ArrayType *cat, ArrayType *num, HTAB **dicts, int ncat, int nnum, bool add,
-			 const double *model_mean)
+features_row(float *row, ArrayType *cat, ArrayType *num, HTAB **dicts, int ncat, int nnum, bool add)
 {
 	Datum	   *ce,
 			   *ne;
@@ -190,8 +187,6 @@ features_row(float *row, ArrayType *cat, ArrayType *num, HTAB **dicts, int ncat,
 				 errmsg("the price model has %d categorical and %d numeric features, not %d and %d", ncat, nnum, nc, n)));
 	for (int i = 0; i < ncat; i++)
 		row[i] = dict_code(dicts[i], ce[i], cn[i], add);
-	if (model_mean && !isnan(row[MODEL_FEATURE]))
-		row[MODEL_FEATURE] = (float) model_mean[(int) row[MODEL_FEATURE]];
 	/* NULL, NaN and the infinities are missing (XGBoost refuses infinities) */
 	for (int i = 0; i < nnum; i++)
 		row[ncat + i] = nn[i] || !isfinite(DatumGetFloat4(ne[i])) ? NAN : DatumGetFloat4(ne[i]);
@@ -212,12 +207,18 @@ set_feature_types(DMatrixHandle m, int ncat, int nnum)
  * --------------------------------------------------------------------- */
 
 /*
- * A small market (under ENSEMBLE_BELOW rows) gets an ensemble: boosters of
- * different depth and sampling, averaged (on the 2019 scrape the average beat
- * the best of them by 2%), each early-stopped on the held-out tenth and then
- * trained again on every row.  A large one gets one shallower booster with a
- * larger step: there the ensemble gained little, and its training time and
- * size (what each backend loads) grow with rows times boosters.
+ * Cross-fitting.  Every row is in one fold (otto.price_model_fold of its ad
+ * and the version's fold_seed); booster k is trained on the other folds and
+ * early-stopped on fold k, whose prices it never sees, not even through the
+ * model means (booster k's are computed without fold k).  So an ad in the
+ * market is priced by its fold's booster as if it were new, and fold k's
+ * predictions by booster k are the out-of-fold ones the SQL side calibrates
+ * on, for every ad.  A car that is not in the market gets the mean of all
+ * the boosters.  A small market (under ENSEMBLE_BELOW rows, five folds) has
+ * boosters of different depth and sampling too (on the 2019 scrape such an
+ * average beat the best single booster by 2%); a large one (three folds)
+ * shallower ones with a larger step, as its training time and the size each
+ * backend loads grow with rows times boosters.
  */
 typedef struct TreeConfig
 {
@@ -238,56 +239,63 @@ static const TreeConfig large_market[] = {
 	{6, "0.8", "0.8", 5, 1, 0.1},
 };
 #define ENSEMBLE_BELOW 50000
-#define MAX_ENSEMBLE ((int) lengthof(small_market))
 
-/* XGBoost's handles of one training: freed on success and by the reset callback on error. */
 /* XGBoost's handles of one training: freed on success and by the reset callback on error. */
 typedef struct FitHandles
 {
 	DMatrixHandle train;
-	DMatrixHandle holdout;		/* the early-stopping rows */
-	DMatrixHandle calib;		/* the calibration rows */
-	DMatrixHandle calib_few;	/* the same, as few features as a question gives */
-	DMatrixHandle all;
+	DMatrixHandle valid;		/* the fold left out: early stopping, out-of-fold predictions */
+	DMatrixHandle valid_few;	/* the same, as few features as a question gives */
 	BoosterHandle booster;		/* being trained */
-	BoosterHandle done[MAX_ENSEMBLE];
+	BoosterHandle done[MAX_BOOSTERS];
 	MemoryContextCallback cb;
 } FitHandles;
+
+static void
+fold_handles_free(FitHandles *h)
+{
+	if (h->train)
+		XGDMatrixFree(h->train);
+	if (h->valid)
+		XGDMatrixFree(h->valid);
+	if (h->valid_few)
+		XGDMatrixFree(h->valid_few);
+	if (h->booster)
+		XGBoosterFree(h->booster);
+	h->train = h->valid = h->valid_few = h->booster = NULL;
+}
 
 static void
 fit_handles_free(void *arg)
 {
 	FitHandles *h = arg;
 
-	if (h->train)
-		XGDMatrixFree(h->train);
-	if (h->holdout)
-		XGDMatrixFree(h->holdout);
-	if (h->calib)
-		XGDMatrixFree(h->calib);
-	if (h->calib_few)
-		XGDMatrixFree(h->calib_few);
-	if (h->all)
-		XGDMatrixFree(h->all);
-	if (h->booster)
-		XGBoosterFree(h->booster);
-	for (int k = 0; k < MAX_ENSEMBLE; k++)
+	fold_handles_free(h);
+	for (int k = 0; k < MAX_BOOSTERS; k++)
 		if (h->done[k])
 			XGBoosterFree(h->done[k]);
 	memset(h, 0, offsetof(FitHandles, cb));
 }
-/* A growing float matrix of rows with ncol columns, and one label per row. */
+
+/* What a training row loses (so that the trees learn an unseen model and make), and whether its question form is trained on too */
+#define DROP_MODEL	1
+#define DROP_MAKE	2
+#define TRAIN_FEW	4
+
+/* A growing float matrix of rows with ncol columns; per row its label, ad, fold and flags. */
 typedef struct Matrix
 {
 	float	   *x;
 	float	   *y;
 	int64	   *ad;
+	uint8	   *fold;
+	uint8	   *flag;
 	int			n;
 	int			cap;
 } Matrix;
 
 static float *
-matrix_add(Matrix *m, int ncol, int64 ad, float y)
+matrix_add(Matrix *m, int ncol, int64 ad, float y, int fold)
 {
 	if (m->n == m->cap)
 	{
@@ -295,9 +303,13 @@ matrix_add(Matrix *m, int ncol, int64 ad, float y)
 		m->x = m->x ? repalloc_huge(m->x, sizeof(float) * m->cap * ncol) : palloc_extended(sizeof(float) * m->cap * ncol, MCXT_ALLOC_HUGE);
 		m->y = m->y ? repalloc_huge(m->y, sizeof(float) * m->cap) : palloc(sizeof(float) * m->cap);
 		m->ad = m->ad ? repalloc_huge(m->ad, sizeof(int64) * m->cap) : palloc(sizeof(int64) * m->cap);
+		m->fold = m->fold ? repalloc_huge(m->fold, m->cap) : palloc(m->cap);
+		m->flag = m->flag ? repalloc_huge(m->flag, m->cap) : palloc(m->cap);
 	}
 	m->ad[m->n] = ad;
 	m->y[m->n] = y;
+	m->fold[m->n] = (uint8) fold;
+	m->flag[m->n] = 0;
 	return m->x + (size_t) ncol * m->n++;
 }
 
@@ -352,13 +364,12 @@ few_features(float *row, int ncat, int nnum, pg_prng_state *prng)
 }
 
 /*
- * The models' mean log prices from the training rows (part 0): each
- * model's, smoothed toward its make's, itself smoothed toward the market's.
- * Stores per model code the mean, its sum and count (for leave-one-out).
+ * The models' mean log prices from the rows outside fold skip: each model's,
+ * smoothed toward its make's, itself smoothed toward the market's.  Keeps per
+ * model code the mean, its sum and count (for leave-one-out).
  */
 typedef struct ModelMeans
 {
-	int			nmodels;
 	double	   *mean;
 	double	   *sum;
 	double	   *n;
@@ -366,15 +377,15 @@ typedef struct ModelMeans
 } ModelMeans;
 
 static ModelMeans *
-model_means(const Matrix *m, int ncol, int nmakes, int nmodels)
+model_means(const Matrix *m, int ncol, int nmakes, int nmodels, int skip)
 {
 	ModelMeans *mm = palloc0(sizeof(ModelMeans));
 	double	   *make_sum = palloc0(sizeof(double) * Max(nmakes, 1));
 	double	   *make_n = palloc0(sizeof(double) * Max(nmakes, 1));
 	int		   *make_of = palloc(sizeof(int) * Max(nmodels, 1));
-	double		all = 0;
+	double		all = 0,
+				n = 0;
 
-	mm->nmodels = nmodels;
 	mm->mean = palloc(sizeof(double) * Max(nmodels, 1));
 	mm->sum = palloc0(sizeof(double) * Max(nmodels, 1));
 	mm->n = palloc0(sizeof(double) * Max(nmodels, 1));
@@ -385,7 +396,13 @@ model_means(const Matrix *m, int ncol, int nmakes, int nmodels)
 	{
 		const float *row = m->x + (size_t) ncol * i;
 
+		/* a model's make from every row, its prices from the other folds' */
+		if (!isnan(row[MODEL_FEATURE]) && !isnan(row[0]))
+			make_of[(int) row[MODEL_FEATURE]] = (int) row[0];
+		if (m->fold[i] == skip)
+			continue;
 		all += m->y[i];
+		n++;
 		if (!isnan(row[0]))
 		{
 			make_sum[(int) row[0]] += m->y[i];
@@ -395,11 +412,9 @@ model_means(const Matrix *m, int ncol, int nmakes, int nmodels)
 		{
 			mm->sum[(int) row[MODEL_FEATURE]] += m->y[i];
 			mm->n[(int) row[MODEL_FEATURE]]++;
-			if (!isnan(row[0]))
-				make_of[(int) row[MODEL_FEATURE]] = (int) row[0];
 		}
 	}
-	all /= Max(m->n, 1);
+	all /= Max(n, 1);
 	for (int j = 0; j < nmodels; j++)
 	{
 		int			k = make_of[j];
@@ -410,34 +425,54 @@ model_means(const Matrix *m, int ncol, int nmakes, int nmodels)
 	return mm;
 }
 
-/* The model codes of m's rows into their means (a training row's own price left out). */
+/*
+ * Row i of src appended to dst with its model code as its model's mean
+ * (leave_one_out: without the row's own price, which mm counted), losing
+ * what drops says.
+ */
 static void
-encode_models(Matrix *m, int ncol, const ModelMeans *mm, bool leave_one_out)
+copy_row(Matrix *dst, const Matrix *src, int i, int ncol, const ModelMeans *mm, bool leave_one_out, int drops)
 {
-	for (int i = 0; i < m->n; i++)
-	{
-		float	   *v = m->x + (size_t) ncol * i + MODEL_FEATURE;
-		int			j;
+	float	   *row = matrix_add(dst, ncol, src->ad[i], src->y[i], src->fold[i]);
+	float	   *v = row + MODEL_FEATURE;
 
-		if (isnan(*v))
-			continue;
-		j = (int) *v;
+	memcpy(row, src->x + (size_t) ncol * i, sizeof(float) * ncol);
+	if (drops & DROP_MAKE)
+		row[0] = NAN;
+	if (drops & (DROP_MAKE | DROP_MODEL))
+		*v = NAN;
+	if (!isnan(*v))
+	{
+		int			j = (int) *v;
+
 		if (leave_one_out && mm->n[j] > 0)
-			*v = (float) ((mm->sum[j] - m->y[i] + MEAN_PRIOR * mm->prior[j]) / (mm->n[j] - 1 + MEAN_PRIOR));
+			*v = (float) ((mm->sum[j] - src->y[i] + MEAN_PRIOR * mm->prior[j]) / (mm->n[j] - 1 + MEAN_PRIOR));
 		else
 			*v = (float) mm->mean[j];
 	}
 }
 
+static DMatrixHandle
+dmatrix(const Matrix *m, int ncol, int ncat, int nnum, bool label)
+{
+	DMatrixHandle d;
+
+	XGB_CHECK(XGDMatrixCreateFromMat_omp(m->x, m->n, ncol, NAN, &d, train_threads));
+	if (label)
+		XGB_CHECK(XGDMatrixSetFloatInfo(d, "label", m->y, m->n));
+	set_feature_types(d, ncat, nnum);
+	return d;
+}
+
 /*
- * Train one booster of the ensemble on dtrain into h->done[k]: fixed_rounds
- * rounds, or (0) until the median absolute error on the nho held-out rows
- * (h->holdout, labels hy) has not fallen for PATIENCE_STEPS / eta rounds, cut back to
- * its best.  Returns the rounds kept.
+ * Train booster k on h->train into h->done[k], until the median absolute
+ * error on h->valid (nva rows, labels vy) has not fallen for PATIENCE_STEPS /
+ * eta rounds, cut back to its best (600 rounds when there are no such rows).
+ * Returns the rounds kept.
  */
 static int
-train_booster(FitHandles *h, int k, DMatrixHandle dtrain, const TreeConfig *c, int seed, double base_score,
-			  int fixed_rounds, int nho, const float *hy, float *scratch)
+train_booster(FitHandles *h, int k, const TreeConfig *c, int seed, double base_score, int nva, const float *vy,
+			  float *scratch)
 {
 	int			rounds = 0,
 				best_rounds = 0;
@@ -445,7 +480,7 @@ train_booster(FitHandles *h, int k, DMatrixHandle dtrain, const TreeConfig *c, i
 	bst_ulong	len;
 	const float *pred;
 
-	XGB_CHECK(XGBoosterCreate(&dtrain, 1, &h->booster));
+	XGB_CHECK(XGBoosterCreate(&h->train, 1, &h->booster));
 	booster_param(h->booster, "verbosity", "0");
 	booster_param(h->booster, "nthread", "%d", train_threads);
 	booster_param(h->booster, "seed", "%d", seed);
@@ -459,17 +494,17 @@ train_booster(FitHandles *h, int k, DMatrixHandle dtrain, const TreeConfig *c, i
 	booster_param(h->booster, "lambda", "%d", c->lambda);
 	booster_param(h->booster, "base_score", "%.6f", base_score);
 
-	while (rounds < (fixed_rounds > 0 ? fixed_rounds : MAX_ROUNDS))
+	while (rounds < (nva > 0 ? MAX_ROUNDS : 600))
 	{
 		CHECK_FOR_INTERRUPTS();
-		XGB_CHECK(XGBoosterUpdateOneIter(h->booster, rounds, dtrain));
+		XGB_CHECK(XGBoosterUpdateOneIter(h->booster, rounds, h->train));
 		rounds++;
-		if (fixed_rounds == 0 && rounds % EVAL_EVERY == 0)
+		if (nva > 0 && rounds % EVAL_EVERY == 0)
 		{
 			float		err;
 
-			XGB_CHECK(XGBoosterPredict(h->booster, h->holdout, 0, 0, 0, &len, &pred));
-			err = median_abs_error(pred, hy, nho, scratch);
+			XGB_CHECK(XGBoosterPredict(h->booster, h->valid, 0, 0, 0, &len, &pred));
+			err = median_abs_error(pred, vy, nva, scratch);
 			if (err < best_err)
 			{
 				best_err = err;
@@ -479,7 +514,7 @@ train_booster(FitHandles *h, int k, DMatrixHandle dtrain, const TreeConfig *c, i
 				break;
 		}
 	}
-	if (fixed_rounds > 0 || best_rounds == 0)
+	if (best_rounds == 0)
 		best_rounds = rounds;
 	XGB_CHECK(XGBoosterSlice(h->booster, 0, best_rounds, 1, &h->done[k]));
 	XGBoosterFree(h->booster);
@@ -488,10 +523,10 @@ train_booster(FitHandles *h, int k, DMatrixHandle dtrain, const TreeConfig *c, i
 }
 
 /*
- * otto.price_model_fit(max_rows, seed): train on otto.price_model_rows' part
- * 0, early-stopped on part 1; returns part 2's ads with their predictions,
- * from all their features and as a question gives them (the SQL side
- * calibrates on both).
+ * otto.price_model_fit(max_rows, seed): a booster per fold of
+ * otto.price_model_rows; returns them, their model means, and every ad's
+ * out-of-fold predictions, from all its features and as a question gives
+ * them (the SQL side calibrates on both).
  */
 PG_FUNCTION_INFO_V1(otto_price_model_fit);
 Datum
@@ -502,44 +537,41 @@ otto_price_model_fit(PG_FUNCTION_ARGS)
 	TupleDesc	tupdesc;
 	MemoryContext fit_cxt,
 				row_cxt,
+				fold_cxt,
 				caller = CurrentMemoryContext;
 	FitHandles *h;
 	HTAB	   *dicts[MAX_FEATURES];
-	Matrix		tr = {0},
-				ho = {0},
-				cal = {0},
-				cal_few = {0};
+	Matrix		all = {0},		/* every row read */
+				few = {0};		/* the same as questions */
 	int			ncat = -1,
 				nnum = -1,
-				ncol = 0;
+				ncol = 0,
+				nfolds = 0;
 	Portal		portal;
 	pg_prng_state prng;
-	double		sum_y = 0;
 	TimestampTz started = GetCurrentTimestamp();
-	int			rounds[MAX_ENSEMBLE];
-	Datum		models[MAX_ENSEMBLE],
-				rounds_d[MAX_ENSEMBLE];
-	const TreeConfig *ensemble;
-	int			nboost;
-	bool		small;
-	ModelMeans *means;
-	Datum	   *cat_mean;
-	float	   *scratch = NULL;
-	double	   *pred_sum = NULL;
-	double	   *pred_few_sum = NULL;
-	int			train_ads;		/* part 0, before the questions added */
+	Datum		models[MAX_BOOSTERS],
+				rounds_d[MAX_BOOSTERS];
+	const TreeConfig *configs;
+	int			nconfigs;
+	float	   *oof,
+			   *oof_few,
+			   *scratch;
+	int			nmodels;
 	bst_ulong	len;
 	const char *buf;
 	const float *pred;
-	Datum		values[12];
-	bool		nulls[12] = {0};
+	Datum		values[13];
+	bool		nulls[13] = {0};
 	struct rusage ru;
 	Datum	   *cat_feature,
 			   *cat_value,
+			   *cat_mean,
 			   *ad_ids,
 			   *preds,
 			   *preds_few;
-	int			ncodes = 0;
+	int			ncodes = 0,
+				model_base = 0;	/* the model feature's first entry in the dictionary */
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "otto_price_model_fit must return a record");
@@ -553,12 +585,13 @@ otto_price_model_fit(PG_FUNCTION_ARGS)
 	h->cb.arg = h;
 	MemoryContextRegisterResetCallback(fit_cxt, &h->cb);
 	row_cxt = AllocSetContextCreate(fit_cxt, "otto price model row", ALLOCSET_SMALL_SIZES);
+	fold_cxt = AllocSetContextCreate(fit_cxt, "otto price model fold", ALLOCSET_DEFAULT_SIZES);
 	pg_prng_seed(&prng, (uint64) seed);
 
-	/* the rows, a batch at a time, into a float matrix per part */
+	/* the rows, a batch at a time, into a float matrix */
 	SPI_connect();
 	portal = SPI_cursor_open_with_args(NULL,
-									   "SELECT ad_id, ln_price, part, cat, num FROM otto.price_model_rows($1, $2)",
+									   "SELECT ad_id, ln_price, fold, folds, cat, num FROM otto.price_model_rows($1, $2)",
 									   2, (Oid[]) {INT4OID, INT4OID},
 									   (Datum[]) {Int32GetDatum(rows_max), Int32GetDatum(seed)}, NULL, true, 0);
 	for (;;)
@@ -570,50 +603,53 @@ otto_price_model_fit(PG_FUNCTION_ARGS)
 		{
 			HeapTuple	tup = SPI_tuptable->vals[r];
 			TupleDesc	td = SPI_tuptable->tupdesc;
-			bool		isnull[5];
-			Datum		d[5];
-			int			part;
+			bool		isnull[6];
+			Datum		d[6];
+			int			fold;
 			float	   *row;
+			double		u;
 			MemoryContext old;
 
-			for (int c = 0; c < 5; c++)
+			for (int c = 0; c < 6; c++)
 				d[c] = SPI_getbinval(tup, td, c + 1, &isnull[c]);
-			if (isnull[0] || isnull[1] || isnull[3] || isnull[4])
+			if (isnull[0] || isnull[1] || isnull[2] || isnull[3] || isnull[4] || isnull[5])
 				continue;
 			if (ncat < 0)
 			{
-				ncat = ArrayGetNItems(ARR_NDIM(DatumGetArrayTypeP(d[3])), ARR_DIMS(DatumGetArrayTypeP(d[3])));
-				nnum = ArrayGetNItems(ARR_NDIM(DatumGetArrayTypeP(d[4])), ARR_DIMS(DatumGetArrayTypeP(d[4])));
+				ncat = ArrayGetNItems(ARR_NDIM(DatumGetArrayTypeP(d[4])), ARR_DIMS(DatumGetArrayTypeP(d[4])));
+				nnum = ArrayGetNItems(ARR_NDIM(DatumGetArrayTypeP(d[5])), ARR_DIMS(DatumGetArrayTypeP(d[5])));
 				ncol = ncat + nnum;
+				nfolds = DatumGetInt32(d[3]);
 				if (ncat < CORE_FEATURES || nnum < CORE_FEATURES || ncol > MAX_FEATURES)
 					elog(ERROR, "otto.price_model_rows must give at most %d features, at least %d of each kind (make, model, fuel; year, mileage, power first)",
 						 MAX_FEATURES, CORE_FEATURES);
+				if (nfolds < 2 || nfolds > MAX_BOOSTERS)
+					elog(ERROR, "otto.price_model_rows must give 2 to %d folds, not %d", MAX_BOOSTERS, nfolds);
 				for (int i = 0; i < ncat; i++)
 					dicts[i] = dict_create(fit_cxt, i);
 			}
-			part = isnull[2] ? 0 : DatumGetInt32(d[2]);
+			fold = DatumGetInt32(d[2]);
+			if (fold < 0 || fold >= nfolds)
+				elog(ERROR, "otto.price_model_rows gave fold %d of %d", fold, nfolds);
 			old = MemoryContextSwitchTo(fit_cxt);
-			row = matrix_add(part == 1 ? &ho : part == 2 ? &cal : &tr, ncol, DatumGetInt64(d[0]), (float) DatumGetFloat8(d[1]));
+			row = matrix_add(&all, ncol, DatumGetInt64(d[0]), (float) DatumGetFloat8(d[1]), fold);
 			MemoryContextSwitchTo(row_cxt);
-			features_row(row, DatumGetArrayTypeP(d[3]), DatumGetArrayTypeP(d[4]), dicts, ncat, nnum, true, NULL);
+			features_row(row, DatumGetArrayTypeP(d[4]), DatumGetArrayTypeP(d[5]), dicts, ncat, nnum, true);
 			MemoryContextSwitchTo(fit_cxt);
 			MemoryContextReset(row_cxt);
 
 			/*
-			 * Some training rows without their model (and fewer without
-			 * their make), so that the trees learn what a model or make they
-			 * have not seen is worth: its make's level, or the market's.
+			 * As training rows, some lose their model (and fewer their make),
+			 * so that the trees learn what a model or make they have not
+			 * seen is worth: its make's level, or the market's; and
+			 * FEW_SHARE are trained on as questions too.
 			 */
-			if (part == 0)
-			{
-				double		u = pg_prng_double(&prng);
-
-				if (u < 0.01)
-					row[0] = row[1] = NAN;
-				else if (u < 0.04)
-					row[1] = NAN;
-				sum_y += DatumGetFloat8(d[1]);
-			}
+			u = pg_prng_double(&prng);
+			all.flag[all.n - 1] = (u < 0.01 ? DROP_MAKE : u < 0.04 ? DROP_MODEL : 0) |
+				(pg_prng_double(&prng) < FEW_SHARE ? TRAIN_FEW : 0);
+			row = matrix_add(&few, ncol, all.ad[all.n - 1], all.y[all.n - 1], fold);
+			memcpy(row, all.x + (size_t) ncol * (all.n - 1), sizeof(float) * ncol);
+			few_features(row, ncat, nnum, &prng);
 			MemoryContextSwitchTo(old);
 		}
 		SPI_freetuptable(SPI_tuptable);
@@ -623,102 +659,82 @@ otto_price_model_fit(PG_FUNCTION_ARGS)
 	SPI_finish();
 	MemoryContextSwitchTo(fit_cxt);
 
-	if (tr.n < 50)
+	if (all.n < 50)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
-				 errmsg("too few priced live ads to train a price model: %d", tr.n),
+				 errmsg("too few priced live ads to train a price model: %d", all.n),
 				 errhint("The model needs at least 50; fair values use the comparables alone until then.")));
-	means = model_means(&tr, ncol, hash_get_num_entries(dicts[0]), hash_get_num_entries(dicts[MODEL_FEATURE]));
-	encode_models(&tr, ncol, means, true);
-	encode_models(&ho, ncol, means, false);
-	encode_models(&cal, ncol, means, false);
-	train_ads = tr.n;
-	for (int i = 0; i < train_ads; i++)
+
+	nmodels = hash_get_num_entries(dicts[MODEL_FEATURE]);
+	for (int i = 0; i < ncat; i++)
+		ncodes += hash_get_num_entries(dicts[i]);
+	cat_mean = palloc(sizeof(Datum) * Max(nfolds * ncodes, 1));
+	for (int i = 0; i < nfolds * ncodes; i++)
+		cat_mean[i] = Float8GetDatum(0);
+	for (int f = 0; f < MODEL_FEATURE; f++)
+		model_base += hash_get_num_entries(dicts[f]);
+	oof = palloc(sizeof(float) * all.n);
+	oof_few = palloc(sizeof(float) * all.n);
+	scratch = palloc(sizeof(float) * all.n);
+	configs = all.n < ENSEMBLE_BELOW ? small_market : large_market;
+	nconfigs = all.n < ENSEMBLE_BELOW ? lengthof(small_market) : lengthof(large_market);
+
+	for (int k = 0; k < nfolds; k++)
 	{
-		if (pg_prng_double(&prng) < FEW_SHARE)
+		Matrix		tr = {0},
+					va = {0},
+					vf = {0};
+		ModelMeans *mm;
+		double		sum_y = 0;
+
+		MemoryContextSwitchTo(fold_cxt);
+		mm = model_means(&all, ncol, hash_get_num_entries(dicts[0]), nmodels, k);
+		for (int i = 0; i < all.n; i++)
 		{
-			float	   *row = matrix_add(&tr, ncol, tr.ad[i], tr.y[i]);
-
-			memcpy(row, tr.x + (size_t) ncol * i, sizeof(float) * ncol);
-			few_features(row, ncat, nnum, &prng);
+			if (all.fold[i] == k)
+			{
+				copy_row(&va, &all, i, ncol, mm, false, 0);
+				copy_row(&vf, &few, i, ncol, mm, false, 0);
+				continue;
+			}
+			copy_row(&tr, &all, i, ncol, mm, true, all.flag[i]);
+			if (all.flag[i] & TRAIN_FEW)
+				copy_row(&tr, &few, i, ncol, mm, true, 0);
+			sum_y += all.y[i];
 		}
-	}
-	for (int i = 0; i < cal.n; i++)
-	{
-		float	   *row = matrix_add(&cal_few, ncol, cal.ad[i], cal.y[i]);
-
-		memcpy(row, cal.x + (size_t) ncol * i, sizeof(float) * ncol);
-		few_features(row, ncat, nnum, &prng);
-	}
-
-	XGB_CHECK(XGDMatrixCreateFromMat_omp(tr.x, tr.n, ncol, NAN, &h->train, train_threads));
-	XGB_CHECK(XGDMatrixSetFloatInfo(h->train, "label", tr.y, tr.n));
-	set_feature_types(h->train, ncat, nnum);
-	if (ho.n > 0)
-	{
-		XGB_CHECK(XGDMatrixCreateFromMat_omp(ho.x, ho.n, ncol, NAN, &h->holdout, train_threads));
-		set_feature_types(h->holdout, ncat, nnum);
-		scratch = palloc(sizeof(float) * ho.n);
-	}
-	if (cal.n > 0)
-	{
-		XGB_CHECK(XGDMatrixCreateFromMat_omp(cal.x, cal.n, ncol, NAN, &h->calib, train_threads));
-		set_feature_types(h->calib, ncat, nnum);
-		XGB_CHECK(XGDMatrixCreateFromMat_omp(cal_few.x, cal_few.n, ncol, NAN, &h->calib_few, train_threads));
-		set_feature_types(h->calib_few, ncat, nnum);
-		pred_sum = palloc0(sizeof(double) * cal.n);
-		pred_few_sum = palloc0(sizeof(double) * cal.n);
-	}
-
-	/*
-	 * Each booster early-stopped on its rows (part 1); the calibration rows
-	 * (part 2), kept out of both, get the ensemble's predictions, so that
-	 * the choice of rounds does not flatter their residuals.
-	 */
-	small = tr.n + ho.n + cal.n < ENSEMBLE_BELOW;
-	nboost = small ? lengthof(small_market) : lengthof(large_market);
-	ensemble = small ? small_market : large_market;
-	for (int k = 0; k < nboost; k++)
-	{
-		rounds[k] = train_booster(h, k, h->train, &ensemble[k], seed + k, sum_y / tr.n, ho.n > 0 ? 0 : 600,
-								  ho.n, ho.y, scratch);
-		if (cal.n > 0)
+		CHECK_FOR_INTERRUPTS();
+		h->train = dmatrix(&tr, ncol, ncat, nnum, true);
+		if (va.n > 0)
 		{
-			XGB_CHECK(XGBoosterPredict(h->done[k], h->calib, 0, 0, 0, &len, &pred));
-			for (int i = 0; i < cal.n; i++)
-				pred_sum[i] += pred[i];
-			XGB_CHECK(XGBoosterPredict(h->done[k], h->calib_few, 0, 0, 0, &len, &pred));
-			for (int i = 0; i < cal.n; i++)
-				pred_few_sum[i] += pred[i];
+			h->valid = dmatrix(&va, ncol, ncat, nnum, false);
+			h->valid_few = dmatrix(&vf, ncol, ncat, nnum, false);
 		}
-	}
-
-	/* a small market: train again on every row, rounds in proportion to the rows */
-	if (small && ho.n + cal.n > 0)
-	{
-		int			n = tr.n + ho.n + cal.n;
-		float	   *x = palloc(sizeof(float) * n * ncol);
-		float	   *y = palloc(sizeof(float) * n);
-
-		memcpy(x, tr.x, sizeof(float) * tr.n * ncol);
-		memcpy(x + (size_t) tr.n * ncol, ho.x, sizeof(float) * ho.n * ncol);
-		memcpy(x + (size_t) (tr.n + ho.n) * ncol, cal.x, sizeof(float) * cal.n * ncol);
-		memcpy(y, tr.y, sizeof(float) * tr.n);
-		memcpy(y + tr.n, ho.y, sizeof(float) * ho.n);
-		memcpy(y + tr.n + ho.n, cal.y, sizeof(float) * cal.n);
-		XGB_CHECK(XGDMatrixCreateFromMat_omp(x, n, ncol, NAN, &h->all, train_threads));
-		XGB_CHECK(XGDMatrixSetFloatInfo(h->all, "label", y, n));
-		set_feature_types(h->all, ncat, nnum);
-		for (int k = 0; k < nboost; k++)
+		rounds_d[k] = Int32GetDatum(train_booster(h, k, &configs[k % nconfigs], seed + k, sum_y / Max(tr.n, 1),
+												  va.n, va.y, scratch));
+		if (va.n > 0)
 		{
-			XGBoosterFree(h->done[k]);
-			h->done[k] = NULL;
-			rounds[k] = train_booster(h, k, h->all, &ensemble[k], seed + k, sum_y / tr.n, (int) (rounds[k] * (double) n / tr.n),
-									  0, NULL, NULL);
+			int			j = 0;
+
+			XGB_CHECK(XGBoosterPredict(h->done[k], h->valid, 0, 0, 0, &len, &pred));
+			for (int i = 0; i < all.n; i++)
+				if (all.fold[i] == k)
+					oof[i] = pred[j++];
+			XGB_CHECK(XGBoosterPredict(h->done[k], h->valid_few, 0, 0, 0, &len, &pred));
+			j = 0;
+			for (int i = 0; i < all.n; i++)
+				if (all.fold[i] == k)
+					oof_few[i] = pred[j++];
 		}
+		fold_handles_free(h);
+
+		/* booster k's model means, at its offset in category_mean (the other features' entries 0) */
+		for (int j = 0; j < nmodels; j++)
+			cat_mean[k * ncodes + model_base + j] = Float8GetDatum(mm->mean[j]);
+		MemoryContextSwitchTo(fit_cxt);
+		MemoryContextReset(fold_cxt);
 	}
 
-	for (int k = 0; k < nboost; k++)
+	for (int k = 0; k < nfolds; k++)
 	{
 		bytea	   *b;
 
@@ -727,25 +743,21 @@ otto_price_model_fit(PG_FUNCTION_ARGS)
 		SET_VARSIZE(b, VARHDRSZ + len);
 		memcpy(VARDATA(b), buf, len);
 		models[k] = PointerGetDatum(b);
-		rounds_d[k] = Int32GetDatum(rounds[k]);
 	}
 
-	ad_ids = palloc(sizeof(Datum) * Max(cal.n, 1));
-	preds = palloc(sizeof(Datum) * Max(cal.n, 1));
-	preds_few = palloc(sizeof(Datum) * Max(cal.n, 1));
-	for (int i = 0; i < cal.n; i++)
+	ad_ids = palloc(sizeof(Datum) * all.n);
+	preds = palloc(sizeof(Datum) * all.n);
+	preds_few = palloc(sizeof(Datum) * all.n);
+	for (int i = 0; i < all.n; i++)
 	{
-		ad_ids[i] = Int64GetDatum(cal.ad[i]);
-		preds[i] = Float8GetDatum(pred_sum[i] / nboost);
-		preds_few[i] = Float8GetDatum(pred_few_sum[i] / nboost);
+		ad_ids[i] = Int64GetDatum(all.ad[i]);
+		preds[i] = Float8GetDatum(oof[i]);
+		preds_few[i] = Float8GetDatum(oof_few[i]);
 	}
 
 	/* the dictionaries as two parallel arrays: feature (0-based) and value, code = order within its feature */
-	for (int i = 0; i < ncat; i++)
-		ncodes += hash_get_num_entries(dicts[i]);
 	cat_feature = palloc(sizeof(Datum) * Max(ncodes, 1));
 	cat_value = palloc(sizeof(Datum) * Max(ncodes, 1));
-	cat_mean = palloc(sizeof(Datum) * Max(ncodes, 1));
 	{
 		int			base = 0;
 
@@ -753,33 +765,32 @@ otto_price_model_fit(PG_FUNCTION_ARGS)
 		{
 			HASH_SEQ_STATUS seq;
 			CatEntry   *e;
-			long		n = hash_get_num_entries(dicts[i]);
 
 			hash_seq_init(&seq, dicts[i]);
 			while ((e = hash_seq_search(&seq)) != NULL)
 			{
 				cat_feature[base + e->code] = Int32GetDatum(i);
 				cat_value[base + e->code] = CStringGetTextDatum(e->key);
-				cat_mean[base + e->code] = Float8GetDatum(i == MODEL_FEATURE ? means->mean[e->code] : 0);
 			}
-			base += n;
+			base += hash_get_num_entries(dicts[i]);
 		}
 	}
 	getrusage(RUSAGE_SELF, &ru);
 
 	MemoryContextSwitchTo(caller);
-	values[0] = PointerGetDatum(construct_array(models, nboost, BYTEAOID, -1, false, TYPALIGN_INT));
+	values[0] = PointerGetDatum(construct_array(models, nfolds, BYTEAOID, -1, false, TYPALIGN_INT));
 	values[1] = Int32GetDatum(ncat);
 	values[2] = PointerGetDatum(construct_array(cat_feature, ncodes, INT4OID, 4, true, TYPALIGN_INT));
 	values[3] = PointerGetDatum(construct_array(cat_value, ncodes, TEXTOID, -1, false, TYPALIGN_INT));
-	values[4] = Int32GetDatum(small ? train_ads + ho.n + cal.n : train_ads);
-	values[5] = PointerGetDatum(construct_array(rounds_d, nboost, INT4OID, 4, true, TYPALIGN_INT));
-	values[6] = PointerGetDatum(construct_array(ad_ids, cal.n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-	values[7] = PointerGetDatum(construct_array(preds, cal.n, FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	values[4] = Int32GetDatum(all.n);
+	values[5] = PointerGetDatum(construct_array(rounds_d, nfolds, INT4OID, 4, true, TYPALIGN_INT));
+	values[6] = PointerGetDatum(construct_array(ad_ids, all.n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	values[7] = PointerGetDatum(construct_array(preds, all.n, FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 	values[8] = Float8GetDatum((GetCurrentTimestamp() - started) / 1e6);
 	values[9] = Int64GetDatum((int64) ru.ru_maxrss);
-	values[10] = PointerGetDatum(construct_array(cat_mean, ncodes, FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-	values[11] = PointerGetDatum(construct_array(preds_few, cal.n, FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	values[10] = PointerGetDatum(construct_array(cat_mean, nfolds * ncodes, FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	values[11] = PointerGetDatum(construct_array(preds_few, all.n, FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	values[12] = Int32GetDatum(nfolds);
 	{
 		HeapTuple	result = heap_form_tuple(tupdesc, values, nulls);
 
@@ -789,7 +800,7 @@ otto_price_model_fit(PG_FUNCTION_ARGS)
 }
 
 /* ---------------------------------------------------------------------
- * Scoring: one booster per backend, the version last asked for
+ * Scoring: one version per backend, the one last asked for
  * --------------------------------------------------------------------- */
 
 typedef struct LoadedModel
@@ -802,7 +813,7 @@ typedef struct LoadedModel
 	int			ncat;
 	int			nnum;
 	HTAB	   *dicts[MAX_FEATURES];
-	double	   *model_mean;		/* by the model feature's code */
+	double	   *model_mean[MAX_BOOSTERS];	/* each booster's, by the model feature's code */
 } LoadedModel;
 
 static LoadedModel loaded;
@@ -911,8 +922,9 @@ model_load(int64 model_id)
 				deconstruct_array(DatumGetArrayTypeP(d[5]), FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &me, &mn, &nm);
 				for (int i = 0; i < loaded.ncat; i++)
 					loaded.dicts[i] = dict_create(loaded.cxt, i);
-				loaded.model_mean = MemoryContextAlloc(loaded.cxt, sizeof(double) * Max(nf, 1));
-				if (nf != nv || nf != nm)
+				for (int k = 0; k < nb; k++)
+					loaded.model_mean[k] = MemoryContextAlloc(loaded.cxt, sizeof(double) * Max(nf, 1));
+				if (nf != nv || nm != nb * nf)
 					PROBLEM("its dictionary's arrays differ in length");
 				for (int i = 0; i < nf && problem == NULL; i++)
 				{
@@ -924,8 +936,8 @@ model_load(int64 model_id)
 					{
 						float		code = dict_code(loaded.dicts[f], va[i], false, true);
 
-						if (f == MODEL_FEATURE && !isnan(code))
-							loaded.model_mean[(int) code] = DatumGetFloat8(me[i]);
+						for (int k = 0; k < nb && f == MODEL_FEATURE && !isnan(code); k++)
+							loaded.model_mean[k][(int) code] = DatumGetFloat8(me[k * nf + i]);
 					}
 				}
 			}
@@ -948,23 +960,34 @@ model_load(int64 model_id)
 }
 
 /*
- * otto.price_model_score(model_id, cat, num): the model's log price for one
- * car, or NULL (a WARNING the first time) when the version cannot be used.
+ * otto.price_model_score(model_id, cat, num, fold): the model's log price for
+ * one car: by booster fold alone (an ad in the market: the one that never
+ * saw its price), or the mean of all (fold NULL); NULL (a WARNING the first
+ * time) when the version cannot be used.
  */
 PG_FUNCTION_INFO_V1(otto_price_model_score);
 Datum
 otto_price_model_score(PG_FUNCTION_ARGS)
 {
-	int64		model_id = PG_GETARG_INT64(0);
-	ArrayType  *cat = PG_GETARG_ARRAYTYPE_P(1);
-	ArrayType  *num = PG_GETARG_ARRAYTYPE_P(2);
-	float		row[MAX_FEATURES];
+	int64		model_id;
+	ArrayType  *cat,
+			   *num;
+	float		row[MAX_FEATURES],
+				rows[MAX_BOOSTERS * MAX_FEATURES];
+	int			ncol,
+				first,
+				nrows;
 	DMatrixHandle m = NULL;
 	bst_ulong	len;
 	const float *pred;
 	double		result = 0;
 	bool		ok;
 
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		PG_RETURN_NULL();
+	model_id = PG_GETARG_INT64(0);
+	cat = PG_GETARG_ARRAYTYPE_P(1);
+	num = PG_GETARG_ARRAYTYPE_P(2);
 	if (ARR_NDIM(cat) > 1 || ARR_NDIM(num) > 1)
 		ereport(ERROR, (errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR), errmsg("features must be one-dimensional arrays")));
 	if (table_cache_stale(&model_table))
@@ -976,6 +999,11 @@ otto_price_model_score(PG_FUNCTION_ARGS)
 		PG_RETURN_NULL();
 	if (loaded.failed)
 		PG_RETURN_NULL();
+	if (!PG_ARGISNULL(3) && (PG_GETARG_INT32(3) < 0 || PG_GETARG_INT32(3) >= loaded.nboosters))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("price model %lld has folds 0 to %d, not %d", (long long) model_id, loaded.nboosters - 1,
+						PG_GETARG_INT32(3))));
 	if (ArrayGetNItems(ARR_NDIM(cat), ARR_DIMS(cat)) != loaded.ncat ||
 		ArrayGetNItems(ARR_NDIM(num), ARR_DIMS(num)) != loaded.nnum)
 	{
@@ -988,17 +1016,30 @@ otto_price_model_score(PG_FUNCTION_ARGS)
 				 errhint("Train a new version with SELECT otto.fair_value_train();")));
 		PG_RETURN_NULL();
 	}
-	features_row(row, cat, num, loaded.dicts, loaded.ncat, loaded.nnum, false, loaded.model_mean);
+	features_row(row, cat, num, loaded.dicts, loaded.ncat, loaded.nnum, false);
+
+	/* one row per booster asked, the model's code as that booster's mean */
+	ncol = loaded.ncat + loaded.nnum;
+	first = PG_ARGISNULL(3) ? 0 : PG_GETARG_INT32(3);
+	nrows = PG_ARGISNULL(3) ? loaded.nboosters : 1;
+	for (int r = 0; r < nrows; r++)
+	{
+		float	   *v = rows + r * ncol;
+
+		memcpy(v, row, sizeof(float) * ncol);
+		if (!isnan(v[MODEL_FEATURE]))
+			v[MODEL_FEATURE] = (float) loaded.model_mean[first + r][(int) v[MODEL_FEATURE]];
+	}
 
 	/* no ereport between creating the matrix and freeing it */
-	ok = XGDMatrixCreateFromMat_omp(row, 1, loaded.ncat + loaded.nnum, NAN, &m, 1) == 0;
-	for (int k = 0; k < loaded.nboosters && ok; k++)
+	ok = XGDMatrixCreateFromMat_omp(rows, nrows, ncol, NAN, &m, 1) == 0;
+	for (int r = 0; r < nrows && ok; r++)
 	{
-		ok = XGBoosterPredict(loaded.boosters[k], m, 0, 0, 0, &len, &pred) == 0 && len == 1;
+		ok = XGBoosterPredict(loaded.boosters[first + r], m, 0, 0, 0, &len, &pred) == 0 && len == (bst_ulong) nrows;
 		if (ok)
-			result += pred[0];
+			result += pred[r];
 	}
-	result /= loaded.nboosters;
+	result /= nrows;
 	if (m)
 		XGDMatrixFree(m);
 	if (!ok)

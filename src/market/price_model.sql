@@ -3,13 +3,15 @@
 
 -------------------------------------------------------------------------------
 -- Gradient-boosted trees (XGBoost) on the log asking prices of the live ads,
--- every feature an ad states.  Each training is a version in otto.price_model
--- with what it was calibrated on: some of the ads it read are held out of
--- both the training and its early stopping (otto.price_model_rows), priced by
--- the model and by the comparables (without the ad itself), and give the
--- weight of each in the combined estimate (per confidence of the comparables)
--- and the quantiles of the combined estimate's residuals (per confidence and
--- price band): its bias correction and its 80% range (split conformal).
+-- every feature an ad states, cross-fitted: the ads fall into folds
+-- (otto.price_model_fold), and each fold has a booster trained on the other
+-- folds, which prices the fold's ads in the market as if they were new.  Each
+-- training is a version in otto.price_model with what it was calibrated on:
+-- ads priced out of fold by the model and by the comparables (without the ad
+-- itself) give the weight of each in the combined estimate (per confidence
+-- of the comparables) and the quantiles of the combined estimate's residuals
+-- (per confidence and price band): its bias correction and its 80% range
+-- (split conformal).
 -- otto.fair_value_estimate (analytics.sql) combines the newest active
 -- version with the comparables.
 -------------------------------------------------------------------------------
@@ -18,13 +20,13 @@ CREATE TABLE IF NOT EXISTS otto.price_model (   -- new in 1.2: updates create it
     model_id        bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     trained_at      timestamptz NOT NULL DEFAULT now(),
     active          boolean NOT NULL DEFAULT true,
-    model           bytea[] NOT NULL CHECK (cardinality(model) >= 1),
+    model           bytea[] NOT NULL CHECK (cardinality(model) = folds),
     model_sha256    bytea[] NOT NULL CHECK (cardinality(model_sha256) = cardinality(model)),
     features        text[] NOT NULL,
     n_categorical   int NOT NULL CHECK (n_categorical BETWEEN 0 AND cardinality(features)),
     category_feature int[] NOT NULL,
     category_value  text[] NOT NULL CHECK (cardinality(category_value) = cardinality(category_feature)),
-    category_mean   float8[] NOT NULL CHECK (cardinality(category_mean) = cardinality(category_feature)),
+    category_mean   float8[] NOT NULL CHECK (cardinality(category_mean) = folds * cardinality(category_feature)),
     n_train         int NOT NULL,
     n_holdout       int NOT NULL,
     rounds          int[] NOT NULL,
@@ -32,25 +34,29 @@ CREATE TABLE IF NOT EXISTS otto.price_model (   -- new in 1.2: updates create it
     train_seconds   float8 NOT NULL,
     peak_memory_kb  bigint,
     calibration     jsonb NOT NULL,
-    metrics         jsonb NOT NULL
+    metrics         jsonb NOT NULL,
+    folds           int NOT NULL CHECK (folds BETWEEN 2 AND 16),     -- new in 1.3
+    fold_seed       int NOT NULL
 );
 COMMENT ON TABLE otto.price_model IS 'Versions of the learned price model (XGBoost gradient-boosted trees on log asking price); fair values use the newest active one';
-COMMENT ON COLUMN otto.price_model.model IS 'The ensemble''s boosters, each in XGBoost''s UBJSON format (xgboost.Booster(model_file=bytearray(...)) loads one); the estimate is their mean';
+COMMENT ON COLUMN otto.price_model.model IS 'A booster per fold, each in XGBoost''s UBJSON format (xgboost.Booster(model_file=bytearray(...)) loads one): booster k (1-based) was trained without fold k-1 and prices its ads in the market; a car not in the market gets their mean';
+COMMENT ON COLUMN otto.price_model.folds IS 'How many folds the ads fell into (otto.price_model_fold(ad_id, fold_seed, folds)), one booster each';
+COMMENT ON COLUMN otto.price_model.fold_seed IS 'The seed of otto.price_model_fold for this version';
 COMMENT ON COLUMN otto.price_model.model_sha256 IS 'SHA-256 of each booster as trained: a backend loads only boosters that match (XGBoost''s parser is not written for damaged input)';
-COMMENT ON COLUMN otto.price_model.rounds IS 'Boosting rounds of each booster (early-stopped on the held-out ads)';
+COMMENT ON COLUMN otto.price_model.rounds IS 'Boosting rounds of each booster (early-stopped on its fold)';
 COMMENT ON COLUMN otto.price_model.features IS 'Feature names in the model''s column order: the n_categorical categorical ones first (see otto.price_features)';
 COMMENT ON COLUMN otto.price_model.category_feature IS 'The categories'' dictionary with category_value: for each entry its feature (0-based); its code is its position among its feature''s entries';
 COMMENT ON COLUMN otto.price_model.active IS 'Whether fair values may use it (the newest active version is used; set false to step back to an older one)';
 COMMENT ON COLUMN otto.price_model.n_categorical IS 'How many of the features are categorical (the first ones)';
 COMMENT ON COLUMN otto.price_model.category_value IS 'The categories'' values, in the order of category_feature';
-COMMENT ON COLUMN otto.price_model.category_mean IS 'For the model feature, what the trees read instead of its code: the model''s mean log price in training, smoothed toward its make''s by 5 ads (0 for the other features)';
-COMMENT ON COLUMN otto.price_model.n_train IS 'Live ads its boosters were trained on (a sample of otto.price_model_max_rows when there were more; under 50,000 every one read, the held-out ones too, once calibrated)';
-COMMENT ON COLUMN otto.price_model.n_holdout IS 'Ads held out to calibrate on (as otto.price_model_rows'' part 2)';
+COMMENT ON COLUMN otto.price_model.category_mean IS 'For the model feature, what the trees read instead of its code: the model''s mean log price in training, smoothed toward its make''s by 5 ads (0 for the other features); one such array per booster, one after the other (booster k''s without fold k''s prices)';
+COMMENT ON COLUMN otto.price_model.n_train IS 'Live ads its boosters were trained on, each by all but one (a sample of otto.price_model_max_rows when there were more)';
+COMMENT ON COLUMN otto.price_model.n_holdout IS 'Ads it was calibrated on, each priced by the booster that had not seen it (a sample of at most 10,000 of the training ads)';
 COMMENT ON COLUMN otto.price_model.train_seconds IS 'Wall time of the training (otto.price_model_fit)';
 COMMENT ON COLUMN otto.price_model.last_event_id IS 'The ad log''s last event when it was trained: the trainer retrains once the log has moved on by a tenth of n_train';
 COMMENT ON COLUMN otto.price_model.peak_memory_kb IS 'Peak resident memory of the process that trained it';
-COMMENT ON COLUMN otto.price_model.calibration IS 'From its held-out ads: weights (the model''s share per confidence of the comparables, with _few: for a car given by make, model, year, mileage, fuel and power alone), bands (euro edges) and cells (per the same, per band: residual quantiles 10, 50, 90 and count)';
-COMMENT ON COLUMN otto.price_model.metrics IS 'Its held-out ads: median absolute percentage error of the model, the comparables and the combination, and how often the 80% range held the price';
+COMMENT ON COLUMN otto.price_model.calibration IS 'From its ads priced out of fold: weights (the model''s share per confidence of the comparables, with _few: for a car given by make, model, year, mileage, fuel and power alone), bands (euro edges) and cells (per the same, per band: residual quantiles 10, 50, 90 and count)';
+COMMENT ON COLUMN otto.price_model.metrics IS 'Its ads priced out of fold: median absolute percentage error of the model, the comparables and the combination, and how often the 80% range held the price';
 CREATE OR REPLACE TRIGGER price_model_cache_invalidate AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON otto.price_model
     FOR EACH STATEMENT EXECUTE FUNCTION otto.cache_invalidate();
 SELECT pg_catalog.pg_extension_config_dump('otto.price_model', '');
@@ -83,45 +89,50 @@ AS $fn$
                  'year', 'mileage_km', 'power_kw', 'engine_cc', 'seats', 'equipment_count']
 $fn$;
 
+-- The fold of an ad in a version (seed and folds: its fold_seed and folds).
+CREATE OR REPLACE FUNCTION otto.price_model_fold(ad_id bigint, seed int, folds int) RETURNS int
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+AS $fn$
+    SELECT (abs(hashint8extended($1, $2 + 1)) % $3)::int
+$fn$;
+
 -- The ads a training reads: live ads with a price (100 EUR and up: lower ones
--- are placeholders), at most max_rows of them drawn by a hash of ad_id, in
--- three parts: 0 to train on, 1 to stop the boosting when it no longer helps,
--- 2 to calibrate on (seen by neither).  Under 50,000 ads (where the model is
--- trained again on every row once calibrated) 10% and 20%, else 5% and 5%.
+-- are placeholders), at most max_rows of them drawn by a hash of ad_id, each
+-- with its fold: five folds under 50,000 ads, else three (training time grows
+-- with rows times folds).
 CREATE OR REPLACE FUNCTION otto.price_model_rows(max_rows int, seed int DEFAULT 0)
-RETURNS TABLE (ad_id bigint, ln_price float8, part int, cat text[], num float4[])
+RETURNS TABLE (ad_id bigint, ln_price float8, fold int, folds int, cat text[], num float4[])
 LANGUAGE sql STABLE
 AS $fn$
-    SELECT a.ad_id, ln(a.price_eur),
-           CASE WHEN a.h < CASE WHEN a.n < 50000 THEN 2 ELSE 1 END THEN 1
-                WHEN a.h < CASE WHEN a.n < 50000 THEN 6 ELSE 2 END THEN 2 ELSE 0 END,
-           f.cat, f.num
-      FROM (SELECT a.*, count(*) OVER () AS n, abs(hashint8extended(a.ad_id, $2 + 1)) % 20 AS h
+    SELECT a.ad_id, ln(a.price_eur), otto.price_model_fold(a.ad_id, $2, a.folds), a.folds, f.cat, f.num
+      FROM (SELECT a.*, CASE WHEN count(*) OVER () < 50000 THEN 5 ELSE 3 END AS folds
               FROM (SELECT * FROM otto.ad a
                      WHERE a.state = 'live' AND a.price_eur >= 100 AND a.make IS NOT NULL AND a.model IS NOT NULL
                        AND a.year IS NOT NULL
                      ORDER BY hashint8extended(a.ad_id, $2) LIMIT $1) a) a,
-           otto.price_features(to_jsonb(a) - 'n' - 'h') f
+           otto.price_features(to_jsonb(a) - 'folds') f
 $fn$;
 
 CREATE OR REPLACE FUNCTION otto.price_model_fit(max_rows int DEFAULT NULL, seed int DEFAULT 0,
     OUT model bytea[], OUT n_categorical int, OUT category_feature int[], OUT category_value text[], OUT n_train int,
     OUT rounds int[], OUT holdout_ad bigint[], OUT holdout_pred float8[], OUT seconds float8, OUT peak_memory_kb bigint,
-    OUT category_mean float8[], OUT holdout_pred_few float8[])
+    OUT category_mean float8[], OUT holdout_pred_few float8[], OUT folds int)
 AS 'MODULE_PATHNAME', 'otto_price_model_fit'
 LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION otto.price_model_fit(int, int) IS 'Train the ensemble of gradient-boosted trees on otto.price_model_rows (max_rows: otto.price_model_max_rows when NULL), early-stopped on its part 1 (and trained again on every row below 50,000 rows); returns the boosters, their dictionary and the calibration ads (part 2) with their predictions (log euros). otto.fair_value_train calls it';
+COMMENT ON FUNCTION otto.price_model_fit(int, int) IS 'Train a booster of gradient-boosted trees per fold of otto.price_model_rows (max_rows: otto.price_model_max_rows when NULL), each on the other folds and early-stopped on its own; returns the boosters, their dictionary and model means, and every ad (holdout_ad) with its out-of-fold predictions (log euros; _few: as a question gives the car). otto.fair_value_train calls it';
 
-CREATE OR REPLACE FUNCTION otto.price_model_score(model_id bigint, cat text[], num float4[]) RETURNS float8
+CREATE OR REPLACE FUNCTION otto.price_model_score(model_id bigint, cat text[], num float4[], fold int DEFAULT NULL) RETURNS float8
 AS 'MODULE_PATHNAME', 'otto_price_model_score'
-LANGUAGE C STABLE STRICT;
-COMMENT ON FUNCTION otto.price_model_score(bigint, text[], float4[]) IS 'Log price of one car (the arrays of otto.price_features) by price model version model_id; NULL with a WARNING when that version cannot be used';
+LANGUAGE C STABLE;
+COMMENT ON FUNCTION otto.price_model_score(bigint, text[], float4[], int) IS 'Log price of one car (the arrays of otto.price_features) by price model version model_id: by the booster of fold (0-based; for an ad in the market, as otto.price_model_fold gives it), or the mean of all (fold NULL); NULL when any other argument is, and with a WARNING when that version cannot be used';
 
 -- The newest active version (NULL when there is none).
-CREATE OR REPLACE FUNCTION otto.price_model_active(OUT model_id bigint, OUT trained_at timestamptz, OUT calibration jsonb)
+CREATE OR REPLACE FUNCTION otto.price_model_active(OUT model_id bigint, OUT trained_at timestamptz, OUT calibration jsonb,
+    OUT folds int, OUT fold_seed int)
 LANGUAGE sql STABLE
 AS $fn$
-    SELECT m.model_id, m.trained_at, m.calibration FROM otto.price_model m WHERE m.active ORDER BY m.model_id DESC LIMIT 1
+    SELECT m.model_id, m.trained_at, m.calibration, m.folds, m.fold_seed
+      FROM otto.price_model m WHERE m.active ORDER BY m.model_id DESC LIMIT 1
 $fn$;
 
 -- The quantiles of the residuals (log) in a version's calibration cell for
@@ -153,6 +164,7 @@ DECLARE
     cal      jsonb;
     metrics  jsonb;
     id       bigint;
+    seed     int;
     t0       timestamptz := clock_timestamp();
 BEGIN
     -- one training at a time; a second caller waits for nothing
@@ -169,15 +181,17 @@ BEGIN
         RETURN NULL;
     END IF;
 
-    SELECT * INTO f FROM otto.price_model_fit(current_setting('otto.price_model_max_rows')::int, coalesce(last.model_id, 0)::int);
+    seed := coalesce(last.model_id, 0)::int;       -- a new draw of the folds each version
+    SELECT * INTO f FROM otto.price_model_fit(current_setting('otto.price_model_max_rows')::int, seed);
 
-    -- the held-out ads (at most 5,000), priced by the model (from all they
-    -- state, and as a question gives them: bucket _few) and by the comparables without themselves
+    -- at most 10,000 of the ads, priced out of fold by the model (from all
+    -- they state, and as a question gives them: bucket _few) and by the
+    -- comparables without themselves
     CREATE TEMP TABLE price_model_cal ON COMMIT DROP AS
     SELECT h.ad_id, ln(a.price_eur) AS y, v.m, ln(c.estimate) AS c,
            coalesce(c.confidence, 'none') || CASE WHEN v.few THEN '_few' ELSE '' END AS bucket
       FROM (SELECT * FROM unnest(f.holdout_ad, f.holdout_pred, f.holdout_pred_few) h(ad_id, m, m_few)
-             ORDER BY hashint8(h.ad_id) LIMIT 5000) h
+             ORDER BY hashint8(h.ad_id) LIMIT 10000) h
       CROSS JOIN LATERAL (VALUES (h.m, false), (h.m_few, true)) v(m, few)
       JOIN otto.ad a ON a.ad_id = h.ad_id
       LEFT JOIN LATERAL otto.fair_value_comps(a.make, a.model, a.year, a.mileage_km, a.fuel, a.power_kw, a.ad_id) c
@@ -189,8 +203,8 @@ BEGIN
           FROM price_model_cal x, generate_series(0, 20) k,
                LATERAL (VALUES (x.bucket), ('all')) b(bucket)
          WHERE x.c IS NOT NULL GROUP BY 1, 2),
-    -- the largest weight within 1% of the least error: under 50,000 ads the
-    -- model is trained again on every row, so it will be better than here
+    -- the largest weight within 1% of the least error: a car not in the
+    -- market gets the mean of every fold's booster, better than one of them
     best AS (SELECT g.bucket, max(g.w) AS w FROM g
               WHERE g.err <= 1.01 * (SELECT min(m.err) FROM g m WHERE m.bucket = g.bucket) GROUP BY g.bucket),
     n AS (SELECT x.bucket, count(*) AS n FROM price_model_cal x WHERE x.c IS NOT NULL GROUP BY 1)
@@ -248,20 +262,21 @@ BEGIN
      WHERE x.bucket NOT LIKE '%\_few';
 
     INSERT INTO otto.price_model (model, model_sha256, features, n_categorical, category_feature, category_value, category_mean,
-                                  n_train, n_holdout,
-                                  rounds, last_event_id, train_seconds, peak_memory_kb, calibration, metrics)
-    VALUES (f.model, ARRAY(SELECT sha256(b.m) FROM unnest(f.model) WITH ORDINALITY b(m, i) ORDER BY b.i), otto.price_feature_names(), f.n_categorical, f.category_feature, f.category_value, f.category_mean, f.n_train,
-            cardinality(f.holdout_ad), f.rounds, ev, f.seconds, f.peak_memory_kb, cal, metrics)
+                                  n_train, n_holdout, rounds, last_event_id, train_seconds, peak_memory_kb, calibration, metrics,
+                                  folds, fold_seed)
+    VALUES (f.model, ARRAY(SELECT sha256(b.m) FROM unnest(f.model) WITH ORDINALITY b(m, i) ORDER BY b.i),
+            otto.price_feature_names(), f.n_categorical, f.category_feature, f.category_value, f.category_mean, f.n_train,
+            (metrics->>'held_out')::int, f.rounds, ev, f.seconds, f.peak_memory_kb, cal, metrics, f.folds, seed)
     RETURNING model_id INTO id;
     -- the five newest versions are kept
     DELETE FROM otto.price_model m WHERE m.model_id <= id - 5;
-    RETURN jsonb_build_object('model_id', id, 'n_train', f.n_train, 'n_holdout', cardinality(f.holdout_ad), 'rounds', f.rounds,
+    RETURN jsonb_build_object('model_id', id, 'n_train', f.n_train, 'n_holdout', (metrics->>'held_out')::int, 'rounds', f.rounds,
                               'train_seconds', round(f.seconds::numeric, 2),
                               'seconds', round(extract(epoch FROM clock_timestamp() - t0)::numeric, 2),
                               'peak_memory_kb', f.peak_memory_kb,
                               'metrics', metrics, 'weights', cal->'weights');
 END
 $fn$;
-COMMENT ON FUNCTION otto.fair_value_train(boolean) IS 'Train a new version of the price model on the live ads and calibrate it on held-out ones (force false: only when due, as the trainer worker calls it); returns its summary (train_seconds: the boosting, seconds: all of it) with held-out metrics, or NULL';
+COMMENT ON FUNCTION otto.fair_value_train(boolean) IS 'Train a new version of the price model on the live ads and calibrate it on them, each priced out of fold (force false: only when due, as the trainer worker calls it); returns its summary (train_seconds: the boosting, seconds: all of it) with held-out metrics, or NULL';
 
 GRANT SELECT ON otto.price_model TO otto_app;

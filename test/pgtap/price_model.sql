@@ -3,7 +3,7 @@
 -- every entry point (t/180 runs the trainer worker, restarts and damage).
 BEGIN;
 CREATE EXTENSION otto;
-SELECT plan(24);
+SELECT plan(27);
 
 -- a small market whose price follows its features: 40 models, years, mileage, power, a dealer premium
 SELECT otto.site_add('pm', 'pm', ARRAY['pm.invalid'], ARRAY['https://pm.invalid/'], '^https://pm\.invalid/ad/([0-9]+)',
@@ -39,9 +39,9 @@ SELECT throws_like($$SELECT otto.price_model_fit(10)$$, 'too few priced live ads
 
 -- a version
 SELECT ok((otto.fair_value_train()->>'model_id')::bigint > 0, 'fair_value_train trains and stores a version') ;
-SELECT is(n_train, 1200, 'on every live priced ad (a small market: trained again on all once calibrated)') FROM otto.price_model;
-SELECT ok(n_holdout BETWEEN 180 AND 300 AND cardinality(model) = 3 AND cardinality(rounds) = 3 AND features = otto.price_feature_names(),
-          'a fifth held out (a small market), three boosters, the feature names') FROM otto.price_model;
+SELECT is(n_train, 1200, 'on every live priced ad') FROM otto.price_model;
+SELECT ok(n_holdout = 1200 AND folds = 5 AND cardinality(model) = 5 AND cardinality(rounds) = 5 AND features = otto.price_feature_names(),
+          'five folds (a small market), a booster each, calibrated on every ad out of fold, the feature names') FROM otto.price_model;
 SELECT ok(calibration ?& ARRAY['weights', 'bands', 'cells'] AND jsonb_array_length(calibration->'cells'->'low') = 4,
           'calibration: weights, bands and a cell per band') FROM otto.price_model;
 SELECT ok((metrics->>'mdape_model_pct')::numeric < 8, format('the model learned the market (held-out MdAPE %s%%)', metrics->>'mdape_model_pct'))
@@ -63,13 +63,34 @@ SELECT ok(r->'price_model' IS NOT NULL AND r->>'fallback' ~ 'no ads of model', '
 SELECT ok(NOT (r->'comparables'->'examples' @> jsonb_build_array(jsonb_build_object('ad_id', a.ad_id))),
           'an ad is not its own comparable')
   FROM otto.ad a, otto.fair_value(to_jsonb(a)) r WHERE a.source_ad_id = '777';
+SELECT is((r->'price_model'->>'estimate_eur')::int,
+          round(exp(otto.price_model_score(m.model_id, f.cat, f.num, otto.price_model_fold(a.ad_id, m.fold_seed, m.folds))))::int,
+          'nor is it priced by a booster that saw its price: its fold''s prices it')
+  FROM otto.price_model m, otto.ad a, otto.price_features(to_jsonb(a)) f, otto.fair_value(to_jsonb(a)) r
+ WHERE a.source_ad_id = '777';
+
+-- cross-fitting: an ad's out-of-fold price does not move with its own asking
+-- price (the same training, 777 three times dearer), another fold's ad's does
+CREATE TEMP TABLE oof AS SELECT 1 AS run, u.* FROM otto.price_model_fit(NULL, 7) f, unnest(f.holdout_ad, f.holdout_pred) u(ad_id, pred);
+UPDATE otto.ad SET price_eur = price_eur * 3 WHERE source_ad_id = '777';
+INSERT INTO oof SELECT 2, u.* FROM otto.price_model_fit(NULL, 7) f, unnest(f.holdout_ad, f.holdout_pred) u(ad_id, pred);
+SELECT ok(bool_and(CASE WHEN x.fold = a777.fold THEN o1.pred = o2.pred ELSE true END)
+          AND bool_or(x.fold <> a777.fold AND o1.pred <> o2.pred),
+          'an ad''s own price never reaches the booster that prices it (its fold''s ads: the same to the bit)')
+  FROM oof o1 JOIN oof o2 ON o2.ad_id = o1.ad_id AND o2.run = 2
+  CROSS JOIN LATERAL (SELECT otto.price_model_fold(o1.ad_id, 7, 5) AS fold) x
+  CROSS JOIN (SELECT otto.price_model_fold(ad_id, 7, 5) AS fold FROM otto.ad WHERE source_ad_id = '777') a777
+ WHERE o1.run = 1;
+UPDATE otto.ad SET price_eur = price_eur / 3 WHERE source_ad_id = '777';
 
 -- hostile input to the scorer: never a crash, a NULL or a clear error
 SELECT is(otto.price_model_score(m.model_id, ARRAY['x'], ARRAY[1]::float4[]), NULL,
           'arrays of the wrong length: NULL (a WARNING says why)') FROM otto.price_model m;
 SELECT throws_ok(format('SELECT otto.price_model_score(%s, ''{{a}}'', ''{1}'')', m.model_id), '2202E', NULL,
                  'a two-dimensional array is a clear error') FROM otto.price_model m;
-SELECT is(otto.price_model_score(NULL, NULL, NULL), NULL, 'STRICT: NULL in, NULL out');
+SELECT is(otto.price_model_score(NULL, NULL, NULL), NULL, 'NULL in, NULL out');
+SELECT throws_ok(format('SELECT otto.price_model_score(%s, f.cat, f.num, 5) FROM otto.price_features(''{}'') f', m.model_id),
+                 '22023', NULL, 'a fold the version does not have is a clear error') FROM otto.price_model m;
 CREATE TEMP TABLE fuzz AS
 SELECT i, (SELECT array_agg(CASE WHEN (i * k) % 7 = 0 THEN NULL WHEN (i * k) % 11 = 0 THEN repeat(chr(1 + (i * k) % 500), 300)
                                  ELSE md5((i * k)::text) END) FROM generate_series(1, 14) k) AS cat,

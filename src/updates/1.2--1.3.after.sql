@@ -1,0 +1,1 @@
+-- Otto 1.2 to 1.3: no data to change once the functions are in place.

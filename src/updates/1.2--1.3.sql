@@ -1,0 +1,25 @@
+-- Otto 1.2 to 1.3: the price model is cross-fitted (a booster per fold, so
+-- that an ad in the market is priced by one that never saw its price).
+\echo Use "ALTER EXTENSION otto UPDATE TO '1.3'" to load this file. \quit
+
+-- 1.2's versions (one ensemble, one set of model means) cannot tell an ad's
+-- fold: they go, and the trainer worker (or SELECT otto.fair_value_train())
+-- trains a 1.3 one.  From 1.0 or 1.1 the table does not exist yet: the
+-- rerun part below creates it in its 1.3 form.
+DO $$
+BEGIN
+    IF to_regclass('otto.price_model') IS NOT NULL THEN
+        DELETE FROM otto.price_model;
+        ALTER TABLE otto.price_model ADD folds int NOT NULL CHECK (folds BETWEEN 2 AND 16), ADD fold_seed int NOT NULL,
+            DROP CONSTRAINT price_model_model_check,
+            ADD CONSTRAINT price_model_model_check CHECK (cardinality(model) = folds),
+            DROP CONSTRAINT price_model_category_mean_check,
+            ADD CONSTRAINT price_model_category_mean_check CHECK (cardinality(category_mean) = folds * cardinality(category_feature));
+    END IF;
+END
+$$;
+-- more columns out, and a fold in
+DROP FUNCTION IF EXISTS otto.price_model_rows(int, int);
+DROP FUNCTION IF EXISTS otto.price_model_fit(int, int);
+DROP FUNCTION IF EXISTS otto.price_model_active();
+DROP FUNCTION IF EXISTS otto.price_model_score(bigint, text[], float4[]);
