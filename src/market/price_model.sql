@@ -20,13 +20,13 @@ CREATE TABLE IF NOT EXISTS otto.price_model (   -- new in 1.2: updates create it
     model_id        bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     trained_at      timestamptz NOT NULL DEFAULT now(),
     active          boolean NOT NULL DEFAULT true,
-    model           bytea[] NOT NULL CHECK (cardinality(model) = folds),
-    model_sha256    bytea[] NOT NULL CHECK (cardinality(model_sha256) = cardinality(model)),
+    model           bytea[] NOT NULL,
+    model_sha256    bytea[] NOT NULL,
     features        text[] NOT NULL,
-    n_categorical   int NOT NULL CHECK (n_categorical BETWEEN 0 AND cardinality(features)),
+    n_categorical   int NOT NULL,
     category_feature int[] NOT NULL,
-    category_value  text[] NOT NULL CHECK (cardinality(category_value) = cardinality(category_feature)),
-    category_mean   float8[] NOT NULL CHECK (cardinality(category_mean) = folds * cardinality(category_feature)),
+    category_value  text[] NOT NULL,
+    category_mean   float8[] NOT NULL,
     n_train         int NOT NULL,
     n_holdout       int NOT NULL,
     rounds          int[] NOT NULL,
@@ -35,8 +35,14 @@ CREATE TABLE IF NOT EXISTS otto.price_model (   -- new in 1.2: updates create it
     peak_memory_kb  bigint,
     calibration     jsonb NOT NULL,
     metrics         jsonb NOT NULL,
-    folds           int NOT NULL CHECK (folds BETWEEN 2 AND 16),     -- new in 1.3
-    fold_seed       int NOT NULL
+    folds           int NOT NULL,       -- new in 1.3, with the constraints (1.2--1.3.sql)
+    fold_seed       int NOT NULL,
+    CONSTRAINT price_model_folds CHECK (folds BETWEEN 2 AND 16),
+    CONSTRAINT price_model_booster_per_fold CHECK (cardinality(model) = folds),
+    CONSTRAINT price_model_sha256_per_booster CHECK (cardinality(model_sha256) = cardinality(model)),
+    CONSTRAINT price_model_n_categorical CHECK (n_categorical BETWEEN 0 AND cardinality(features)),
+    CONSTRAINT price_model_dictionary CHECK (cardinality(category_value) = cardinality(category_feature)),
+    CONSTRAINT price_model_means_per_fold CHECK (cardinality(category_mean) = folds * cardinality(category_feature))
 );
 COMMENT ON TABLE otto.price_model IS 'Versions of the learned price model (XGBoost gradient-boosted trees on log asking price); fair values use the newest active one';
 COMMENT ON COLUMN otto.price_model.model IS 'A booster per fold, each in XGBoost''s UBJSON format (xgboost.Booster(model_file=bytearray(...)) loads one): booster k (1-based) was trained without fold k-1 and prices its ads in the market; a car not in the market gets their mean';

@@ -4,17 +4,25 @@
 
 -- 1.2's versions (one ensemble, one set of model means) cannot tell an ad's
 -- fold: they go, and the trainer worker (or SELECT otto.fair_value_train())
--- trains a 1.3 one.  From 1.0 or 1.1 the table does not exist yet: the
--- rerun part below creates it in its 1.3 form.
+-- trains a 1.3 one.  The checks get names (1.2's were generated).  From 1.0
+-- or 1.1 the table does not exist yet: the rerun part below creates it in
+-- its 1.3 form.
 DO $$
+DECLARE
+    c name;
 BEGIN
     IF to_regclass('otto.price_model') IS NOT NULL THEN
         DELETE FROM otto.price_model;
-        ALTER TABLE otto.price_model ADD folds int NOT NULL CHECK (folds BETWEEN 2 AND 16), ADD fold_seed int NOT NULL,
-            DROP CONSTRAINT price_model_model_check,
-            ADD CONSTRAINT price_model_model_check CHECK (cardinality(model) = folds),
-            DROP CONSTRAINT price_model_category_mean_check,
-            ADD CONSTRAINT price_model_category_mean_check CHECK (cardinality(category_mean) = folds * cardinality(category_feature));
+        FOR c IN SELECT conname FROM pg_constraint WHERE conrelid = 'otto.price_model'::regclass AND contype = 'c' LOOP
+            EXECUTE format('ALTER TABLE otto.price_model DROP CONSTRAINT %I', c);
+        END LOOP;
+        ALTER TABLE otto.price_model ADD folds int NOT NULL, ADD fold_seed int NOT NULL,
+            ADD CONSTRAINT price_model_folds CHECK (folds BETWEEN 2 AND 16),
+            ADD CONSTRAINT price_model_booster_per_fold CHECK (cardinality(model) = folds),
+            ADD CONSTRAINT price_model_sha256_per_booster CHECK (cardinality(model_sha256) = cardinality(model)),
+            ADD CONSTRAINT price_model_n_categorical CHECK (n_categorical BETWEEN 0 AND cardinality(features)),
+            ADD CONSTRAINT price_model_dictionary CHECK (cardinality(category_value) = cardinality(category_feature)),
+            ADD CONSTRAINT price_model_means_per_fold CHECK (cardinality(category_mean) = folds * cardinality(category_feature));
     END IF;
 END
 $$;
