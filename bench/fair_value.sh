@@ -6,10 +6,11 @@
 #   ../shared/data/real/kaggle-serbia-2024 (test/kaggle2024.sql), one per
 #   seed; the simulated market (sim/otto-sim, 10,000 ads, two days) per seed,
 #   80% of its live ads in the market and 20% held out, scored against the
-#   simulator's hidden value of each car; and, shown but not a target, every
-#   live ad of the simulated market priced as its own row (in-sample: the
-#   model has seen those prices).  In each split the training ads are
-#   the live ads of a fresh database, otto.fair_value_train() trains and
+#   simulator's hidden value of each car; and every live ad of the
+#   simulated market priced as its own row, as good_deals and the ad page
+#   price it (Otto: by the booster of its fold, which has not seen its
+#   price; the baselines in-sample, so no ratio there).  In each split the
+#   training ads are the live ads of a fresh database, otto.fair_value_train() trains and
 #   calibrates the price model, and every test car is priced by
 #   otto.fair_value from what its ad states.
 #   Then, at OTTO_FV_BIG ads (default 1,000,000) of bench/synthetic_market.sql:
@@ -86,7 +87,7 @@ for s in $SEEDS; do
     "$OTTO_ROOT/sim/otto-sim" advance "$sim" >/dev/null 2>&1
     chmod -R a+rX "$sim"
     day=$(ls -d "$sim"/truth/day-* | tail -1)
-    for mode in "held out" "in-sample: live ads in the market"; do
+    for mode in "held out" "live ads in the market"; do
         if [ "$mode" = "held out" ]; then share=5; else share=1000000000; fi
         run_split "simulated seed $((s + 100)), $mode" "sim$s-$share" "
 SELECT otto.site_add('sim', 'simulated', ARRAY['sim.invalid'], ARRAY['https://sim.invalid/'], '^https://sim\\.invalid/ad/([0-9]+)',
@@ -137,14 +138,13 @@ for s in splits:
               ("coverage %.0f%% (100)" % o["coverage_pct"], o["coverage_pct"] == 100)]
     if sim:
         checks.append(("worth under 1,500: %+.1f%% (within 3%%)" % o["cheap_median_signed_pct"], abs(o["cheap_median_signed_pct"]) <= 3))
-    if "in-sample" in s:        # the model has seen these prices: shown, not a target
-        print("%-44s => in-sample, not a target: ratio %.3f, range holds %.1f%%\n" % (s, ratio, o["range_80_holds_pct"]))
-        continue
+    if "in the market" in s:    # the baselines have seen these prices: no ratio
+        checks = checks[1:]
     fails += not all(ok for _, ok in checks)
     print("%-44s => %s\n" % (s, "; ".join("%s %s" % (t, "met" if ok else "NOT MET") for t, ok in checks)))
-    print("RESULT|fair_value|MdAPE, %s|%.2f|%%|<= 0.97 x best baseline|%.2f (best baseline)|%.3f" % (s, o["mdape_pct"], best, ratio))
-scored = [s for s in splits if "in-sample" not in s]
-print("splits meeting every target: %d of %d" % (len(scored) - fails, len(scored)))
+    if "in the market" not in s:
+        print("RESULT|fair_value|MdAPE, %s|%.2f|%%|<= 0.97 x best baseline|%.2f (best baseline)|%.3f" % (s, o["mdape_pct"], best, ratio))
+print("splits meeting every target: %d of %d" % (len(splits) - fails, len(splits)))
 PY
 
 # the learned model at scale: one training, and fair_value's latency

@@ -973,10 +973,10 @@ otto_price_model_score(PG_FUNCTION_ARGS)
 	ArrayType  *cat,
 			   *num;
 	float		row[MAX_FEATURES],
-				rows[MAX_BOOSTERS * MAX_FEATURES];
+				code;
 	int			ncol,
 				first,
-				nrows;
+				nboost;
 	DMatrixHandle m = NULL;
 	bst_ulong	len;
 	const float *pred;
@@ -1018,30 +1018,26 @@ otto_price_model_score(PG_FUNCTION_ARGS)
 	}
 	features_row(row, cat, num, loaded.dicts, loaded.ncat, loaded.nnum, false);
 
-	/* one row per booster asked, the model's code as that booster's mean */
+	/* each booster asked reads the row with the model's code as its own mean */
 	ncol = loaded.ncat + loaded.nnum;
 	first = PG_ARGISNULL(3) ? 0 : PG_GETARG_INT32(3);
-	nrows = PG_ARGISNULL(3) ? loaded.nboosters : 1;
-	for (int r = 0; r < nrows; r++)
+	nboost = PG_ARGISNULL(3) ? loaded.nboosters : 1;
+	code = row[MODEL_FEATURE];
+	ok = true;
+	for (int k = first; k < first + nboost && ok; k++)
 	{
-		float	   *v = rows + r * ncol;
-
-		memcpy(v, row, sizeof(float) * ncol);
-		if (!isnan(v[MODEL_FEATURE]))
-			v[MODEL_FEATURE] = (float) loaded.model_mean[first + r][(int) v[MODEL_FEATURE]];
-	}
-
-	/* no ereport between creating the matrix and freeing it */
-	ok = XGDMatrixCreateFromMat_omp(rows, nrows, ncol, NAN, &m, 1) == 0;
-	for (int r = 0; r < nrows && ok; r++)
-	{
-		ok = XGBoosterPredict(loaded.boosters[first + r], m, 0, 0, 0, &len, &pred) == 0 && len == (bst_ulong) nrows;
+		if (!isnan(code))
+			row[MODEL_FEATURE] = (float) loaded.model_mean[k][(int) code];
+		/* no ereport between creating the matrix and freeing it */
+		ok = XGDMatrixCreateFromMat_omp(row, 1, ncol, NAN, &m, 1) == 0 &&
+			XGBoosterPredict(loaded.boosters[k], m, 0, 0, 0, &len, &pred) == 0 && len == 1;
 		if (ok)
-			result += pred[r];
+			result += pred[0];
+		if (m)
+			XGDMatrixFree(m);
+		m = NULL;
 	}
-	result /= nrows;
-	if (m)
-		XGDMatrixFree(m);
+	result /= nboost;
 	if (!ok)
 		ereport(ERROR,
 				(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
