@@ -580,6 +580,28 @@ AS $fn$
       FROM (SELECT CASE WHEN x = trunc(x) THEN to_char(x, 'FM999,999,999,990') ELSE to_char(x, 'FM999,999,990.0') END AS s) t
 $fn$;
 
+-- A count with its noun in the language's plural form: 1 day, 2 days; in
+-- Serbian 1 dan, 2 dana, 5 dana, 21 dan (one, few, many by the last digits;
+-- a fraction takes the few form).
+CREATE OR REPLACE FUNCTION otto.ask_count(x numeric, noun text, lang text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $fn$
+    SELECT otto.ask_num(x, lang) || ' ' || otto.ask_text(lang,
+               CASE WHEN x = 1 THEN w.en_one ELSE w.en_many END,
+               CASE WHEN x <> trunc(x) THEN w.sr_few
+                    WHEN abs(x) % 10 = 1 AND abs(x) % 100 <> 11 THEN w.sr_one
+                    WHEN abs(x) % 10 BETWEEN 2 AND 4 AND abs(x) % 100 NOT BETWEEN 12 AND 14 THEN w.sr_few
+                    ELSE w.sr_many END)
+      FROM (VALUES ('day', 'day', 'days', 'dan', 'dana', 'dana'),
+                   ('sale', 'sale', 'sales', 'prodaja', 'prodaje', 'prodaja'),
+                   ('ad', 'ad', 'ads', 'oglas', 'oglasa', 'oglasa'),
+                   ('deal', 'deal', 'deals', 'dobra ponuda', 'dobre ponude', 'dobrih ponuda'),
+                   ('comparable', 'comparable ad', 'comparable ads', 'sličan oglas', 'slična oglasa', 'sličnih oglasa'))
+           w(noun, en_one, en_many, sr_one, sr_few, sr_many)
+     WHERE w.noun = $2
+$fn$;
+COMMENT ON FUNCTION otto.ask_count(numeric, text, text) IS 'A count with its noun (day, sale, ad, deal, comparable) in the plural form the language needs: 1 day, 2 days; 1 dan, 2 dana, 5 dana, 21 dan';
+
 -- The short answer to a routed question, from the tool's result.
 CREATE OR REPLACE FUNCTION otto.ask_answer(lang text, tool text, r jsonb) RETURNS text
 LANGUAGE plpgsql IMMUTABLE
@@ -622,12 +644,16 @@ BEGIN
                       otto.ask_num((r->'annual_rate_95_pct'->>1)::numeric, lang), r->>'n');
     WHEN 'fastest_selling' THEN
         SELECT string_agg(concat_ws(' ', x->>'make', x->>'model', x->>'model_year') || ' ('
-                          || format(otto.ask_text(lang, '%s days, %s%% within a week', '%s dana, %s%% za nedelju dana'),
-                                    otto.ask_num((x->>'median_days')::numeric, lang), otto.ask_num((x->>'sold_within_7d_pct')::numeric, lang)) || ')',
+                          || format(otto.ask_text(lang, '%s sales per 100 ad-days, about %s to sell', '%s prodaja na 100 dana oglasa, oko %s do prodaje'),
+                                    otto.ask_num((x->>'sales_per_100_ad_days')::numeric, lang),
+                                    otto.ask_count(round((x->>'expected_days')::numeric), 'day', lang)) || ')',
                           ', ' ORDER BY o)
           INTO items FROM jsonb_array_elements(r->'ranking') WITH ORDINALITY e(x, o) WHERE o <= 5;
-        RETURN CASE WHEN items IS NULL THEN format(otto.ask_text(lang, 'No group has %s sales yet.', 'Još nijedna grupa nema %s prodaja.'), r->>'min_sold')
-                    ELSE format(otto.ask_text(lang, 'Selling fastest (median days on market): %s.', 'Najbrže se prodaju (medijana dana na oglasu): %s.'), items) END;
+        RETURN CASE WHEN items IS NULL THEN format(otto.ask_text(lang, 'No group has %s yet.', 'Još nijedna grupa nema %s.'),
+                                                   otto.ask_count((r->>'min_sold')::numeric, 'sale', lang))
+                    ELSE format(otto.ask_text(lang, 'Selling fastest (sales per 100 days on the market of its ads, each ranked group with at least %s): %s.',
+                                                    'Najbrže se prodaju (prodaja na 100 dana oglasa, svaka grupa sa najmanje %s): %s.'),
+                                otto.ask_count((r->>'min_sold')::numeric, 'sale', lang), items) END;
     WHEN 'good_deals' THEN
         SELECT string_agg(format(otto.ask_text(lang, '%s %s for €%s, %s%% under its fair value of €%s (%s)', '%s %s za %s €, %s%% ispod procene od %s € (%s)'),
                                  concat_ws(' ', x->>'make', x->>'model'), x->>'year', otto.ask_num((x->>'price_eur')::numeric, lang),
@@ -636,8 +662,8 @@ BEGIN
           INTO items FROM jsonb_array_elements(r->'deals') WITH ORDINALITY e(x, o) WHERE o <= 3;
         RETURN CASE WHEN items IS NULL THEN otto.ask_text(lang, 'No fresh ads are priced well under their fair value right now.',
                                                           'Trenutno nema svežih oglasa znatno ispod procenjene vrednosti.')
-                    ELSE format(otto.ask_text(lang, '%s deals; the best: %s.', '%s dobrih ponuda; najbolje: %s.'),
-                                jsonb_array_length(r->'deals'), items) END;
+                    ELSE format(otto.ask_text(lang, '%s; the surest: %s.', '%s; najsigurnije: %s.'),
+                                otto.ask_count(jsonb_array_length(r->'deals'), 'deal', lang), items) END;
     WHEN 'search_ads' THEN
         SELECT string_agg(format('%s, %s, %s km, %s € (%s)', coalesce(x->>'title', concat_ws(' ', x->>'make', x->>'model')), x->>'year',
                                  otto.ask_num((x->>'mileage_km')::numeric, lang), otto.ask_num((x->>'price_eur')::numeric, lang), x->>'url'),

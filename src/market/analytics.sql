@@ -537,9 +537,18 @@ AS $fn$
 $fn$;
 COMMENT ON FUNCTION otto.depreciation_ranking(boolean, int, int) IS 'Makes (or models) ranked by annual depreciation, fastest first';
 
+-- How fast cars sell, as a rate: sales per ad-day at risk.  Every ad of a
+-- group counts its days on the market as exposure, the ones still live too
+-- (their sale is yet to come: censored), so a group is not fast merely
+-- because the slow sellers have not sold yet, and a short history does not
+-- make every group look fast.  A sale is a removal not followed by a relist;
+-- a relisted car's days run on under its new ad (prior_days).  The 95%
+-- interval is Byar's for a Poisson count; the median days and the share
+-- sold within 7 and 30 days come from the Kaplan-Meier curve of the same
+-- ads, each only when the history reaches that far.
 CREATE OR REPLACE FUNCTION otto.fastest_selling(level text DEFAULT 'model', price_min int DEFAULT NULL, price_max int DEFAULT NULL,
                                      body text DEFAULT NULL, fuel text DEFAULT NULL, min_sold int DEFAULT 10,
-                                     lim int DEFAULT 20)
+                                     lim int DEFAULT 20, off int DEFAULT 0)
 RETURNS jsonb
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -547,55 +556,103 @@ SET plan_cache_mode = force_custom_plan   -- the filters decide the plan
 AS $fn$
 #variable_conflict use_variable
 DECLARE
-    res jsonb;
-    total bigint;
+    res     jsonb;
+    total   bigint;
+    groups  bigint;
+    history float8;
+    as_of   timestamptz := coalesce(otto.market_as_of(), now());
 BEGIN
     IF level NOT IN ('make', 'model', 'model_year') THEN
         RAISE EXCEPTION 'level must be make, model or model_year, not "%"', level USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF min_sold < 1 OR lim < 1 THEN
-        RAISE EXCEPTION 'min_sold and lim must be at least 1' USING ERRCODE = 'invalid_parameter_value';
+    IF min_sold < 1 OR lim < 1 OR off < 0 THEN
+        RAISE EXCEPTION 'min_sold and lim must be at least 1, off not negative' USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    -- each ad of the market: its days at risk (first seen to sold, or to as_of) and whether it sold
+    WITH fastest_ad AS MATERIALIZED (
+        SELECT m.make, CASE WHEN level <> 'make' THEN m.model END AS model, CASE WHEN level = 'model_year' THEN m.year END AS year,
+               greatest(m.prior_days + CASE WHEN m.live THEN extract(epoch FROM as_of - m.listed_at) / 86400 ELSE m.removed_days END,
+                        0)::float8 AS days,
+               NOT m.live AS sold, m.live
+          FROM otto.market_ad m
+         WHERE NOT m.continued AND m.make IS NOT NULL AND m.model IS NOT NULL AND (m.live OR m.removed_days IS NOT NULL)
+           AND (price_min IS NULL OR m.price_eur >= price_min) AND (price_max IS NULL OR m.price_eur <= price_max)
+           AND (body IS NULL OR m.body = body) AND (fuel IS NULL OR m.fuel = fuel)),
+    g AS (
+        SELECT a.make, a.model, a.year, count(*) FILTER (WHERE a.sold) AS sold, count(*) FILTER (WHERE a.live) AS live,
+               sum(a.days) AS ad_days, max(a.days) AS follow_up
+          FROM fastest_ad a GROUP BY 1, 2, 3),
+    r AS (
+        SELECT g.*, g.sold / g.ad_days AS rate,
+               -- Byar's approximation of the Poisson interval (95%)
+               g.sold * (1 - 1 / (9.0 * g.sold) - 1.96 / (3 * sqrt(g.sold))) ^ 3 / g.ad_days AS rate_lo,
+               (g.sold + 1) * (1 - 1 / (9.0 * (g.sold + 1)) + 1.96 / (3 * sqrt(g.sold + 1))) ^ 3 / g.ad_days AS rate_hi,
+               count(*) OVER () AS n_groups
+          FROM g WHERE g.sold >= min_sold AND g.ad_days > 0),
+    ranked AS (
+        SELECT r.*, row_number() OVER (ORDER BY r.rate DESC, r.rate_lo DESC, r.sold DESC, r.make, r.model, r.year) AS pos
+          FROM r),
+    page AS (SELECT * FROM ranked WHERE pos > off ORDER BY pos LIMIT lim),
+    -- Kaplan-Meier of the page's groups: at each day a sale happened, the share still unsold
+    steps AS (
+        SELECT p.pos, a.days, count(*) FILTER (WHERE a.sold) AS d, count(*) AS leaving
+          FROM page p JOIN fastest_ad a ON a.make = p.make AND a.model IS NOT DISTINCT FROM p.model AND a.year IS NOT DISTINCT FROM p.year
+         GROUP BY 1, 2),
+    km AS (
+        SELECT s.pos, s.days,
+               exp(sum(CASE WHEN s.d < s.at_risk THEN ln(1 - s.d::float8 / s.at_risk) ELSE -1e9 END)
+                   OVER (PARTITION BY s.pos ORDER BY s.days)) AS surv
+          FROM (SELECT st.*, sum(st.leaving) OVER (PARTITION BY st.pos ORDER BY st.days DESC) AS at_risk FROM steps st) s),
+    curve AS (
+        SELECT p.pos,
+               (SELECT min(k.days) FROM km k WHERE k.pos = p.pos AND k.surv <= 0.5) AS median_days,
+               CASE WHEN p.follow_up >= 7 THEN 1 - coalesce((SELECT min(k.surv) FROM km k WHERE k.pos = p.pos AND k.days <= 7), 1) END AS d7,
+               CASE WHEN p.follow_up >= 30 THEN 1 - coalesce((SELECT min(k.surv) FROM km k WHERE k.pos = p.pos AND k.days <= 30), 1) END AS d30
+          FROM page p)
     SELECT jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
-               'make', g.make, 'model', g.model, 'model_year', g.year, 'sold', g.sold,
-               'median_days', round(g.median::numeric, 1), 'sold_within_7d_pct', round(100.0 * g.d7 / g.sold, 1),
-               'sold_within_30d_pct', round(100.0 * g.d30 / g.sold, 1), 'live', lv.live))
-               ORDER BY g.median, g.d7::float8 / g.sold DESC, g.sold DESC),
-           sum(g.sold)
-      INTO res, total
-      FROM (SELECT m.make, CASE WHEN level <> 'make' THEN m.model END AS model,
-                   CASE WHEN level = 'model_year' THEN m.year END AS year,
-                   count(*) AS sold,
-                   percentile_cont(0.5) WITHIN GROUP (ORDER BY m.prior_days + m.removed_days) AS median,
-                   count(*) FILTER (WHERE m.prior_days + m.removed_days <= 7) AS d7,
-                   count(*) FILTER (WHERE m.prior_days + m.removed_days <= 30) AS d30
-              FROM otto.market_ad m                   -- the sold ads only (market_ad_sold_idx)
-             WHERE NOT m.live AND NOT m.continued AND m.make IS NOT NULL AND m.model IS NOT NULL
-               AND (price_min IS NULL OR m.price_eur >= price_min) AND (price_max IS NULL OR m.price_eur <= price_max)
-               AND (body IS NULL OR m.body = body) AND (fuel IS NULL OR m.fuel = fuel)
-             GROUP BY 1, 2, 3
-            HAVING count(*) >= min_sold
-             ORDER BY median, count(*) FILTER (WHERE m.prior_days + m.removed_days <= 7)::float8 / count(*) DESC, count(*) DESC
-             LIMIT lim) g
-      CROSS JOIN LATERAL (                            -- live ads of each ranked group, by market_ad_live_idx
-            SELECT count(*) AS live FROM otto.market_ad l
-             WHERE l.live AND l.make = g.make AND (g.model IS NULL OR l.model = g.model) AND (g.year IS NULL OR l.year = g.year)
-               AND (price_min IS NULL OR l.price_eur >= price_min) AND (price_max IS NULL OR l.price_eur <= price_max)
-               AND (body IS NULL OR l.body = body) AND (fuel IS NULL OR l.fuel = fuel)) lv;
+               'rank', p.pos, 'make', p.make, 'model', p.model, 'model_year', p.year, 'sold', p.sold, 'live', p.live,
+               'ad_days', round(p.ad_days::numeric), 'sales_per_100_ad_days', round((100 * p.rate)::numeric, 2),
+               'interval_95', jsonb_build_array(round((100 * p.rate_lo)::numeric, 2), round((100 * p.rate_hi)::numeric, 2)),
+               'expected_days', round((1 / p.rate)::numeric, 1),
+               'median_days', round(c.median_days::numeric, 1),
+               'sold_within_7d_pct', round((100 * c.d7)::numeric, 1), 'sold_within_30d_pct', round((100 * c.d30)::numeric, 1)))
+               ORDER BY p.pos),
+           max(p.n_groups),
+           (SELECT count(*) FILTER (WHERE a.sold) FROM fastest_ad a), (SELECT max(a.days) FROM fastest_ad a)
+      INTO res, groups, total, history
+      FROM page p JOIN curve c ON c.pos = p.pos;
     RETURN jsonb_build_object('level', level,
         'filters', jsonb_strip_nulls(jsonb_build_object('price_min', price_min, 'price_max', price_max, 'body', body, 'fuel', fuel)),
-        'ranking', coalesce(res, '[]'), 'min_sold', min_sold,
-        'method', 'sales are removals not followed by a relist; days on market from first seen to found gone (a relisted car''s earlier listings included); ranked by median days, then share sold within 7 days; price is the last asking price',
+        'ranking', coalesce(res, '[]'), 'min_sold', min_sold, 'groups', coalesce(groups, 0), 'offset', off,
+        'history_days', round(history::numeric, 1),
+        'method', 'ranked by sales per 100 ad-days on the market (a sale: an ad gone for good, not relisted; every ad''s days count, the live ones'' too), with its 95% interval; expected_days is 1 / rate; median days and the share sold within 7 and 30 days from the Kaplan-Meier curve, given only when the history reaches that far; groups need min_sold sales; price is the last asking price',
         'n', coalesce(total, 0), 'as_of', otto.market_as_of());
 END
 $fn$;
-COMMENT ON FUNCTION otto.fastest_selling(text, int, int, text, text, int, int) IS 'Makes, models or model years ranked by median days on market and share sold within 7 and 30 days, with a minimum number of sales; filter by price band, body and fuel';
+COMMENT ON FUNCTION otto.fastest_selling(text, int, int, text, text, int, int, int) IS 'Makes, models or model years ranked by sales per 100 ad-days on the market (live ads counted as exposure), with a 95% interval, expected days to sell, and Kaplan-Meier median days and shares sold within 7 and 30 days when the history allows; filter by price band, body and fuel; a page of lim rows after off';
 
 CREATE OR REPLACE FUNCTION otto.deal_class(gap_pct numeric) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $fn$ SELECT CASE WHEN gap_pct >= 20 THEN 'great' WHEN gap_pct >= 10 THEN 'good' WHEN gap_pct > -10 THEN 'fair' ELSE 'high' END $fn$;
 COMMENT ON FUNCTION otto.deal_class(numeric) IS 'Deal class of a price gap_pct percent under fair value: great (20% or more under), good (10-20% under), fair (within 10%), high (more than 10% over)';
 
+-- Whether an ad's title says the car is not what its price is for: parts,
+-- damage, not running, for export or a swap (folded text: otto.fold).
+CREATE OR REPLACE FUNCTION otto.deal_suspect_title(title text) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $fn$
+    SELECT otto.fold(coalesce($1, '')) ~ '(\m(za )?delove\M|\mdelovi\M|u delovima|havarisan|neispravan|ostecen|udaren|\mne pali\M|u kvaru|\mzamena\M|\mmenjam\M|\mparts\M|damaged|not running|\mexport\M|\mizvoz\M)'
+$fn$;
+COMMENT ON FUNCTION otto.deal_suspect_title(text) IS 'Whether a title says the car is sold for parts, damaged, not running, for export or a swap (Serbian and English)';
+
+-- Fresh ads priced under their fair value, the surest first.  How sure is
+-- the gap measured in the estimate's own uncertainty: the log gap over the
+-- standard deviation its 80% range implies (range width / 2.563), so a car
+-- with few comparables or an uncertain model needs a wider gap to rank as
+-- high, and the calibration's correction per price band takes out the cheap
+-- cars' bias.  A gap of half the fair value or more, a price under 30% of
+-- the line, or a title about parts or damage is more likely an error than a
+-- deal: listed apart as suspicious.
 CREATE OR REPLACE FUNCTION otto.good_deals(since interval DEFAULT '1 day', lim int DEFAULT 20, make text DEFAULT NULL,
                                 model text DEFAULT NULL, max_price int DEFAULT NULL, fuel text DEFAULT NULL,
                                 body text DEFAULT NULL, min_gap_pct numeric DEFAULT 10, include_damaged boolean DEFAULT false)
@@ -607,6 +664,7 @@ AS $fn$
 #variable_conflict use_variable
 DECLARE
     res   jsonb;
+    sus   jsonb;
     fresh bigint;
     t0    timestamptz := now() - since;
     l     text := otto.lang();     -- the language of "why": otto.lang or the signed-in user's
@@ -628,55 +686,78 @@ BEGIN
            AND (make IS NULL OR lower(m.make) = lower(make)) AND (model IS NULL OR lower(m.model) = lower(model))
            AND (max_price IS NULL OR m.price_eur <= max_price) AND (fuel IS NULL OR m.fuel = fuel)
            AND (body IS NULL OR m.body = body)),
-    -- first pass: the gap under the model's price line (otto.market_line), cheap for every fresh ad
+    -- first pass: the gap under the model's price line (otto.market_line) in its spread, cheap for every fresh ad
     lines AS MATERIALIZED (     -- once per model, not per ad
         SELECT g.make, g.model, x.* FROM (SELECT DISTINCT c.make, c.model FROM cand c) g, otto.market_line(g.make, g.model) x),
     screened AS (
         SELECT c.ad_id, c.make, c.model, c.year, c.mileage_km, c.fuel, c.power_kw, c.price_eur, c.listed_at, c.cut_at,
-               l.b_age, l.b_km, l.sigma,
                otto.line_gap(c.price_eur, c.year, c.mileage_km, c.listed_at, l.mean_ln_price, l.mean_age, l.mean_km,
-                             l.b_age, l.b_km) AS gap0
+                             l.b_age, l.b_km) AS gap0, greatest(l.sigma, 0.05) AS sigma
           FROM cand c JOIN lines l ON l.make = c.make AND l.model = c.model),
-    -- second pass: the fair value of the most promising, as otto.fair_value has it (every feature of the ad)
+    -- second pass: the fair value of the most promising, as otto.fair_value has it (every feature of the ad),
+    -- and of the deepest gaps, which are most likely placeholders (to be shown as suspicious)
+    picked AS (
+        (SELECT * FROM screened s WHERE s.gap0 <= 0.7 AND s.gap0 * 100 >= min_gap_pct - 15
+          ORDER BY -ln(1 - s.gap0) / s.sigma DESC LIMIT greatest(lim * 4, 60))
+        UNION
+        (SELECT * FROM screened s WHERE s.gap0 > 0.5 ORDER BY s.gap0 DESC LIMIT 10)),
     valued AS (
-        SELECT s.ad_id, s.make, s.model, s.year, s.mileage_km, s.fuel, s.power_kw, s.price_eur, s.listed_at, s.cut_at,
+        SELECT s.ad_id, s.make, s.model, s.year, s.mileage_km, s.fuel, s.power_kw, s.price_eur, s.listed_at, s.cut_at, s.gap0,
                a.url, a.title, a.damage, e.lvl, e.n, e.estimate, e.lo, e.hi, e.confidence, e.model_id
-          FROM (SELECT * FROM screened s
-                 WHERE s.gap0 * 100 >= min_gap_pct - 10
-                   AND s.gap0 <= 0.7        -- under 30% of its line: a placeholder, which would take a real deal's place
-                 ORDER BY s.gap0 DESC LIMIT lim * 3) s
+          FROM picked s
           JOIN otto.ad a ON a.ad_id = s.ad_id,
                otto.fair_value_estimate(s.make, s.model, s.year, s.mileage_km, s.fuel, s.power_kw, to_jsonb(a)) e),
     deals AS (
-        SELECT v.*, round(v.estimate)::int AS fair, round(v.lo)::int AS fair_lo,
-               round(v.hi)::int AS fair_hi, round(100 * (1 - v.price_eur / round(v.estimate)::numeric), 1) AS gap_pct
+        SELECT v.*, round(v.estimate)::int AS fair, round(v.lo)::int AS fair_lo, round(v.hi)::int AS fair_hi,
+               round(100 * (1 - v.price_eur / round(v.estimate)::numeric), 1) AS gap_pct,
+               ln(v.estimate / v.price_eur) / greatest(ln(v.hi / v.lo) / 2.563, 0.02) AS z,
+               CASE WHEN v.price_eur < 0.5 * v.estimate OR v.gap0 > 0.7 THEN 'price under half its fair value'
+                    WHEN otto.deal_suspect_title(v.title) THEN 'the title speaks of parts, damage or a swap'
+                    WHEN NOT include_damaged AND v.damage IS NOT NULL AND v.damage <> 'none' THEN 'damaged' END AS suspect
           FROM valued v
-         WHERE round(v.estimate) > 0 AND (include_damaged OR v.damage IS NULL OR v.damage = 'none')
-           AND v.price_eur >= 0.3 * round(v.estimate)::int)     -- 1 EUR and the like are placeholders, not prices
+         WHERE round(v.estimate) > 0),
+    shown AS (
+        SELECT d.*, row_number() OVER (PARTITION BY d.suspect IS NOT NULL ORDER BY d.z DESC, d.ad_id) AS pos
+          FROM deals d
+         WHERE d.gap_pct >= min_gap_pct AND (d.suspect IS NULL OR d.suspect <> 'damaged'))
     SELECT jsonb_agg(jsonb_build_object(
                'ad_id', d.ad_id, 'url', d.url, 'title', d.title, 'make', d.make, 'model', d.model, 'year', d.year,
                'mileage_km', d.mileage_km, 'price_eur', d.price_eur, 'fair_value_eur', d.fair,
                'range_80_eur', jsonb_build_array(d.fair_lo, d.fair_hi), 'gap_eur', d.fair - d.price_eur, 'gap_pct', d.gap_pct,
-               'deal', otto.deal_class(d.gap_pct), 'confidence', d.confidence, 'listed_at', d.listed_at,
-               'why', format(otto.ask_text(l, '%s%% (€%s) under the fair value of €%s (80%% range €%s-%s) from %s%s comparable ads (%s)%s%s',
-                                           '%s%% (%s €) ispod procenjene vrednosti od %s € (80%% raspon %s-%s €) po %s%s sličnih oglasa (%s)%s%s'),
-                             d.gap_pct, d.fair - d.price_eur, d.fair, d.fair_lo, d.fair_hi,
-                             CASE WHEN d.model_id IS NOT NULL THEN otto.ask_text(l, 'the price model and ', 'modelu cena i ') ELSE '' END, d.n, otto.fair_value_which(d.lvl, d.fuel, d.power_kw, l),
-                             CASE WHEN d.price_eur < d.fair_lo THEN otto.ask_text(l, '; below the range', '; ispod raspona') ELSE '' END,
-                             CASE WHEN d.cut_at IS NOT NULL THEN otto.ask_text(l, '; price cut ', '; cena snižena ') || to_char(d.cut_at, 'YYYY-MM-DD') ELSE '' END))
-               ORDER BY d.gap_pct DESC),
+               'gap_in_sd', round(d.z::numeric, 2),
+               'deal', CASE WHEN d.suspect IS NOT NULL THEN 'suspicious' ELSE otto.deal_class(d.gap_pct) END,
+               'confidence', d.confidence, 'listed_at', d.listed_at,
+               'why', CASE WHEN d.suspect IS NOT NULL
+                           THEN format(otto.ask_text(l, 'Suspicious: %s%% under the fair value of €%s, more likely an error, parts or damage than a deal (%s)',
+                                                        'Sumnjivo: %s%% ispod procenjene vrednosti od %s €, pre greška, delovi ili oštećenje nego dobra ponuda (%s)'),
+                                       d.gap_pct, d.fair,
+                                       CASE d.suspect WHEN 'price under half its fair value' THEN otto.ask_text(l, 'price under half its fair value', 'cena ispod polovine vrednosti')
+                                                      ELSE otto.ask_text(l, 'the title speaks of parts, damage or a swap', 'naslov pominje delove, oštećenje ili zamenu') END)
+                           ELSE format(otto.ask_text(l, '%s%% (€%s) under the fair value of €%s (80%% range €%s-%s) from %s%s, %s times the estimate''s uncertainty%s%s',
+                                                        '%s%% (%s €) ispod procenjene vrednosti od %s € (80%% raspon %s-%s €) po %s%s, %s puta nesigurnost procene%s%s'),
+                                       d.gap_pct, d.fair - d.price_eur, d.fair, d.fair_lo, d.fair_hi,
+                                       CASE WHEN d.model_id IS NOT NULL THEN otto.ask_text(l, 'the price model and ', 'modelu cena i ') ELSE '' END,
+                                       otto.ask_count(d.n, 'comparable', l) || ' (' || otto.fair_value_which(d.lvl, d.fuel, d.power_kw, l) || ')',
+                                       otto.ask_num(round(d.z::numeric, 1), l),
+                                       CASE WHEN d.price_eur < d.fair_lo THEN otto.ask_text(l, '; below the range', '; ispod raspona') ELSE '' END,
+                                       CASE WHEN d.cut_at IS NOT NULL THEN otto.ask_text(l, '; price cut ', '; cena snižena ') || to_char(d.cut_at, 'YYYY-MM-DD') ELSE '' END) END)
+               ORDER BY d.pos) FILTER (WHERE d.suspect IS NULL AND d.pos <= lim),
+           jsonb_agg(jsonb_build_object('ad_id', d.ad_id, 'url', d.url, 'title', d.title, 'price_eur', d.price_eur,
+                                        'fair_value_eur', d.fair, 'gap_pct', d.gap_pct, 'deal', 'suspicious', 'reason', d.suspect)
+                     ORDER BY d.pos) FILTER (WHERE d.suspect IS NOT NULL AND d.pos <= 5),
            (SELECT count(*) FROM cand)
-      INTO res, fresh
-      FROM (SELECT * FROM deals WHERE gap_pct >= min_gap_pct ORDER BY gap_pct DESC LIMIT lim) d;
+      INTO res, sus, fresh
+      FROM shown d;
     RETURN jsonb_build_object(
-        'since', t0, 'deals', coalesce(res, '[]'), 'fresh_ads', fresh,
+        'since', t0, 'deals', coalesce(res, '[]'), 'suspicious', coalesce(sus, '[]'), 'fresh_ads', fresh,
         'classes', jsonb_build_object('great', 'at least 20% under fair value', 'good', '10-20% under',
-                                      'fair', 'within 10%', 'high', 'more than 10% over'),
-        'method', 'fresh ads (listed, relisted or cut in price since then) screened against their model''s log-price regression, then the most promising priced by otto.fair_value; damaged cars left out unless include_damaged, and prices under 30% of the fair value (placeholders such as 1 EUR)',
+                                      'fair', 'within 10%', 'high', 'more than 10% over',
+                                      'suspicious', 'under half the fair value, or a title about parts or damage: more likely an error than a deal'),
+        'method', 'fresh ads (listed, relisted or cut in price since then) screened against their model''s log-price regression, the most promising priced by otto.fair_value and ranked by the gap in units of the estimate''s uncertainty (gap_in_sd: the log gap over the standard deviation its 80% range implies), so that a gap Otto is sure of comes before a wider one it is not; damaged cars left out unless include_damaged; prices under half the fair value and titles about parts or damage listed apart as suspicious',
         'n', coalesce(fresh, 0), 'as_of', otto.market_as_of());
 END
 $fn$;
-COMMENT ON FUNCTION otto.good_deals(interval, int, text, text, int, text, text, numeric, boolean) IS 'Fresh ads priced well under their fair value, best first: the gap in euros and percent, the fair value and its range, why it is a deal, and its class (great, good, fair, high)';
+COMMENT ON FUNCTION otto.good_deals(interval, int, text, text, int, text, text, numeric, boolean) IS 'Fresh ads priced under their fair value, the surest first (the gap in units of the estimate''s uncertainty): price, fair value and its range, the gap in euros and percent, the deal class (great, good), why it is a deal; suspicious ones (under half the fair value, titles about parts or damage) apart';
 
 -- Where the median of a histogram falls: its bin (0-based) and how many values
 -- of that bin come before it (percentile_disc: the ceil(n/2)-th value).

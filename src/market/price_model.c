@@ -49,9 +49,9 @@
 
 #define MAX_FEATURES	64
 #define CAT_KEY_LEN		256			/* longer categorical values count as missing */
-#define MAX_ROUNDS		3000
 #define EVAL_EVERY		25
 #define PATIENCE_STEPS	15.0		/* eta x rounds without a better held-out error: 300 rounds at 0.05 */
+#define MIN_GAIN		0.001		/* better: by a thousandth of the error at least (a large fold keeps finding less) */
 #define FETCH_ROWS		5000
 #define MAX_BOOSTERS	16			/* of a stored version */
 
@@ -222,6 +222,7 @@ set_feature_types(DMatrixHandle m, int ncat, int nnum)
  */
 typedef struct TreeConfig
 {
+	int			max_rounds;		/* with eta, bounds a training's time: rows x rounds */
 	int			depth;
 	const char *subsample;
 	const char *colsample;
@@ -231,12 +232,12 @@ typedef struct TreeConfig
 } TreeConfig;
 
 static const TreeConfig small_market[] = {
-	{6, "0.8", "0.8", 1, 1, 0.05},
-	{8, "0.7", "0.6", 3, 1, 0.05},
-	{10, "0.6", "0.5", 5, 5, 0.05},
+	{3000, 6, "0.8", "0.8", 1, 1, 0.05},
+	{3000, 8, "0.7", "0.6", 3, 1, 0.05},
+	{3000, 10, "0.6", "0.5", 5, 5, 0.05},
 };
 static const TreeConfig large_market[] = {
-	{6, "0.8", "0.8", 5, 1, 0.1},
+	{300, 6, "0.8", "0.8", 5, 1, 0.15},
 };
 #define ENSEMBLE_BELOW 50000
 
@@ -452,16 +453,14 @@ copy_row(Matrix *dst, const Matrix *src, int i, int ncol, const ModelMeans *mm, 
 	}
 }
 
-static DMatrixHandle
-dmatrix(const Matrix *m, int ncol, int ncat, int nnum, bool label)
+/* m's rows into *d, one of FitHandles' slots (so that an error frees it) */
+static void
+dmatrix(DMatrixHandle *d, const Matrix *m, int ncol, int ncat, int nnum, bool label)
 {
-	DMatrixHandle d;
-
-	XGB_CHECK(XGDMatrixCreateFromMat_omp(m->x, m->n, ncol, NAN, &d, train_threads));
+	XGB_CHECK(XGDMatrixCreateFromMat_omp(m->x, m->n, ncol, NAN, d, train_threads));
 	if (label)
-		XGB_CHECK(XGDMatrixSetFloatInfo(d, "label", m->y, m->n));
-	set_feature_types(d, ncat, nnum);
-	return d;
+		XGB_CHECK(XGDMatrixSetFloatInfo(*d, "label", m->y, m->n));
+	set_feature_types(*d, ncat, nnum);
 }
 
 /*
@@ -494,7 +493,7 @@ train_booster(FitHandles *h, int k, const TreeConfig *c, int seed, double base_s
 	booster_param(h->booster, "lambda", "%d", c->lambda);
 	booster_param(h->booster, "base_score", "%.6f", base_score);
 
-	while (rounds < (nva > 0 ? MAX_ROUNDS : 600))
+	while (rounds < (nva > 0 ? c->max_rounds : Min(c->max_rounds, 600)))
 	{
 		CHECK_FOR_INTERRUPTS();
 		XGB_CHECK(XGBoosterUpdateOneIter(h->booster, rounds, h->train));
@@ -505,7 +504,7 @@ train_booster(FitHandles *h, int k, const TreeConfig *c, int seed, double base_s
 
 			XGB_CHECK(XGBoosterPredict(h->booster, h->valid, 0, 0, 0, &len, &pred));
 			err = median_abs_error(pred, vy, nva, scratch);
-			if (err < best_err)
+			if (err < best_err * (1 - MIN_GAIN))
 			{
 				best_err = err;
 				best_rounds = rounds;
@@ -703,11 +702,11 @@ otto_price_model_fit(PG_FUNCTION_ARGS)
 			sum_y += all.y[i];
 		}
 		CHECK_FOR_INTERRUPTS();
-		h->train = dmatrix(&tr, ncol, ncat, nnum, true);
+		dmatrix(&h->train, &tr, ncol, ncat, nnum, true);
 		if (va.n > 0)
 		{
-			h->valid = dmatrix(&va, ncol, ncat, nnum, false);
-			h->valid_few = dmatrix(&vf, ncol, ncat, nnum, false);
+			dmatrix(&h->valid, &va, ncol, ncat, nnum, false);
+			dmatrix(&h->valid_few, &vf, ncol, ncat, nnum, false);
 		}
 		rounds_d[k] = Int32GetDatum(train_booster(h, k, &configs[k % nconfigs], seed + k, sum_y / Max(tr.n, 1),
 												  va.n, va.y, scratch));

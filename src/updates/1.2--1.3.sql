@@ -1,5 +1,6 @@
 -- Otto 1.2 to 1.3: the price model is cross-fitted (a booster per fold, so
--- that an ad in the market is priced by one that never saw its price).
+-- that an ad in the market is priced by one that never saw its price);
+-- fastest_selling ranks by a rate and pages.
 \echo Use "ALTER EXTENSION otto UPDATE TO '1.3'" to load this file. \quit
 
 -- 1.2's versions (one ensemble, one set of model means) cannot tell an ad's
@@ -31,3 +32,5 @@ DROP FUNCTION IF EXISTS otto.price_model_rows(int, int);
 DROP FUNCTION IF EXISTS otto.price_model_fit(int, int);
 DROP FUNCTION IF EXISTS otto.price_model_active();
 DROP FUNCTION IF EXISTS otto.price_model_score(bigint, text[], float4[]);
+-- fastest_selling pages (off)
+DROP FUNCTION IF EXISTS otto.fastest_selling(text, int, int, text, text, int, int);
