@@ -580,13 +580,13 @@ AS $fn$
       FROM (SELECT CASE WHEN x = trunc(x) THEN to_char(x, 'FM999,999,999,990') ELSE to_char(x, 'FM999,999,990.0') END AS s) t
 $fn$;
 
--- A count with its noun in the language's plural form: 1 day, 2 days; in
--- Serbian 1 dan, 2 dana, 5 dana, 21 dan (one, few, many by the last digits;
--- a fraction takes the few form).
-CREATE OR REPLACE FUNCTION otto.ask_count(x numeric, noun text, lang text) RETURNS text
+-- A noun in the plural form a count needs: 1 day, 2 days; in Serbian 1 dan,
+-- 2 dana, 5 dana, 21 dan (one, few, many by the last digits; a fraction
+-- takes the few form).
+CREATE OR REPLACE FUNCTION otto.ask_noun(x numeric, noun text, lang text) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $fn$
-    SELECT otto.ask_num(x, lang) || ' ' || otto.ask_text(lang,
+    SELECT otto.ask_text(lang,
                CASE WHEN x = 1 THEN w.en_one ELSE w.en_many END,
                CASE WHEN x <> trunc(x) THEN w.sr_few
                     WHEN abs(x) % 10 = 1 AND abs(x) % 100 <> 11 THEN w.sr_one
@@ -595,12 +595,18 @@ AS $fn$
       FROM (VALUES ('day', 'day', 'days', 'dan', 'dana', 'dana'),
                    ('sale', 'sale', 'sales', 'prodaja', 'prodaje', 'prodaja'),
                    ('ad', 'ad', 'ads', 'oglas', 'oglasa', 'oglasa'),
+                   ('live_ad', 'live ad', 'live ads', 'aktivan oglas', 'aktivna oglasa', 'aktivnih oglasa'),
                    ('deal', 'deal', 'deals', 'dobra ponuda', 'dobre ponude', 'dobrih ponuda'),
-                   ('comparable', 'comparable ad', 'comparable ads', 'sličan oglas', 'slična oglasa', 'sličnih oglasa'))
+                   ('comparable', 'comparable ad', 'comparable ads', 'uporediv oglas', 'uporediva oglasa', 'uporedivih oglasa'))
            w(noun, en_one, en_many, sr_one, sr_few, sr_many)
      WHERE w.noun = $2
 $fn$;
-COMMENT ON FUNCTION otto.ask_count(numeric, text, text) IS 'A count with its noun (day, sale, ad, deal, comparable) in the plural form the language needs: 1 day, 2 days; 1 dan, 2 dana, 5 dana, 21 dan';
+COMMENT ON FUNCTION otto.ask_noun(numeric, text, text) IS 'A noun (day, sale, ad, live_ad, deal, comparable) in the plural form a count of x needs in the language: day/days; dan/dana/dana';
+
+-- A count with its noun: 1 day, 2 days; 1 dan, 2 dana, 5 dana, 21 dan.
+CREATE OR REPLACE FUNCTION otto.ask_count(x numeric, noun text, lang text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $fn$ SELECT otto.ask_num($1, $3) || ' ' || otto.ask_noun($1, $2, $3) $fn$;
 
 -- The short answer to a routed question, from the tool's result.
 CREATE OR REPLACE FUNCTION otto.ask_answer(lang text, tool text, r jsonb) RETURNS text
@@ -617,14 +623,14 @@ BEGIN
             RETURN format(otto.ask_text(lang, 'There are not enough live ads of the %s to value it.',
                                         'Nema dovoljno oglasa za %s da bi se procenila vrednost.'), car);
         END IF;
-        RETURN format(otto.ask_text(lang, 'A %s %s%s is worth about €%s (80%% range €%s-%s), from %s%s comparable ads; confidence: %s.',
-                                          '%s %s. godište%s vredi oko %s € (80%% opseg %s-%s €), na osnovu %s%s uporedivih oglasa; pouzdanost: %s.'),
+        RETURN format(otto.ask_text(lang, 'A %s %s%s is worth about €%s (80%% range €%s-%s), from %s%s; confidence: %s.',
+                                          '%s %s. godište%s vredi oko %s € (80%% opseg %s-%s €), na osnovu %s%s; pouzdanost: %s.'),
                       CASE WHEN lang = 'en' THEN r->>'year' ELSE car END, CASE WHEN lang = 'en' THEN car ELSE r->>'year' END,
                       CASE WHEN r->>'mileage_km' IS NOT NULL THEN otto.ask_text(lang, ' with ', ' sa ') || otto.ask_num((r->>'mileage_km')::numeric, lang) || ' km' ELSE '' END,
                       otto.ask_num((r->>'estimate_eur')::numeric, lang), otto.ask_num((r->'range_80_eur'->>0)::numeric, lang),
                       otto.ask_num((r->'range_80_eur'->>1)::numeric, lang),
                       CASE WHEN r->>'price_model' IS NOT NULL THEN otto.ask_text(lang, 'the price model and ', 'modela cena i ') ELSE '' END,
-                      r->'comparables'->>'count',
+                      otto.ask_count((r->'comparables'->>'count')::numeric, 'comparable', lang),
                       CASE WHEN lang = 'en' THEN r->>'confidence'
                            ELSE otto.ask_text(lang, '', CASE r->>'confidence' WHEN 'high' THEN 'visoka' WHEN 'medium' THEN 'srednja' ELSE 'niska' END) END);
     WHEN 'depreciation' THEN
@@ -638,10 +644,10 @@ BEGIN
             RETURN format(otto.ask_text(lang, 'Not enough ads of the %s yet to measure its depreciation.',
                                         'Još nema dovoljno oglasa za %s da bi se izmerio pad vrednosti.'), car);
         END IF;
-        RETURN format(otto.ask_text(lang, 'The %s loses about %s%% of its value per year (95%% interval %s-%s%%), from %s ads.',
-                                          '%s gubi oko %s%% vrednosti godišnje (95%% interval %s-%s%%), na osnovu %s oglasa.'),
+        RETURN format(otto.ask_text(lang, 'The %s loses about %s%% of its value per year (95%% interval %s-%s%%), from %s.',
+                                          '%s gubi oko %s%% vrednosti godišnje (95%% interval %s-%s%%), na osnovu %s.'),
                       car, otto.ask_num((r->>'annual_rate_pct')::numeric, lang), otto.ask_num((r->'annual_rate_95_pct'->>0)::numeric, lang),
-                      otto.ask_num((r->'annual_rate_95_pct'->>1)::numeric, lang), r->>'n');
+                      otto.ask_num((r->'annual_rate_95_pct'->>1)::numeric, lang), otto.ask_count((r->>'n')::numeric, 'ad', lang));
     WHEN 'fastest_selling' THEN
         SELECT string_agg(concat_ws(' ', x->>'make', x->>'model', x->>'model_year') || ' ('
                           || format(otto.ask_text(lang, '%s sales per 100 ad-days, about %s to sell', '%s prodaja na 100 dana oglasa, oko %s do prodaje'),
@@ -670,12 +676,14 @@ BEGIN
                           '; ' ORDER BY o)
           INTO items FROM jsonb_array_elements(r->'ads') WITH ORDINALITY e(x, o) WHERE o <= 3;
         RETURN CASE WHEN items IS NULL THEN otto.ask_text(lang, 'No live ads match.', 'Nema oglasa koji odgovaraju.')
-                    ELSE format(otto.ask_text(lang, '%s%s ads found, for example: %s.', 'Pronađeno %s%s oglasa, na primer: %s.'),
-                                jsonb_array_length(r->'ads'), CASE WHEN (r->>'truncated')::boolean THEN '+' ELSE '' END, items) END;
+                    ELSE format(otto.ask_text(lang, '%s%s%s found, for example: %s.', 'Broj pronađenih oglasa: %s%s%s, na primer: %s.'),
+                                jsonb_array_length(r->'ads'), CASE WHEN (r->>'truncated')::boolean THEN '+' ELSE '' END,
+                                CASE WHEN lang = 'en' THEN ' ' || otto.ask_noun(jsonb_array_length(r->'ads'), 'ad', lang) ELSE '' END,
+                                items) END;
     WHEN 'market_overview' THEN
-        RETURN format(otto.ask_text(lang, '%s%s live ads; median price €%s, median mileage %s km.',
-                                          '%s%s aktivnih oglasa; medijana cene %s €, medijana kilometraže %s km.'),
-                      CASE WHEN car <> '' THEN car || ': ' ELSE '' END, otto.ask_num((r->>'live')::numeric, lang),
+        RETURN format(otto.ask_text(lang, '%s%s; median price €%s, median mileage %s km.',
+                                          '%s%s; medijana cene %s €, medijana kilometraže %s km.'),
+                      CASE WHEN car <> '' THEN car || ': ' ELSE '' END, otto.ask_count((r->>'live')::numeric, 'live_ad', lang),
                       otto.ask_num((r->>'price_median_eur')::numeric, lang), otto.ask_num((r->>'mileage_median_km')::numeric, lang));
     WHEN 'ad_details' THEN
         RETURN format(otto.ask_text(lang, '%s %s, %s km, €%s; fair value €%s (%s).', '%s %s, %s km, %s €; procena %s € (%s).'),
@@ -685,8 +693,8 @@ BEGIN
         SELECT string_agg(format('%s: %s', x->>'field', x->>'best_ad_id'), ', ')
           INTO items FROM jsonb_array_elements(r->'comparison') x
          WHERE x->>'field' IN ('price_eur', 'year', 'mileage_km', 'gap_pct') AND x->>'best_ad_id' IS NOT NULL;
-        RETURN format(otto.ask_text(lang, 'Compared %s ads; best by %s.', 'Upoređeno %s oglasa; najbolji po %s.'),
-                      r->>'n', coalesce(items, '-'));
+        RETURN format(otto.ask_text(lang, 'Compared %s; best by %s.', 'Upoređeni oglasi: %s; najbolji po %s.'),
+                      CASE WHEN lang = 'en' THEN otto.ask_count((r->>'n')::numeric, 'ad', lang) ELSE r->>'n' END, coalesce(items, '-'));
     ELSE
         RETURN NULL;
     END CASE;

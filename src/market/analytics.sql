@@ -304,7 +304,7 @@ CREATE OR REPLACE FUNCTION otto.fair_value_estimate(make text, model text, year 
     OUT market_make text, OUT market_model text, OUT lvl int, OUT n bigint, OUT estimate float8, OUT lo float8,
     OUT hi float8, OUT year_min int, OUT year_max int, OUT confidence text, OUT fit_of text, OUT fit_n bigint,
     OUT b_age float8, OUT b_km float8, OUT comparables_estimate float8, OUT model_id bigint, OUT model_estimate float8,
-    OUT model_weight float8)
+    OUT model_weight float8, OUT sigma_market float8)
 LANGUAGE plpgsql STABLE
 AS $fn$
 #variable_conflict use_variable
@@ -347,6 +347,7 @@ BEGIN
         RETURN;                 -- a calibration without cells: the comparables alone
     END IF;
     model_id := pm.model_id; model_estimate := exp(s); model_weight := w;
+    sigma_market := (pm.calibration->>'sigma_market')::float8;
     estimate := exp(e + k.q50); lo := exp(e + k.q10); hi := exp(e + k.q90);
     IF n = 0 THEN
         confidence := 'low';
@@ -600,8 +601,8 @@ BEGIN
          GROUP BY 1, 2),
     km AS (
         SELECT s.pos, s.days,
-               exp(sum(CASE WHEN s.d < s.at_risk THEN ln(1 - s.d::float8 / s.at_risk) ELSE -1e9 END)
-                   OVER (PARTITION BY s.pos ORDER BY s.days)) AS surv
+               exp(greatest(sum(CASE WHEN s.d < s.at_risk THEN ln(1 - s.d::float8 / s.at_risk) ELSE -1000 END)
+                            OVER (PARTITION BY s.pos ORDER BY s.days), -700)) AS surv     -- all sold: 0 (exp(-700) is 1e-304)
           FROM (SELECT st.*, sum(st.leaving) OVER (PARTITION BY st.pos ORDER BY st.days DESC) AS at_risk FROM steps st) s),
     curve AS (
         SELECT p.pos,
@@ -636,6 +637,41 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $fn$ SELECT CASE WHEN gap_pct >= 20 THEN 'great' WHEN gap_pct >= 10 THEN 'good' WHEN gap_pct > -10 THEN 'fair' ELSE 'high' END $fn$;
 COMMENT ON FUNCTION otto.deal_class(numeric) IS 'Deal class of a price gap_pct percent under fair value: great (20% or more under), good (10-20% under), fair (within 10%), high (more than 10% over)';
 
+-- The standard normal distribution function (Abramowitz and Stegun 26.2.17,
+-- error under 7.5e-8): how sure a gap is.
+CREATE OR REPLACE FUNCTION otto.norm_cdf(x float8) RETURNS float8
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+AS $fn$
+    SELECT CASE WHEN x >= 0 THEN 1 - p ELSE p END
+      FROM (SELECT exp(-z * z / 2) / sqrt(2 * pi())
+                   * t * (0.319381530 + t * (-0.356563782 + t * (1.781477937 + t * (-1.821255978 + t * 1.330274429)))) AS p
+              FROM (SELECT least(abs(x), 30) AS z, 1 / (1 + 0.2316419 * least(abs(x), 30)) AS t) t) p   -- beyond 30: 0 or 1 (no underflow)
+$fn$;
+
+-- What a price says about a car, given its fair value: the asking price is
+-- itself evidence of the value.  The gap g = ln(estimate / price) has two
+-- parts: how far the seller priced from the true value (spread
+-- sigma_market: the asking prices' spread where Otto's estimate is surest,
+-- the version's calibration) and the estimate's own error (the rest of the
+-- spread its 80% range implies).  So the true gap is most likely
+-- g x sigma_market^2 / spread^2 (a normal prior on the seller, a normal
+-- error of the estimate), with that posterior's deviation; p_under is how
+-- sure it is that the price is at least 5% under the true value.  Without a
+-- calibration (no price model yet) the gap is taken as it is.
+CREATE OR REPLACE FUNCTION otto.price_posterior(price float8, estimate float8, lo float8, hi float8, sigma_market float8,
+    OUT gap_pct float8, OUT sd float8, OUT p_under float8)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $fn$
+    SELECT 100 * (1 - exp(-m)), s, otto.norm_cdf((m - ln(1 / 0.95)) / s)
+      FROM (SELECT CASE WHEN sigma_market IS NULL THEN g ELSE g * k END AS m,
+                   CASE WHEN sigma_market IS NULL THEN t ELSE greatest(sqrt(k * (t * t - sm * sm)), 0.01) END AS s
+              FROM (SELECT ln(estimate / price) AS g, t, sm, sm * sm / (t * t) AS k
+                      FROM (SELECT greatest(ln(hi / lo) / 2.563, 0.02) AS t) t,
+                           LATERAL (SELECT least(sigma_market, greatest(ln(hi / lo) / 2.563, 0.02)) AS sm) sm) x) y
+     WHERE price > 0 AND estimate > 0 AND lo > 0 AND hi > lo
+$fn$;
+COMMENT ON FUNCTION otto.price_posterior(float8, float8, float8, float8, float8) IS 'The true gap of a price under a car''s value, given its fair value and 80% range and the sellers'' pricing spread (sigma_market): gap_pct (posterior mean, percent under), sd (log) and p_under (how sure the price is at least 5% under the value)';
+
 -- Whether an ad's title says the car is not what its price is for: parts,
 -- damage, not running, for export or a swap (folded text: otto.fold).
 CREATE OR REPLACE FUNCTION otto.deal_suspect_title(title text) RETURNS boolean
@@ -645,13 +681,14 @@ AS $fn$
 $fn$;
 COMMENT ON FUNCTION otto.deal_suspect_title(text) IS 'Whether a title says the car is sold for parts, damaged, not running, for export or a swap (Serbian and English)';
 
--- Fresh ads priced under their fair value, the surest first.  How sure is
--- the gap measured in the estimate's own uncertainty: the log gap over the
--- standard deviation its 80% range implies (range width / 2.563), so a car
--- with few comparables or an uncertain model needs a wider gap to rank as
--- high, and the calibration's correction per price band takes out the cheap
--- cars' bias.  A gap of half the fair value or more, a price under 30% of
--- the line, or a title about parts or damage is more likely an error than a
+-- Fresh ads priced under their fair value, the surest first: ranked by how
+-- sure Otto is that the price is at least 5% under the car's true value
+-- (otto.price_posterior: the gap in the estimate's own uncertainty, shrunk
+-- by what asking prices usually are), so that a car with few comparables or
+-- an uncertain model needs a wider gap to rank as high, and classed by the
+-- likely gap; the calibration's correction per price band takes out the
+-- cheap cars' bias.  A price under half the fair value or under 30% of the
+-- line, or a title about parts or damage, is more likely an error than a
 -- deal: listed apart as suspicious.
 CREATE OR REPLACE FUNCTION otto.good_deals(since interval DEFAULT '1 day', lim int DEFAULT 20, make text DEFAULT NULL,
                                 model text DEFAULT NULL, max_price int DEFAULT NULL, fuel text DEFAULT NULL,
@@ -703,29 +740,30 @@ BEGIN
         (SELECT * FROM screened s WHERE s.gap0 > 0.5 ORDER BY s.gap0 DESC LIMIT 10)),
     valued AS (
         SELECT s.ad_id, s.make, s.model, s.year, s.mileage_km, s.fuel, s.power_kw, s.price_eur, s.listed_at, s.cut_at, s.gap0,
-               a.url, a.title, a.damage, e.lvl, e.n, e.estimate, e.lo, e.hi, e.confidence, e.model_id
+               a.url, a.title, a.damage, e.lvl, e.n, e.estimate, e.lo, e.hi, e.confidence, e.model_id, e.sigma_market
           FROM picked s
           JOIN otto.ad a ON a.ad_id = s.ad_id,
                otto.fair_value_estimate(s.make, s.model, s.year, s.mileage_km, s.fuel, s.power_kw, to_jsonb(a)) e),
     deals AS (
         SELECT v.*, round(v.estimate)::int AS fair, round(v.lo)::int AS fair_lo, round(v.hi)::int AS fair_hi,
                round(100 * (1 - v.price_eur / round(v.estimate)::numeric), 1) AS gap_pct,
-               ln(v.estimate / v.price_eur) / greatest(ln(v.hi / v.lo) / 2.563, 0.02) AS z,
+               round(pp.gap_pct::numeric, 1) AS likely_gap_pct, pp.p_under,
                CASE WHEN v.price_eur < 0.5 * v.estimate OR v.gap0 > 0.7 THEN 'price under half its fair value'
                     WHEN otto.deal_suspect_title(v.title) THEN 'the title speaks of parts, damage or a swap'
                     WHEN NOT include_damaged AND v.damage IS NOT NULL AND v.damage <> 'none' THEN 'damaged' END AS suspect
-          FROM valued v
+          FROM valued v, otto.price_posterior(v.price_eur, v.estimate, v.lo, v.hi, v.sigma_market) pp
          WHERE round(v.estimate) > 0),
     shown AS (
-        SELECT d.*, row_number() OVER (PARTITION BY d.suspect IS NOT NULL ORDER BY d.z DESC, d.ad_id) AS pos
+        SELECT d.*, row_number() OVER (PARTITION BY d.suspect IS NOT NULL ORDER BY d.p_under DESC, d.gap_pct DESC, d.ad_id) AS pos
           FROM deals d
-         WHERE d.gap_pct >= min_gap_pct AND (d.suspect IS NULL OR d.suspect <> 'damaged'))
+         WHERE d.gap_pct >= min_gap_pct AND (d.suspect IS NULL OR d.suspect <> 'damaged')
+           AND (d.p_under >= 0.5 OR d.suspect IS NOT NULL))
     SELECT jsonb_agg(jsonb_build_object(
                'ad_id', d.ad_id, 'url', d.url, 'title', d.title, 'make', d.make, 'model', d.model, 'year', d.year,
                'mileage_km', d.mileage_km, 'price_eur', d.price_eur, 'fair_value_eur', d.fair,
                'range_80_eur', jsonb_build_array(d.fair_lo, d.fair_hi), 'gap_eur', d.fair - d.price_eur, 'gap_pct', d.gap_pct,
-               'gap_in_sd', round(d.z::numeric, 2),
-               'deal', CASE WHEN d.suspect IS NOT NULL THEN 'suspicious' ELSE otto.deal_class(d.gap_pct) END,
+               'likely_gap_pct', d.likely_gap_pct, 'sure_pct', round((100 * d.p_under)::numeric),
+               'deal', CASE WHEN d.suspect IS NOT NULL THEN 'suspicious' ELSE otto.deal_class(d.likely_gap_pct) END,
                'confidence', d.confidence, 'listed_at', d.listed_at,
                'why', CASE WHEN d.suspect IS NOT NULL
                            THEN format(otto.ask_text(l, 'Suspicious: %s%% under the fair value of €%s, more likely an error, parts or damage than a deal (%s)',
@@ -733,12 +771,12 @@ BEGIN
                                        d.gap_pct, d.fair,
                                        CASE d.suspect WHEN 'price under half its fair value' THEN otto.ask_text(l, 'price under half its fair value', 'cena ispod polovine vrednosti')
                                                       ELSE otto.ask_text(l, 'the title speaks of parts, damage or a swap', 'naslov pominje delove, oštećenje ili zamenu') END)
-                           ELSE format(otto.ask_text(l, '%s%% (€%s) under the fair value of €%s (80%% range €%s-%s) from %s%s, %s times the estimate''s uncertainty%s%s',
-                                                        '%s%% (%s €) ispod procenjene vrednosti od %s € (80%% raspon %s-%s €) po %s%s, %s puta nesigurnost procene%s%s'),
+                           ELSE format(otto.ask_text(l, '%s%% (€%s) under the fair value of €%s (80%% range €%s-%s) from %s%s; allowing for the estimate''s uncertainty, most likely %s%% under the car''s value, %s%% sure it is at least 5%% under%s%s',
+                                                        '%s%% (%s €) ispod procenjene vrednosti od %s € (80%% raspon %s-%s €) po %s%s; uz nesigurnost procene, najverovatnije %s%% ispod vrednosti automobila, %s%% sigurno bar 5%% ispod%s%s'),
                                        d.gap_pct, d.fair - d.price_eur, d.fair, d.fair_lo, d.fair_hi,
                                        CASE WHEN d.model_id IS NOT NULL THEN otto.ask_text(l, 'the price model and ', 'modelu cena i ') ELSE '' END,
                                        otto.ask_count(d.n, 'comparable', l) || ' (' || otto.fair_value_which(d.lvl, d.fuel, d.power_kw, l) || ')',
-                                       otto.ask_num(round(d.z::numeric, 1), l),
+                                       otto.ask_num(d.likely_gap_pct, l), otto.ask_num(round((100 * d.p_under)::numeric), l),
                                        CASE WHEN d.price_eur < d.fair_lo THEN otto.ask_text(l, '; below the range', '; ispod raspona') ELSE '' END,
                                        CASE WHEN d.cut_at IS NOT NULL THEN otto.ask_text(l, '; price cut ', '; cena snižena ') || to_char(d.cut_at, 'YYYY-MM-DD') ELSE '' END) END)
                ORDER BY d.pos) FILTER (WHERE d.suspect IS NULL AND d.pos <= lim),
@@ -753,11 +791,94 @@ BEGIN
         'classes', jsonb_build_object('great', 'at least 20% under fair value', 'good', '10-20% under',
                                       'fair', 'within 10%', 'high', 'more than 10% over',
                                       'suspicious', 'under half the fair value, or a title about parts or damage: more likely an error than a deal'),
-        'method', 'fresh ads (listed, relisted or cut in price since then) screened against their model''s log-price regression, the most promising priced by otto.fair_value and ranked by the gap in units of the estimate''s uncertainty (gap_in_sd: the log gap over the standard deviation its 80% range implies), so that a gap Otto is sure of comes before a wider one it is not; damaged cars left out unless include_damaged; prices under half the fair value and titles about parts or damage listed apart as suspicious',
+        'method', 'fresh ads (listed, relisted or cut in price since then) screened against their model''s log-price regression, the most promising priced by otto.fair_value; the asking price is evidence of the value too, so the gap is shrunk by the share of the spread that is the sellers'' own pricing (otto.price_posterior: likely_gap_pct, and sure_pct, how sure the price is at least 5% under the value), and the deals are ranked by that sureness and classed by the likely gap; damaged cars left out unless include_damaged; prices under half the fair value and titles about parts or damage listed apart as suspicious',
         'n', coalesce(fresh, 0), 'as_of', otto.market_as_of());
 END
 $fn$;
 COMMENT ON FUNCTION otto.good_deals(interval, int, text, text, int, text, text, numeric, boolean) IS 'Fresh ads priced under their fair value, the surest first (the gap in units of the estimate''s uncertainty): price, fair value and its range, the gap in euros and percent, the deal class (great, good), why it is a deal; suspicious ones (under half the fair value, titles about parts or damage) apart';
+
+-- Is a price good for a car?  The car as otto.ad's columns in JSON (an ad:
+-- to_jsonb of its row) and the price asked: its fair value and range, the
+-- gap, and the verdict, the class of the gap most likely once the
+-- estimate's uncertainty is allowed for (otto.price_posterior: an uncertain
+-- estimate says less about a price than a sure one), with how sure, and
+-- why in the user's language.
+CREATE OR REPLACE FUNCTION otto.price_verdict(car jsonb, price_eur int)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+#variable_conflict use_variable
+DECLARE
+    e    record;
+    p    record;
+    cls  text;
+    gap  numeric;
+    l    text := otto.lang();
+BEGIN
+    IF price_eur IS NULL OR price_eur < 1 THEN
+        RAISE EXCEPTION 'price_eur must be a price in euros, at least 1' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF car->>'make' IS NULL OR car->>'model' IS NULL OR car->>'year' IS NULL THEN
+        RAISE EXCEPTION 'a verdict needs the car''s make, model and year' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    e := otto.fair_value_estimate(car->>'make', car->>'model', (car->>'year')::int, (car->>'mileage_km')::int, car->>'fuel',
+                                  (car->>'power_kw')::int, car);
+    IF e.estimate IS NULL THEN
+        RETURN jsonb_build_object('make', coalesce(e.market_make, car->>'make'), 'model', car->>'model', 'year', (car->>'year')::int,
+                                  'price_eur', price_eur, 'verdict', NULL,
+                                  'reason', otto.ask_text(l, 'no fair value: no live ads of this make with a price',
+                                                             'nema procene: nema aktivnih oglasa ove marke sa cenom'),
+                                  'as_of', otto.market_as_of());
+    END IF;
+    p := otto.price_posterior(price_eur, e.estimate, e.lo, e.hi, e.sigma_market);
+    gap := round(100 * (1 - price_eur / round(e.estimate)::numeric), 1);
+    cls := otto.deal_class(round(p.gap_pct::numeric, 1));
+    RETURN jsonb_build_object(
+        'make', coalesce(e.market_make, car->>'make'), 'model', coalesce(e.market_model, car->>'model'), 'year', (car->>'year')::int,
+        'mileage_km', (car->>'mileage_km')::int, 'price_eur', price_eur, 'currency', 'EUR',
+        'verdict', cls, 'fair_value_eur', round(e.estimate)::int,
+        'range_80_eur', jsonb_build_array(round(e.lo)::int, round(e.hi)::int), 'gap_pct', gap,
+        'likely_gap_pct', round(p.gap_pct::numeric, 1), 'sure_under_pct', round((100 * p.p_under)::numeric),
+        'confidence', e.confidence, 'comparables', e.n,
+        'classes', jsonb_build_object('great', 'at least 20% under the car''s value', 'good', '10-20% under',
+                                      'fair', 'within 10%', 'high', 'more than 10% over'),
+        'reason', format(otto.ask_text(l,
+                   '%s: €%s is %s%% %s the fair value of €%s (80%% range €%s-%s, %s confidence); allowing for the estimate''s uncertainty, most likely %s%% %s the car''s value',
+                   '%s: %s € je %s%% %s procenjene vrednosti od %s € (80%% raspon %s-%s €, pouzdanost %s); uz nesigurnost procene, najverovatnije %s%% %s vrednosti automobila'),
+                   otto.ask_text(l, CASE cls WHEN 'great' THEN 'a great deal' WHEN 'good' THEN 'a good deal' WHEN 'fair' THEN 'a fair price' ELSE 'a high price' END,
+                                    CASE cls WHEN 'great' THEN 'odlična ponuda' WHEN 'good' THEN 'dobra ponuda' WHEN 'fair' THEN 'korektna cena' ELSE 'visoka cena' END),
+                   otto.ask_num(price_eur, l), otto.ask_num(abs(gap), l),
+                   CASE WHEN gap >= 0 THEN otto.ask_text(l, 'under', 'ispod') ELSE otto.ask_text(l, 'over', 'iznad') END,
+                   otto.ask_num(round(e.estimate)::numeric, l), otto.ask_num(round(e.lo)::numeric, l), otto.ask_num(round(e.hi)::numeric, l),
+                   otto.ask_text(l, e.confidence, CASE e.confidence WHEN 'high' THEN 'visoka' WHEN 'medium' THEN 'srednja' ELSE 'niska' END),
+                   otto.ask_num(abs(round(p.gap_pct::numeric)), l),
+                   CASE WHEN p.gap_pct >= 0 THEN otto.ask_text(l, 'under', 'ispod') ELSE otto.ask_text(l, 'over', 'iznad') END),
+        'method', 'the fair value as otto.fair_value has it; the verdict is the deal class of the gap most likely once the estimate''s uncertainty is allowed for (otto.price_posterior): the gap shrunk by the share of the spread that is the sellers'' own pricing',
+        'as_of', otto.market_as_of());
+END
+$fn$;
+COMMENT ON FUNCTION otto.price_verdict(jsonb, int) IS 'Whether a price is good for a car (as otto.ad''s columns in JSON): verdict (great, good, fair, high) by the likely gap once the estimate''s uncertainty is allowed for, fair value and range, gap, how sure, confidence and the reason in the user''s language';
+
+CREATE OR REPLACE FUNCTION otto.price_verdict(make text, model text, year int, price_eur int, mileage_km int DEFAULT NULL,
+                                              fuel text DEFAULT NULL, power_kw int DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE sql STABLE
+AS $fn$
+    SELECT otto.price_verdict(jsonb_strip_nulls(jsonb_build_object('make', $1, 'model', $2, 'year', $3, 'mileage_km', $5,
+                                                                   'fuel', $6, 'power_kw', $7)), $4)
+$fn$;
+COMMENT ON FUNCTION otto.price_verdict(text, text, int, int, int, text, int) IS 'Whether a price is good for a car given by make, model, year, mileage, fuel and power (as otto.price_verdict(jsonb, int))';
+
+-- The verdict on a live ad's own price (priced as its own row: its fold's booster, never itself as a comparable).
+CREATE OR REPLACE FUNCTION otto.price_verdict(ad_id bigint)
+RETURNS jsonb
+LANGUAGE sql STABLE
+AS $fn$
+    SELECT otto.price_verdict(to_jsonb(a), a.price_eur) || jsonb_build_object('ad_id', a.ad_id, 'url', a.url)
+      FROM otto.ad a WHERE a.ad_id = $1 AND a.price_eur > 0
+$fn$;
+COMMENT ON FUNCTION otto.price_verdict(bigint) IS 'The verdict on an ad''s own asking price (as otto.price_verdict(jsonb, int)); NULL when there is no such ad with a price';
 
 -- Where the median of a histogram falls: its bin (0-based) and how many values
 -- of that bin come before it (percentile_disc: the ceil(n/2)-th value).

@@ -61,7 +61,7 @@ COMMENT ON COLUMN otto.price_model.n_holdout IS 'Ads it was calibrated on, each 
 COMMENT ON COLUMN otto.price_model.train_seconds IS 'Wall time of the training (otto.price_model_fit)';
 COMMENT ON COLUMN otto.price_model.last_event_id IS 'The ad log''s last event when it was trained: the trainer retrains once the log has moved on by a tenth of n_train';
 COMMENT ON COLUMN otto.price_model.peak_memory_kb IS 'Peak resident memory of the process that trained it';
-COMMENT ON COLUMN otto.price_model.calibration IS 'From its ads priced out of fold: weights (the model''s share per confidence of the comparables, with _few: for a car given by make, model, year, mileage, fuel and power alone), bands (euro edges) and cells (per the same, per band: residual quantiles 10, 50, 90 and count)';
+COMMENT ON COLUMN otto.price_model.calibration IS 'From its ads priced out of fold: weights (the model''s share per confidence of the comparables, with _few: for a car given by make, model, year, mileage, fuel and power alone), bands (euro edges), cells (per the same, per band: residual quantiles 10, 50, 90 and count) and sigma_market (the narrowest cell''s spread as a log deviation: how far sellers price from the value, otto.price_posterior)';
 COMMENT ON COLUMN otto.price_model.metrics IS 'Its ads priced out of fold: median absolute percentage error of the model, the comparables and the combination, and how often the 80% range held the price';
 CREATE OR REPLACE TRIGGER price_model_cache_invalidate AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON otto.price_model
     FOR EACH STATEMENT EXECUTE FUNCTION otto.cache_invalidate();
@@ -253,6 +253,10 @@ BEGIN
           LEFT JOIN q c ON c.bucket = b.bucket AND c.band = band.band AND c.n >= 100
          GROUP BY b.bucket)
     SELECT cal || jsonb_build_object('cells', jsonb_object_agg(cells.bucket, cells.cells)) INTO cal FROM cells;
+    -- the sellers' own pricing spread: the narrowest cell's (where the estimate is surest), as a log deviation
+    SELECT cal || jsonb_build_object('sigma_market', round(min(((c->>2)::float8 - (c->>0)::float8) / 2.563)::numeric, 4))
+      INTO cal
+      FROM jsonb_each(cal->'cells') b, jsonb_array_elements(b.value) c WHERE (c->>3)::float8 >= 100;
     SELECT jsonb_build_object(
                'held_out', count(*),
                'mdape_combined_few_pct', (SELECT round(100 * percentile_cont(0.5) WITHIN GROUP (ORDER BY abs(exp(x.e + k.q50 - x.y) - 1))::numeric, 2)

@@ -24,7 +24,7 @@ test('ping', async () => {
 });
 
 const EXPECTED = ['ad_details', 'ask', 'compare_ads', 'depreciation', 'fair_value', 'fastest_selling', 'good_deals',
-                  'market_overview', 'ratings', 'recommend', 'search_ads', 'similar_ads'];
+                  'market_overview', 'price_verdict', 'ratings', 'recommend', 'search_ads', 'similar_ads'];
 
 test('tools/list lists the tools, read-only and closed-world', async () => {
   const { tools } = await client.listTools();
@@ -59,6 +59,8 @@ test('every tool answers', async () => {
   assert.ok(depMake.annual_rate_pct > 0 && depMake.annual_rate_pct < 40);
   const fast = await call('fastest_selling', { level: 'make', min_sold: 1 });
   assert.ok(Array.isArray(fast.ranking));
+  const verdict = await call('price_verdict', { make: 'Volkswagen', model: 'Golf', year: 2012, price_eur: 3000 });
+  assert.ok(['great', 'good'].includes(verdict.verdict) && verdict.fair_value_eur > 3000, 'a Golf of 2012 for 3,000 EUR is a deal');
   const deals = await call('good_deals', { since: '30 days', limit: 5 });
   assert.ok(deals.deals.length > 0 && deals.deals.length <= 5, 'the real ads, dated this week, hold deals');
   for (const d of deals.deals) assert.ok(d.gap_pct >= 10 && d.price_eur < d.fair_value_eur);

@@ -27,9 +27,9 @@ GRANT SELECT ON before TO otto_chat;
 SELECT cmp_ok(jsonb_array_length(otto.tools()->'tools'), '>=', 8, 'at least 8 tools');
 SELECT is(ARRAY(SELECT t->>'name' FROM jsonb_array_elements(otto.tools()->'tools') t
                  WHERE t->>'name' IN ('fair_value', 'depreciation', 'fastest_selling', 'good_deals', 'search_ads',
-                                      'ad_details', 'compare_ads', 'market_overview') ORDER BY 1),
+                                      'ad_details', 'compare_ads', 'market_overview', 'price_verdict') ORDER BY 1),
           ARRAY['ad_details', 'compare_ads', 'depreciation', 'fair_value', 'fastest_selling', 'good_deals',
-                'market_overview', 'search_ads'], 'the eight answers are tools');
+                'market_overview', 'price_verdict', 'search_ads'], 'the nine answers are tools');
 SELECT ok(bool_and(t ? 'description' AND t->'inputSchema'->>'type' = 'object' AND t->'outputSchema'->>'type' = 'object'
                    AND (t->'annotations'->>'readOnlyHint')::boolean AND NOT (t->'annotations'->>'openWorldHint')::boolean),
           'each tool has a description, input and output schemas, and read-only, closed-world annotations')

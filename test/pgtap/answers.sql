@@ -1,0 +1,112 @@
+-- The answers' arithmetic (src/market/analytics.sql, src/chat/ask.sql):
+-- fastest_selling as a rate with live ads as exposure, price verdicts and
+-- the price posterior, good deals' suspicious ones, and plural forms.
+-- bench/answers.sh scores the same answers against the simulator's truth.
+BEGIN;
+CREATE EXTENSION otto;
+SELECT plan(25);
+
+-- the normal distribution function and the price posterior
+SELECT ok(abs(otto.norm_cdf(0) - 0.5) < 1e-7 AND abs(otto.norm_cdf(1.959964) - 0.975) < 1e-6
+          AND abs(otto.norm_cdf(-1.959964) - 0.025) < 1e-6, 'norm_cdf: 0.5, 0.975 and 0.025 where they belong');
+SELECT ok(otto.norm_cdf(60) = 1 AND otto.norm_cdf(-60) < 1e-100, 'far tails: 1 and about 0, no underflow error');
+SELECT ok(abs(p.gap_pct - 50) < 1e-9, 'no sellers'' spread known (no price model): the gap as it is')
+  FROM otto.price_posterior(5000, 10000, 8000, 12500, NULL) p;
+SELECT ok(p.gap_pct > 0 AND p.gap_pct < 50, format('with it, half the fair value is a smaller likely gap (%s%%)', round(p.gap_pct::numeric, 1)))
+  FROM otto.price_posterior(5000, 10000, 6000, 16000, 0.12) p;
+SELECT ok(a.p_under > b.p_under, 'the same gap is surer under a narrower range')
+  FROM otto.price_posterior(8000, 10000, 9000, 11100, 0.05) a, otto.price_posterior(8000, 10000, 6000, 16000, 0.05) b;
+SELECT is(otto.price_posterior(0, 10000, 9000, 11000, 0.1), NULL, 'no price: no posterior');
+
+-- plural forms
+SELECT is(ARRAY[otto.ask_count(1, 'day', 'sr-Latn'), otto.ask_count(2, 'day', 'sr-Latn'), otto.ask_count(5, 'day', 'sr-Latn'),
+                otto.ask_count(11, 'day', 'sr-Latn'), otto.ask_count(21, 'day', 'sr-Latn'), otto.ask_count(22, 'day', 'sr-Latn'),
+                otto.ask_count(112, 'day', 'sr-Latn')],
+          ARRAY['1 dan', '2 dana', '5 dana', '11 dana', '21 dan', '22 dana', '112 dana'], 'Serbian: 1 dan, 2 dana, 5 dana, 11 dana, 21 dan');
+SELECT is(ARRAY[otto.ask_count(1, 'sale', 'sr-Latn'), otto.ask_count(3, 'sale', 'sr-Latn'), otto.ask_count(14, 'sale', 'sr-Latn'),
+                otto.ask_count(1, 'comparable', 'sr-Cyrl')],
+          ARRAY['1 prodaja', '3 prodaje', '14 prodaja', '1 упоредив оглас'], 'and for sales and comparable ads, in Cyrillic too');
+SELECT is(ARRAY[otto.ask_count(1, 'day', 'en'), otto.ask_count(2, 'ad', 'en'), otto.ask_count(1500, 'live_ad', 'en')],
+          ARRAY['1 day', '2 ads', '1,500 live ads'], 'English: 1 day, 2 ads');
+
+-- A market where the sold ads' median days mislead: Model X sold 10 cars
+-- within 2 days, but 90 more have stood 10 days unsold; Model Y sold 10
+-- within 5 days of 20 ads listed 5 days ago.  Per ad-day at risk, Y sells
+-- nine times as fast.  Z has 2 sales, fewer than min_sold.
+SELECT otto.site_add('t', 'test', ARRAY['cars.test'], ARRAY['https://cars.test/'], '^https://cars\.test/ad/([0-9]+)',
+                     '^https://cars\.test/list', 'polovniautomobili') AS site \gset
+INSERT INTO otto.ad (site_id, source_ad_id, url, title, make, model, year, mileage_km, price_eur, fuel, first_seen_at, last_seen_at)
+SELECT :site, i::text, 'https://cars.test/ad/' || i, 'car ' || i, 'Make', 'X', 2011 + i % 3, 120000 + (i % 5) * 15000,
+       round(5200 * 1.1 ^ (i % 3 - 1) * 0.97 ^ (i % 5 - 2) * (1 + (i % 7 - 3) / 100.0)), 'diesel',
+       now() - interval '10 days', now()
+  FROM generate_series(1, 100) i
+UNION ALL
+SELECT :site, (1000 + i)::text, 'https://cars.test/ad/' || (1000 + i), 'car ' || (1000 + i), 'Make', 'Y', 2012, 150000,
+       5000 + (i % 7) * 100, 'diesel', now() - interval '5 days', now()
+  FROM generate_series(1, 20) i
+UNION ALL
+SELECT :site, (2000 + i)::text, 'https://cars.test/ad/' || (2000 + i), 'car ' || (2000 + i), 'Make', 'Z', 2012, 150000, 5000,
+       'diesel', now() - interval '10 days', now()
+  FROM generate_series(1, 12) i;
+INSERT INTO otto.ad_event (site_id, ad_id, kind, at, new_price_eur)
+SELECT site_id, ad_id, 'new', first_seen_at, price_eur FROM otto.ad ORDER BY first_seen_at, ad_id;
+UPDATE otto.ad SET state = 'removed', removed_at = first_seen_at + CASE model WHEN 'X' THEN interval '2 days' ELSE interval '5 days' END
+ WHERE (model = 'X' AND source_ad_id::int <= 10) OR (model = 'Y' AND source_ad_id::int <= 1010)
+    OR (model = 'Z' AND source_ad_id::int <= 2002);
+INSERT INTO otto.ad_event (site_id, ad_id, kind, at, old_price_eur, days_on_market)
+SELECT site_id, ad_id, 'removed', removed_at, price_eur, round(extract(epoch FROM removed_at - first_seen_at) / 86400, 2)
+  FROM otto.ad WHERE state = 'removed' ORDER BY removed_at, ad_id;
+-- the market as of now: one more event at now()
+UPDATE otto.ad SET price_eur = price_eur - 100 WHERE source_ad_id = '2012';
+INSERT INTO otto.ad_event (site_id, ad_id, kind, at, old_price_eur, new_price_eur)
+SELECT site_id, ad_id, 'price_changed', now(), price_eur + 100, price_eur FROM otto.ad WHERE source_ad_id = '2012';
+SELECT otto.stream_apply() IS NOT NULL AS applied \gset
+
+CREATE TEMP TABLE fs AS SELECT otto.fastest_selling() AS r;
+SELECT is(ARRAY(SELECT x->>'model' FROM fs, jsonb_array_elements(r->'ranking') x), ARRAY['Y', 'X'],
+          'sales per ad-day: Y (10 of 20 in 5 days) before X (10 quick sales, 90 ads unsold for 10 days); Z under min_sold');
+SELECT ok(abs((x->>'sales_per_100_ad_days')::numeric - 100 * 10 / (10 * 5 + 10 * 5.0)) < 0.2,
+          format('Y: 10 sales over 100 ad-days at risk, %s per 100', x->>'sales_per_100_ad_days'))
+  FROM fs, jsonb_array_elements(r->'ranking') x WHERE x->>'model' = 'Y';
+SELECT ok(abs((x->>'sales_per_100_ad_days')::numeric - 100 * 10 / (10 * 2 + 90 * 10.0)) < 0.05
+          AND (x->'interval_95'->>0)::numeric < (x->>'sales_per_100_ad_days')::numeric
+          AND (x->>'sales_per_100_ad_days')::numeric < (x->'interval_95'->>1)::numeric,
+          'X: the live ads'' days count as exposure; the rate inside its 95% interval')
+  FROM fs, jsonb_array_elements(r->'ranking') x WHERE x->>'model' = 'X';
+SELECT ok(NOT (x ? 'median_days') AND (x->>'sold_within_7d_pct')::numeric BETWEEN 9 AND 11 AND NOT (x ? 'sold_within_30d_pct'),
+          'Kaplan-Meier for X: 10% sold within 7 days, no median (half never sold) and nothing for 30 days (10 days of history)')
+  FROM fs, jsonb_array_elements(r->'ranking') x WHERE x->>'model' = 'X';
+SELECT ok((x->>'median_days')::numeric = 5 AND NOT (x ? 'sold_within_7d_pct'),
+          'Y: median 5 days (half sold then), and no 7-day share with 5 days of history')
+  FROM fs, jsonb_array_elements(r->'ranking') x WHERE x->>'model' = 'Y';
+SELECT is(ARRAY(SELECT (x->>'rank')::int FROM fs, jsonb_array_elements(r->'ranking') x), ARRAY[1, 2], 'ranks without ties');
+SELECT is((otto.fastest_selling(min_sold => 2, lim => 1, off => 2)->'ranking'->0),
+          (otto.fastest_selling(min_sold => 2, lim => 3)->'ranking'->2), 'a page is a slice of the ranking (limit and offset)');
+SELECT throws_ok($$SELECT otto.fastest_selling(off => -1)$$, '22023', NULL, 'a negative offset is a clear error');
+SELECT alike(otto.ask_answer('sr-Latn', 'fastest_selling', r), '%(10 prodaja na 100 dana oglasa, oko 10 dana do prodaje)%',
+            'ask answers in Serbian with the rate and the days in their plural forms')
+  FROM fs;
+
+-- price verdicts (no price model: the comparables, the gap as it is)
+SELECT is(otto.price_verdict('Make', 'X', 2012, 2500)->>'verdict', 'great', 'half the fair value: great');
+SELECT is(otto.price_verdict('Make', 'X', 2012, 8000)->>'verdict', 'high', 'half again as much: high');
+SELECT is(otto.price_verdict('Make', 'X', 2012, 5300)->>'verdict', 'fair', 'about the fair value: fair');
+SELECT ok(otto.price_verdict(a.ad_id)->>'verdict' IS NOT NULL AND (otto.price_verdict(a.ad_id)->>'ad_id')::bigint = a.ad_id,
+          'an ad''s own price gets a verdict') FROM otto.ad a WHERE a.source_ad_id = '50';
+SELECT throws_ok($$SELECT otto.price_verdict('Make', 'X', 2012, 0)$$, '22023', NULL, 'a price of 0 is a clear error');
+SELECT is(otto.call_tool('price_verdict', '{"make": "make", "model": "x", "year": 2012, "price_eur": 2500}')->>'verdict', 'great',
+          'the chat tool answers the same');
+
+-- good deals: a fresh ad at a third of its value titled for parts is suspicious, not great
+INSERT INTO otto.ad (site_id, source_ad_id, url, title, make, model, year, mileage_km, price_eur, fuel, first_seen_at, last_seen_at)
+VALUES (:site, '3001', 'https://cars.test/ad/3001', 'Make X za delove', 'Make', 'X', 2012, 150000, 1800, 'diesel', now(), now());
+INSERT INTO otto.ad_event (site_id, ad_id, kind, at, new_price_eur)
+SELECT site_id, ad_id, 'new', now(), price_eur FROM otto.ad WHERE source_ad_id = '3001';
+SELECT otto.stream_apply() IS NOT NULL AS applied \gset
+SELECT ok(jsonb_array_length(r->'deals') = 0 AND r->'suspicious'->0->>'deal' = 'suspicious'
+          AND (r->'suspicious'->0->>'ad_id')::bigint = (SELECT ad_id FROM otto.ad WHERE source_ad_id = '3001'),
+          'good_deals lists it apart as suspicious')
+  FROM otto.good_deals('1 hour') r;
+
+SELECT * FROM finish();
+ROLLBACK;
