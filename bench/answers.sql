@@ -3,9 +3,18 @@
 -- database that crawled the simulated market up to that day.  Loads the
 -- truth into schema answers_truth (Otto's functions never read it), then
 -- prints one row per figure: metric|value|target|met ('-' when the figure
--- is shown but has no target).  Used by bench/answers.sh and t/190_answers.pl.
+-- is shown but has no target).  Besides Otto's figures, two ceilings: the
+-- best any ranking or verdict made from Otto's fair value and the car's age
+-- could do, fitted on the truth itself (the truth's own rate per bin of
+-- age and gap, in-sample, so optimistic): how much of a miss is Otto's
+-- answer and how much the estimate's accuracy.  -v min_sold (default 10):
+-- fastest_selling's.  Used by bench/answers.sh and t/190_answers.pl.
 \set ON_ERROR_STOP on
 SET client_min_messages = warning;
+\if :{?min_sold}
+\else
+\set min_sold 10
+\endif
 DROP SCHEMA IF EXISTS answers_truth CASCADE;
 CREATE SCHEMA answers_truth;
 CREATE TABLE answers_truth.raw_ads (j jsonb);
@@ -66,22 +75,23 @@ SELECT format('good_deals(7 days, 50): labelled %s, truly as far under (%% of th
   FROM deal_list d WHERE d.name = '7 days, 50' GROUP BY d.deal;
 
 -- fastest selling: Spearman's rank correlation of the models listed with their true sale rate
+CREATE TEMP TABLE fast AS
+SELECT x.pos, m.popularity FROM jsonb_array_elements((otto.fastest_selling(min_sold => :min_sold))->'ranking') WITH ORDINALITY x(g, pos)
+  LEFT JOIN answers_truth.model m ON m.make = x.g->>'make' AND m.model = x.g->>'model';
 INSERT INTO figure (metric, value, target, met)
-SELECT 'fastest_selling(): models listed', count(*), '-', '-'
-  FROM jsonb_array_elements((otto.fastest_selling())->'ranking')
+SELECT 'fastest_selling(): models listed', count(*), '-', '-' FROM fast
 UNION ALL
 SELECT 'fastest_selling(): Spearman with the true sale rate', round(corr(r.pos, r.truth_pos)::numeric, 2), '>= 0.8',
        (corr(r.pos, r.truth_pos) >= 0.8)::text
-  FROM (SELECT x.pos, rank() OVER (ORDER BY m.popularity DESC) AS truth_pos
-          FROM jsonb_array_elements((otto.fastest_selling())->'ranking') WITH ORDINALITY x(g, pos)
-          JOIN answers_truth.model m ON m.make = x.g->>'make' AND m.model = x.g->>'model') r;
+  FROM (SELECT f.pos, rank() OVER (ORDER BY f.popularity DESC) AS truth_pos FROM fast f) r;
 
 -- fair value of the live ads in the market (as good_deals and the ad page
 -- price them) against the hidden value and the asking price, by true value
 CREATE TEMP TABLE valued AS
-SELECT t.*, (f->>'estimate_eur')::numeric AS estimate, (f->'range_80_eur'->>0)::numeric AS lo, (f->'range_80_eur'->>1)::numeric AS hi
-  FROM answers_truth.ad t JOIN otto.ad a ON a.ad_id = t.ad_id, otto.fair_value(to_jsonb(a)) f
- WHERE t.price > 0;
+SELECT t.*, (v->>'fair_value_eur')::numeric AS estimate, (v->'range_80_eur'->>0)::numeric AS lo,
+       (v->'range_80_eur'->>1)::numeric AS hi, v->>'verdict' AS verdict
+  FROM answers_truth.ad t, otto.price_verdict(t.ad_id) v
+ WHERE t.price > 0 AND v->>'verdict' IS NOT NULL;
 INSERT INTO figure (metric, value, target, met)
 SELECT format('fair value of live ads worth %s: MdAPE %% against the hidden value (n %s)', b.band, count(*)),
        round(100 * percentile_cont(0.5) WITHIN GROUP (ORDER BY abs(v.estimate / v.value - 1))::numeric, 1), '-', '-'
@@ -103,14 +113,50 @@ SELECT 'fair value of live ads: MdAPE % against the asking price',
 UNION ALL
 SELECT 'fair value of live ads: 80% range holds the asking price, %',
        round(100.0 * count(*) FILTER (WHERE v.price BETWEEN v.lo AND v.hi) / count(*), 1), '-', '-' FROM valued v
--- price verdicts: the class of each live ad's price against its fair value, and against its true value
+-- price verdicts (otto.price_verdict of each live ad) against the truth's class
 UNION ALL
 SELECT 'price verdicts: class agrees with the truth''s, % of live ads',
-       round(100.0 * count(*) FILTER (WHERE otto.deal_class(answers_truth.gap_pct(v.price, v.estimate))
-                                            = otto.deal_class(answers_truth.gap_pct(v.price, v.value))) / count(*), 1),
-       '>= 80', (100.0 * count(*) FILTER (WHERE otto.deal_class(answers_truth.gap_pct(v.price, v.estimate))
-                                               = otto.deal_class(answers_truth.gap_pct(v.price, v.value))) / count(*) >= 80)::text
+       round(100.0 * count(*) FILTER (WHERE v.verdict = otto.deal_class(answers_truth.gap_pct(v.price, v.value))) / count(*), 1),
+       '>= 80', (100.0 * count(*) FILTER (WHERE v.verdict = otto.deal_class(answers_truth.gap_pct(v.price, v.value))) / count(*) >= 80)::text
   FROM valued v;
+
+-- the ceilings: per bin of age (5-year bands) and gap (0.05 in logs), the
+-- truth's own share; the best 50 ads by it, and the best class per bin
+CREATE TEMP TABLE binned AS
+SELECT v.*, ln(v.value::float8 / v.price) AS t, ln(v.estimate / v.price) AS g,
+       least((2019 - a.year) / 5, 4) * 1000 + floor(ln(v.estimate / v.price) / 0.05)::int AS bin
+  FROM valued v JOIN otto.ad a ON a.ad_id = v.ad_id WHERE a.year IS NOT NULL;
+INSERT INTO figure (metric, value, target, met)
+SELECT 'ceiling: precision % of the best 50 by (age, gap) bins fitted on the truth', round(100.0 * avg((x.t >= ln(1 / 0.95))::int), 1), '-', '-'
+  FROM (SELECT b.*, (sum((b.t >= ln(1 / 0.95))::int) OVER w + 0.5) / (count(*) OVER w + 1) AS p
+          FROM binned b WINDOW w AS (PARTITION BY b.bin) ORDER BY p DESC, b.g DESC LIMIT 50) x
+UNION ALL
+SELECT 'ceiling: verdicts agreeing, best class per (age, gap) bin fitted on the truth, %',
+       round(100.0 * sum(c.best) / (SELECT count(*) FROM binned), 1), '-', '-'
+  FROM (SELECT b.bin, max(b.n) AS best
+          FROM (SELECT bin, otto.deal_class(answers_truth.gap_pct(price, value)), count(*) AS n FROM binned GROUP BY 1, 2) b
+         GROUP BY b.bin) c
+UNION ALL
+-- the simulator's own sales per ad-day over the same days (a perfect crawl), ranked as fastest_selling ranks
+SELECT 'ceiling: Spearman of the truth''s own sales per ad-day (min_sold alike) with the true sale rate', round(corr(r.pos, r.truth_pos)::numeric, 2), '-', '-'
+  FROM (SELECT row_number() OVER (ORDER BY x.sold::float8 / x.days DESC, x.sold DESC) AS pos, rank() OVER (ORDER BY m.popularity DESC) AS truth_pos
+          FROM (SELECT w.make, w.model, count(*) FILTER (WHERE w.gone IS NOT NULL) AS sold,
+                       sum(coalesce(w.gone, (SELECT max((j->>'day')::int) FROM answers_truth.raw_events)) - w.start) AS days
+                  FROM (SELECT e.j->>'source_ad_id' AS id, min((e.j->>'day')::int) FILTER (WHERE e.j->>'kind' IN ('new', 'relisted')) AS start,
+                               min((e.j->>'day')::int) FILTER (WHERE e.j->>'kind' = 'removed') AS gone,
+                               coalesce(max(e.j->>'make') FILTER (WHERE e.j->>'kind' = 'removed'), max(t.make)) AS make,
+                               coalesce(max(e.j->>'model') FILTER (WHERE e.j->>'kind' = 'removed'), max(t.model)) AS model
+                          FROM answers_truth.raw_events e LEFT JOIN answers_truth.ad t ON t.source_ad_id = e.j->>'source_ad_id'
+                         GROUP BY 1) w
+                 WHERE w.make IS NOT NULL AND w.start IS NOT NULL GROUP BY 1, 2) x
+          JOIN answers_truth.model m ON m.make = x.make AND m.model = x.model
+         WHERE x.sold >= :min_sold AND x.days > 0
+         ORDER BY x.sold::float8 / x.days DESC, x.sold DESC LIMIT 20) r
+UNION ALL
+SELECT 'base: live ads at least 5% under their true value, %', round(100.0 * avg((t >= ln(1 / 0.95))::int), 1), '-', '-' FROM binned
+UNION ALL
+SELECT 'base: verdicts agreeing if every price were called fair, %', round(100.0 * avg((otto.deal_class(answers_truth.gap_pct(price, value)) = 'fair')::int), 1), '-', '-'
+  FROM binned;
 
 SELECT metric, value, target, met FROM figure ORDER BY ord;
 DROP SCHEMA answers_truth CASCADE;
