@@ -81,6 +81,7 @@ bool		otto_price_trainer_enabled = true;
 static int	trainer_interval_s = 300;
 static int	max_rows = 200000;
 static int	train_threads = 1;
+static double price_spread = 0.12;
 
 void
 PriceModelGucInit(void)
@@ -96,6 +97,10 @@ PriceModelGucInit(void)
 							"Most live ads one training of the price model reads (a sample of them when there are more).",
 							"Memory of a training is about 400 bytes per row.",
 							&max_rows, 200000, 100, 10000000, PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomRealVariable("otto.price_spread",
+							 "How far sellers' asking prices stray from what their cars are worth, as a standard deviation of log price.",
+							 "The prior of otto.price_posterior (price verdicts, good deals): the part of a price's gap from its fair value that is the seller's, not the estimate's error.  Asking prices alone cannot tell the two apart.",
+							 &price_spread, 0.12, 0.01, 1.0, PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("otto.price_model_threads",
 							"Threads one training of the price model uses (scoring always uses one).",
 							NULL, &train_threads, 1, 1, 16, PGC_SUSET, 0, NULL, NULL, NULL);

@@ -61,7 +61,7 @@ COMMENT ON COLUMN otto.price_model.n_holdout IS 'Ads it was calibrated on, each 
 COMMENT ON COLUMN otto.price_model.train_seconds IS 'Wall time of the training (otto.price_model_fit)';
 COMMENT ON COLUMN otto.price_model.last_event_id IS 'The ad log''s last event when it was trained: the trainer retrains once the log has moved on by a tenth of n_train';
 COMMENT ON COLUMN otto.price_model.peak_memory_kb IS 'Peak resident memory of the process that trained it';
-COMMENT ON COLUMN otto.price_model.calibration IS 'From its ads priced out of fold: weights (the model''s share per confidence of the comparables, with _few: for a car given by make, model, year, mileage, fuel and power alone), bands (euro edges), cells (per the same, per band: residual quantiles 10, 50, 90 and count) and sigma_market (the narrowest cell''s spread as a log deviation: how far sellers price from the value, otto.price_posterior)';
+COMMENT ON COLUMN otto.price_model.calibration IS 'From its ads priced out of fold: weights (the model''s share per confidence of the comparables, with _few: for a car given by make, model, year, mileage, fuel and power alone), bands (euro edges), year_cuts (the model years that split its ads in thirds) and cells (per the same, per band, per third of the model years and any year: residual quantiles 10, 50, 90 and count)';
 COMMENT ON COLUMN otto.price_model.metrics IS 'Its ads priced out of fold: median absolute percentage error of the model, the comparables and the combination, and how often the 80% range held the price';
 CREATE OR REPLACE TRIGGER price_model_cache_invalidate AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON otto.price_model
     FOR EACH STATEMENT EXECUTE FUNCTION otto.cache_invalidate();
@@ -141,18 +141,28 @@ AS $fn$
       FROM otto.price_model m WHERE m.active ORDER BY m.model_id DESC LIMIT 1
 $fn$;
 
+-- Which third of the calibration's model years a year falls in (0 the
+-- oldest, 2 the newest; 3, any year, when it is unknown).
+CREATE OR REPLACE FUNCTION otto.price_model_year_group(cal jsonb, year int) RETURNS int
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $fn$
+    SELECT CASE WHEN $2 IS NULL OR NOT $1 ? 'year_cuts' THEN 3
+                WHEN $2 < ($1->'year_cuts'->>0)::int THEN 0 WHEN $2 < ($1->'year_cuts'->>1)::int THEN 1 ELSE 2 END
+$fn$;
+
 -- The quantiles of the residuals (log) in a version's calibration cell for
--- an estimate: its price band and the confidence of its comparables ('none'
+-- an estimate: its price band, the confidence of its comparables ('none'
 -- when there are none; with '_few' for a car given by make, model, year,
--- mileage, fuel and power alone).  The model's weight for the same
--- confidence is calibration->'weights'.
-CREATE OR REPLACE FUNCTION otto.price_model_cell(cal jsonb, confidence text, estimate float8,
+-- mileage, fuel and power alone) and its model year's third of the market
+-- (older cars are harder to value: their cells are wider).  The model's
+-- weight for the same confidence is calibration->'weights'.
+CREATE OR REPLACE FUNCTION otto.price_model_cell(cal jsonb, confidence text, estimate float8, year int,
     OUT q10 float8, OUT q50 float8, OUT q90 float8)
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $fn$
     SELECT (c->>0)::float8, (c->>1)::float8, (c->>2)::float8
-      FROM (SELECT cal->'cells'->$2->((SELECT count(*) FROM jsonb_array_elements_text(cal->'bands') b
-                                         WHERE $3 >= b::float8)::int) AS c) x
+      FROM (SELECT cal->'cells'->$2->((SELECT count(*) FROM jsonb_array_elements_text(cal->'bands') b WHERE $3 >= b::float8)::int)
+                      ->otto.price_model_year_group(cal, $4) AS c) x
 $fn$;
 
 -- Train a version now (force), or only when it is due: no version yet and
@@ -194,7 +204,7 @@ BEGIN
     -- they state, and as a question gives them: bucket _few) and by the
     -- comparables without themselves
     CREATE TEMP TABLE price_model_cal ON COMMIT DROP AS
-    SELECT h.ad_id, ln(a.price_eur) AS y, v.m, ln(c.estimate) AS c,
+    SELECT h.ad_id, ln(a.price_eur) AS y, v.m, ln(c.estimate) AS c, a.year,
            coalesce(c.confidence, 'none') || CASE WHEN v.few THEN '_few' ELSE '' END AS bucket
       FROM (SELECT * FROM unnest(f.holdout_ad, f.holdout_pred, f.holdout_pred_few) h(ad_id, m, m_few)
              ORDER BY hashint8(h.ad_id) LIMIT 10000) h
@@ -220,47 +230,52 @@ BEGIN
       LEFT JOIN best b ON b.bucket = b0.bucket LEFT JOIN n ON n.bucket = b0.bucket
       LEFT JOIN best a ON a.bucket = 'all'
      WHERE b.bucket IS NOT NULL;
-    cal := jsonb_build_object('weights', coalesce(cal, '{"none": 1, "none_few": 1}'), 'bands', '[1500, 4000, 10000]'::jsonb);
-    ALTER TABLE price_model_cal ADD e float8, ADD band int;
+    cal := jsonb_build_object('weights', coalesce(cal, '{"none": 1, "none_few": 1}'), 'bands', '[1500, 4000, 10000]'::jsonb,
+                              'year_cuts', (SELECT to_jsonb(percentile_disc(ARRAY[1 / 3.0, 2 / 3.0]) WITHIN GROUP (ORDER BY x.year))
+                                              FROM price_model_cal x));
+    ALTER TABLE price_model_cal ADD e float8, ADD band int, ADD yg int;
     UPDATE price_model_cal x
        SET e = CASE WHEN x.c IS NULL THEN x.m ELSE w.w * x.m + (1 - w.w) * x.c END
       FROM (SELECT b.key AS bucket, b.value::float8 AS w FROM jsonb_each_text(cal->'weights') b) w
      WHERE w.bucket = x.bucket;
-    UPDATE price_model_cal x SET band = CASE WHEN exp(e) < 1500 THEN 0 WHEN exp(e) < 4000 THEN 1 WHEN exp(e) < 10000 THEN 2 ELSE 3 END;
-    -- residual quantiles per confidence and band (a thin cell takes its
-    -- confidence's, then everyone's), at the split-conformal levels for n
-    -- residuals: the floor((n+1) x 0.1)-th and ceil((n+1) x 0.9)-th of n
-    WITH g AS (                 -- the cells, each confidence's and everyone's residuals
-        SELECT x.bucket, x.band, x.y - x.e AS r FROM price_model_cal x
-        UNION ALL SELECT x.bucket, NULL, x.y - x.e FROM price_model_cal x
-        UNION ALL SELECT NULL, NULL, x.y - x.e FROM price_model_cal x),
+    UPDATE price_model_cal x SET band = CASE WHEN exp(e) < 1500 THEN 0 WHEN exp(e) < 4000 THEN 1 WHEN exp(e) < 10000 THEN 2 ELSE 3 END,
+                                 yg = otto.price_model_year_group(cal, x.year);
+    -- residual quantiles per confidence, band and third of the model years
+    -- (a thin cell takes its confidence and band's, then its confidence's,
+    -- then everyone's), at the split-conformal levels for n residuals: the
+    -- floor((n+1) x 0.1)-th and ceil((n+1) x 0.9)-th of n
+    WITH g AS (                 -- the cells: (confidence, band, year), (confidence, band), confidence, everyone
+        SELECT x.bucket, x.band, x.yg, x.y - x.e AS r FROM price_model_cal x WHERE x.yg < 3
+        UNION ALL SELECT x.bucket, x.band, 3, x.y - x.e FROM price_model_cal x
+        UNION ALL SELECT x.bucket, NULL, NULL, x.y - x.e FROM price_model_cal x
+        UNION ALL SELECT NULL, NULL, NULL, x.y - x.e FROM price_model_cal x),
     o AS (
-        SELECT g.*, row_number() OVER (PARTITION BY g.bucket, g.band ORDER BY g.r) AS i,
-               count(*) OVER (PARTITION BY g.bucket, g.band) AS n
+        SELECT g.*, row_number() OVER (PARTITION BY g.bucket, g.band, g.yg ORDER BY g.r) AS i,
+               count(*) OVER (PARTITION BY g.bucket, g.band, g.yg) AS n
           FROM g),
     q AS (
-        SELECT o.bucket, o.band, max(o.n) AS n,
+        SELECT o.bucket, o.band, o.yg, max(o.n) AS n,
                ARRAY[min(o.r) FILTER (WHERE o.i = greatest(floor((o.n + 1) * 0.1), 1)),
                      percentile_cont(0.5) WITHIN GROUP (ORDER BY o.r),
                      min(o.r) FILTER (WHERE o.i = least(ceil((o.n + 1) * 0.9), o.n))] AS q
-          FROM o GROUP BY o.bucket, o.band),
+          FROM o GROUP BY o.bucket, o.band, o.yg),
     cells AS (
-        SELECT b.bucket, jsonb_agg(to_jsonb(coalesce(c.q, cb.q, ca.q) || coalesce(c.n, 0)::float8) ORDER BY band.band) AS cells
-          FROM (VALUES ('high'), ('medium'), ('low'), ('none'), ('high_few'), ('medium_few'), ('low_few'), ('none_few')) b(bucket)
-               CROSS JOIN generate_series(0, 3) band(band)
-          LEFT JOIN q ca ON ca.bucket IS NULL AND ca.band IS NULL
-          LEFT JOIN q cb ON cb.bucket = b.bucket AND cb.band IS NULL AND cb.n >= 50
-          LEFT JOIN q c ON c.bucket = b.bucket AND c.band = band.band AND c.n >= 100
+        SELECT b.bucket, jsonb_agg(b.years ORDER BY b.band) AS cells
+          FROM (SELECT b.bucket, band.band,
+                       jsonb_agg(to_jsonb(coalesce(c.q, cy.q, cb.q, ca.q) || coalesce(c.n, cy.n, 0)::float8) ORDER BY yg.yg) AS years
+                  FROM (VALUES ('high'), ('medium'), ('low'), ('none'), ('high_few'), ('medium_few'), ('low_few'), ('none_few')) b(bucket)
+                       CROSS JOIN generate_series(0, 3) band(band) CROSS JOIN generate_series(0, 3) yg(yg)
+                  LEFT JOIN q ca ON ca.bucket IS NULL AND ca.band IS NULL
+                  LEFT JOIN q cb ON cb.bucket = b.bucket AND cb.band IS NULL AND cb.n >= 50
+                  LEFT JOIN q cy ON cy.bucket = b.bucket AND cy.band = band.band AND cy.yg = 3 AND cy.n >= 100
+                  LEFT JOIN q c ON c.bucket = b.bucket AND c.band = band.band AND c.yg = yg.yg AND yg.yg < 3 AND c.n >= 100
+                 GROUP BY b.bucket, band.band) b
          GROUP BY b.bucket)
     SELECT cal || jsonb_build_object('cells', jsonb_object_agg(cells.bucket, cells.cells)) INTO cal FROM cells;
-    -- the sellers' own pricing spread: the narrowest cell's (where the estimate is surest), as a log deviation
-    SELECT cal || jsonb_build_object('sigma_market', round(min(((c->>2)::float8 - (c->>0)::float8) / 2.563)::numeric, 4))
-      INTO cal
-      FROM jsonb_each(cal->'cells') b, jsonb_array_elements(b.value) c WHERE (c->>3)::float8 >= 100;
     SELECT jsonb_build_object(
                'held_out', count(*),
                'mdape_combined_few_pct', (SELECT round(100 * percentile_cont(0.5) WITHIN GROUP (ORDER BY abs(exp(x.e + k.q50 - x.y) - 1))::numeric, 2)
-                                            FROM price_model_cal x, otto.price_model_cell(cal, x.bucket, exp(x.e)) k
+                                            FROM price_model_cal x, otto.price_model_cell(cal, x.bucket, exp(x.e), x.year) k
                                            WHERE x.bucket LIKE '%\_few'),
                'mdape_model_pct', round(100 * percentile_cont(0.5) WITHIN GROUP (ORDER BY abs(exp(x.m - x.y) - 1))::numeric, 2),
                'mdape_comparables_pct', round(100 * percentile_cont(0.5) WITHIN GROUP (ORDER BY abs(exp(x.c - x.y) - 1))::numeric, 2),
@@ -268,7 +283,7 @@ BEGIN
                'mdape_combined_pct', round(100 * percentile_cont(0.5) WITHIN GROUP (ORDER BY abs(exp(x.e + k.q50 - x.y) - 1))::numeric, 2),
                'range_80_holds_pct', round(100.0 * count(*) FILTER (WHERE x.y - x.e BETWEEN k.q10 AND k.q90) / count(*), 1))
       INTO metrics
-      FROM price_model_cal x, otto.price_model_cell(cal, x.bucket, exp(x.e)) k
+      FROM price_model_cal x, otto.price_model_cell(cal, x.bucket, exp(x.e), x.year) k
      WHERE x.bucket NOT LIKE '%\_few';
 
     INSERT INTO otto.price_model (model, model_sha256, features, n_categorical, category_feature, category_value, category_mean,

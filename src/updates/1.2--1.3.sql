@@ -32,6 +32,6 @@ DROP FUNCTION IF EXISTS otto.price_model_rows(int, int);
 DROP FUNCTION IF EXISTS otto.price_model_fit(int, int);
 DROP FUNCTION IF EXISTS otto.price_model_active();
 DROP FUNCTION IF EXISTS otto.price_model_score(bigint, text[], float4[]);
--- fair_value_estimate gives the sellers' spread too; fastest_selling pages (off)
-DROP FUNCTION IF EXISTS otto.fair_value_estimate(text, text, int, int, text, int, jsonb);
+-- a calibration cell per third of the model years too; fastest_selling pages (off)
+DROP FUNCTION IF EXISTS otto.price_model_cell(jsonb, text, float8);
 DROP FUNCTION IF EXISTS otto.fastest_selling(text, int, int, text, text, int, int);

@@ -4,19 +4,26 @@
 -- bench/answers.sh scores the same answers against the simulator's truth.
 BEGIN;
 CREATE EXTENSION otto;
-SELECT plan(25);
+SELECT plan(28);
 
 -- the normal distribution function and the price posterior
+SELECT is(round(p.gap_pct::numeric, 6), round(q.gap_pct::numeric, 6), 'the spread defaults to otto.price_spread')
+  FROM otto.price_posterior(5000, 10000, 6000, 16000) p, otto.price_posterior(5000, 10000, 6000, 16000, current_setting('otto.price_spread')::float8) q;
 SELECT ok(abs(otto.norm_cdf(0) - 0.5) < 1e-7 AND abs(otto.norm_cdf(1.959964) - 0.975) < 1e-6
           AND abs(otto.norm_cdf(-1.959964) - 0.025) < 1e-6, 'norm_cdf: 0.5, 0.975 and 0.025 where they belong');
 SELECT ok(otto.norm_cdf(60) = 1 AND otto.norm_cdf(-60) < 1e-100, 'far tails: 1 and about 0, no underflow error');
-SELECT ok(abs(p.gap_pct - 50) < 1e-9, 'no sellers'' spread known (no price model): the gap as it is')
-  FROM otto.price_posterior(5000, 10000, 8000, 12500, NULL) p;
+SELECT ok(p.gap_pct > 0 AND p.gap_pct < 30, format('the likely gap lies between none and the gap seen (30%%): %s%%', round(p.gap_pct::numeric, 1)))
+  FROM otto.price_posterior(7000, 10000, 8000, 12500) p;
 SELECT ok(p.gap_pct > 0 AND p.gap_pct < 50, format('with it, half the fair value is a smaller likely gap (%s%%)', round(p.gap_pct::numeric, 1)))
   FROM otto.price_posterior(5000, 10000, 6000, 16000, 0.12) p;
 SELECT ok(a.p_under > b.p_under, 'the same gap is surer under a narrower range')
   FROM otto.price_posterior(8000, 10000, 9000, 11100, 0.05) a, otto.price_posterior(8000, 10000, 6000, 16000, 0.05) b;
-SELECT is(otto.price_posterior(0, 10000, 9000, 11000, 0.1), NULL, 'no price: no posterior');
+SELECT is(p.p_under, NULL, 'no price: no posterior') FROM otto.price_posterior(0, 10000, 9000, 11000, 0.1) p;
+SELECT ok(a.gap_pct < b.gap_pct AND b.gap_pct > c.gap_pct,
+          format('a gap far beyond the estimate''s range is more likely the estimate''s miss: likely gaps %s%%, %s%%, %s%% for prices 20%%, 35%%, 70%% under',
+                 round(a.gap_pct::numeric), round(b.gap_pct::numeric), round(c.gap_pct::numeric)))
+  FROM otto.price_posterior(8000, 10000, 8500, 11800) a, otto.price_posterior(6500, 10000, 8500, 11800) b,
+       otto.price_posterior(3000, 10000, 8500, 11800) c;
 
 -- plural forms
 SELECT is(ARRAY[otto.ask_count(1, 'day', 'sr-Latn'), otto.ask_count(2, 'day', 'sr-Latn'), otto.ask_count(5, 'day', 'sr-Latn'),
@@ -37,7 +44,7 @@ SELECT otto.site_add('t', 'test', ARRAY['cars.test'], ARRAY['https://cars.test/'
                      '^https://cars\.test/list', 'polovniautomobili') AS site \gset
 INSERT INTO otto.ad (site_id, source_ad_id, url, title, make, model, year, mileage_km, price_eur, fuel, first_seen_at, last_seen_at)
 SELECT :site, i::text, 'https://cars.test/ad/' || i, 'car ' || i, 'Make', 'X', 2011 + i % 3, 120000 + (i % 5) * 15000,
-       round(5200 * 1.1 ^ (i % 3 - 1) * 0.97 ^ (i % 5 - 2) * (1 + (i % 7 - 3) / 100.0)), 'diesel',
+       round(5200 * 1.1 ^ (i % 3 - 1) * 0.97 ^ (i % 5 - 2) * (1 + (i % 7 - 3) / 20.0)), 'diesel',
        now() - interval '10 days', now()
   FROM generate_series(1, 100) i
 UNION ALL
@@ -88,13 +95,14 @@ SELECT alike(otto.ask_answer('sr-Latn', 'fastest_selling', r), '%(10 prodaja na 
   FROM fs;
 
 -- price verdicts (no price model: the comparables, the gap as it is)
-SELECT is(otto.price_verdict('Make', 'X', 2012, 2500)->>'verdict', 'great', 'half the fair value: great');
+SELECT is(otto.price_verdict('Make', 'X', 2012, 2500)->>'verdict', 'suspicious', 'under half the fair value: suspicious');
+SELECT is(otto.price_verdict('Make', 'X', 2012, 3800)->>'verdict', 'great', 'a quarter under: great');
 SELECT is(otto.price_verdict('Make', 'X', 2012, 8000)->>'verdict', 'high', 'half again as much: high');
 SELECT is(otto.price_verdict('Make', 'X', 2012, 5300)->>'verdict', 'fair', 'about the fair value: fair');
 SELECT ok(otto.price_verdict(a.ad_id)->>'verdict' IS NOT NULL AND (otto.price_verdict(a.ad_id)->>'ad_id')::bigint = a.ad_id,
           'an ad''s own price gets a verdict') FROM otto.ad a WHERE a.source_ad_id = '50';
 SELECT throws_ok($$SELECT otto.price_verdict('Make', 'X', 2012, 0)$$, '22023', NULL, 'a price of 0 is a clear error');
-SELECT is(otto.call_tool('price_verdict', '{"make": "make", "model": "x", "year": 2012, "price_eur": 2500}')->>'verdict', 'great',
+SELECT is(otto.call_tool('price_verdict', '{"make": "make", "model": "x", "year": 2012, "price_eur": 3800}')->>'verdict', 'great',
           'the chat tool answers the same');
 
 -- good deals: a fresh ad at a third of its value titled for parts is suspicious, not great

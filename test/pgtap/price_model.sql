@@ -42,8 +42,9 @@ SELECT ok((otto.fair_value_train()->>'model_id')::bigint > 0, 'fair_value_train 
 SELECT is(n_train, 1200, 'on every live priced ad') FROM otto.price_model;
 SELECT ok(n_holdout = 1200 AND folds = 5 AND cardinality(model) = 5 AND cardinality(rounds) = 5 AND features = otto.price_feature_names(),
           'five folds (a small market), a booster each, calibrated on every ad out of fold, the feature names') FROM otto.price_model;
-SELECT ok(calibration ?& ARRAY['weights', 'bands', 'cells'] AND jsonb_array_length(calibration->'cells'->'low') = 4,
-          'calibration: weights, bands and a cell per band') FROM otto.price_model;
+SELECT ok(calibration ?& ARRAY['weights', 'bands', 'year_cuts', 'cells'] AND jsonb_array_length(calibration->'cells'->'low') = 4
+          AND jsonb_array_length(calibration->'cells'->'low'->0) = 4,
+          'calibration: weights, bands, and a cell per band and third of the model years (and any year)') FROM otto.price_model;
 SELECT ok((metrics->>'mdape_model_pct')::numeric < 8, format('the model learned the market (held-out MdAPE %s%%)', metrics->>'mdape_model_pct'))
   FROM otto.price_model;
 SELECT is(otto.fair_value_train(false), NULL, 'not due while the market has not moved');
