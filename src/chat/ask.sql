@@ -183,7 +183,7 @@ $fn$;
 --   ad         a word before a number that makes it an ad id
 --   intent     what the question asks (meaning: a tool), with also (a second
 --              expression it must match too) and needs (what else it must give:
---              ads, two_ads, name, name_year, filters)
+--              ads, two_ads, name, name_year, name_year_price, filters)
 --   sort, since, level   search order, time window, fastest_selling's level, on the whole question
 --   name_word  a car name that is also a common word: a name only when written as one (Seat, MINI)
 CREATE TABLE IF NOT EXISTS otto.ask_word (   -- new in 1.1: updates create it from here
@@ -193,7 +193,7 @@ CREATE TABLE IF NOT EXISTS otto.ask_word (   -- new in 1.1: updates create it fr
     meaning  text NOT NULL,
     lang     text CHECK (lang IN ('en', 'sr-Latn')),
     also     text,
-    needs    text CHECK (needs IN ('ads', 'two_ads', 'name', 'name_year', 'filters')),
+    needs    text CHECK (needs IN ('ads', 'two_ads', 'name', 'name_year', 'name_year_price', 'filters')),
     priority int NOT NULL DEFAULT 0,
     builtin  boolean NOT NULL DEFAULT false,
     PRIMARY KEY (kind, pattern, meaning)
@@ -202,7 +202,7 @@ COMMENT ON TABLE otto.ask_word IS 'The words otto.ask understands (English and S
 COMMENT ON COLUMN otto.ask_word.kind IS 'language, value, unit, qualifier, ad, intent, sort, since, level or name_word (see src/chat/ask.sql)';
 COMMENT ON COLUMN otto.ask_word.lang IS 'Only in questions of this language (NULL: any)';
 COMMENT ON COLUMN otto.ask_word.also IS 'intent: a second expression the question must match too';
-COMMENT ON COLUMN otto.ask_word.needs IS 'intent: what else the question must give: ads (an ad id), two_ads, name (a make or model), name_year (and a year), filters (a make or a search filter)';
+COMMENT ON COLUMN otto.ask_word.needs IS 'intent: what else the question must give: ads (an ad id), two_ads, name (a make or model), name_year (and a year), name_year_price (and a price), filters (a make or a search filter)';
 COMMENT ON COLUMN otto.ask_word.pattern IS 'kinds language, ad, name_word: a word; the others: a POSIX regular expression (value, unit: on a word; qualifier: on the words before a number; intent, sort, since, level: on the whole question)';
 COMMENT ON COLUMN otto.ask_word.meaning IS 'language: en or sr-Latn; value: field:code; unit: km, price, kw, hp or days; qualifier: max, min, from, newer or older; intent: a tool; sort: a search_ads sort; since: an interval; level: make, model_year or by_model';
 COMMENT ON COLUMN otto.ask_word.priority IS 'Of several rows of a kind that match, the lowest wins';
@@ -245,6 +245,7 @@ SELECT kind, pattern, meaning, lang, also, needs, priority, true FROM (VALUES
  ('intent', '(depreci|amortiz|obezvre| lose | loses | losing | gubi | gube |hold[s]? (their|its|the) value|holds? value|drzi vrednost|drze vrednost|pad vrednost|value (does|do) [a-z ]*lose)', 'depreciation', NULL, NULL, NULL, 30),
  ('intent', '(sell|sold|prodaj|prodaje|prodati|prodavan)', 'fastest_selling', NULL, '(fast|quick|easi|brz|lak|najbrz|najlak)', NULL, 40),
  ('intent', '(stay on the market|days on (the )?market|stoji na oglasu|koliko dugo|how long)', 'fastest_selling', NULL, NULL, NULL, 41),
+ ('intent', '(good price|fair price|good deal|a deal|worth it|worth the|overpriced|over priced|too much|too expensive|too high|reasonable|cheap enough|dobra cena|dobra cijena|dobru cenu|dobra ponuda|dobar posao|dobra kupovina|korektn|realn|isplati|preskup|previse|skupo|povoljn)', 'price_verdict', NULL, NULL, 'name_year_price', 45),
  ('intent', '(deal|bargain|underpriced|below (fair|market|the market)|ispod trzisn|ponud|prilik|povoljn|dobr[a-z]* kupovin|najpovoljnij|priced below)', 'good_deals', NULL, NULL, NULL, 50),
  ('intent', '(overview|pregled|statisti|distribution|raspodel|how many|koliko ima|koliko oglasa|most popular|najpopularnij|average price|prosecn|median|stanje na trzistu|listed right now)', 'market_overview', NULL, NULL, NULL, 60),
  ('intent', '(worth|valu|fair|price|cost|pay|estimate|fetch|vred|vrijed|kost|cen[aeiu] |cijen|procen|procjen|dobij|sell for|realn|how much)', 'fair_value', NULL, NULL, 'name_year', 70),
@@ -451,6 +452,7 @@ AS $fn$
            WHEN 'ads' THEN jsonb_array_length(ids) >= 1
            WHEN 'name' THEN a ?| ARRAY['make', 'model']
            WHEN 'name_year' THEN a ?| ARRAY['make', 'model'] AND a ?| ARRAY['year', 'year_min']
+           WHEN 'name_year_price' THEN a ?| ARRAY['make', 'model'] AND a ?| ARRAY['year', 'year_min'] AND a ? 'price'
            WHEN 'filters' THEN a ?| ARRAY['fuel', 'body', 'gearbox', 'drive', 'price_max', 'price_min', 'make']
            ELSE true END
      ORDER BY w.priority, w.pattern
@@ -468,6 +470,10 @@ AS $fn$
     WHEN 'fair_value' THEN
         jsonb_strip_nulls(jsonb_build_object('make', a->'make', 'model', a->'model', 'year', coalesce(a->'year', a->'year_min'),
                                              'mileage_km', a->'mileage_km', 'fuel', a->'fuel', 'power_kw', a->'power_kw'))
+    WHEN 'price_verdict' THEN
+        jsonb_strip_nulls(jsonb_build_object('make', a->'make', 'model', a->'model', 'year', coalesce(a->'year', a->'year_min'),
+                                             'price_eur', a->'price', 'mileage_km', a->'mileage_km', 'fuel', a->'fuel',
+                                             'power_kw', a->'power_kw'))
     WHEN 'depreciation' THEN
         jsonb_strip_nulls(jsonb_build_object('make', a->'make', 'model', a->'model',
             'by_model', CASE WHEN NOT a ? 'make' AND EXISTS (SELECT FROM otto.ask_word w WHERE w.kind = 'level'
@@ -551,8 +557,9 @@ BEGIN
 
     tool := otto.ask_intent(plain, a, nums.ids);
     a := a - CASE WHEN tool = 'search_ads' THEN ARRAY[]::text[] ELSE ARRAY['mileage_max', 'mileage_min'] END;
-    -- words that look like names but are not known
-    unk := nums.unknown || ARRAY(SELECT x FROM regexp_split_to_table(question, '[^[:alnum:]-]+') WITH ORDINALITY r(x, o)
+    -- a price the tool cannot take, and words that look like names but are not known
+    unk := nums.unknown || CASE WHEN a ? 'price' AND tool NOT IN ('price_verdict', 'fastest_selling', 'good_deals', 'search_ads')
+                                THEN ARRAY[a->>'price'] ELSE '{}' END || ARRAY(SELECT x FROM regexp_split_to_table(question, '[^[:alnum:]-]+') WITH ORDINALITY r(x, o)
                          WHERE o > 1 AND x ~ '^[[:upper:]][[:lower:]]{2,}'
                            AND otto.name_key(x) NOT IN (SELECT k[p] FROM unnest(array_positions(used, true)) p)
                            AND otto.name_key(x) NOT IN (SELECT otto.name_key(s) FROM otto.vocabulary v, unnest(v.label_sr || v.label_en || v.spellings) s));
@@ -633,6 +640,22 @@ BEGIN
                       otto.ask_count((r->'comparables'->>'count')::numeric, 'comparable', lang),
                       CASE WHEN lang = 'en' THEN r->>'confidence'
                            ELSE otto.ask_text(lang, '', CASE r->>'confidence' WHEN 'high' THEN 'visoka' WHEN 'medium' THEN 'srednja' ELSE 'niska' END) END);
+    WHEN 'price_verdict' THEN
+        IF r->>'verdict' IS NULL THEN
+            RETURN format(otto.ask_text(lang, 'There are not enough live ads of the %s to judge its price.',
+                                        'Nema dovoljno oglasa za %s da bi se ocenila cena.'), car);
+        END IF;
+        RETURN format(otto.ask_text(lang, '%s %s for €%s: %s. Its fair value is €%s (80%% range €%s-%s); allowing for the estimate''s uncertainty, the price is most likely %s%% %s the car''s value.',
+                                          '%s %s. godište za %s €: %s. Procenjena vrednost je %s € (80%% raspon %s-%s €); uz nesigurnost procene, cena je najverovatnije %s%% %s vrednosti automobila.'),
+                      CASE WHEN lang = 'en' THEN r->>'year' ELSE car END, CASE WHEN lang = 'en' THEN car ELSE r->>'year' END,
+                      otto.ask_num((r->>'price_eur')::numeric, lang),
+                      otto.ask_text(lang, CASE r->>'verdict' WHEN 'great' THEN 'a great deal' WHEN 'good' THEN 'a good deal' WHEN 'fair' THEN 'a fair price'
+                                                             WHEN 'high' THEN 'a high price' ELSE 'suspiciously low, check for damage, parts or a scam' END,
+                                          CASE r->>'verdict' WHEN 'great' THEN 'odlična ponuda' WHEN 'good' THEN 'dobra ponuda' WHEN 'fair' THEN 'korektna cena'
+                                                             WHEN 'high' THEN 'visoka cena' ELSE 'sumnjivo niska cena, proverite oštećenja, delove ili prevaru' END),
+                      otto.ask_num((r->>'fair_value_eur')::numeric, lang), otto.ask_num((r->'range_80_eur'->>0)::numeric, lang),
+                      otto.ask_num((r->'range_80_eur'->>1)::numeric, lang), otto.ask_num(abs(round((r->>'likely_gap_pct')::numeric)), lang),
+                      CASE WHEN (r->>'likely_gap_pct')::numeric >= 0 THEN otto.ask_text(lang, 'under', 'ispod') ELSE otto.ask_text(lang, 'over', 'iznad') END);
     WHEN 'depreciation' THEN
         IF r ? 'ranking' THEN
             SELECT string_agg(concat_ws(' ', x->>'make', x->>'model') || ' (' || otto.ask_num((x->>'annual_rate_pct')::numeric, lang) || '%)', ', ' ORDER BY o)

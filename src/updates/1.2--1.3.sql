@@ -27,6 +27,15 @@ BEGIN
     END IF;
 END
 $$;
+-- ask understands price-verdict questions (a car, its year and a price); from 1.0 the rerun part creates otto.ask_word
+DO $$
+BEGIN
+    IF to_regclass('otto.ask_word') IS NOT NULL THEN
+        ALTER TABLE otto.ask_word DROP CONSTRAINT ask_word_needs_check,
+            ADD CONSTRAINT ask_word_needs_check CHECK (needs IN ('ads', 'two_ads', 'name', 'name_year', 'name_year_price', 'filters'));
+    END IF;
+END
+$$;
 -- more columns out, and a fold in
 DROP FUNCTION IF EXISTS otto.price_model_rows(int, int);
 DROP FUNCTION IF EXISTS otto.price_model_fit(int, int);

@@ -4,7 +4,7 @@
 -- bench/answers.sh scores the same answers against the simulator's truth.
 BEGIN;
 CREATE EXTENSION otto;
-SELECT plan(28);
+SELECT plan(30);
 
 -- the normal distribution function and the price posterior
 SELECT is(round(p.gap_pct::numeric, 6), round(q.gap_pct::numeric, 6), 'the spread defaults to otto.price_spread')
@@ -104,6 +104,12 @@ SELECT ok(otto.price_verdict(a.ad_id)->>'verdict' IS NOT NULL AND (otto.price_ve
 SELECT throws_ok($$SELECT otto.price_verdict('Make', 'X', 2012, 0)$$, '22023', NULL, 'a price of 0 is a clear error');
 SELECT is(otto.call_tool('price_verdict', '{"make": "make", "model": "x", "year": 2012, "price_eur": 3800}')->>'verdict', 'great',
           'the chat tool answers the same');
+
+SELECT alike(otto.ask_answer('sr-Latn', 'price_verdict', otto.price_verdict('Make', 'X', 2012, 3800)),
+              'Make X 2012. godište za 3.800 €: odlična ponuda. Procenjena vrednost je %',
+              'ask''s answer to a verdict question, in Serbian');
+SELECT is(otto.ask_route('Koliko vredi Golf iz 2012, traže 9000 evra?')->'not_understood', '["9000"]',
+          'a price the answer cannot use is named as not understood, not dropped silently');
 
 -- good deals: a fresh ad at a third of its value titled for parts is suspicious, not great
 INSERT INTO otto.ad (site_id, source_ad_id, url, title, make, model, year, mileage_km, price_eur, fuel, first_seen_at, last_seen_at)
