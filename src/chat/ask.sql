@@ -208,8 +208,9 @@ COMMENT ON COLUMN otto.ask_word.meaning IS 'language: en or sr-Latn; value: fiel
 COMMENT ON COLUMN otto.ask_word.priority IS 'Of several rows of a kind that match, the lowest wins';
 COMMENT ON COLUMN otto.ask_word.builtin IS 'Shipped with Otto; rows users add (false) are kept by pg_dump';
 
-INSERT INTO otto.ask_word AS o (kind, pattern, meaning, lang, also, needs, priority, builtin)
-SELECT kind, pattern, meaning, lang, also, needs, priority, true FROM (VALUES
+-- The shipped words (an update also drops the shipped ones a new version
+-- no longer has; the language and ad words below are kept apart)
+WITH v (kind, pattern, meaning, lang, also, needs, priority) AS (VALUES
  ('value', '^(dizel|diesel|tdi|cdi|hdi|dci|crdi|tdci|jtd|jtdm|multijet)', 'fuel:diesel', NULL, NULL, NULL, 10),
  ('value', '^(benzin|petrol|gasoline|tsi|tfsi)', 'fuel:petrol', NULL, NULL, NULL, 20),
  ('value', '^gas$', 'fuel:petrol', 'en', NULL, NULL, 21),
@@ -250,9 +251,9 @@ SELECT kind, pattern, meaning, lang, also, needs, priority, true FROM (VALUES
  ('intent', '(overview|pregled|statisti|distribution|raspodel|how many|koliko ima|koliko oglasa|most popular|najpopularnij|average price|prosecn|median|stanje na trzistu|listed right now)', 'market_overview', NULL, NULL, NULL, 60),
  ('intent', '(worth|valu|fair|price|cost|pay|estimate|fetch|vred|vrijed|kost|cen[aeiu] |cijen|procen|procjen|dobij|sell for|realn|how much)', 'fair_value', NULL, NULL, 'name_year', 70),
  ('intent', '(worth|fair value|vredi|vrijedi|procen|procjen|how much is|koliko kosta|kolika je cena)', 'fair_value', NULL, NULL, 'name', 71),
- ('intent', '(find|show|search|look|list|any|want|buy|trazim|nadj|pronadj|prikaz|imate|ima li|oglasi|kupim|kupiti|hocu|for sale|na prodaju|cheapest|najjeftinij|lowest mileage|najmanje kilomet)', 'search_ads', NULL, NULL, NULL, 80),
+ ('intent', '(find|show|search|look|list|any|want|buy|trazim|nadj|pronadj|prikaz|imate|ima li|oglasi|kupim|kupiti|hocu|for sale|na prodaju|cheap|najjeftinij|jeftin|lowest mileage|najmanje kilomet)', 'search_ads', NULL, NULL, NULL, 80),
  ('intent', '', 'search_ads', NULL, NULL, 'filters', 81),
- ('sort', '(cheapest|najjeftinij|lowest price|najniz[a-z]* cen)', 'price_asc', NULL, NULL, NULL, 10),
+ ('sort', '(cheap|najjeftinij|jeftin|lowest price|najniz[a-z]* cen|inexpensive|budget)', 'price_asc', NULL, NULL, NULL, 10),
  ('sort', '(lowest mileage|least km|fewest km|najmanje kilomet|najmanje predjen)', 'mileage_asc', NULL, NULL, NULL, 20),
  ('sort', '(most powerful|najjac)', 'power_desc', NULL, NULL, NULL, 30),
  ('since', ' (today|danas|danasnj[a-z]*) ', '1 day', NULL, NULL, NULL, 10),
@@ -263,7 +264,13 @@ SELECT kind, pattern, meaning, lang, also, needs, priority, true FROM (VALUES
  ('level', ' (models|modeli|modela|modele) ', 'by_model', NULL, NULL, NULL, 30),
  ('name_word', 'seat', 'make', NULL, NULL, NULL, 0), ('name_word', 'mini', 'make', NULL, NULL, NULL, 0),
  ('name_word', 'smart', 'make', NULL, NULL, NULL, 0), ('name_word', 'jeep', 'make', NULL, NULL, NULL, 0)
-) AS v (kind, pattern, meaning, lang, also, needs, priority)
+),
+gone AS (
+    DELETE FROM otto.ask_word o
+     WHERE o.builtin AND o.kind NOT IN ('language', 'ad')
+       AND NOT EXISTS (SELECT FROM v WHERE (v.kind, v.pattern, v.meaning) = (o.kind, o.pattern, o.meaning)))
+INSERT INTO otto.ask_word AS o (kind, pattern, meaning, lang, also, needs, priority, builtin)
+SELECT kind, pattern, meaning, lang, also, needs, priority, true FROM v
 ON CONFLICT (kind, pattern, meaning) DO UPDATE SET lang = excluded.lang, also = excluded.also, needs = excluded.needs,
     priority = excluded.priority
     WHERE o.builtin;
@@ -331,23 +338,38 @@ DECLARE
     market_keys       text[];
     market_models     text[];
     market_model_keys text[];
+    alone_at   int;        -- where a model named alone (Golf: the make left out) was found, and its words
+    alone_w    int;
+    alone_model text;
 BEGIN
     diesel := false;
     SELECT array_agg(m.make), array_agg(otto.name_key(m.make)) INTO market_makes, market_keys
       FROM (SELECT DISTINCT g.make FROM otto.market_mm g) m;
-    FOR pass IN 1 .. 2 LOOP
-        IF pass = 2 THEN            -- the market's own models of the make, keyed once
+    -- pass 1 the make; 2 the model (of the make, or one that names its make
+    -- alone); 3, after a model named alone, the market's models of its make
+    -- over the same words and more, which may say more (Golf 7, Passat B6: a
+    -- generation; Grande Punto, which otto.car_name spells as a Punto)
+    FOR pass IN 1 .. 3 LOOP
+        IF pass = 3 THEN
+            EXIT WHEN alone_at IS NULL;
+            FOR j IN alone_at .. alone_at + alone_w - 1 LOOP used[j] := false; END LOOP;
+            model := NULL;
+        END IF;
+        IF pass >= 2 THEN            -- the market's own models of the make, keyed once
             SELECT array_agg(g.model), array_agg(otto.name_key(g.model)) INTO market_models, market_model_keys
               FROM otto.market_mm g WHERE g.make = ask_names.make;
         END IF;
         FOR w IN REVERSE 3 .. 1 LOOP
             FOR i IN 1 .. n - w + 1 LOOP
                 CONTINUE WHEN true = ANY (used[i:i + w - 1]);
+                -- pass 3: only names that cover the words of the model named alone
+                CONTINUE WHEN pass = 3 AND (i > alone_at OR i + w < alone_at + alone_w);
                 phrase := array_to_string(k[i:i + w - 1], ' ');
                 SELECT c.make, c.model, c.key INTO hit
                   FROM (SELECT x.make, x.model, key, x.standalone
                           FROM otto.car_name x, unnest(x.keys) key
                          WHERE CASE WHEN pass = 1 THEN x.model IS NULL
+                                    WHEN pass = 3 THEN false
                                     WHEN ask_names.make IS NOT NULL THEN x.make = ask_names.make AND x.model IS NOT NULL
                                     ELSE x.standalone END
                         UNION ALL               -- and the market's own makes and models
@@ -355,21 +377,38 @@ BEGIN
                          WHERE pass = 1
                         UNION ALL
                         SELECT ask_names.make, m.model, m.key, false FROM unnest(market_models, market_model_keys) m(model, key)
-                         WHERE pass = 2) c
-                 WHERE CASE WHEN w > 1 OR c.key ~ '^[0-9]' OR c.key ~ ' ' THEN c.key = phrase
+                         WHERE pass >= 2) c
+                 WHERE CASE WHEN w > 1 THEN c.key = phrase
+                                           -- a name of several words, a word inflected (C klasu, Astru H, Passata B6)
+                                           OR (c.key ~ ' ' AND cardinality(string_to_array(c.key, ' ')) = w
+                                               AND (SELECT bool_and(otto.name_matches(p.t, q.t, false))
+                                                      FROM unnest(k[i:i + w - 1], string_to_array(c.key, ' ')) p(t, q_t),
+                                                           LATERAL (SELECT p.q_t AS t) q))
+                            WHEN c.key ~ '^[0-9]' OR c.key ~ ' ' THEN c.key = phrase
                             ELSE otto.name_matches(phrase, c.key, pass = 1 OR ask_names.make IS NOT NULL) END
                    -- names that are also words count only when written as names
                    AND ((otto.ask_match('name_word', lower(c.key))).meaning IS NULL OR question ~ ('\m' || initcap(c.key) || '\M')
                         OR question ~ ('\m' || upper(c.key) || '\M'))
                  ORDER BY c.key = phrase DESC, length(c.key) DESC
                  LIMIT 1;
-                IF FOUND AND (pass = 1 AND make IS NULL OR pass = 2 AND model IS NULL) THEN
-                    IF pass = 1 THEN make := hit.make; ELSE model := hit.model; make := coalesce(make, hit.make); END IF;
+                IF FOUND AND (pass = 1 AND make IS NULL OR pass >= 2 AND model IS NULL) THEN
+                    IF pass = 1 THEN
+                        make := hit.make;
+                    ELSE
+                        IF pass = 2 AND make IS NULL THEN
+                            alone_at := i; alone_w := w; alone_model := hit.model;
+                        END IF;
+                        model := hit.model; make := coalesce(make, hit.make);
+                    END IF;
                     FOR j IN i .. i + w - 1 LOOP used[j] := true; END LOOP;
                     diesel := diesel OR tok[i + w - 1] ~ '^[0-9]{3}d$';     -- 320d
                 END IF;
             END LOOP;
         END LOOP;
+        IF pass = 3 AND model IS NULL THEN          -- nothing more specific: the model named alone
+            model := alone_model;
+            FOR j IN alone_at .. alone_at + alone_w - 1 LOOP used[j] := true; END LOOP;
+        END IF;
     END LOOP;
 END
 $fn$;

@@ -4,7 +4,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pg_cron;
 CREATE EXTENSION otto;
-SELECT plan(16);
+SELECT plan(18);
 
 CREATE TEMP TABLE qs (question text, tool text, arguments jsonb);
 \copy qs FROM 'test/ask/questions.tsv' WITH (FORMAT text, HEADER true)
@@ -27,6 +27,22 @@ SELECT cmp_ok(100.0 * count(*) FILTER (WHERE r->>'tool' = tool AND r->'arguments
               'at least 95% of the questions get exactly the expected tool and arguments') FROM ev WHERE set = 'main';
 SELECT cmp_ok(100.0 * count(*) FILTER (WHERE r->>'tool' = tool AND r->'arguments' = arguments) / count(*), '>=', 95.0,
               'and at least 95% of the held-out ones') FROM ev WHERE set = 'heldout';
+
+-- Buyers' phrasing (test/ask/buyers.tsv, issue 21): generations and classes
+-- as the market lists them (Golf 7, Passat B6, C Klasa), Serbian case endings
+-- (Astru H, Passata B6, C klasu), price verdicts, "cheap", typos, Cyrillic;
+-- on a market that has those models (the sets above route without one)
+\i test/ask/market.sql
+CREATE TEMP TABLE buyers (question text, tool text, arguments jsonb);
+\copy buyers FROM 'test/ask/buyers.tsv' WITH (FORMAT text, HEADER true)
+CREATE TEMP TABLE bev AS SELECT b.*, otto.ask_route(b.question) AS r FROM buyers b;
+SELECT diag(format('buyers'' set: %s of %s routed exactly right', count(*) FILTER (WHERE r->>'tool' = tool AND r->'arguments' = arguments), count(*)))
+  FROM bev;
+SELECT diag(format('misrouted: %s -> %s %s (expected %s %s)', question, r->>'tool', r->'arguments', tool, arguments))
+  FROM bev WHERE NOT (r->>'tool' = tool AND r->'arguments' = arguments);
+SELECT cmp_ok(count(*), '>=', 60::bigint, 'at least 60 questions in buyers'' phrasing') FROM bev;
+SELECT cmp_ok(100.0 * count(*) FILTER (WHERE r->>'tool' = tool AND r->'arguments' = arguments) / count(*), '>=', 95.0,
+              'at least 95% of them get exactly the expected tool and arguments') FROM bev;
 
 -- The answer: language, sentence, the tool's result, what was not understood
 SELECT is(otto.ask('Koliko vredi Audi A4 iz 2008?')->>'language', 'sr-Latn', 'Serbian in Latin script is recognised');
