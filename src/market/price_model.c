@@ -690,6 +690,7 @@ otto_price_model_fit(PG_FUNCTION_ARGS)
 					vf = {0};
 		ModelMeans *mm;
 		double		sum_y = 0;
+		int			n_y = 0;
 
 		MemoryContextSwitchTo(fold_cxt);
 		mm = model_means(&all, ncol, hash_get_num_entries(dicts[0]), nmodels, k);
@@ -705,6 +706,7 @@ otto_price_model_fit(PG_FUNCTION_ARGS)
 			if (all.flag[i] & TRAIN_FEW)
 				copy_row(&tr, &few, i, ncol, mm, true, 0);
 			sum_y += all.y[i];
+			n_y++;
 		}
 		CHECK_FOR_INTERRUPTS();
 		dmatrix(&h->train, &tr, ncol, ncat, nnum, true);
@@ -713,7 +715,7 @@ otto_price_model_fit(PG_FUNCTION_ARGS)
 			dmatrix(&h->valid, &va, ncol, ncat, nnum, false);
 			dmatrix(&h->valid_few, &vf, ncol, ncat, nnum, false);
 		}
-		rounds_d[k] = Int32GetDatum(train_booster(h, k, &configs[k % nconfigs], seed + k, sum_y / Max(tr.n, 1),
+		rounds_d[k] = Int32GetDatum(train_booster(h, k, &configs[k % nconfigs], seed + k, sum_y / Max(n_y, 1),
 												  va.n, va.y, scratch));
 		if (va.n > 0)
 		{
