@@ -93,7 +93,12 @@ SELECT t.*, (v->>'fair_value_eur')::numeric AS estimate, (v->'range_80_eur'->>0)
   FROM answers_truth.ad t, otto.price_verdict(t.ad_id) v
  WHERE t.price > 0 AND v->>'verdict' IS NOT NULL;
 INSERT INTO figure (metric, value, target, met)
-SELECT format('fair value of live ads worth %s: MdAPE %% against the hidden value (n %s)', b.band, count(*)),
+SELECT format('fair value of live ads worth %s: how many', b.band), count(*), '-', '-'
+  FROM valued v, LATERAL (SELECT CASE WHEN v.value < 1500 THEN 'under 1,500' WHEN v.value < 4000 THEN '1,500-4,000'
+                                      WHEN v.value < 10000 THEN '4,000-10,000' ELSE '10,000 and more' END AS band) b
+ GROUP BY b.band
+UNION ALL
+SELECT format('fair value of live ads worth %s: MdAPE %% against the hidden value', b.band),
        round(100 * percentile_cont(0.5) WITHIN GROUP (ORDER BY abs(v.estimate / v.value - 1))::numeric, 1), '-', '-'
   FROM valued v, LATERAL (SELECT CASE WHEN v.value < 1500 THEN 'under 1,500' WHEN v.value < 4000 THEN '1,500-4,000'
                                       WHEN v.value < 10000 THEN '4,000-10,000' ELSE '10,000 and more' END AS band) b
