@@ -67,14 +67,20 @@ SELECT r->'annual_rate_pct' AS rate, r->'per_10000_km_pct' AS per_10000_km, r->'
 SELECT otto.depreciation_ranking(min_ads => 10) -> 'ranking';
 SELECT otto.fastest_selling(min_sold => 1) -> 'ranking';
 SELECT otto.fastest_selling(level => 'model_year', min_sold => 1, price_max => 3000) -> 'ranking';
--- a fresh ad at half its value is a great deal
-UPDATE otto.ad SET price_eur = price_eur / 2 WHERE ad_id = 30;
+-- a fresh ad a quarter under its value and one at half of it, where every
+-- comparable is within 1% of the others: too far out of line to trust, so
+-- both are suspicious rather than deals (otto.price_suspect)
+UPDATE otto.ad SET price_eur = round(price_eur * 0.75) WHERE ad_id = 30;
+UPDATE otto.ad SET price_eur = price_eur / 2 WHERE ad_id = 31;
 INSERT INTO otto.ad_event (site_id, ad_id, kind, at, old_price_eur, new_price_eur)
-SELECT site_id, ad_id, 'price_changed', now(), price_eur * 2, price_eur FROM otto.ad WHERE ad_id = 30;
+SELECT site_id, ad_id, 'price_changed', now(), CASE ad_id WHEN 30 THEN round(price_eur / 0.75) ELSE price_eur * 2 END, price_eur
+  FROM otto.ad WHERE ad_id IN (30, 31) ORDER BY ad_id;
 SELECT otto.stream_apply() - 'watermark';
 SELECT d->'ad_id' AS ad_id, d->'deal' AS deal, d->'gap_pct' AS gap_pct, d->'price_eur' AS price, d->'fair_value_eur' AS fair,
        split_part(d->>'why', ';', 1) AS why
   FROM jsonb_array_elements(otto.good_deals()->'deals') d;
+SELECT d->'ad_id' AS ad_id, d->'deal' AS deal, d->'gap_pct' AS gap_pct, d->>'reason' AS reason
+  FROM jsonb_array_elements(otto.good_deals()->'suspicious') d;
 SELECT r->'live' AS live, r->'price_median_eur' AS median, r->'popular' AS popular, r->'histograms'->'price_eur' AS prices
   FROM otto.market_overview() r;
 SELECT r->'live' AS live, r->'popular' AS popular, r->'histograms'->'model_year'->0 AS oldest

@@ -242,7 +242,7 @@ SELECT name, title, description, fn::regprocedure, input_schema::jsonb, output_s
    "n": {"type": "integer"}, "as_of": {"type": ["string", "null"]}}}',
  NULL, '{}'),
 ('price_verdict', 'Is a price good?',
- 'Whether an asking price is good for a used car of a given make, model and model year: the verdict (great: at least 20% under the car''s value, good: 10-20% under, fair: within 10%, high: more than 10% over; suspicious: under half the fair value), the fair value with its 80% range, the gap, how sure Otto is that the price is under the value, and why. The verdict allows for the estimate''s uncertainty: a price far under an uncertain estimate is not yet a great deal. Give mileage, fuel and power when known.',
+ 'Whether an asking price is good for a used car of a given make, model and model year: the verdict (great: at least 20% under the car''s value, good: 10-20% under, fair: within 10%, high: more than 10% over; suspicious: under half the fair value or far under its range), the fair value with its 80% range, the gap, how sure Otto is that the price is under the value, and why. The verdict allows for the estimate''s uncertainty: a price far under an uncertain estimate is not yet a great deal. Give mileage, fuel and power when known.',
  'otto.price_verdict(text,text,int,int,int,text,int)',
  '{"type": "object", "additionalProperties": false, "required": ["make", "model", "year", "price_eur"], "properties": {
    "make": {"type": "string", "minLength": 1, "maxLength": 40, "description": "Make as people write it, e.g. Volkswagen, Škoda, BMW"},

@@ -671,12 +671,21 @@ AS $fn$
                    sum(w.w) FILTER (WHERE w.e >= ln(1 / 0.95)) / sum(w.w) AS under
               FROM (SELECT ln(estimate / price) AS g, least(spread, t.t) AS se,   -- no wider than all the spread there is
                            sqrt(greatest(t.t * t.t - power(least(spread, t.t), 2), 0.0004)) AS sv
-                      FROM (SELECT greatest(ln(hi / lo) / 2.563, 0.02) AS t) t) p,
+                      FROM (SELECT greatest(ln(hi / lo) / 2.563, 0.05) AS t) t) p,   -- even identical cars' prices spread by 5%
                    LATERAL (SELECT i * p.se / 20 AS e FROM generate_series(-100, 100) i) x,     -- 5 spreads either side
                    LATERAL (SELECT x.e, exp(-0.5 * power(x.e / p.se, 2)) * power(1 + power((p.g - x.e) / p.sv, 2) / 2, -1.5) AS w) w) m
      WHERE price > 0 AND estimate > 0 AND lo > 0 AND hi > lo AND spread > 0
 $fn$;
 COMMENT ON FUNCTION otto.price_posterior(float8, float8, float8, float8, float8) IS 'The true gap of a price under a car''s value, given its fair value and 80% range and the sellers'' pricing spread (otto.price_spread): gap_pct (posterior mean, percent under), sd (log) and p_under (how sure the price is at least 5% under the value); the estimate''s error taken as heavy-tailed (Student t, 2 degrees of freedom)';
+
+-- Whether a price is too far under a car's fair value to be what it seems
+-- (an error, parts, damage, a scam): under half of it, or under its 80%
+-- range by four times the spread that range implies (at least 5%).
+CREATE OR REPLACE FUNCTION otto.price_suspect(price float8, estimate float8, lo float8, hi float8) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $fn$
+    SELECT price < 0.5 * estimate OR price < lo * exp(-4 * greatest(ln(hi / lo) / 2.563, 0.05))
+$fn$;
 
 -- Whether an ad's title says the car is not what its price is for: parts,
 -- damage, not running, for export or a swap (folded text: otto.fold).
@@ -693,7 +702,7 @@ COMMENT ON FUNCTION otto.deal_suspect_title(text) IS 'Whether a title says the c
 -- by what asking prices usually are), so that a car with few comparables or
 -- an uncertain model needs a wider gap to rank as high, and classed by the
 -- likely gap; the calibration's correction per price band takes out the
--- cheap cars' bias.  A price under half the fair value or under 30% of the
+-- cheap cars' bias.  A price far under the fair value (otto.price_suspect) or under 30% of the
 -- line, or a title about parts or damage, is more likely an error than a
 -- deal: listed apart as suspicious.
 CREATE OR REPLACE FUNCTION otto.good_deals(since interval DEFAULT '1 day', lim int DEFAULT 20, make text DEFAULT NULL,
@@ -754,7 +763,7 @@ BEGIN
         SELECT v.*, round(v.estimate)::int AS fair, round(v.lo)::int AS fair_lo, round(v.hi)::int AS fair_hi,
                round(100 * (1 - v.price_eur / round(v.estimate)::numeric), 1) AS gap_pct,
                round(pp.gap_pct::numeric, 1) AS likely_gap_pct, pp.p_under,
-               CASE WHEN v.price_eur < 0.5 * v.estimate OR v.gap0 > 0.7 THEN 'price under half its fair value'
+               CASE WHEN otto.price_suspect(v.price_eur, v.estimate, v.lo, v.hi) OR v.gap0 > 0.7 THEN 'price far under its fair value'
                     WHEN otto.deal_suspect_title(v.title) THEN 'the title speaks of parts, damage or a swap'
                     WHEN NOT include_damaged AND v.damage IS NOT NULL AND v.damage <> 'none' THEN 'damaged' END AS suspect
           FROM valued v, otto.price_posterior(v.price_eur, v.estimate, v.lo, v.hi) pp
@@ -775,7 +784,7 @@ BEGIN
                            THEN format(otto.ask_text(l, 'Suspicious: %s%% under the fair value of €%s, more likely an error, parts or damage than a deal (%s)',
                                                         'Sumnjivo: %s%% ispod procenjene vrednosti od %s €, pre greška, delovi ili oštećenje nego dobra ponuda (%s)'),
                                        d.gap_pct, d.fair,
-                                       CASE d.suspect WHEN 'price under half its fair value' THEN otto.ask_text(l, 'price under half its fair value', 'cena ispod polovine vrednosti')
+                                       CASE d.suspect WHEN 'price far under its fair value' THEN otto.ask_text(l, 'price far under its fair value', 'cena daleko ispod vrednosti')
                                                       ELSE otto.ask_text(l, 'the title speaks of parts, damage or a swap', 'naslov pominje delove, oštećenje ili zamenu') END)
                            ELSE format(otto.ask_text(l, '%s%% (€%s) under the fair value of €%s (80%% range €%s-%s) from %s%s; allowing for the estimate''s uncertainty, most likely %s%% under the car''s value, %s%% sure it is at least 5%% under%s%s',
                                                         '%s%% (%s €) ispod procenjene vrednosti od %s € (80%% raspon %s-%s €) po %s%s; uz nesigurnost procene, najverovatnije %s%% ispod vrednosti automobila, %s%% sigurno bar 5%% ispod%s%s'),
@@ -796,12 +805,12 @@ BEGIN
         'since', t0, 'deals', coalesce(res, '[]'), 'suspicious', coalesce(sus, '[]'), 'fresh_ads', fresh,
         'classes', jsonb_build_object('great', 'at least 20% under fair value', 'good', '10-20% under',
                                       'fair', 'within 10%', 'high', 'more than 10% over',
-                                      'suspicious', 'under half the fair value, or a title about parts or damage: more likely an error than a deal'),
-        'method', 'fresh ads (listed, relisted or cut in price since then) screened against their model''s log-price regression, the most promising priced by otto.fair_value; the asking price is evidence of the value too, so the gap is shrunk by the share of the spread that is the sellers'' own pricing (otto.price_posterior: likely_gap_pct, and sure_pct, how sure the price is at least 5% under the value), and the deals are ranked by that sureness and classed by the likely gap; damaged cars left out unless include_damaged; prices under half the fair value and titles about parts or damage listed apart as suspicious',
+                                      'suspicious', 'under half the fair value or far under its range, or a title about parts or damage: more likely an error than a deal'),
+        'method', 'fresh ads (listed, relisted or cut in price since then) screened against their model''s log-price regression, the most promising priced by otto.fair_value; the asking price is evidence of the value too, so the gap is shrunk by the share of the spread that is the sellers'' own pricing (otto.price_posterior: likely_gap_pct, and sure_pct, how sure the price is at least 5% under the value), and the deals are ranked by that sureness and classed by the likely gap; damaged cars left out unless include_damaged; prices far under the fair value (otto.price_suspect) and titles about parts or damage listed apart as suspicious',
         'n', coalesce(fresh, 0), 'as_of', otto.market_as_of());
 END
 $fn$;
-COMMENT ON FUNCTION otto.good_deals(interval, int, text, text, int, text, text, numeric, boolean) IS 'Fresh ads priced under their fair value, the surest first (the gap in units of the estimate''s uncertainty): price, fair value and its range, the gap in euros and percent, the deal class (great, good), why it is a deal; suspicious ones (under half the fair value, titles about parts or damage) apart';
+COMMENT ON FUNCTION otto.good_deals(interval, int, text, text, int, text, text, numeric, boolean) IS 'Fresh ads priced under their fair value, the surest first (the gap in units of the estimate''s uncertainty): price, fair value and its range, the gap in euros and percent, the deal class (great, good), why it is a deal; suspicious ones (far under the fair value: otto.price_suspect; titles about parts or damage) apart';
 
 -- Is a price good for a car?  The car as otto.ad's columns in JSON (an ad:
 -- to_jsonb of its row) and the price asked: its fair value and range, the
@@ -839,8 +848,8 @@ BEGIN
     END IF;
     p := otto.price_posterior(price_eur, e.estimate, e.lo, e.hi);
     gap := round(100 * (1 - price_eur / round(e.estimate)::numeric), 1);
-    -- under half the fair value is more likely an error, parts, damage or a scam than a deal (as in good_deals)
-    cls := CASE WHEN price_eur < 0.5 * e.estimate THEN 'suspicious' ELSE otto.deal_class(round(p.gap_pct::numeric, 1)) END;
+    -- far under the fair value is more likely an error, parts, damage or a scam than a deal (as in good_deals)
+    cls := CASE WHEN otto.price_suspect(price_eur, e.estimate, e.lo, e.hi) THEN 'suspicious' ELSE otto.deal_class(round(p.gap_pct::numeric, 1)) END;
     RETURN jsonb_build_object(
         'make', coalesce(e.market_make, car->>'make'), 'model', coalesce(e.market_model, car->>'model'), 'year', (car->>'year')::int,
         'mileage_km', (car->>'mileage_km')::int, 'price_eur', price_eur, 'currency', 'EUR',
@@ -850,7 +859,7 @@ BEGIN
         'confidence', e.confidence, 'comparables', e.n,
         'classes', jsonb_build_object('great', 'at least 20% under the car''s value', 'good', '10-20% under',
                                       'fair', 'within 10%', 'high', 'more than 10% over',
-                                      'suspicious', 'under half the fair value: more likely an error, parts, damage or a scam'),
+                                      'suspicious', 'far under the fair value (under half, or far under its range): more likely an error, parts, damage or a scam'),
         'reason', format(otto.ask_text(l,
                    '%s: €%s is %s%% %s the fair value of €%s (80%% range €%s-%s, %s confidence); allowing for the estimate''s uncertainty, most likely %s%% %s the car''s value',
                    '%s: %s € je %s%% %s procenjene vrednosti od %s € (80%% raspon %s-%s €, pouzdanost %s); uz nesigurnost procene, najverovatnije %s%% %s vrednosti automobila'),
@@ -868,7 +877,7 @@ BEGIN
         'as_of', otto.market_as_of());
 END
 $fn$;
-COMMENT ON FUNCTION otto.price_verdict(jsonb, int) IS 'Whether a price is good for a car (as otto.ad''s columns in JSON): verdict (great, good, fair, high; suspicious under half the fair value) by the likely gap once the estimate''s uncertainty is allowed for, fair value and range, gap, how sure, confidence and the reason in the user''s language';
+COMMENT ON FUNCTION otto.price_verdict(jsonb, int) IS 'Whether a price is good for a car (as otto.ad''s columns in JSON): verdict (great, good, fair, high; suspicious far under the fair value, otto.price_suspect) by the likely gap once the estimate''s uncertainty is allowed for, fair value and range, gap, how sure, confidence and the reason in the user''s language';
 
 CREATE OR REPLACE FUNCTION otto.price_verdict(make text, model text, year int, price_eur int, mileage_km int DEFAULT NULL,
                                               fuel text DEFAULT NULL, power_kw int DEFAULT NULL)
