@@ -4,7 +4,7 @@
 -- bench/answers.sh scores the same answers against the simulator's truth.
 BEGIN;
 CREATE EXTENSION otto;
-SELECT plan(30);
+SELECT plan(32);
 
 -- the normal distribution function and the price posterior
 SELECT is(round(p.gap_pct::numeric, 6), round(q.gap_pct::numeric, 6), 'the spread defaults to otto.price_spread')
@@ -110,6 +110,23 @@ SELECT alike(otto.ask_answer('sr-Latn', 'price_verdict', otto.price_verdict('Mak
               'ask''s answer to a verdict question, in Serbian');
 SELECT is(otto.ask_route('Koliko vredi Golf iz 2012, traže 9000 evra?')->'not_understood', '["9000"]',
           'a price the answer cannot use is named as not understood, not dropped silently');
+
+-- hostile questions to the router's new paths (generations, case endings,
+-- verdict prices): 400 random mixes of car words, Cyrillic, numbers,
+-- signs and long digit runs all route, none raises
+CREATE TEMP TABLE fuzzq AS
+SELECT i, (SELECT string_agg((ARRAY['golf', '7', 'Golf 7', 'klasu', 'C', 'c-klase', 'Astru', 'H', 'za', '9.000', '€', 'evra', 'jeftin',
+                                    'is', 'a', 'good', 'price', '2012', 'Б6', 'Пасат', 'Make', 'X', 'x', '99999999999999', '-', '%',
+                                    '''', '\', 'dobra', 'cena', 'passata', 'b6', '320d', 'grande', 'punto', '0', '1e9', 'NaN',
+                                    repeat('a', 60), 'isplati', 'li', 'se', 'too much', 'km', 'kw'])[1 + (i * 7919 + k * 104729) % 45], ' ')
+             FROM generate_series(1, 1 + i % 20) k) AS q
+  FROM generate_series(1, 400) i;
+SELECT is(count(*) FILTER (WHERE r ? 'tool' AND r ? 'not_understood'), 400::bigint,
+          '400 random questions of car words, Cyrillic, numbers and signs: every one routed, none raised')
+  FROM fuzzq, otto.ask_route(fuzzq.q) r;
+SELECT is(count(*), 200::bigint, 'and price verdicts for random prices, from 1 EUR to ten million, all answer')
+  FROM generate_series(1, 200) i, otto.price_verdict('Make', 'X', 1990 + i % 40, (i * 7919 * 37) % 10000000 + 1) v
+ WHERE v ? 'verdict';
 
 -- good deals: a fresh ad at a third of its value titled for parts is suspicious, not great
 INSERT INTO otto.ad (site_id, source_ad_id, url, title, make, model, year, mileage_km, price_eur, fuel, first_seen_at, last_seen_at)
