@@ -537,6 +537,31 @@ AS $fn$
 $fn$;
 COMMENT ON FUNCTION otto.depreciation_ranking(boolean, int, int) IS 'Makes (or models) ranked by annual depreciation, fastest first';
 
+-- An ad's days at risk of a sale as of as_of: first seen to sold, or to
+-- as_of while live (a relisted car's earlier listings included).
+CREATE OR REPLACE FUNCTION otto.market_ad_days(m otto.market_ad, as_of timestamptz) RETURNS float8
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $fn$
+    SELECT greatest(m.prior_days + CASE WHEN m.live THEN extract(epoch FROM as_of - m.listed_at) / 86400 ELSE m.removed_days END, 0)::float8
+$fn$;
+
+-- The ads of one group fastest_selling counts (a make, and its model and
+-- year when given), live or sold (gone and not relisted), filtered: each
+-- branch reads its partial index (market_ad_live_idx, market_ad_sold_idx).
+CREATE OR REPLACE FUNCTION otto.fastest_selling_ads(as_of timestamptz, make text, model text, year int,
+    price_min int, price_max int, body text, fuel text)
+RETURNS TABLE (days float8, sold boolean)
+LANGUAGE sql STABLE
+AS $fn$
+    SELECT otto.market_ad_days(m, $1), NOT m.live
+      FROM (SELECT * FROM otto.market_ad g WHERE g.live AND g.make = $2
+            UNION ALL
+            SELECT * FROM otto.market_ad g WHERE NOT g.live AND NOT g.continued AND g.make = $2 AND g.removed_days IS NOT NULL) m
+     WHERE m.model IS NOT NULL AND ($3 IS NULL OR m.model = $3) AND ($4 IS NULL OR m.year = $4)
+       AND ($5 IS NULL OR m.price_eur >= $5) AND ($6 IS NULL OR m.price_eur <= $6)
+       AND ($7 IS NULL OR m.body = $7) AND ($8 IS NULL OR m.fuel = $8)
+$fn$;
+
 -- How fast cars sell, as a rate: sales per ad-day at risk.  Every ad of a
 -- group counts its days on the market as exposure, the ones still live too
 -- (their sale is yet to come: censored), so a group is not fast merely
@@ -568,20 +593,27 @@ BEGIN
     IF min_sold < 1 OR lim < 1 OR off < 0 THEN
         RAISE EXCEPTION 'min_sold and lim must be at least 1, off not negative' USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    -- each ad of the market: its days at risk (first seen to sold, or to as_of) and whether it sold
-    WITH fastest_ad AS MATERIALIZED (
-        SELECT m.make, CASE WHEN level <> 'make' THEN m.model END AS model, CASE WHEN level = 'model_year' THEN m.year END AS year,
-               greatest(m.prior_days + CASE WHEN m.live THEN extract(epoch FROM as_of - m.listed_at) / 86400 ELSE m.removed_days END,
-                        0)::float8 AS days,
-               NOT m.live AS sold, m.live
+    history := extract(epoch FROM as_of - (SELECT min(m.listed_at) FROM otto.market_ad m WHERE m.live)) / 86400;   -- market_ad_listed_idx
+    -- each group's sales and days at risk (first seen to sold, or to as_of): without filters from the
+    -- stream's sums (otto.market_terms 16, 17, 2, 67, 68), else from the ads
+    WITH g AS (
+        SELECT x.make, x.model, x.year, sum(x.s[16]) AS sold, sum(x.s[2]) AS live,
+               (sum(x.s[17]) + sum(x.s[2]) * (extract(epoch FROM as_of) / 86400) - sum(x.s[67]) + sum(x.s[68]))::float8 AS ad_days
+          FROM (SELECT m.make, CASE WHEN level <> 'make' THEN m.model END AS model, NULL::int AS year, m.s FROM otto.market_mm m
+                 WHERE level <> 'model_year'
+                UNION ALL
+                SELECT m.make, m.model, m.year, m.s FROM otto.market_mmy m WHERE level = 'model_year') x
+         WHERE num_nonnulls(price_min, price_max, body, fuel) = 0
+         GROUP BY 1, 2, 3
+        UNION ALL
+        SELECT m.make, CASE WHEN level <> 'make' THEN m.model END, CASE WHEN level = 'model_year' THEN m.year END,
+               count(*) FILTER (WHERE NOT m.live), count(*) FILTER (WHERE m.live), sum(otto.market_ad_days(m, as_of))
           FROM otto.market_ad m
-         WHERE NOT m.continued AND m.make IS NOT NULL AND m.model IS NOT NULL AND (m.live OR m.removed_days IS NOT NULL)
+         WHERE num_nonnulls(price_min, price_max, body, fuel) > 0
+           AND NOT m.continued AND m.make IS NOT NULL AND m.model IS NOT NULL AND (m.live OR m.removed_days IS NOT NULL)
            AND (price_min IS NULL OR m.price_eur >= price_min) AND (price_max IS NULL OR m.price_eur <= price_max)
-           AND (body IS NULL OR m.body = body) AND (fuel IS NULL OR m.fuel = fuel)),
-    g AS (
-        SELECT a.make, a.model, a.year, count(*) FILTER (WHERE a.sold) AS sold, count(*) FILTER (WHERE a.live) AS live,
-               sum(a.days) AS ad_days, max(a.days) AS follow_up
-          FROM fastest_ad a GROUP BY 1, 2, 3),
+           AND (body IS NULL OR m.body = body) AND (fuel IS NULL OR m.fuel = fuel)
+         GROUP BY 1, 2, 3),
     r AS (
         SELECT g.*, g.sold / g.ad_days AS rate,
                -- Byar's approximation of the Poisson interval (95%)
@@ -596,8 +628,9 @@ BEGIN
     -- Kaplan-Meier of the page's groups: at each day a sale happened, the share still unsold
     steps AS (
         SELECT p.pos, a.days, count(*) FILTER (WHERE a.sold) AS d, count(*) AS leaving
-          FROM page p JOIN fastest_ad a ON a.make = p.make AND a.model IS NOT DISTINCT FROM p.model AND a.year IS NOT DISTINCT FROM p.year
+          FROM page p, otto.fastest_selling_ads(as_of, p.make, p.model, p.year, price_min, price_max, body, fuel) a
          GROUP BY 1, 2),
+    follow AS (SELECT st.pos, max(st.days) AS follow_up FROM steps st GROUP BY 1),
     km AS (
         SELECT s.pos, s.days,
                exp(greatest(sum(CASE WHEN s.d < s.at_risk THEN ln(1 - s.d::float8 / s.at_risk) ELSE -1000 END)
@@ -606,9 +639,9 @@ BEGIN
     curve AS (
         SELECT p.pos,
                (SELECT min(k.days) FROM km k WHERE k.pos = p.pos AND k.surv <= 0.5) AS median_days,
-               CASE WHEN p.follow_up >= 7 THEN 1 - coalesce((SELECT min(k.surv) FROM km k WHERE k.pos = p.pos AND k.days <= 7), 1) END AS d7,
-               CASE WHEN p.follow_up >= 30 THEN 1 - coalesce((SELECT min(k.surv) FROM km k WHERE k.pos = p.pos AND k.days <= 30), 1) END AS d30
-          FROM page p)
+               CASE WHEN f.follow_up >= 7 THEN 1 - coalesce((SELECT min(k.surv) FROM km k WHERE k.pos = p.pos AND k.days <= 7), 1) END AS d7,
+               CASE WHEN f.follow_up >= 30 THEN 1 - coalesce((SELECT min(k.surv) FROM km k WHERE k.pos = p.pos AND k.days <= 30), 1) END AS d30
+          FROM page p LEFT JOIN follow f ON f.pos = p.pos)
     SELECT jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
                'rank', p.pos, 'make', p.make, 'model', p.model, 'model_year', p.year, 'sold', p.sold, 'live', p.live,
                'ad_days', round(p.ad_days::numeric), 'sales_per_100_ad_days', round((100 * p.rate)::numeric, 2),
@@ -617,9 +650,8 @@ BEGIN
                'median_days', round(c.median_days::numeric, 1),
                'sold_within_7d_pct', round((100 * c.d7)::numeric, 1), 'sold_within_30d_pct', round((100 * c.d30)::numeric, 1)))
                ORDER BY p.pos),
-           max(p.n_groups),
-           (SELECT count(*) FILTER (WHERE a.sold) FROM fastest_ad a), (SELECT max(a.days) FROM fastest_ad a)
-      INTO res, groups, total, history
+           max(p.n_groups), (SELECT sum(g.sold) FROM g)
+      INTO res, groups, total
       FROM page p JOIN curve c ON c.pos = p.pos;
     RETURN jsonb_build_object('level', level,
         'filters', jsonb_strip_nulls(jsonb_build_object('price_min', price_min, 'price_max', price_max, 'body', body, 'fuel', fuel)),

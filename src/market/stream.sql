@@ -103,6 +103,9 @@ SELECT ARRAY[
            FROM generate_series(0, 20) b)::numeric[]                                           --   bins of 2,500 EUR (the last open)
 || ARRAY(SELECT (m.live AND m.mileage_km IS NOT NULL AND least(m.mileage_km / 25000, 16) = b)::int  -- 50..66 by mileage,
            FROM generate_series(0, 16) b)::numeric[]                                           --   bins of 25,000 km (the last open)
+-- 67, 68: live ads' days since the epoch when listed, and their earlier listings' days: the live ads'
+-- days on the market as of t are then live x t - s[67] + s[68] (otto.fastest_selling's exposure)
+|| ARRAY[CASE WHEN m.live THEN extract(epoch FROM m.listed_at) / 86400 ELSE 0 END, CASE WHEN m.live THEN m.prior_days ELSE 0 END]
   FROM (SELECT (m.live AND m.price_eur > 0 AND m.year IS NOT NULL AND m.mileage_km IS NOT NULL)::int AS n,
                coalesce(extract(year FROM m.listed_at AT TIME ZONE 'UTC')::int - m.year, 0)::numeric AS a,
                coalesce(m.mileage_km, 0) / 1000.0 AS k,
