@@ -222,19 +222,22 @@ COMMENT ON FUNCTION otto.call_tool(text, jsonb) IS 'Calls a chat tool: checks th
 
 -- The tools shipped (builtin; every update brings them up to date).  Enums are
 -- the vocabulary's codes; every list has a limit (default 20, at most 100).
+-- (car: a car as fair_value and price_verdict take it)
+WITH car (properties) AS (VALUES ('
+   "make": {"type": "string", "minLength": 1, "maxLength": 40, "description": "Make as people write it, e.g. Volkswagen, Škoda, BMW"},
+   "model": {"type": "string", "minLength": 1, "maxLength": 40, "description": "Model, e.g. Golf, Octavia, 320"},
+   "year": {"type": "integer", "minimum": 1950, "maximum": 2030, "description": "Model year, e.g. 2015"},
+   "mileage_km": {"type": "integer", "minimum": 0, "maximum": 2000000, "description": "Mileage in kilometres"},
+   "fuel": {"type": "string", "enum": ["diesel", "petrol", "petrol_lpg", "petrol_cng", "hybrid", "electric"]},
+   "power_kw": {"type": "integer", "minimum": 10, "maximum": 1000, "description": "Engine power in kW (1 hp = 0.7355 kW)"}'))
 INSERT INTO otto.tool AS o (name, title, description, fn, input_schema, output_schema, list_key, arg_params, builtin)
 SELECT name, title, description, fn::regprocedure, input_schema::jsonb, output_schema::jsonb, list_key, arg_params::jsonb, true
   FROM (VALUES
 ('fair_value', 'Fair value of a car',
  'What a used car of a given make, model and model year is worth on the market now, in euros: an estimate, an 80% range, the comparable live ads it is based on (with links to a few), and a confidence level. Give mileage, fuel and power when known: they sharpen the estimate. When the exact group is thin it widens (neighbouring years, all years, the make) and says so in "fallback".',
  'otto.fair_value(text,text,int,int,text,int)',
- '{"type": "object", "additionalProperties": false, "required": ["make", "model", "year"], "properties": {
-   "make": {"type": "string", "minLength": 1, "maxLength": 40, "description": "Make as people write it, e.g. Volkswagen, Škoda, BMW"},
-   "model": {"type": "string", "minLength": 1, "maxLength": 40, "description": "Model, e.g. Golf, Octavia, 320"},
-   "year": {"type": "integer", "minimum": 1950, "maximum": 2030, "description": "Model year, e.g. 2015"},
-   "mileage_km": {"type": "integer", "minimum": 0, "maximum": 2000000, "description": "Mileage in kilometres"},
-   "fuel": {"type": "string", "enum": ["diesel", "petrol", "petrol_lpg", "petrol_cng", "hybrid", "electric"]},
-   "power_kw": {"type": "integer", "minimum": 10, "maximum": 1000, "description": "Engine power in kW (1 hp = 0.7355 kW)"}}}',
+ '{"type": "object", "additionalProperties": false, "required": ["make", "model", "year"], "properties": {'
+   || (SELECT properties FROM car) || '}}',
  '{"type": "object", "required": ["as_of", "n"], "properties": {
    "estimate_eur": {"type": ["integer", "null"]}, "range_80_eur": {"type": "array", "items": {"type": "integer"}},
    "confidence": {"type": "string", "enum": ["high", "medium", "low"]}, "comparables": {"type": "object"},
@@ -245,13 +248,8 @@ SELECT name, title, description, fn::regprocedure, input_schema::jsonb, output_s
  'Whether an asking price is good for a used car of a given make, model and model year: the verdict (great: at least 20% under the car''s value, good: 10-20% under, fair: within 10%, high: more than 10% over; suspicious: under half the fair value or far under its range), the fair value with its 80% range, the gap, how sure Otto is that the price is under the value, and why. The verdict allows for the estimate''s uncertainty: a price far under an uncertain estimate is not yet a great deal. Give mileage, fuel and power when known.',
  'otto.price_verdict(text,text,int,int,int,text,int)',
  '{"type": "object", "additionalProperties": false, "required": ["make", "model", "year", "price_eur"], "properties": {
-   "make": {"type": "string", "minLength": 1, "maxLength": 40, "description": "Make as people write it, e.g. Volkswagen, Škoda, BMW"},
-   "model": {"type": "string", "minLength": 1, "maxLength": 40, "description": "Model, e.g. Golf, Octavia, 320"},
-   "year": {"type": "integer", "minimum": 1950, "maximum": 2030, "description": "Model year, e.g. 2015"},
-   "price_eur": {"type": "integer", "minimum": 1, "maximum": 10000000, "description": "The asking price in euros"},
-   "mileage_km": {"type": "integer", "minimum": 0, "maximum": 2000000, "description": "Mileage in kilometres"},
-   "fuel": {"type": "string", "enum": ["diesel", "petrol", "petrol_lpg", "petrol_cng", "hybrid", "electric"]},
-   "power_kw": {"type": "integer", "minimum": 10, "maximum": 1000, "description": "Engine power in kW (1 hp = 0.7355 kW)"}}}',
+   "price_eur": {"type": "integer", "minimum": 1, "maximum": 10000000, "description": "The asking price in euros"},'
+   || (SELECT properties FROM car) || '}}',
  '{"type": "object", "required": ["as_of", "verdict"], "properties": {
    "verdict": {"type": ["string", "null"], "enum": ["great", "good", "fair", "high", "suspicious", null]},
    "fair_value_eur": {"type": ["integer", "null"]}, "range_80_eur": {"type": "array", "items": {"type": "integer"}},
