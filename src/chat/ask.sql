@@ -649,6 +649,17 @@ AS $fn$
 $fn$;
 COMMENT ON FUNCTION otto.ask_noun(numeric, text, text) IS 'A noun (day, sale, ad, live_ad, deal, comparable) in the plural form a count of x needs in the language: day/days; dan/dana/dana';
 
+-- A price verdict (otto.price_verdict) in words.
+CREATE OR REPLACE FUNCTION otto.ask_verdict(verdict text, lang text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $fn$
+    SELECT otto.ask_text(lang,
+               CASE verdict WHEN 'great' THEN 'a great deal' WHEN 'good' THEN 'a good deal' WHEN 'fair' THEN 'a fair price'
+                            WHEN 'high' THEN 'a high price' ELSE 'suspiciously low (check for damage, parts or a scam)' END,
+               CASE verdict WHEN 'great' THEN 'odlična ponuda' WHEN 'good' THEN 'dobra ponuda' WHEN 'fair' THEN 'korektna cena'
+                            WHEN 'high' THEN 'visoka cena' ELSE 'sumnjivo niska cena (proverite oštećenja, delove ili prevaru)' END)
+$fn$;
+
 -- A count with its noun: 1 day, 2 days; 1 dan, 2 dana, 5 dana, 21 dan.
 CREATE OR REPLACE FUNCTION otto.ask_count(x numeric, noun text, lang text) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -688,10 +699,7 @@ BEGIN
                                           '%s %s. godište za %s €: %s. Procenjena vrednost je %s € (80%% raspon %s-%s €); uz nesigurnost procene, cena je najverovatnije %s%% %s vrednosti automobila.'),
                       CASE WHEN lang = 'en' THEN r->>'year' ELSE car END, CASE WHEN lang = 'en' THEN car ELSE r->>'year' END,
                       otto.ask_num((r->>'price_eur')::numeric, lang),
-                      otto.ask_text(lang, CASE r->>'verdict' WHEN 'great' THEN 'a great deal' WHEN 'good' THEN 'a good deal' WHEN 'fair' THEN 'a fair price'
-                                                             WHEN 'high' THEN 'a high price' ELSE 'suspiciously low, check for damage, parts or a scam' END,
-                                          CASE r->>'verdict' WHEN 'great' THEN 'odlična ponuda' WHEN 'good' THEN 'dobra ponuda' WHEN 'fair' THEN 'korektna cena'
-                                                             WHEN 'high' THEN 'visoka cena' ELSE 'sumnjivo niska cena, proverite oštećenja, delove ili prevaru' END),
+                      otto.ask_verdict(r->>'verdict', lang),
                       otto.ask_num((r->>'fair_value_eur')::numeric, lang), otto.ask_num((r->'range_80_eur'->>0)::numeric, lang),
                       otto.ask_num((r->'range_80_eur'->>1)::numeric, lang), otto.ask_num(abs(round((r->>'likely_gap_pct')::numeric)), lang),
                       CASE WHEN (r->>'likely_gap_pct')::numeric >= 0 THEN otto.ask_text(lang, 'under', 'ispod') ELSE otto.ask_text(lang, 'over', 'iznad') END);

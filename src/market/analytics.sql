@@ -795,40 +795,36 @@ BEGIN
         SELECT v.*, round(v.estimate)::int AS fair, round(v.lo)::int AS fair_lo, round(v.hi)::int AS fair_hi,
                round(100 * (1 - v.price_eur / round(v.estimate)::numeric), 1) AS gap_pct,
                round(pp.gap_pct::numeric, 1) AS likely_gap_pct, pp.p_under,
-               CASE WHEN otto.price_suspect(v.price_eur, v.estimate, v.lo, v.hi) OR v.gap0 > 0.7 THEN 'price far under its fair value'
-                    WHEN otto.deal_suspect_title(v.title) THEN 'the title speaks of parts, damage or a swap'
-                    WHEN NOT include_damaged AND v.damage IS NOT NULL AND v.damage <> 'none' THEN 'damaged' END AS suspect
+               CASE WHEN otto.price_suspect(v.price_eur, v.estimate, v.lo, v.hi) OR v.gap0 > 0.7
+                    THEN otto.ask_text(l, 'price far under its fair value', 'cena daleko ispod vrednosti')
+                    WHEN otto.deal_suspect_title(v.title)
+                    THEN otto.ask_text(l, 'the title speaks of parts, damage or a swap', 'naslov pominje delove, oštećenje ili zamenu') END AS suspect
           FROM valued v, otto.price_posterior(v.price_eur, v.estimate, v.lo, v.hi) pp
-         WHERE round(v.estimate) > 0),
+         WHERE round(v.estimate) > 0 AND (include_damaged OR v.damage IS NULL OR v.damage = 'none')),
     shown AS (
         SELECT d.*, row_number() OVER (PARTITION BY d.suspect IS NOT NULL ORDER BY d.p_under DESC, d.gap_pct DESC, d.ad_id) AS pos
           FROM deals d
-         WHERE d.gap_pct >= min_gap_pct AND (d.suspect IS NULL OR d.suspect <> 'damaged')
-           AND (d.p_under >= 0.5 OR d.suspect IS NOT NULL))
+         WHERE d.gap_pct >= min_gap_pct AND (d.p_under >= 0.5 OR d.suspect IS NOT NULL))
     SELECT jsonb_agg(jsonb_build_object(
                'ad_id', d.ad_id, 'url', d.url, 'title', d.title, 'make', d.make, 'model', d.model, 'year', d.year,
                'mileage_km', d.mileage_km, 'price_eur', d.price_eur, 'fair_value_eur', d.fair,
                'range_80_eur', jsonb_build_array(d.fair_lo, d.fair_hi), 'gap_eur', d.fair - d.price_eur, 'gap_pct', d.gap_pct,
                'likely_gap_pct', d.likely_gap_pct, 'sure_pct', round((100 * d.p_under)::numeric),
-               'deal', CASE WHEN d.suspect IS NOT NULL THEN 'suspicious' ELSE otto.deal_class(d.likely_gap_pct) END,
-               'confidence', d.confidence, 'listed_at', d.listed_at,
-               'why', CASE WHEN d.suspect IS NOT NULL
-                           THEN format(otto.ask_text(l, 'Suspicious: %s%% under the fair value of €%s, more likely an error, parts or damage than a deal (%s)',
-                                                        'Sumnjivo: %s%% ispod procenjene vrednosti od %s €, pre greška, delovi ili oštećenje nego dobra ponuda (%s)'),
-                                       d.gap_pct, d.fair,
-                                       CASE d.suspect WHEN 'price far under its fair value' THEN otto.ask_text(l, 'price far under its fair value', 'cena daleko ispod vrednosti')
-                                                      ELSE otto.ask_text(l, 'the title speaks of parts, damage or a swap', 'naslov pominje delove, oštećenje ili zamenu') END)
-                           ELSE format(otto.ask_text(l, '%s%% (€%s) under the fair value of €%s (80%% range €%s-%s) from %s%s; allowing for the estimate''s uncertainty, most likely %s%% under the car''s value, %s%% sure it is at least 5%% under%s%s',
-                                                        '%s%% (%s €) ispod procenjene vrednosti od %s € (80%% raspon %s-%s €) po %s%s; uz nesigurnost procene, najverovatnije %s%% ispod vrednosti automobila, %s%% sigurno bar 5%% ispod%s%s'),
-                                       d.gap_pct, d.fair - d.price_eur, d.fair, d.fair_lo, d.fair_hi,
-                                       CASE WHEN d.model_id IS NOT NULL THEN otto.ask_text(l, 'the price model and ', 'modelu cena i ') ELSE '' END,
-                                       otto.ask_count(d.n, 'comparable', l) || ' (' || otto.fair_value_which(d.lvl, d.fuel, d.power_kw, l) || ')',
-                                       otto.ask_num(d.likely_gap_pct, l), otto.ask_num(round((100 * d.p_under)::numeric), l),
-                                       CASE WHEN d.price_eur < d.fair_lo THEN otto.ask_text(l, '; below the range', '; ispod raspona') ELSE '' END,
-                                       CASE WHEN d.cut_at IS NOT NULL THEN otto.ask_text(l, '; price cut ', '; cena snižena ') || to_char(d.cut_at, 'YYYY-MM-DD') ELSE '' END) END)
+               'deal', otto.deal_class(d.likely_gap_pct), 'confidence', d.confidence, 'listed_at', d.listed_at,
+               'why', format(otto.ask_text(l, '%s%% (€%s) under the fair value of €%s (80%% range €%s-%s) from %s%s; allowing for the estimate''s uncertainty, most likely %s%% under the car''s value, %s%% sure it is at least 5%% under%s%s',
+                                            '%s%% (%s €) ispod procenjene vrednosti od %s € (80%% raspon %s-%s €) po %s%s; uz nesigurnost procene, najverovatnije %s%% ispod vrednosti automobila, %s%% sigurno bar 5%% ispod%s%s'),
+                           d.gap_pct, d.fair - d.price_eur, d.fair, d.fair_lo, d.fair_hi,
+                           CASE WHEN d.model_id IS NOT NULL THEN otto.ask_text(l, 'the price model and ', 'modelu cena i ') ELSE '' END,
+                           otto.ask_count(d.n, 'comparable', l) || ' (' || otto.fair_value_which(d.lvl, d.fuel, d.power_kw, l) || ')',
+                           otto.ask_num(d.likely_gap_pct, l), otto.ask_num(round((100 * d.p_under)::numeric), l),
+                           CASE WHEN d.price_eur < d.fair_lo THEN otto.ask_text(l, '; below the range', '; ispod raspona') ELSE '' END,
+                           CASE WHEN d.cut_at IS NOT NULL THEN otto.ask_text(l, '; price cut ', '; cena snižena ') || to_char(d.cut_at, 'YYYY-MM-DD') ELSE '' END))
                ORDER BY d.pos) FILTER (WHERE d.suspect IS NULL AND d.pos <= lim),
            jsonb_agg(jsonb_build_object('ad_id', d.ad_id, 'url', d.url, 'title', d.title, 'price_eur', d.price_eur,
-                                        'fair_value_eur', d.fair, 'gap_pct', d.gap_pct, 'deal', 'suspicious', 'reason', d.suspect)
+                                        'fair_value_eur', d.fair, 'gap_pct', d.gap_pct, 'deal', 'suspicious', 'reason', d.suspect,
+                                        'why', format(otto.ask_text(l, 'Suspicious: %s%% under the fair value of €%s, more likely an error, parts or damage than a deal (%s)',
+                                                                       'Sumnjivo: %s%% ispod procenjene vrednosti od %s €, pre greška, delovi ili oštećenje nego dobra ponuda (%s)'),
+                                                      d.gap_pct, d.fair, d.suspect))
                      ORDER BY d.pos) FILTER (WHERE d.suspect IS NOT NULL AND d.pos <= 5),
            (SELECT count(*) FROM cand)
       INTO res, sus, fresh
@@ -842,7 +838,7 @@ BEGIN
         'n', coalesce(fresh, 0), 'as_of', otto.market_as_of());
 END
 $fn$;
-COMMENT ON FUNCTION otto.good_deals(interval, int, text, text, int, text, text, numeric, boolean) IS 'Fresh ads priced under their fair value, the surest first (the gap in units of the estimate''s uncertainty): price, fair value and its range, the gap in euros and percent, the deal class (great, good), why it is a deal; suspicious ones (far under the fair value: otto.price_suspect; titles about parts or damage) apart';
+COMMENT ON FUNCTION otto.good_deals(interval, int, text, text, int, text, text, numeric, boolean) IS 'Fresh ads priced under their fair value, the surest first (how sure the price is under the car''s value, otto.price_posterior): price, fair value and its range, the gap in euros and percent, the deal class (great, good), why it is a deal; suspicious ones (far under the fair value: otto.price_suspect; titles about parts or damage) apart';
 
 -- Is a price good for a car?  The car as otto.ad's columns in JSON (an ad:
 -- to_jsonb of its row) and the price asked: its fair value and range, the
@@ -895,10 +891,7 @@ BEGIN
         'reason', format(otto.ask_text(l,
                    '%s: €%s is %s%% %s the fair value of €%s (80%% range €%s-%s, %s confidence); allowing for the estimate''s uncertainty, most likely %s%% %s the car''s value',
                    '%s: %s € je %s%% %s procenjene vrednosti od %s € (80%% raspon %s-%s €, pouzdanost %s); uz nesigurnost procene, najverovatnije %s%% %s vrednosti automobila'),
-                   otto.ask_text(l, CASE cls WHEN 'great' THEN 'a great deal' WHEN 'good' THEN 'a good deal' WHEN 'fair' THEN 'a fair price'
-                                              WHEN 'high' THEN 'a high price' ELSE 'suspiciously low (check for damage, parts or a scam)' END,
-                                    CASE cls WHEN 'great' THEN 'odlična ponuda' WHEN 'good' THEN 'dobra ponuda' WHEN 'fair' THEN 'korektna cena'
-                                              WHEN 'high' THEN 'visoka cena' ELSE 'sumnjivo niska cena (proverite oštećenja, delove ili prevaru)' END),
+                   otto.ask_verdict(cls, l),
                    otto.ask_num(price_eur, l), otto.ask_num(abs(gap), l),
                    CASE WHEN gap >= 0 THEN otto.ask_text(l, 'under', 'ispod') ELSE otto.ask_text(l, 'over', 'iznad') END,
                    otto.ask_num(round(e.estimate)::numeric, l), otto.ask_num(round(e.lo)::numeric, l), otto.ask_num(round(e.hi)::numeric, l),
