@@ -29,8 +29,8 @@ CREATE TABLE answers_truth.ad AS
 SELECT a.ad_id, t.j->>'source_ad_id' AS source_ad_id, (t.j->>'price_eur')::int AS price,
        (t.j->'hidden'->>'fair_value_eur')::int AS value, t.j->>'make' AS make, t.j->>'model' AS model
   FROM answers_truth.raw_ads t LEFT JOIN otto.ad a ON a.source_ad_id = t.j->>'source_ad_id';
--- each model's true sale rate: its popularity, the simulator's multiplier of
--- the daily hazard of a car at its fair price
+-- each model's hidden sale propensity: its popularity, the simulator's
+-- multiplier of the daily hazard of a car at its fair price
 CREATE TABLE answers_truth.model AS
 SELECT make, model, max(popularity) AS popularity
   FROM (SELECT j->>'make' AS make, j->>'model' AS model, (j->'hidden'->>'popularity')::float8 AS popularity
@@ -38,6 +38,20 @@ SELECT make, model, max(popularity) AS popularity
         UNION ALL
         SELECT j->>'make', j->>'model', (j->>'popularity')::float8 FROM answers_truth.raw_events WHERE j->>'kind' = 'removed') x
  GROUP BY 1, 2;
+-- each model's sales per ad-day in the simulator's own log over the days
+-- simulated (a perfect crawl): a sale is a removal not relisted; an ad's
+-- days run from its first day to its removal or the last day
+CREATE TABLE answers_truth.sales AS
+SELECT w.make, w.model, count(*) FILTER (WHERE w.gone IS NOT NULL AND NOT w.relisted) AS sold,
+       sum(coalesce(w.gone, (SELECT max((j->>'day')::int) FROM answers_truth.raw_events)) - w.start) AS days
+  FROM (SELECT e.j->>'source_ad_id' AS id, min((e.j->>'day')::int) FILTER (WHERE e.j->>'kind' IN ('new', 'relisted')) AS start,
+               min((e.j->>'day')::int) FILTER (WHERE e.j->>'kind' = 'removed') AS gone,
+               e.j->>'source_ad_id' IN (SELECT j->>'relist_of' FROM answers_truth.raw_events WHERE j->>'kind' = 'relisted') AS relisted,
+               coalesce(max(e.j->>'make') FILTER (WHERE e.j->>'kind' = 'removed'), max(t.make)) AS make,
+               coalesce(max(e.j->>'model') FILTER (WHERE e.j->>'kind' = 'removed'), max(t.model)) AS model
+          FROM answers_truth.raw_events e LEFT JOIN answers_truth.ad t ON t.source_ad_id = e.j->>'source_ad_id'
+         GROUP BY 1) w
+ WHERE w.make IS NOT NULL AND w.start IS NOT NULL GROUP BY 1, 2;
 -- the truth's deal class of a price (the same thresholds as otto.deal_class)
 CREATE FUNCTION answers_truth.gap_pct(price numeric, value numeric) RETURNS numeric
 LANGUAGE sql IMMUTABLE AS $$ SELECT round(100 * (1 - price / value), 1) $$;
@@ -74,15 +88,23 @@ SELECT format('good_deals(7 days, 50): labelled %s, truly as far under (%% of th
              / count(*), 1), '-', '-'
   FROM deal_list d WHERE d.name = '7 days, 50' GROUP BY d.deal;
 
--- fastest selling: Spearman's rank correlation of the models listed with their true sale rate
+-- fastest selling: Spearman's rank correlation of the models listed with
+-- the truth's sales per ad-day (what sold fastest in this market), and
+-- with their hidden propensity (which a few days' sales tell only roughly:
+-- see its ceiling below)
 CREATE TEMP TABLE fast AS
-SELECT x.pos, m.popularity FROM jsonb_array_elements((otto.fastest_selling(min_sold => :min_sold))->'ranking') WITH ORDINALITY x(g, pos)
-  LEFT JOIN answers_truth.model m ON m.make = x.g->>'make' AND m.model = x.g->>'model';
+SELECT x.pos, m.popularity, s.sold::float8 / nullif(s.days, 0) AS sales_rate
+  FROM jsonb_array_elements((otto.fastest_selling(min_sold => :min_sold))->'ranking') WITH ORDINALITY x(g, pos)
+  LEFT JOIN answers_truth.model m ON m.make = x.g->>'make' AND m.model = x.g->>'model'
+  LEFT JOIN answers_truth.sales s ON s.make = x.g->>'make' AND s.model = x.g->>'model';
 INSERT INTO figure (metric, value, target, met)
 SELECT 'fastest_selling(): models listed', count(*), '-', '-' FROM fast
 UNION ALL
-SELECT 'fastest_selling(): Spearman with the true sale rate', round(corr(r.pos, r.truth_pos)::numeric, 2), '>= 0.8',
+SELECT 'fastest_selling(): Spearman with the truth''s sales per ad-day', round(corr(r.pos, r.truth_pos)::numeric, 2), '>= 0.8',
        (corr(r.pos, r.truth_pos) >= 0.8)::text
+  FROM (SELECT f.pos, rank() OVER (ORDER BY f.sales_rate DESC) AS truth_pos FROM fast f) r
+UNION ALL
+SELECT 'fastest_selling(): Spearman with the models'' hidden propensity', round(corr(r.pos, r.truth_pos)::numeric, 2), '-', '-'
   FROM (SELECT f.pos, rank() OVER (ORDER BY f.popularity DESC) AS truth_pos FROM fast f) r;
 
 -- fair value of the live ads in the market (as good_deals and the ad page
@@ -142,19 +164,11 @@ SELECT 'ceiling: verdicts agreeing, best class per (age, gap) bin fitted on the 
           FROM (SELECT bin, otto.deal_class(answers_truth.gap_pct(price, value)), count(*) AS n FROM binned GROUP BY 1, 2) b
          GROUP BY b.bin) c
 UNION ALL
--- the simulator's own sales per ad-day over the same days (a perfect crawl), ranked as fastest_selling ranks
-SELECT 'ceiling: Spearman of the truth''s own sales per ad-day (min_sold alike) with the true sale rate', round(corr(r.pos, r.truth_pos)::numeric, 2), '-', '-'
+-- the truth's own sales per ad-day (a perfect crawl), ranked as fastest_selling ranks: how well any
+-- ranking made from these days' sales can follow the hidden propensity
+SELECT 'ceiling: Spearman of the truth''s own sales per ad-day (min_sold alike) with the hidden propensity', round(corr(r.pos, r.truth_pos)::numeric, 2), '-', '-'
   FROM (SELECT row_number() OVER (ORDER BY x.sold::float8 / x.days DESC, x.sold DESC) AS pos, rank() OVER (ORDER BY m.popularity DESC) AS truth_pos
-          FROM (SELECT w.make, w.model, count(*) FILTER (WHERE w.gone IS NOT NULL) AS sold,
-                       sum(coalesce(w.gone, (SELECT max((j->>'day')::int) FROM answers_truth.raw_events)) - w.start) AS days
-                  FROM (SELECT e.j->>'source_ad_id' AS id, min((e.j->>'day')::int) FILTER (WHERE e.j->>'kind' IN ('new', 'relisted')) AS start,
-                               min((e.j->>'day')::int) FILTER (WHERE e.j->>'kind' = 'removed') AS gone,
-                               coalesce(max(e.j->>'make') FILTER (WHERE e.j->>'kind' = 'removed'), max(t.make)) AS make,
-                               coalesce(max(e.j->>'model') FILTER (WHERE e.j->>'kind' = 'removed'), max(t.model)) AS model
-                          FROM answers_truth.raw_events e LEFT JOIN answers_truth.ad t ON t.source_ad_id = e.j->>'source_ad_id'
-                         GROUP BY 1) w
-                 WHERE w.make IS NOT NULL AND w.start IS NOT NULL GROUP BY 1, 2) x
-          JOIN answers_truth.model m ON m.make = x.make AND m.model = x.model
+          FROM answers_truth.sales x JOIN answers_truth.model m ON m.make = x.make AND m.model = x.model
          WHERE x.sold >= :min_sold AND x.days > 0
          ORDER BY x.sold::float8 / x.days DESC, x.sold DESC LIMIT 20) r
 UNION ALL

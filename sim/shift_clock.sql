@@ -17,5 +17,8 @@ UPDATE otto.frontier SET discovered_at = discovered_at - :'by'::interval, due_at
                          last_fetched_at = last_fetched_at - :'by'::interval;
 UPDATE otto.site SET sweep_started_at = sweep_started_at - :'by'::interval, sweep_checked_at = sweep_checked_at - :'by'::interval;
 UPDATE otto.market_ad SET listed_at = listed_at - :'by'::interval;
+-- the groups' sums of the live ads' listing days (otto.market_terms 67) move with them
+UPDATE otto.market_mmy SET s[67] = s[67] - s[2] * extract(epoch FROM :'by'::interval) / 86400 WHERE s[2] > 0;
+UPDATE otto.market_mm SET s[67] = s[67] - s[2] * extract(epoch FROM :'by'::interval) / 86400 WHERE s[2] > 0;
 UPDATE otto.stream_state SET applied_at = applied_at - :'by'::interval, last_event_at = last_event_at - :'by'::interval;
 COMMIT;
