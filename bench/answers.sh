@@ -5,9 +5,10 @@
 #   workers sweeping it each simulated day, the stream, the price model) on
 #   a market of OTTO_ANSWERS_ADS ads over OTTO_ANSWERS_DAYS days, in its own
 #   directory and ports; then bench/answers.sql loads that day's truth (each
-#   live ad's hidden value, each model's sale rate) beside Otto's tables and
-#   scores good_deals (precision, false deals, recall of the truth's most
-#   underpriced ads), fastest_selling (Spearman with the true sale rate),
+#   live ad's hidden value, each model's sale propensity, the sales in the
+#   simulator's log) beside Otto's tables and scores good_deals (precision,
+#   false deals, recall of the truth's most underpriced ads), fastest_selling
+#   (Spearman with the truth's sales per ad-day, and with the propensity),
 #   fair value by true-value band, and price verdicts (the deal class of
 #   each live ad's price against the truth's).  Otto's functions never read
 #   the truth; only the scoring does.

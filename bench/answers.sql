@@ -158,6 +158,12 @@ SELECT 'ceiling: precision % of the best 50 by (age, gap) bins fitted on the tru
   FROM (SELECT b.*, (sum((b.t >= ln(1 / 0.95))::int) OVER w + 0.5) / (count(*) OVER w + 1) AS p
           FROM binned b WINDOW w AS (PARTITION BY b.bin) ORDER BY p DESC, b.g DESC LIMIT 50) x
 UNION ALL
+SELECT 'ceiling: of the truth''s 20 most underpriced live ads, in the best 50 by (age, gap) bins fitted on the truth', count(*), '-', '-'
+  FROM (SELECT b.ad_id, (sum((b.t >= ln(1 / 0.95))::int) OVER w + 0.5) / (count(*) OVER w + 1) AS p
+          FROM binned b WINDOW w AS (PARTITION BY b.bin) ORDER BY p DESC, b.g DESC LIMIT 50) x
+ WHERE x.ad_id IN (SELECT t.ad_id FROM answers_truth.ad t WHERE t.price > 0 AND t.ad_id IS NOT NULL
+                    ORDER BY t.price::numeric / t.value, t.ad_id LIMIT 20)
+UNION ALL
 SELECT 'ceiling: verdicts agreeing, best class per (age, gap) bin fitted on the truth, %',
        round(100.0 * sum(c.best) / (SELECT count(*) FROM binned), 1), '-', '-'
   FROM (SELECT b.bin, max(b.n) AS best
@@ -173,6 +179,8 @@ SELECT 'ceiling: Spearman of the truth''s own sales per ad-day (min_sold alike) 
          ORDER BY x.sold::float8 / x.days DESC, x.sold DESC LIMIT 20) r
 UNION ALL
 SELECT 'base: live ads at least 5% under their true value, %', round(100.0 * avg((t >= ln(1 / 0.95))::int), 1), '-', '-' FROM binned
+UNION ALL
+SELECT 'base: live ads priced above their true value, %', round(100.0 * avg((t < 0)::int), 1), '-', '-' FROM binned
 UNION ALL
 SELECT 'base: verdicts agreeing if every price were called fair, %', round(100.0 * avg((otto.deal_class(answers_truth.gap_pct(price, value)) = 'fair')::int), 1), '-', '-'
   FROM binned;

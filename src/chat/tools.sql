@@ -288,8 +288,8 @@ SELECT name, title, description, fn::regprocedure, input_schema::jsonb, output_s
    "method": {"type": "string"}, "n": {"type": "integer"}, "as_of": {"type": ["string", "null"]}}}',
  'ranking', '{"limit": "lim", "offset": "off"}'),
 ('good_deals', 'Good deals',
- 'Fresh ads (new, relisted or cut in price within "since") priced well under their fair value, best first: each with its price, fair value and 80% range, the gap in euros and percent, a deal class (great: 20% or more under, good: 10-20%, fair: within 10%, high: more than 10% over) and why it is a deal. Damaged cars are left out unless asked for.',
- 'otto.good_deals(interval,int,text,text,int,text,text,numeric,boolean)',
+ 'Fresh ads (new, relisted or cut in price within "since") priced well under their fair value, best first: each with its price, fair value and 80% range, the gap in euros and percent, a deal class (great: 20% or more under, good: 10-20%, fair: within 10%, high: more than 10% over), how sure Otto is that it is at least 5% under (only deals it is min_sure_pct sure of are listed) and why it is a deal. Damaged cars are left out unless asked for.',
+ 'otto.good_deals(interval,int,text,text,int,text,text,numeric,boolean,numeric)',
  '{"type": "object", "additionalProperties": false, "properties": {
    "since": {"type": "string", "pattern": "^[1-9][0-9]{0,2} (hour|hours|day|days|week|weeks)$", "default": "1 day", "description": "How fresh, e.g. \"6 hours\", \"3 days\", \"1 week\""},
    "make": {"type": "string", "minLength": 1, "maxLength": 40}, "model": {"type": "string", "minLength": 1, "maxLength": 40},
@@ -298,6 +298,7 @@ SELECT name, title, description, fn::regprocedure, input_schema::jsonb, output_s
    "body": {"type": "string", "enum": ["sedan", "hatchback", "estate", "coupe", "convertible", "mpv", "suv", "pickup"]},
    "min_gap_pct": {"type": "number", "minimum": 0, "maximum": 90, "default": 10, "description": "Least percentage under fair value"},
    "include_damaged": {"type": "boolean", "default": false},
+   "min_sure_pct": {"type": "number", "minimum": 0, "maximum": 100, "default": 50, "description": "How sure Otto must be that the price is at least 5% under the car''s value"},
    "limit": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}}}',
  '{"type": "object", "required": ["as_of", "n", "deals"], "properties": {
    "deals": {"type": "array", "items": {"type": "object"}}, "classes": {"type": "object"}, "truncated": {"type": "boolean"},

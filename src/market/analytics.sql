@@ -304,7 +304,7 @@ CREATE OR REPLACE FUNCTION otto.fair_value_estimate(make text, model text, year 
     OUT market_make text, OUT market_model text, OUT lvl int, OUT n bigint, OUT estimate float8, OUT lo float8,
     OUT hi float8, OUT year_min int, OUT year_max int, OUT confidence text, OUT fit_of text, OUT fit_n bigint,
     OUT b_age float8, OUT b_km float8, OUT comparables_estimate float8, OUT model_id bigint, OUT model_estimate float8,
-    OUT model_weight float8)
+    OUT model_weight float8, OUT lo95 float8, OUT hi95 float8)
 LANGUAGE plpgsql STABLE
 AS $fn$
 #variable_conflict use_variable
@@ -347,13 +347,13 @@ BEGIN
         RETURN;                 -- a calibration without cells: the comparables alone
     END IF;
     model_id := pm.model_id; model_estimate := exp(s); model_weight := w;
-    estimate := exp(e + k.q50); lo := exp(e + k.q10); hi := exp(e + k.q90);
+    estimate := exp(e + k.q50); lo := exp(e + k.q10); hi := exp(e + k.q90); lo95 := exp(e + k.q025); hi95 := exp(e + k.q975);
     IF n = 0 THEN
         confidence := 'low';
     END IF;
 END
 $fn$;
-COMMENT ON FUNCTION otto.fair_value_estimate(text, text, int, int, text, int, jsonb) IS 'The figures of otto.fair_value: the comparables'' (as otto.fair_value_comps) combined with the price model''s estimate (as otto.price_model_score) by the newest version''s calibration: estimate and 80% range in euros, confidence, and each half''s estimate and the model''s weight';
+COMMENT ON FUNCTION otto.fair_value_estimate(text, text, int, int, text, int, jsonb) IS 'The figures of otto.fair_value: the comparables'' (as otto.fair_value_comps) combined with the price model''s estimate (as otto.price_model_score) by the newest version''s calibration: estimate and 80% range in euros, confidence, each half''s estimate and the model''s weight, and the 95% range (with the model only)';
 
 -- What comparables a level stands for, in words (en, sr-Latn, sr-Cyrl).
 CREATE OR REPLACE FUNCTION otto.fair_value_which(lvl int, fuel text, power_kw int, lang text DEFAULT 'en') RETURNS text
@@ -683,32 +683,44 @@ $fn$;
 -- itself evidence of the value.  The log gap g = ln(estimate / price) is the
 -- seller's pricing (how far from the true value, spread: the otto.price_spread
 -- setting, as asking prices alone cannot tell it from the estimate's
--- error) plus the estimate's own error (the rest of the spread its 80% range
--- implies).  The true gap's posterior, on a grid: a normal prior for the
--- seller, a Student t error (2 degrees of freedom) for the estimate, whose
--- errors have heavy tails (old cars, rare models: a gap of 40% is more
--- often the estimate's miss than the seller's gift).  The t was chosen on
--- the simulator's tuning seed among 1, 2, 3, 5 and 10 degrees and the
--- normal: of the 50 ads surest to be under their value, 84% were, against
--- 54% with a normal error.  Returns the posterior mean (as percent under),
--- its deviation (log) and p_under, how sure the price is at least 5% under
--- the true value.
+-- error) plus the estimate's own error (the rest of the spread its ranges
+-- imply).  The true gap's posterior, on a grid: a normal prior for the
+-- seller, a Student t error for the estimate whose degrees of freedom say
+-- how heavy its tails are, read off the ranges: the 95% range's width
+-- against the 80% range's, once the seller's share of each is taken out,
+-- matched to the t's (new cars' errors are near normal, so a wide gap is
+-- news; old cars' have heavy tails, so a wide gap is more often the
+-- estimate's miss than the seller's gift); 2 without a 95% range.  Returns
+-- the posterior mean (as percent under), its deviation (log), p_under, how
+-- sure the price is at least 5% under the true value, and the degrees of
+-- freedom used.
 CREATE OR REPLACE FUNCTION otto.price_posterior(price float8, estimate float8, lo float8, hi float8,
     spread float8 DEFAULT coalesce(nullif(current_setting('otto.price_spread', true), '')::float8, 0.12),  -- its default before the library loads
-    OUT gap_pct float8, OUT sd float8, OUT p_under float8)
+    lo95 float8 DEFAULT NULL, hi95 float8 DEFAULT NULL,
+    OUT gap_pct float8, OUT sd float8, OUT p_under float8, OUT df float8)
 LANGUAGE sql STABLE PARALLEL SAFE
 AS $fn$
-    SELECT 100 * (1 - exp(-m.mean)), sqrt(greatest(m.m2 - m.mean * m.mean, 0)), m.under
+    SELECT 100 * (1 - exp(-m.mean)), sqrt(greatest(m.m2 - m.mean * m.mean, 0)), m.under, m.nu
       FROM (SELECT sum(w.w * w.e) / sum(w.w) AS mean, sum(w.w * w.e * w.e) / sum(w.w) AS m2,
-                   sum(w.w) FILTER (WHERE w.e >= ln(1 / 0.95)) / sum(w.w) AS under
-              FROM (SELECT ln(estimate / price) AS g, least(spread, t.t) AS se,   -- no wider than all the spread there is
-                           sqrt(greatest(t.t * t.t - power(least(spread, t.t), 2), 0.0004)) AS sv
-                      FROM (SELECT greatest(ln(hi / lo) / 2.563, 0.05) AS t) t) p,   -- even identical cars' prices spread by 5%
+                   sum(w.w) FILTER (WHERE w.e >= ln(1 / 0.95)) / sum(w.w) AS under, min(p.nu) AS nu
+              FROM (SELECT h.g, h.se, h.e80 / t.q90 AS sv, t.nu
+                      FROM (SELECT h.*, sqrt(greatest(h.h80 ^ 2 - (1.2816 * h.se) ^ 2, 0.0256 ^ 2)) AS e80,   -- the estimate's own
+                                   sqrt(greatest(h.h95 ^ 2 - (1.96 * h.se) ^ 2, 0)) AS e95                    -- half-widths (80, 95%)
+                              FROM (SELECT ln(estimate / price) AS g, least(spread, h.h80 / 1.2816) AS se, h.h80, h.h95  -- no wider than all the spread there is
+                                      FROM (SELECT greatest(ln(hi / lo) / 2, 0.064) AS h80,   -- even identical cars' prices spread by 5%
+                                                   CASE WHEN hi95 > lo95 AND lo95 <= lo AND hi95 >= hi THEN ln(hi95 / lo95) / 2 END AS h95) h) h) h,
+                           -- Student t: degrees of freedom, 0.9 quantile, and its 0.975 quantile over 0.9's against the normal's
+                           LATERAL (SELECT t.nu, t.q90 FROM (VALUES (1, 3.078, 2.699), (2, 1.886, 1.492), (3, 1.638, 1.270),
+                                                                    (4, 1.533, 1.184), (5, 1.476, 1.139), (7, 1.415, 1.093),
+                                                                    (10, 1.372, 1.062), (15, 1.341, 1.039), (30, 1.310, 1.019),
+                                                                    (1000, 1.2816, 1.0)) t(nu, q90, ratio)
+                                     ORDER BY CASE WHEN h.e95 > 0 THEN abs(ln(t.ratio) - ln(greatest(h.e95 / h.e80 / 1.5294, 1)))
+                                                   ELSE abs(t.nu - 2) END LIMIT 1) t) p,
                    LATERAL (SELECT i * p.se / 20 AS e FROM generate_series(-100, 100) i) x,     -- 5 spreads either side
-                   LATERAL (SELECT x.e, exp(-0.5 * power(x.e / p.se, 2)) * power(1 + power((p.g - x.e) / p.sv, 2) / 2, -1.5) AS w) w) m
+                   LATERAL (SELECT x.e, exp(-0.5 * power(x.e / p.se, 2)) * power(1 + power((p.g - x.e) / p.sv, 2) / p.nu, -(p.nu + 1) / 2.0) AS w) w) m
      WHERE price > 0 AND estimate > 0 AND lo > 0 AND hi > lo AND spread > 0
 $fn$;
-COMMENT ON FUNCTION otto.price_posterior(float8, float8, float8, float8, float8) IS 'The true gap of a price under a car''s value, given its fair value and 80% range and the sellers'' pricing spread (otto.price_spread): gap_pct (posterior mean, percent under), sd (log) and p_under (how sure the price is at least 5% under the value); the estimate''s error taken as heavy-tailed (Student t, 2 degrees of freedom)';
+COMMENT ON FUNCTION otto.price_posterior(float8, float8, float8, float8, float8, float8, float8) IS 'The true gap of a price under a car''s value, given its fair value, its 80% range (and 95% range, when known) and the sellers'' pricing spread (otto.price_spread): gap_pct (posterior mean, percent under), sd (log), p_under (how sure the price is at least 5% under the value) and df; the estimate''s error taken as Student t, its tails as heavy as the ranges show (2 degrees of freedom without a 95% range)';
 
 -- Whether a price is too far under a car's fair value to be what it seems
 -- (an error, parts, damage, a scam): under half of it, or under its 80%
@@ -728,8 +740,9 @@ AS $fn$
 $fn$;
 COMMENT ON FUNCTION otto.deal_suspect_title(text) IS 'Whether a title says the car is sold for parts, damaged, not running, for export or a swap (Serbian and English)';
 
--- Fresh ads priced under their fair value, the surest first: ranked by how
--- sure Otto is that the price is at least 5% under the car's true value
+-- Fresh ads priced under their fair value, the surest first: listed when
+-- Otto is at least min_sure_pct sure that the price is at least 5% under the
+-- car's true value, ranked by that sureness
 -- (otto.price_posterior: the gap in the estimate's own uncertainty, shrunk
 -- by what asking prices usually are), so that a car with few comparables or
 -- an uncertain model needs a wider gap to rank as high, and classed by the
@@ -739,7 +752,8 @@ COMMENT ON FUNCTION otto.deal_suspect_title(text) IS 'Whether a title says the c
 -- deal: listed apart as suspicious.
 CREATE OR REPLACE FUNCTION otto.good_deals(since interval DEFAULT '1 day', lim int DEFAULT 20, make text DEFAULT NULL,
                                 model text DEFAULT NULL, max_price int DEFAULT NULL, fuel text DEFAULT NULL,
-                                body text DEFAULT NULL, min_gap_pct numeric DEFAULT 10, include_damaged boolean DEFAULT false)
+                                body text DEFAULT NULL, min_gap_pct numeric DEFAULT 10, include_damaged boolean DEFAULT false,
+                                min_sure_pct numeric DEFAULT 50)
 RETURNS jsonb
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -753,8 +767,9 @@ DECLARE
     t0    timestamptz := now() - since;
     l     text := otto.lang();     -- the language of "why": otto.lang or the signed-in user's
 BEGIN
-    IF lim < 1 OR since < interval '0' THEN
-        RAISE EXCEPTION 'lim must be at least 1 and since not negative' USING ERRCODE = 'invalid_parameter_value';
+    IF lim < 1 OR since < interval '0' OR NOT min_sure_pct BETWEEN 0 AND 100 THEN
+        RAISE EXCEPTION 'lim must be at least 1, since not negative and min_sure_pct between 0 and 100'
+              USING ERRCODE = 'invalid_parameter_value';
     END IF;
     WITH cuts AS (              -- price cuts since t0, from the log's time index
         SELECT e.ad_id, max(e.at) AS cut_at FROM otto.ad_event e
@@ -787,7 +802,7 @@ BEGIN
         (SELECT * FROM screened s WHERE s.gap0 > 0.5 ORDER BY s.gap0 DESC LIMIT 10)),
     valued AS (
         SELECT s.ad_id, s.make, s.model, s.year, s.mileage_km, s.fuel, s.power_kw, s.price_eur, s.listed_at, s.cut_at, s.gap0,
-               a.url, a.title, a.damage, e.lvl, e.n, e.estimate, e.lo, e.hi, e.confidence, e.model_id
+               a.url, a.title, a.damage, e.lvl, e.n, e.estimate, e.lo, e.hi, e.lo95, e.hi95, e.confidence, e.model_id
           FROM picked s
           JOIN otto.ad a ON a.ad_id = s.ad_id,
                otto.fair_value_estimate(s.make, s.model, s.year, s.mileage_km, s.fuel, s.power_kw, to_jsonb(a)) e),
@@ -799,12 +814,12 @@ BEGIN
                     THEN otto.ask_text(l, 'price far under its fair value', 'cena daleko ispod vrednosti')
                     WHEN otto.deal_suspect_title(v.title)
                     THEN otto.ask_text(l, 'the title speaks of parts, damage or a swap', 'naslov pominje delove, oštećenje ili zamenu') END AS suspect
-          FROM valued v, otto.price_posterior(v.price_eur, v.estimate, v.lo, v.hi) pp
+          FROM valued v, otto.price_posterior(v.price_eur, v.estimate, v.lo, v.hi, lo95 => v.lo95, hi95 => v.hi95) pp
          WHERE round(v.estimate) > 0 AND (include_damaged OR v.damage IS NULL OR v.damage = 'none')),
     shown AS (
         SELECT d.*, row_number() OVER (PARTITION BY d.suspect IS NOT NULL ORDER BY d.p_under DESC, d.gap_pct DESC, d.ad_id) AS pos
           FROM deals d
-         WHERE d.gap_pct >= min_gap_pct AND (d.p_under >= 0.5 OR d.suspect IS NOT NULL))
+         WHERE d.gap_pct >= min_gap_pct AND (d.p_under >= min_sure_pct / 100 OR d.suspect IS NOT NULL))
     SELECT jsonb_agg(jsonb_build_object(
                'ad_id', d.ad_id, 'url', d.url, 'title', d.title, 'make', d.make, 'model', d.model, 'year', d.year,
                'mileage_km', d.mileage_km, 'price_eur', d.price_eur, 'fair_value_eur', d.fair,
@@ -834,11 +849,11 @@ BEGIN
         'classes', jsonb_build_object('great', 'at least 20% under fair value', 'good', '10-20% under',
                                       'fair', 'within 10%', 'high', 'more than 10% over',
                                       'suspicious', 'under half the fair value or far under its range, or a title about parts or damage: more likely an error than a deal'),
-        'method', 'fresh ads (listed, relisted or cut in price since then) screened against their model''s log-price regression, the most promising priced by otto.fair_value; the asking price is evidence of the value too, so the gap is shrunk by the share of the spread that is the sellers'' own pricing (otto.price_posterior: likely_gap_pct, and sure_pct, how sure the price is at least 5% under the value), and the deals are ranked by that sureness and classed by the likely gap; damaged cars left out unless include_damaged; prices far under the fair value (otto.price_suspect) and titles about parts or damage listed apart as suspicious',
+        'method', 'fresh ads (listed, relisted or cut in price since then) screened against their model''s log-price regression, the most promising priced by otto.fair_value; the asking price is evidence of the value too, so the gap is shrunk by the share of the spread that is the sellers'' own pricing (otto.price_posterior: likely_gap_pct, and sure_pct, how sure the price is at least 5% under the value), and the deals Otto is at least min_sure_pct sure of are ranked by that sureness and classed by the likely gap; damaged cars left out unless include_damaged; prices far under the fair value (otto.price_suspect) and titles about parts or damage listed apart as suspicious',
         'n', coalesce(fresh, 0), 'as_of', otto.market_as_of());
 END
 $fn$;
-COMMENT ON FUNCTION otto.good_deals(interval, int, text, text, int, text, text, numeric, boolean) IS 'Fresh ads priced under their fair value, the surest first (how sure the price is under the car''s value, otto.price_posterior): price, fair value and its range, the gap in euros and percent, the deal class (great, good), why it is a deal; suspicious ones (far under the fair value: otto.price_suspect; titles about parts or damage) apart';
+COMMENT ON FUNCTION otto.good_deals(interval, int, text, text, int, text, text, numeric, boolean, numeric) IS 'Fresh ads priced under their fair value that Otto is at least min_sure_pct sure of, the surest first (how sure the price is at least 5% under the car''s value, otto.price_posterior): price, fair value and its range, the gap in euros and percent, the deal class (great, good), why it is a deal; suspicious ones (far under the fair value: otto.price_suspect; titles about parts or damage) apart';
 
 -- Is a price good for a car?  The car as otto.ad's columns in JSON (an ad:
 -- to_jsonb of its row) and the price asked: its fair value and range, the
@@ -874,7 +889,7 @@ BEGIN
                                                              'nema procene: nema aktivnih oglasa ove marke sa cenom'),
                                   'as_of', otto.market_as_of());
     END IF;
-    p := otto.price_posterior(price_eur, e.estimate, e.lo, e.hi);
+    p := otto.price_posterior(price_eur, e.estimate, e.lo, e.hi, lo95 => e.lo95, hi95 => e.hi95);
     gap := round(100 * (1 - price_eur / round(e.estimate)::numeric), 1);
     -- far under the fair value is more likely an error, parts, damage or a scam than a deal (as in good_deals)
     cls := CASE WHEN otto.price_suspect(price_eur, e.estimate, e.lo, e.hi) THEN 'suspicious' ELSE otto.deal_class(round(p.gap_pct::numeric, 1)) END;

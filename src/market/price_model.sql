@@ -61,7 +61,7 @@ COMMENT ON COLUMN otto.price_model.n_holdout IS 'Ads it was calibrated on, each 
 COMMENT ON COLUMN otto.price_model.train_seconds IS 'Wall time of the training (otto.price_model_fit)';
 COMMENT ON COLUMN otto.price_model.last_event_id IS 'The ad log''s last event when it was trained: the trainer retrains once the log has moved on by a tenth of n_train';
 COMMENT ON COLUMN otto.price_model.peak_memory_kb IS 'Peak resident memory of the process that trained it';
-COMMENT ON COLUMN otto.price_model.calibration IS 'From its ads priced out of fold: weights (the model''s share per confidence of the comparables, with _few: for a car given by make, model, year, mileage, fuel and power alone), bands (euro edges), year_cuts (the model years that split its ads in thirds) and cells (per the same, per band, per third of the model years and any year: residual quantiles 10, 50, 90 and count)';
+COMMENT ON COLUMN otto.price_model.calibration IS 'From its ads priced out of fold: weights (the model''s share per confidence of the comparables, with _few: for a car given by make, model, year, mileage, fuel and power alone), bands (euro edges), year_cuts (the model years that split its ads in thirds) and cells (per the same, per band, per third of the model years and any year: residual quantiles 10, 50, 90, count, and quantiles 2.5 and 97.5)';
 COMMENT ON COLUMN otto.price_model.metrics IS 'Its ads priced out of fold: median absolute percentage error of the model, the comparables and the combination, and how often the 80% range held the price';
 CREATE OR REPLACE TRIGGER price_model_cache_invalidate AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON otto.price_model
     FOR EACH STATEMENT EXECUTE FUNCTION otto.cache_invalidate();
@@ -155,12 +155,14 @@ $fn$;
 -- when there are none; with '_few' for a car given by make, model, year,
 -- mileage, fuel and power alone) and its model year's third of the market
 -- (older cars are harder to value: their cells are wider).  The model's
--- weight for the same confidence is calibration->'weights'.
+-- weight for the same confidence is calibration->'weights'.  q025 and q975
+-- (the 95% range, whose width against the 80% range's tells how heavy the
+-- errors' tails are) are NULL in versions trained before 1.4.
 CREATE OR REPLACE FUNCTION otto.price_model_cell(cal jsonb, confidence text, estimate float8, year int,
-    OUT q10 float8, OUT q50 float8, OUT q90 float8)
+    OUT q10 float8, OUT q50 float8, OUT q90 float8, OUT q025 float8, OUT q975 float8)
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $fn$
-    SELECT (c->>0)::float8, (c->>1)::float8, (c->>2)::float8
+    SELECT (c->>0)::float8, (c->>1)::float8, (c->>2)::float8, (c->>4)::float8, (c->>5)::float8
       FROM (SELECT cal->'cells'->$2->((SELECT count(*) FROM jsonb_array_elements_text(cal->'bands') b WHERE $3 >= b::float8)::int)
                       ->otto.price_model_year_group(cal, $4) AS c) x
 $fn$;
@@ -243,7 +245,8 @@ BEGIN
     -- residual quantiles per confidence, band and third of the model years
     -- (a thin cell takes its confidence and band's, then its confidence's,
     -- then everyone's), at the split-conformal levels for n residuals: the
-    -- floor((n+1) x 0.1)-th and ceil((n+1) x 0.9)-th of n
+    -- floor((n+1) x 0.1)-th and ceil((n+1) x 0.9)-th of n; the same at
+    -- 0.025 and 0.975 after the count: [q10, q50, q90, n, q025, q975]
     WITH g AS (                 -- the cells: (confidence, band, year), (confidence, band), confidence, everyone
         SELECT x.bucket, x.band, x.yg, x.y - x.e AS r FROM price_model_cal x WHERE x.yg < 3
         UNION ALL SELECT x.bucket, x.band, 3, x.y - x.e FROM price_model_cal x
@@ -257,18 +260,21 @@ BEGIN
         SELECT o.bucket, o.band, o.yg, max(o.n) AS n,
                ARRAY[min(o.r) FILTER (WHERE o.i = greatest(floor((o.n + 1) * 0.1), 1)),
                      percentile_cont(0.5) WITHIN GROUP (ORDER BY o.r),
-                     min(o.r) FILTER (WHERE o.i = least(ceil((o.n + 1) * 0.9), o.n))] AS q
+                     min(o.r) FILTER (WHERE o.i = least(ceil((o.n + 1) * 0.9), o.n)),
+                     min(o.r) FILTER (WHERE o.i = greatest(floor((o.n + 1) * 0.025), 1)),
+                     min(o.r) FILTER (WHERE o.i = least(ceil((o.n + 1) * 0.975), o.n))] AS q
           FROM o GROUP BY o.bucket, o.band, o.yg),
     cells AS (
         SELECT b.bucket, jsonb_agg(b.years ORDER BY b.band) AS cells
           FROM (SELECT b.bucket, band.band,
-                       jsonb_agg(to_jsonb(coalesce(c.q, cy.q, cb.q, ca.q) || coalesce(c.n, cy.n, 0)::float8) ORDER BY yg.yg) AS years
+                       jsonb_agg(to_jsonb(x.q[1:3] || coalesce(c.n, cy.n, 0)::float8 || x.q[4:5]) ORDER BY yg.yg) AS years
                   FROM (VALUES ('high'), ('medium'), ('low'), ('none'), ('high_few'), ('medium_few'), ('low_few'), ('none_few')) b(bucket)
                        CROSS JOIN generate_series(0, 3) band(band) CROSS JOIN generate_series(0, 3) yg(yg)
                   LEFT JOIN q ca ON ca.bucket IS NULL AND ca.band IS NULL
                   LEFT JOIN q cb ON cb.bucket = b.bucket AND cb.band IS NULL AND cb.n >= 50
                   LEFT JOIN q cy ON cy.bucket = b.bucket AND cy.band = band.band AND cy.yg = 3 AND cy.n >= 100
                   LEFT JOIN q c ON c.bucket = b.bucket AND c.band = band.band AND c.yg = yg.yg AND yg.yg < 3 AND c.n >= 100
+                  CROSS JOIN LATERAL (SELECT coalesce(c.q, cy.q, cb.q, ca.q) AS q) x
                  GROUP BY b.bucket, band.band) b
          GROUP BY b.bucket)
     SELECT cal || jsonb_build_object('cells', jsonb_object_agg(cells.bucket, cells.cells)) INTO cal FROM cells;

@@ -4,7 +4,7 @@
 -- bench/answers.sh scores the same answers against the simulator's truth.
 BEGIN;
 CREATE EXTENSION otto;
-SELECT plan(32);
+SELECT plan(36);
 
 -- the normal distribution function and the price posterior
 SELECT is(round(p.gap_pct::numeric, 6), round(q.gap_pct::numeric, 6), 'the spread defaults to otto.price_spread')
@@ -24,6 +24,16 @@ SELECT ok(a.gap_pct < b.gap_pct AND b.gap_pct > c.gap_pct,
                  round(a.gap_pct::numeric), round(b.gap_pct::numeric), round(c.gap_pct::numeric)))
   FROM otto.price_posterior(8000, 10000, 8500, 11800) a, otto.price_posterior(6500, 10000, 8500, 11800) b,
        otto.price_posterior(3000, 10000, 8500, 11800) c;
+-- the estimate's tails from its 95% range: the same 80% range with a 95% range of normal errors, or of heavy-tailed ones
+SELECT ok(n.df >= 30 AND h.df = 2 AND x.df = 2, format('degrees of freedom from the ranges: %s for normal tails, %s for heavy ones, 2 without a 95%% range', n.df, h.df))
+  FROM otto.price_posterior(6500, 10000, 8000, 12500, 0.12, 7108, 14068) n, otto.price_posterior(6500, 10000, 8000, 12500, 0.12, 6456, 15490) h,
+       otto.price_posterior(6500, 10000, 8000, 12500, 0.12) x;
+SELECT ok(n.p_under > h.p_under + 0.05, format('a gap of 35%% is surer when the estimate''s errors have normal tails (%s%%) than heavy ones (%s%%)',
+                                               round((100 * n.p_under)::numeric), round((100 * h.p_under)::numeric)))
+  FROM otto.price_posterior(6500, 10000, 8000, 12500, 0.12, 7108, 14068) n, otto.price_posterior(6500, 10000, 8000, 12500, 0.12, 6456, 15490) h;
+SELECT is(a.df, 2::float8, 'a 95% range that does not hold the 80% range is ignored')
+  FROM otto.price_posterior(6500, 10000, 8000, 12500, 0.12, 9000, 14068) a;
+SELECT throws_ok($$SELECT otto.good_deals(min_sure_pct => 101)$$, '22023', NULL, 'good_deals: how sure is a percentage');
 
 -- plural forms
 SELECT is(ARRAY[otto.ask_count(1, 'day', 'sr-Latn'), otto.ask_count(2, 'day', 'sr-Latn'), otto.ask_count(5, 'day', 'sr-Latn'),

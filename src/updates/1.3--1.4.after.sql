@@ -1,0 +1,1 @@
+-- Otto 1.3 to 1.4: no data changes after the functions are made.
