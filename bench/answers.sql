@@ -8,12 +8,16 @@
 -- could do, fitted on the truth itself (the truth's own rate per bin of
 -- age and gap, in-sample, so optimistic): how much of a miss is Otto's
 -- answer and how much the estimate's accuracy.  -v min_sold (default 10):
--- fastest_selling's.  Used by bench/answers.sh and t/190_answers.pl.
+-- fastest_selling's; -v min_sure (default 80, as good_deals'): good_deals'.  Used by bench/answers.sh and t/190_answers.pl.
 \set ON_ERROR_STOP on
 SET client_min_messages = warning;
 \if :{?min_sold}
 \else
 \set min_sold 10
+\endif
+\if :{?min_sure}
+\else
+\set min_sure 80
 \endif
 DROP SCHEMA IF EXISTS answers_truth CASCADE;
 CREATE SCHEMA answers_truth;
@@ -63,7 +67,8 @@ CREATE TEMP TABLE figure (ord serial, metric text, value numeric, target text, m
 -- live ads the list finds
 CREATE TEMP TABLE deal_list AS
 SELECT l.name, (d->>'ad_id')::bigint AS ad_id, d->>'deal' AS deal, t.price, t.value
-  FROM (VALUES ('default', otto.good_deals()), ('7 days, 50', otto.good_deals('7 days', 50))) l(name, r),
+  FROM (VALUES ('default', otto.good_deals(min_sure_pct => :min_sure)),
+               ('7 days, 50', otto.good_deals('7 days', 50, min_sure_pct => :min_sure))) l(name, r),
        jsonb_array_elements(l.r->'deals') d
   LEFT JOIN answers_truth.ad t ON t.ad_id = (d->>'ad_id')::bigint;
 INSERT INTO figure (metric, value, target, met)

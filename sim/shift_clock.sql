@@ -20,5 +20,6 @@ UPDATE otto.market_ad SET listed_at = listed_at - :'by'::interval;
 -- the groups' sums of the live ads' listing days (otto.market_terms 67) move with them
 UPDATE otto.market_mmy SET s[67] = s[67] - s[2] * extract(epoch FROM :'by'::interval) / 86400 WHERE s[2] > 0;
 UPDATE otto.market_mm SET s[67] = s[67] - s[2] * extract(epoch FROM :'by'::interval) / 86400 WHERE s[2] > 0;
+UPDATE otto.ad_value SET valued_at = valued_at - :'by'::interval;
 UPDATE otto.stream_state SET applied_at = applied_at - :'by'::interval, last_event_at = last_event_at - :'by'::interval;
 COMMIT;

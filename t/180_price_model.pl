@@ -1,6 +1,7 @@
 # The price model (src/market/price_model.c and .sql) on a live cluster: the
 # trainer worker trains a version once the market has ads, otto.fair_value
-# uses it, the trainer trains again once the market has moved, training
+# uses it, the trainer values every live ad by it (otto.ad_value) and trains
+# again once the market has moved, training
 # never blocks the pipeline, a version survives a restart, and a damaged or
 # missing version falls back to the comparables with a WARNING.
 use strict;
@@ -34,6 +35,9 @@ is(q1(q{SELECT n_train BETWEEN 1990 AND 2000 AND n_holdout = n_train AND folds =
            FROM otto.price_model}),
 	't', 'version 1: every live ad, five folds, a booster each with its checksum, calibrated on every ad out of fold');
 is(q1(q{SELECT otto.fair_value_train(false) IS NULL}), 't', 'not due again while the market has not moved');
+my $all_valued = q{SELECT count(v.ad_id) = count(*) AND bool_and(v.model_id = %d AND v.price_eur = m.price_eur AND v.p_under IS NOT NULL)
+                     FROM otto.market_ad m LEFT JOIN otto.ad_value v USING (ad_id) WHERE m.live AND m.price_eur > 0 AND m.year IS NOT NULL};
+ok($node->poll_query_until('postgres', sprintf($all_valued, 1)), 'then the trainer valued every live priced ad by version 1, for good_deals');
 
 # it prices the held-out cars better than the comparables alone, and its range holds about 80% of them
 my $eval = q{
@@ -64,6 +68,7 @@ SELECT site_id, ad_id, 'new', first_seen_at, price_eur FROM otto.ad a WHERE NOT 
 $node->poll_query_until('postgres', 'SELECT max(model_id) = 2 FROM otto.price_model')
   or die 'no second version after the market moved';
 pass('the market moved by more than a tenth: the trainer trained version 2');
+ok($node->poll_query_until('postgres', sprintf($all_valued, 2)), 'and valued every live priced ad again by it, the new ones too');
 is(q1(q{SELECT otto.fair_value('Volkswagen', 'Golf', 2012, 180000)->'price_model'->>'version'}), '2', 'and fair values use it');
 
 # training does not block the pipeline: an ad arrives and reaches the market tables while a training runs

@@ -736,10 +736,14 @@ BEGIN
                                  otto.ask_num((x->>'gap_pct')::numeric, lang), otto.ask_num((x->>'fair_value_eur')::numeric, lang), x->>'url'),
                           '; ' ORDER BY o)
           INTO items FROM jsonb_array_elements(r->'deals') WITH ORDINALITY e(x, o) WHERE o <= 3;
-        RETURN CASE WHEN items IS NULL THEN otto.ask_text(lang, 'No fresh ads are priced well under their fair value right now.',
-                                                          'Trenutno nema svežih oglasa znatno ispod procenjene vrednosti.')
+        RETURN CASE WHEN items IS NULL THEN format(otto.ask_text(lang, 'No fresh ads are priced well under their fair value that Otto is %s%% sure of right now.',
+                                                                 'Trenutno nema svežih oglasa znatno ispod procenjene vrednosti u koje je Otto %s%% siguran.'),
+                                                   r->>'min_sure_pct')
                     ELSE format(otto.ask_text(lang, '%s; the surest: %s.', '%s; najsigurnije: %s.'),
-                                otto.ask_count(jsonb_array_length(r->'deals'), 'deal', lang), items) END;
+                                otto.ask_count(jsonb_array_length(r->'deals'), 'deal', lang), items) END
+               || CASE WHEN (r->>'less_sure')::int > 0
+                       THEN format(otto.ask_text(lang, ' Another %s at 50-%s%% sureness.', ' Još %s uz 50-%s%% sigurnosti.'),
+                                   otto.ask_count((r->>'less_sure')::numeric, 'deal', lang), r->>'min_sure_pct') ELSE '' END;
     WHEN 'search_ads' THEN
         SELECT string_agg(format('%s, %s, %s km, %s € (%s)', coalesce(x->>'title', concat_ws(' ', x->>'make', x->>'model')), x->>'year',
                                  otto.ask_num((x->>'mileage_km')::numeric, lang), otto.ask_num((x->>'price_eur')::numeric, lang), x->>'url'),

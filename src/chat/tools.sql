@@ -298,7 +298,7 @@ SELECT name, title, description, fn::regprocedure, input_schema::jsonb, output_s
    "body": {"type": "string", "enum": ["sedan", "hatchback", "estate", "coupe", "convertible", "mpv", "suv", "pickup"]},
    "min_gap_pct": {"type": "number", "minimum": 0, "maximum": 90, "default": 10, "description": "Least percentage under fair value"},
    "include_damaged": {"type": "boolean", "default": false},
-   "min_sure_pct": {"type": "number", "minimum": 0, "maximum": 100, "default": 50, "description": "How sure Otto must be that the price is at least 5% under the car''s value"},
+   "min_sure_pct": {"type": "number", "minimum": 0, "maximum": 100, "default": 80, "description": "How sure Otto must be that the price is at least 5% under the car''s value"},
    "limit": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}}}',
  '{"type": "object", "required": ["as_of", "n", "deals"], "properties": {
    "deals": {"type": "array", "items": {"type": "object"}}, "classes": {"type": "object"}, "truncated": {"type": "boolean"},

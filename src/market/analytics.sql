@@ -740,9 +740,78 @@ AS $fn$
 $fn$;
 COMMENT ON FUNCTION otto.deal_suspect_title(text) IS 'Whether a title says the car is sold for parts, damaged, not running, for export or a swap (Serbian and English)';
 
+-- Every live ad's fair value at its asking price, kept by the trainer
+-- worker (otto.ad_values_refresh after each round), so that good_deals can
+-- rank every fresh ad by how sure Otto is, not only those a cheap first pass
+-- lets through: valuing an ad takes about 2 ms, too long to do for a week's
+-- ads per call.  Derived data, remade by the refresh: not dumped.
+CREATE TABLE IF NOT EXISTS otto.ad_value (
+    ad_id           bigint PRIMARY KEY REFERENCES otto.ad ON DELETE CASCADE,
+    price_eur       int NOT NULL,       -- the asking price valued: a new price is valued again
+    model_id        bigint,             -- the price model version (NULL: the comparables alone)
+    lvl             int NOT NULL,
+    n               bigint NOT NULL,
+    confidence      text NOT NULL,
+    estimate        float8 NOT NULL,
+    lo              float8 NOT NULL,
+    hi              float8 NOT NULL,
+    lo95            float8,
+    hi95            float8,
+    likely_gap_pct  float8,
+    p_under         float8,
+    valued_at       timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE otto.ad_value IS 'Each live priced ad''s fair value (as otto.fair_value_estimate) and price posterior (as otto.price_posterior) at its asking price, kept by otto.ad_values_refresh (the trainer worker); good_deals reads it';
+
+-- Value the live priced ads whose value is missing, for another price, by
+-- an older price model version, or older than max_age (the comparables
+-- move): the unvalued first, newest first, at most max_ads (NULL: all); the
+-- rows of ads no longer live go.  Returns how many it valued.
+CREATE OR REPLACE FUNCTION otto.ad_values_refresh(max_ads int DEFAULT NULL, max_age interval DEFAULT '1 day') RETURNS bigint
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+#variable_conflict use_variable
+DECLARE
+    pm  bigint := (SELECT p.model_id FROM otto.price_model_active() p);
+    n   bigint;
+BEGIN
+    IF max_ads < 1 OR max_age < interval '0' THEN
+        RAISE EXCEPTION 'max_ads must be at least 1 and max_age not negative' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    DELETE FROM otto.ad_value v
+     WHERE NOT EXISTS (SELECT FROM otto.market_ad m WHERE m.ad_id = v.ad_id AND m.live AND m.price_eur > 0);
+    INSERT INTO otto.ad_value AS v (ad_id, price_eur, model_id, lvl, n, confidence, estimate, lo, hi, lo95, hi95,
+                                    likely_gap_pct, p_under, valued_at)
+    SELECT a.ad_id, a.price_eur, e.model_id, e.lvl, e.n, e.confidence, e.estimate, e.lo, e.hi, e.lo95, e.hi95,
+           pp.gap_pct, pp.p_under, now()
+      FROM (SELECT m.ad_id FROM otto.market_ad m LEFT JOIN otto.ad_value v ON v.ad_id = m.ad_id
+             WHERE m.live AND m.price_eur > 0 AND m.year IS NOT NULL
+               AND (v.ad_id IS NULL OR v.price_eur <> m.price_eur OR v.model_id IS DISTINCT FROM pm
+                    OR v.valued_at < now() - max_age)
+             ORDER BY v.ad_id IS NOT NULL, m.listed_at DESC, m.ad_id
+             LIMIT max_ads) t
+      JOIN otto.ad a ON a.ad_id = t.ad_id,
+           otto.fair_value_estimate(a.make, a.model, a.year, a.mileage_km, a.fuel, a.power_kw, to_jsonb(a)) e,
+           otto.price_posterior(a.price_eur, e.estimate, e.lo, e.hi, lo95 => e.lo95, hi95 => e.hi95) pp
+     WHERE e.estimate > 0 AND a.price_eur > 0
+    ON CONFLICT (ad_id) DO UPDATE
+       SET price_eur = excluded.price_eur, model_id = excluded.model_id, lvl = excluded.lvl, n = excluded.n,
+           confidence = excluded.confidence, estimate = excluded.estimate, lo = excluded.lo, hi = excluded.hi,
+           lo95 = excluded.lo95, hi95 = excluded.hi95, likely_gap_pct = excluded.likely_gap_pct,
+           p_under = excluded.p_under, valued_at = excluded.valued_at;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END
+$fn$;
+COMMENT ON FUNCTION otto.ad_values_refresh(int, interval) IS 'Value the live priced ads whose otto.ad_value is missing, for another price, by an older price model or older than max_age (unvalued and newest first, at most max_ads; NULL: all) and drop the rows of ads no longer live; returns how many it valued (the trainer worker calls it after each round)';
+
 -- Fresh ads priced under their fair value, the surest first: listed when
 -- Otto is at least min_sure_pct sure that the price is at least 5% under the
--- car's true value, ranked by that sureness
+-- car's true value (80 by default: on the simulator's tuning seed the least
+-- at which 85% of the deals listed truly were), ranked by that sureness.  Every fresh ad the trainer
+-- worker has valued (otto.ad_value) is a candidate; the others go through
+-- a cheap first pass
 -- (otto.price_posterior: the gap in the estimate's own uncertainty, shrunk
 -- by what asking prices usually are), so that a car with few comparables or
 -- an uncertain model needs a wider gap to rank as high, and classed by the
@@ -753,7 +822,7 @@ COMMENT ON FUNCTION otto.deal_suspect_title(text) IS 'Whether a title says the c
 CREATE OR REPLACE FUNCTION otto.good_deals(since interval DEFAULT '1 day', lim int DEFAULT 20, make text DEFAULT NULL,
                                 model text DEFAULT NULL, max_price int DEFAULT NULL, fuel text DEFAULT NULL,
                                 body text DEFAULT NULL, min_gap_pct numeric DEFAULT 10, include_damaged boolean DEFAULT false,
-                                min_sure_pct numeric DEFAULT 50)
+                                min_sure_pct numeric DEFAULT 80)
 RETURNS jsonb
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -764,6 +833,7 @@ DECLARE
     res   jsonb;
     sus   jsonb;
     fresh bigint;
+    less  bigint;
     t0    timestamptz := now() - since;
     l     text := otto.lang();     -- the language of "why": otto.lang or the signed-in user's
 BEGIN
@@ -776,7 +846,7 @@ BEGIN
          WHERE e.at >= t0 AND e.kind = 'price_changed' AND e.new_price_eur < e.old_price_eur GROUP BY 1),
     cand AS (                   -- fresh: listed, relisted or cut in price since t0
         SELECT m.*
-          FROM (SELECT x.*, c.cut_at FROM otto.market_ad x LEFT JOIN cuts c ON c.ad_id = x.ad_id
+          FROM (SELECT x.*, NULL::timestamptz AS cut_at FROM otto.market_ad x   -- cut too? looked up for the deals shown
                  WHERE x.live AND x.listed_at >= t0                        -- market_ad_listed_idx
                 UNION ALL
                 SELECT x.*, c.cut_at FROM cuts c JOIN otto.market_ad x ON x.ad_id = c.ad_id
@@ -785,14 +855,28 @@ BEGIN
            AND (make IS NULL OR lower(m.make) = lower(make)) AND (model IS NULL OR lower(m.model) = lower(model))
            AND (max_price IS NULL OR m.price_eur <= max_price) AND (fuel IS NULL OR m.fuel = fuel)
            AND (body IS NULL OR m.body = body)),
-    -- first pass: the gap under the model's price line (otto.market_line) in its spread, cheap for every fresh ad
+    -- the fresh ads the trainer worker has valued at their asking price (otto.ad_value): all of them; read
+    -- further those sure enough or far under (suspicious) and as far under as asked
+    valued_now AS MATERIALIZED (
+        SELECT c.*, v.lvl, v.n, v.estimate, v.lo, v.hi, v.confidence, v.model_id, v.likely_gap_pct, v.p_under
+          FROM cand c JOIN otto.ad_value v ON v.ad_id = c.ad_id AND v.price_eur = c.price_eur),
+    stored AS (
+        SELECT c.ad_id, c.make, c.model, c.year, c.mileage_km, c.fuel, c.power_kw, c.price_eur, c.listed_at, c.cut_at,
+               NULL::float8 AS gap0, a.url, a.title, a.damage, c.lvl, c.n, c.estimate, c.lo, c.hi, c.confidence, c.model_id,
+               c.likely_gap_pct, c.p_under
+          FROM valued_now c JOIN otto.ad a ON a.ad_id = c.ad_id
+         WHERE (c.p_under >= min_sure_pct / 100 OR otto.price_suspect(c.price_eur, c.estimate, c.lo, c.hi))
+           AND 100 * (1 - c.price_eur / round(c.estimate)::numeric) >= min_gap_pct),
+    -- the others (listed or cut since its last pass, or no worker): a first pass, the gap under the model's price
+    -- line (otto.market_line) in its spread, cheap for every fresh ad
+    rest AS (SELECT c.* FROM cand c WHERE NOT EXISTS (SELECT FROM valued_now s WHERE s.ad_id = c.ad_id)),
     lines AS MATERIALIZED (     -- once per model, not per ad
-        SELECT g.make, g.model, x.* FROM (SELECT DISTINCT c.make, c.model FROM cand c) g, otto.market_line(g.make, g.model) x),
+        SELECT g.make, g.model, x.* FROM (SELECT DISTINCT c.make, c.model FROM rest c) g, otto.market_line(g.make, g.model) x),
     screened AS (
         SELECT c.ad_id, c.make, c.model, c.year, c.mileage_km, c.fuel, c.power_kw, c.price_eur, c.listed_at, c.cut_at,
                otto.line_gap(c.price_eur, c.year, c.mileage_km, c.listed_at, l.mean_ln_price, l.mean_age, l.mean_km,
                              l.b_age, l.b_km) AS gap0, greatest(l.sigma, 0.05) AS sigma
-          FROM cand c JOIN lines l ON l.make = c.make AND l.model = c.model),
+          FROM rest c JOIN lines l ON l.make = c.make AND l.model = c.model),
     -- second pass: the fair value of the most promising, as otto.fair_value has it (every feature of the ad),
     -- and of the deepest gaps, which are most likely placeholders (to be shown as suspicious)
     picked AS (
@@ -802,22 +886,29 @@ BEGIN
         (SELECT * FROM screened s WHERE s.gap0 > 0.5 ORDER BY s.gap0 DESC LIMIT 10)),
     valued AS (
         SELECT s.ad_id, s.make, s.model, s.year, s.mileage_km, s.fuel, s.power_kw, s.price_eur, s.listed_at, s.cut_at, s.gap0,
-               a.url, a.title, a.damage, e.lvl, e.n, e.estimate, e.lo, e.hi, e.lo95, e.hi95, e.confidence, e.model_id
+               a.url, a.title, a.damage, e.lvl, e.n, e.estimate, e.lo, e.hi, e.confidence, e.model_id, pp.gap_pct AS likely_gap, pp.p_under
           FROM picked s
           JOIN otto.ad a ON a.ad_id = s.ad_id,
-               otto.fair_value_estimate(s.make, s.model, s.year, s.mileage_km, s.fuel, s.power_kw, to_jsonb(a)) e),
+               otto.fair_value_estimate(s.make, s.model, s.year, s.mileage_km, s.fuel, s.power_kw, to_jsonb(a)) e,
+               otto.price_posterior(s.price_eur, e.estimate, e.lo, e.hi, lo95 => e.lo95, hi95 => e.hi95) pp
+         WHERE e.estimate > 0
+        UNION ALL
+        SELECT * FROM stored),
     deals AS (
         SELECT v.*, round(v.estimate)::int AS fair, round(v.lo)::int AS fair_lo, round(v.hi)::int AS fair_hi,
                round(100 * (1 - v.price_eur / round(v.estimate)::numeric), 1) AS gap_pct,
-               round(pp.gap_pct::numeric, 1) AS likely_gap_pct, pp.p_under,
+               round(v.likely_gap::numeric, 1) AS likely_gap_pct,
                CASE WHEN otto.price_suspect(v.price_eur, v.estimate, v.lo, v.hi) OR v.gap0 > 0.7
                     THEN otto.ask_text(l, 'price far under its fair value', 'cena daleko ispod vrednosti')
                     WHEN otto.deal_suspect_title(v.title)
                     THEN otto.ask_text(l, 'the title speaks of parts, damage or a swap', 'naslov pominje delove, oštećenje ili zamenu') END AS suspect
-          FROM valued v, otto.price_posterior(v.price_eur, v.estimate, v.lo, v.hi, lo95 => v.lo95, hi95 => v.hi95) pp
+          FROM valued v
          WHERE round(v.estimate) > 0 AND (include_damaged OR v.damage IS NULL OR v.damage = 'none')),
     shown AS (
-        SELECT d.*, row_number() OVER (PARTITION BY d.suspect IS NOT NULL ORDER BY d.p_under DESC, d.gap_pct DESC, d.ad_id) AS pos
+        SELECT d.*, coalesce(d.cut_at, (SELECT max(e.at) FROM otto.ad_event e               -- ad_event_ad_idx
+                                         WHERE e.ad_id = d.ad_id AND e.at >= t0 AND e.kind = 'price_changed'
+                                           AND e.new_price_eur < e.old_price_eur)) AS cut,
+               row_number() OVER (PARTITION BY d.suspect IS NOT NULL ORDER BY d.p_under DESC, d.gap_pct DESC, d.ad_id) AS pos
           FROM deals d
          WHERE d.gap_pct >= min_gap_pct AND (d.p_under >= min_sure_pct / 100 OR d.suspect IS NOT NULL))
     SELECT jsonb_agg(jsonb_build_object(
@@ -833,7 +924,7 @@ BEGIN
                            otto.ask_count(d.n, 'comparable', l) || ' (' || otto.fair_value_which(d.lvl, d.fuel, d.power_kw, l) || ')',
                            otto.ask_num(d.likely_gap_pct, l), otto.ask_num(round((100 * d.p_under)::numeric), l),
                            CASE WHEN d.price_eur < d.fair_lo THEN otto.ask_text(l, '; below the range', '; ispod raspona') ELSE '' END,
-                           CASE WHEN d.cut_at IS NOT NULL THEN otto.ask_text(l, '; price cut ', '; cena snižena ') || to_char(d.cut_at, 'YYYY-MM-DD') ELSE '' END))
+                           CASE WHEN d.cut IS NOT NULL THEN otto.ask_text(l, '; price cut ', '; cena snižena ') || to_char(d.cut, 'YYYY-MM-DD') ELSE '' END))
                ORDER BY d.pos) FILTER (WHERE d.suspect IS NULL AND d.pos <= lim),
            jsonb_agg(jsonb_build_object('ad_id', d.ad_id, 'url', d.url, 'title', d.title, 'price_eur', d.price_eur,
                                         'fair_value_eur', d.fair, 'gap_pct', d.gap_pct, 'deal', 'suspicious', 'reason', d.suspect,
@@ -841,15 +932,18 @@ BEGIN
                                                                        'Sumnjivo: %s%% ispod procenjene vrednosti od %s €, pre greška, delovi ili oštećenje nego dobra ponuda (%s)'),
                                                       d.gap_pct, d.fair, d.suspect))
                      ORDER BY d.pos) FILTER (WHERE d.suspect IS NOT NULL AND d.pos <= 5),
-           (SELECT count(*) FROM cand)
-      INTO res, sus, fresh
+           (SELECT count(*) FROM cand),
+           (SELECT count(*) FROM valued_now v WHERE v.p_under >= 0.5 AND v.p_under < min_sure_pct / 100
+                                                AND 100 * (1 - v.price_eur / round(v.estimate)::numeric) >= min_gap_pct)
+      INTO res, sus, fresh, less
       FROM shown d;
     RETURN jsonb_build_object(
         'since', t0, 'deals', coalesce(res, '[]'), 'suspicious', coalesce(sus, '[]'), 'fresh_ads', fresh,
+        'min_sure_pct', min_sure_pct, 'less_sure', less,
         'classes', jsonb_build_object('great', 'at least 20% under fair value', 'good', '10-20% under',
                                       'fair', 'within 10%', 'high', 'more than 10% over',
                                       'suspicious', 'under half the fair value or far under its range, or a title about parts or damage: more likely an error than a deal'),
-        'method', 'fresh ads (listed, relisted or cut in price since then) screened against their model''s log-price regression, the most promising priced by otto.fair_value; the asking price is evidence of the value too, so the gap is shrunk by the share of the spread that is the sellers'' own pricing (otto.price_posterior: likely_gap_pct, and sure_pct, how sure the price is at least 5% under the value), and the deals Otto is at least min_sure_pct sure of are ranked by that sureness and classed by the likely gap; damaged cars left out unless include_damaged; prices far under the fair value (otto.price_suspect) and titles about parts or damage listed apart as suspicious',
+        'method', 'fresh ads (listed, relisted or cut in price since then) screened against their model''s log-price regression, the most promising priced by otto.fair_value; the asking price is evidence of the value too, so the gap is shrunk by the share of the spread that is the sellers'' own pricing (otto.price_posterior: likely_gap_pct, and sure_pct, how sure the price is at least 5% under the value), and the deals Otto is at least min_sure_pct sure of are ranked by that sureness and classed by the likely gap; damaged cars left out unless include_damaged; prices far under the fair value (otto.price_suspect) and titles about parts or damage listed apart as suspicious; less_sure: how many more valued fresh ads are as far under, 50% to min_sure_pct sure',
         'n', coalesce(fresh, 0), 'as_of', otto.market_as_of());
 END
 $fn$;
@@ -1020,4 +1114,4 @@ COMMENT ON FUNCTION otto.market_overview(text, text) IS 'The market (or one make
 -------------------------------------------------------------------------------
 
 -- At the end of each stage: what pg_dump keeps, row-level security, grants.
-GRANT SELECT ON otto.market_lines TO otto_app;
+GRANT SELECT ON otto.market_lines, otto.ad_value TO otto_app;

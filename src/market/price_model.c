@@ -87,11 +87,11 @@ void
 PriceModelGucInit(void)
 {
 	DefineCustomBoolVariable("otto.price_trainer",
-							 "Whether the launcher runs the worker that retrains the price model when the market has moved.",
-							 "Off: call otto.fair_value_train() yourself.",
+							 "Whether the launcher runs the worker that retrains the price model when the market has moved and keeps every live ad's value (otto.ad_value).",
+							 "Off: call otto.fair_value_train() and otto.ad_values_refresh() yourself.",
 							 &otto_price_trainer_enabled, true, PGC_SIGHUP, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("otto.price_trainer_naptime",
-							"How often the price-model trainer looks whether the market has moved enough to retrain.",
+							"How often the price-model trainer looks whether the market has moved enough to retrain, and for ads to value.",
 							NULL, &trainer_interval_s, 300, 1, 7 * 86400, PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
 	DefineCustomIntVariable("otto.price_model_max_rows",
 							"Most live ads one training of the price model reads (a sample of them when there are more).",
@@ -1055,6 +1055,19 @@ otto_price_model_score(PG_FUNCTION_ARGS)
  * The trainer worker
  * --------------------------------------------------------------------- */
 
+/* The first column of the one row, a bigint (for worker_sql). */
+static void
+first_int64(SPITupleTable *tt, uint64 n, void *arg)
+{
+	bool		isnull = true;
+	Datum		d = n > 0 ? SPI_getbinval(tt->vals[0], tt->tupdesc, 1, &isnull) : (Datum) 0;
+
+	*(int64 *) arg = isnull ? 0 : DatumGetInt64(d);
+}
+
+/* Ads valued per transaction by otto.ad_values_refresh: about 2 s of work. */
+#define VALUES_BATCH 1000
+
 void
 otto_price_trainer_main(Datum main_arg)
 {
@@ -1078,6 +1091,31 @@ otto_price_trainer_main(Datum main_arg)
 		if (!worker_sql("SELECT otto.fair_value_train(false)", 0, NULL, NULL, NULL,
 						WORKER_SQL_CATCH_ERRORS | WORKER_SQL_CATCH_LOCK_TIMEOUT, NULL, NULL, &error) && error)
 			ereport(LOG, (errmsg("otto trainer: training failed: %s", error)));
+
+		/*
+		 * Then every live ad's value at its price by the newest version
+		 * (otto.ad_value, what good_deals ranks), a batch per transaction,
+		 * until none is due.
+		 */
+		for (;;)
+		{
+			int64		valued = 0;
+
+			CHECK_FOR_INTERRUPTS();
+			if (otto_got_sigterm)
+				break;
+			error = NULL;
+			if (!worker_sql("SELECT otto.ad_values_refresh(" CppAsString2(VALUES_BATCH) ")", 0, NULL, NULL, NULL,
+							WORKER_SQL_CATCH_ERRORS | WORKER_SQL_CATCH_LOCK_TIMEOUT, first_int64, &valued, &error))
+			{
+				if (error)
+					ereport(LOG, (errmsg("otto trainer: valuing the ads failed: %s", error)));
+				break;
+			}
+			if (valued < VALUES_BATCH)
+				break;
+			MemoryContextReset(loop_cxt);
+		}
 
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 trainer_interval_s * 1000L, PG_WAIT_EXTENSION);

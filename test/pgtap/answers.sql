@@ -4,7 +4,7 @@
 -- bench/answers.sh scores the same answers against the simulator's truth.
 BEGIN;
 CREATE EXTENSION otto;
-SELECT plan(36);
+SELECT plan(42);
 
 -- the normal distribution function and the price posterior
 SELECT is(round(p.gap_pct::numeric, 6), round(q.gap_pct::numeric, 6), 'the spread defaults to otto.price_spread')
@@ -120,6 +120,32 @@ SELECT alike(otto.ask_answer('sr-Latn', 'price_verdict', otto.price_verdict('Mak
               'ask''s answer to a verdict question, in Serbian');
 SELECT is(otto.ask_route('Koliko vredi Golf iz 2012, traže 9000 evra?')->'not_understood', '["9000"]',
           'a price the answer cannot use is named as not understood, not dropped silently');
+
+-- every live priced ad's value, kept for good_deals (otto.ad_value)
+SELECT is(otto.ad_values_refresh(), (SELECT count(*) FROM otto.market_ad WHERE live AND price_eur > 0),
+          'ad_values_refresh values every live priced ad');
+SELECT is(otto.ad_values_refresh(), 0::bigint, 'and none is due again until something changes');
+SELECT is(round(v.estimate::numeric, 6), round(e.estimate::numeric, 6), 'a stored value is the ad''s fair value')
+  FROM otto.ad a JOIN otto.ad_value v USING (ad_id),
+       otto.fair_value_estimate(a.make, a.model, a.year, a.mileage_km, a.fuel, a.power_kw, to_jsonb(a)) e
+ WHERE a.source_ad_id = '50';
+UPDATE otto.ad SET price_eur = price_eur - 500 WHERE source_ad_id = '60';
+INSERT INTO otto.ad_event (site_id, ad_id, kind, at, old_price_eur, new_price_eur)
+SELECT site_id, ad_id, 'price_changed', now(), price_eur + 500, price_eur FROM otto.ad WHERE source_ad_id = '60';
+UPDATE otto.ad SET state = 'removed', removed_at = now() WHERE source_ad_id = '61';
+INSERT INTO otto.ad_event (site_id, ad_id, kind, at, old_price_eur, days_on_market)
+SELECT site_id, ad_id, 'removed', now(), price_eur, 10 FROM otto.ad WHERE source_ad_id = '61';
+SELECT otto.stream_apply() IS NOT NULL AS applied \gset
+SELECT is(otto.ad_values_refresh(), 1::bigint, 'a new price is valued again');
+SELECT ok(v.price_eur = a.price_eur AND NOT EXISTS (SELECT FROM otto.ad_value w JOIN otto.ad b USING (ad_id) WHERE b.source_ad_id = '61'),
+          'at the new price; a removed ad''s value goes')
+  FROM otto.ad a JOIN otto.ad_value v USING (ad_id) WHERE a.source_ad_id = '60';
+-- good_deals ranks the stored values: made surest, the deepest stored gap leads
+UPDATE otto.ad_value SET p_under = 0.999
+ WHERE ad_id = (SELECT v.ad_id FROM otto.ad_value v ORDER BY v.price_eur / v.estimate, v.ad_id LIMIT 1)
+RETURNING ad_id AS surest \gset
+SELECT is((otto.good_deals('30 days', 5, min_gap_pct => 0)->'deals'->0->>'ad_id')::bigint, :surest::bigint,
+          'good_deals reads how sure each fresh ad is from otto.ad_value');
 
 -- hostile questions to the router's new paths (generations, case endings,
 -- verdict prices): 400 random mixes of car words, Cyrillic, numbers,
