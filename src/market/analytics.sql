@@ -761,6 +761,19 @@ CREATE TABLE IF NOT EXISTS otto.ad_value (
     p_under         float8,
     valued_at       timestamptz NOT NULL DEFAULT now()
 );
+COMMENT ON COLUMN otto.ad_value.price_eur IS 'The asking price valued (a new price is valued again)';
+COMMENT ON COLUMN otto.ad_value.model_id IS 'The price model version used (otto.price_model; NULL: the comparables alone)';
+COMMENT ON COLUMN otto.ad_value.lvl IS 'Which comparables (as otto.fair_value_comps: 1 the closest, 6 the make''s other models of any year; otto.fair_value_which)';
+COMMENT ON COLUMN otto.ad_value.n IS 'Comparable ads used';
+COMMENT ON COLUMN otto.ad_value.confidence IS 'high, medium or low (as otto.fair_value)';
+COMMENT ON COLUMN otto.ad_value.estimate IS 'Fair value, EUR';
+COMMENT ON COLUMN otto.ad_value.lo IS '80% range, low end, EUR';
+COMMENT ON COLUMN otto.ad_value.hi IS '80% range, high end, EUR';
+COMMENT ON COLUMN otto.ad_value.lo95 IS '95% range, low end, EUR (NULL without a price model)';
+COMMENT ON COLUMN otto.ad_value.hi95 IS '95% range, high end, EUR (NULL without a price model)';
+COMMENT ON COLUMN otto.ad_value.likely_gap_pct IS 'Most likely percent under the car''s value (otto.price_posterior''s gap_pct)';
+COMMENT ON COLUMN otto.ad_value.p_under IS 'How sure the price is at least 5% under the car''s value (otto.price_posterior)';
+COMMENT ON COLUMN otto.ad_value.valued_at IS 'When it was valued (values older than a day are valued again: the comparables move)';
 COMMENT ON TABLE otto.ad_value IS 'Each live priced ad''s fair value (as otto.fair_value_estimate) and price posterior (as otto.price_posterior) at its asking price, kept by otto.ad_values_refresh (the trainer worker); good_deals reads it';
 
 -- Value the live priced ads whose value is missing, for another price, by

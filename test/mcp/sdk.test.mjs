@@ -64,9 +64,11 @@ test('every tool answers', async () => {
             && verdict.price_eur === 5000 && verdict.reason.includes('5,000'), 'a verdict on a price, with its reason');
   const cheap = await call('price_verdict', { make: 'Volkswagen', model: 'Golf', year: 2012, price_eur: 100 });
   assert.equal(cheap.verdict, 'suspicious', 'a price far under the fair value is suspicious, not a great deal');
-  const deals = await call('good_deals', { since: '30 days', limit: 5 });
+  // the comparables alone (no price model here) leave Otto less sure than its default 80%
+  const deals = await call('good_deals', { since: '30 days', limit: 5, min_sure_pct: 50 });
   assert.ok(deals.deals.length > 0 && deals.deals.length <= 5, 'the real ads, dated this week, hold deals');
-  for (const d of deals.deals) assert.ok(d.gap_pct >= 10 && d.price_eur < d.fair_value_eur);
+  for (const d of deals.deals) assert.ok(d.gap_pct >= 10 && d.price_eur < d.fair_value_eur && d.sure_pct >= 50);
+  assert.equal(deals.min_sure_pct, 50, 'the answer says how sure its deals are');
   const found = await call('search_ads', { filters: { make: 'Volkswagen', fuel: 'diesel', price_max: 8000 }, sort: 'price_asc', limit: 3 });
   assert.equal(found.ads.length, 3);
   for (const a of found.ads) assert.ok(a.make === 'Volkswagen' && a.fuel === 'diesel' && a.price_eur <= 8000);
