@@ -163,6 +163,10 @@ SELECT 'ceiling: precision % of the best 50 by (age, gap) bins fitted on the tru
   FROM (SELECT b.*, (sum((b.t >= ln(1 / 0.95))::int) OVER w + 0.5) / (count(*) OVER w + 1) AS p
           FROM binned b WINDOW w AS (PARTITION BY b.bin) ORDER BY p DESC, b.g DESC LIMIT 50) x
 UNION ALL
+SELECT 'ceiling: priced above their value, % of the best 50 by (age, gap) bins fitted on the truth', round(100.0 * avg((x.t < 0)::int), 1), '-', '-'
+  FROM (SELECT b.*, (sum((b.t >= ln(1 / 0.95))::int) OVER w + 0.5) / (count(*) OVER w + 1) AS p
+          FROM binned b WINDOW w AS (PARTITION BY b.bin) ORDER BY p DESC, b.g DESC LIMIT 50) x
+UNION ALL
 SELECT 'ceiling: of the truth''s 20 most underpriced live ads, in the best 50 by (age, gap) bins fitted on the truth', count(*), '-', '-'
   FROM (SELECT b.ad_id, (sum((b.t >= ln(1 / 0.95))::int) OVER w + 0.5) / (count(*) OVER w + 1) AS p
           FROM binned b WINDOW w AS (PARTITION BY b.bin) ORDER BY p DESC, b.g DESC LIMIT 50) x
