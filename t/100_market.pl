@@ -131,8 +131,10 @@ cmp_ok($ptop / $third, '>', $pbottom / $third,
 	sprintf('and are the more popular in the hidden model (%.2f vs %.2f)', $ptop / $third, $pbottom / $third));
 
 # Good deals of the last 3 days are cars priced under their hidden value, more than the market is
+# (from 50% sure: the comparables of a small market alone seldom make Otto as sure as its default 80%)
 my %fair = map { ($_->{source_ad_id} => $_->{hidden}{fair_value_eur}) } truth_day("$tmp/m", $days, 'ads');
-my @deals = split /\n/, q1(q{SELECT a.source_ad_id || ' ' || (d->>'price_eur') FROM jsonb_array_elements(otto.good_deals(interval '3 days', 20)->'deals') d
+my @deals = split /\n/, q1(q{SELECT a.source_ad_id || ' ' || (d->>'price_eur')
+                                FROM jsonb_array_elements(otto.good_deals(interval '3 days', 20, min_sure_pct => 50)->'deals') d
                                 JOIN otto.ad a ON a.ad_id = (d->>'ad_id')::bigint});
 cmp_ok(scalar @deals, '>=', 5, 'good_deals finds deals (' . scalar(@deals) . ')');
 my ($under, $ratio, $all) = (0, 0, 0);

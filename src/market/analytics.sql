@@ -821,15 +821,14 @@ COMMENT ON FUNCTION otto.ad_values_refresh(int, interval) IS 'Value the live pri
 
 -- Fresh ads priced under their fair value, the surest first: listed when
 -- Otto is at least min_sure_pct sure that the price is at least 5% under the
--- car's true value (80 by default: on the simulator's tuning seed the least
--- at which 85% of the deals listed truly were), ranked by that sureness.  Every fresh ad the trainer
--- worker has valued (otto.ad_value) is a candidate; the others go through
--- a cheap first pass
--- (otto.price_posterior: the gap in the estimate's own uncertainty, shrunk
--- by what asking prices usually are), so that a car with few comparables or
--- an uncertain model needs a wider gap to rank as high, and classed by the
--- likely gap; the calibration's correction per price band takes out the
--- cheap cars' bias.  A price far under the fair value (otto.price_suspect) or under 30% of the
+-- car's true value (otto.price_posterior: the gap in the estimate's own
+-- uncertainty, shrunk by what asking prices usually are, so that a car with
+-- few comparables or an uncertain model needs a wider gap to rank as high;
+-- 80 by default: on the simulator's tuning seed, the least sureness at which
+-- 85% of the deals listed truly were), ranked by that sureness and classed
+-- by the likely gap.  Every fresh ad the trainer worker has valued
+-- (otto.ad_value) is a candidate; the others go through a cheap first pass.
+-- A price far under the fair value (otto.price_suspect) or under 30% of the
 -- line, or a title about parts or damage, is more likely an error than a
 -- deal: listed apart as suspicious.
 CREATE OR REPLACE FUNCTION otto.good_deals(since interval DEFAULT '1 day', lim int DEFAULT 20, make text DEFAULT NULL,
@@ -850,7 +849,7 @@ DECLARE
     t0    timestamptz := now() - since;
     l     text := otto.lang();     -- the language of "why": otto.lang or the signed-in user's
 BEGIN
-    IF lim < 1 OR since < interval '0' OR NOT min_sure_pct BETWEEN 0 AND 100 THEN
+    IF lim < 1 OR since < interval '0' OR min_sure_pct IS NULL OR NOT min_sure_pct BETWEEN 0 AND 100 THEN
         RAISE EXCEPTION 'lim must be at least 1, since not negative and min_sure_pct between 0 and 100'
               USING ERRCODE = 'invalid_parameter_value';
     END IF;
@@ -956,7 +955,7 @@ BEGIN
         'classes', jsonb_build_object('great', 'at least 20% under fair value', 'good', '10-20% under',
                                       'fair', 'within 10%', 'high', 'more than 10% over',
                                       'suspicious', 'under half the fair value or far under its range, or a title about parts or damage: more likely an error than a deal'),
-        'method', 'fresh ads (listed, relisted or cut in price since then) screened against their model''s log-price regression, the most promising priced by otto.fair_value; the asking price is evidence of the value too, so the gap is shrunk by the share of the spread that is the sellers'' own pricing (otto.price_posterior: likely_gap_pct, and sure_pct, how sure the price is at least 5% under the value), and the deals Otto is at least min_sure_pct sure of are ranked by that sureness and classed by the likely gap; damaged cars left out unless include_damaged; prices far under the fair value (otto.price_suspect) and titles about parts or damage listed apart as suspicious; less_sure: how many more valued fresh ads are as far under, 50% to min_sure_pct sure',
+        'method', 'fresh ads (listed, relisted or cut in price since then): those the trainer worker has valued (otto.ad_value) as valued, the others screened against their model''s log-price regression and the most promising priced by otto.fair_value; the asking price is evidence of the value too, so the gap is shrunk by the share of the spread that is the sellers'' own pricing (otto.price_posterior: likely_gap_pct, and sure_pct, how sure the price is at least 5% under the value), and the deals Otto is at least min_sure_pct sure of are ranked by that sureness and classed by the likely gap; damaged cars left out unless include_damaged; prices far under the fair value (otto.price_suspect) and titles about parts or damage listed apart as suspicious; less_sure: how many more valued fresh ads are as far under, 50% to min_sure_pct sure',
         'n', coalesce(fresh, 0), 'as_of', otto.market_as_of());
 END
 $fn$;

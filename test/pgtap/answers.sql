@@ -4,7 +4,7 @@
 -- bench/answers.sh scores the same answers against the simulator's truth.
 BEGIN;
 CREATE EXTENSION otto;
-SELECT plan(42);
+SELECT plan(43);
 
 -- the normal distribution function and the price posterior
 SELECT is(round(p.gap_pct::numeric, 6), round(q.gap_pct::numeric, 6), 'the spread defaults to otto.price_spread')
@@ -34,6 +34,7 @@ SELECT ok(n.p_under > h.p_under + 0.05, format('a gap of 35%% is surer when the 
 SELECT is(a.df, 2::float8, 'a 95% range that does not hold the 80% range is ignored')
   FROM otto.price_posterior(6500, 10000, 8000, 12500, 0.12, 9000, 14068) a;
 SELECT throws_ok($$SELECT otto.good_deals(min_sure_pct => 101)$$, '22023', NULL, 'good_deals: how sure is a percentage');
+SELECT throws_ok($$SELECT otto.good_deals(min_sure_pct => NULL)$$, '22023', NULL, 'and not missing');
 
 -- plural forms
 SELECT is(ARRAY[otto.ask_count(1, 'day', 'sr-Latn'), otto.ask_count(2, 'day', 'sr-Latn'), otto.ask_count(5, 'day', 'sr-Latn'),
