@@ -690,7 +690,9 @@ $fn$;
 -- against the 80% range's, once the seller's share of each is taken out,
 -- matched to the t's (new cars' errors are near normal, so a wide gap is
 -- news; old cars' have heavy tails, so a wide gap is more often the
--- estimate's miss than the seller's gift); 2 without a 95% range.  Returns
+-- estimate's miss than the seller's gift).  Without a 95% range (no price
+-- model, or one trained before 1.4): 2, as wide as the 80% range's normal
+-- deviation, as 1.3 had it (chosen on the tuning seed then).  Returns
 -- the posterior mean (as percent under), its deviation (log), p_under, how
 -- sure the price is at least 5% under the true value, and the degrees of
 -- freedom used.
@@ -703,7 +705,7 @@ AS $fn$
     SELECT 100 * (1 - exp(-m.mean)), sqrt(greatest(m.m2 - m.mean * m.mean, 0)), m.under, m.nu
       FROM (SELECT sum(w.w * w.e) / sum(w.w) AS mean, sum(w.w * w.e * w.e) / sum(w.w) AS m2,
                    sum(w.w) FILTER (WHERE w.e >= ln(1 / 0.95)) / sum(w.w) AS under, min(p.nu) AS nu
-              FROM (SELECT h.g, h.se, h.e80 / t.q90 AS sv, t.nu
+              FROM (SELECT h.g, h.se, h.e80 / CASE WHEN h.e95 > 0 THEN t.q90 ELSE 1.2816 END AS sv, t.nu
                       FROM (SELECT h.*, sqrt(greatest(h.h80 ^ 2 - (1.2816 * h.se) ^ 2, 0.0256 ^ 2)) AS e80,   -- the estimate's own
                                    sqrt(greatest(h.h95 ^ 2 - (1.96 * h.se) ^ 2, 0)) AS e95                    -- half-widths (80, 95%)
                               FROM (SELECT ln(estimate / price) AS g, least(spread, h.h80 / 1.2816) AS se, h.h80, h.h95  -- no wider than all the spread there is
