@@ -778,44 +778,74 @@ COMMENT ON COLUMN otto.ad_value.p_under IS 'How sure the price is at least 5% un
 COMMENT ON COLUMN otto.ad_value.valued_at IS 'When it was valued (values older than a day are valued again: the comparables move)';
 COMMENT ON TABLE otto.ad_value IS 'Each live priced ad''s fair value (as otto.fair_value_estimate) and price posterior (as otto.price_posterior) at its asking price, kept by otto.ad_values_refresh (the trainer worker); good_deals reads it';
 
+-- Value the given ads at their asking price into otto.ad_value (as
+-- otto.fair_value_estimate and otto.price_posterior); returns how many.
+CREATE OR REPLACE FUNCTION otto.ad_values_store(ids bigint[]) RETURNS bigint
+LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+    WITH s AS (
+        INSERT INTO otto.ad_value AS v (ad_id, price_eur, model_id, lvl, n, confidence, estimate, lo, hi, lo95, hi95,
+                                        likely_gap_pct, p_under, valued_at)
+        SELECT a.ad_id, a.price_eur, e.model_id, e.lvl, e.n, e.confidence, e.estimate, e.lo, e.hi, e.lo95, e.hi95,
+               pp.gap_pct, pp.p_under, now()
+          FROM otto.ad a,
+               otto.fair_value_estimate(a.make, a.model, a.year, a.mileage_km, a.fuel, a.power_kw, to_jsonb(a)) e,
+               otto.price_posterior(a.price_eur, e.estimate, e.lo, e.hi, lo95 => e.lo95, hi95 => e.hi95) pp
+         WHERE a.ad_id = ANY (ids) AND e.estimate > 0 AND a.price_eur > 0
+        ON CONFLICT (ad_id) DO UPDATE
+           SET price_eur = excluded.price_eur, model_id = excluded.model_id, lvl = excluded.lvl, n = excluded.n,
+               confidence = excluded.confidence, estimate = excluded.estimate, lo = excluded.lo, hi = excluded.hi,
+               lo95 = excluded.lo95, hi95 = excluded.hi95, likely_gap_pct = excluded.likely_gap_pct,
+               p_under = excluded.p_under, valued_at = excluded.valued_at
+        RETURNING 1)
+    SELECT count(*) FROM s
+$fn$;
+
+COMMENT ON FUNCTION otto.ad_values_store(bigint[]) IS 'Value the given ads at their asking price into otto.ad_value (as otto.fair_value_estimate and otto.price_posterior); returns how many (otto.ad_values_refresh''s step)';
+
 -- Value the live priced ads whose value is missing, for another price, by
 -- an older price model version, or older than max_age (the comparables
 -- move): the unvalued first, newest first, at most max_ads (NULL: all); the
--- rows of ads no longer live go.  Returns how many it valued.
+-- rows of ads no longer live go.  All in one statement; if that fails, one
+-- ad at a time, so that an ad that cannot be valued is skipped with a
+-- WARNING instead of holding up every batch.  Returns how many it valued.
 CREATE OR REPLACE FUNCTION otto.ad_values_refresh(max_ads int DEFAULT NULL, max_age interval DEFAULT '1 day') RETURNS bigint
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 #variable_conflict use_variable
 DECLARE
-    pm  bigint := (SELECT p.model_id FROM otto.price_model_active() p);
-    n   bigint;
+    pm    bigint := (SELECT p.model_id FROM otto.price_model_active() p);
+    todo  bigint[];
+    id    bigint;
+    n     bigint := 0;
+    k     bigint;
 BEGIN
     IF max_ads < 1 OR max_age < interval '0' THEN
         RAISE EXCEPTION 'max_ads must be at least 1 and max_age not negative' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     DELETE FROM otto.ad_value v
      WHERE NOT EXISTS (SELECT FROM otto.market_ad m WHERE m.ad_id = v.ad_id AND m.live AND m.price_eur > 0);
-    INSERT INTO otto.ad_value AS v (ad_id, price_eur, model_id, lvl, n, confidence, estimate, lo, hi, lo95, hi95,
-                                    likely_gap_pct, p_under, valued_at)
-    SELECT a.ad_id, a.price_eur, e.model_id, e.lvl, e.n, e.confidence, e.estimate, e.lo, e.hi, e.lo95, e.hi95,
-           pp.gap_pct, pp.p_under, now()
-      FROM (SELECT m.ad_id FROM otto.market_ad m LEFT JOIN otto.ad_value v ON v.ad_id = m.ad_id
-             WHERE m.live AND m.price_eur > 0 AND m.year IS NOT NULL
-               AND (v.ad_id IS NULL OR v.price_eur <> m.price_eur OR v.model_id IS DISTINCT FROM pm
-                    OR v.valued_at < now() - max_age)
-             ORDER BY v.ad_id IS NOT NULL, m.listed_at DESC, m.ad_id
-             LIMIT max_ads) t
-      JOIN otto.ad a ON a.ad_id = t.ad_id,
-           otto.fair_value_estimate(a.make, a.model, a.year, a.mileage_km, a.fuel, a.power_kw, to_jsonb(a)) e,
-           otto.price_posterior(a.price_eur, e.estimate, e.lo, e.hi, lo95 => e.lo95, hi95 => e.hi95) pp
-     WHERE e.estimate > 0 AND a.price_eur > 0
-    ON CONFLICT (ad_id) DO UPDATE
-       SET price_eur = excluded.price_eur, model_id = excluded.model_id, lvl = excluded.lvl, n = excluded.n,
-           confidence = excluded.confidence, estimate = excluded.estimate, lo = excluded.lo, hi = excluded.hi,
-           lo95 = excluded.lo95, hi95 = excluded.hi95, likely_gap_pct = excluded.likely_gap_pct,
-           p_under = excluded.p_under, valued_at = excluded.valued_at;
-    GET DIAGNOSTICS n = ROW_COUNT;
+    todo := ARRAY(SELECT m.ad_id FROM otto.market_ad m LEFT JOIN otto.ad_value v ON v.ad_id = m.ad_id
+                   WHERE m.live AND m.price_eur > 0 AND m.year IS NOT NULL
+                     AND (v.ad_id IS NULL OR v.price_eur <> m.price_eur OR v.model_id IS DISTINCT FROM pm
+                          OR v.valued_at < now() - max_age)
+                   ORDER BY v.ad_id IS NOT NULL, m.listed_at DESC, m.ad_id
+                   LIMIT max_ads);
+    BEGIN
+        n := otto.ad_values_store(todo);
+    EXCEPTION WHEN OTHERS THEN
+        -- one ad that cannot be valued must not hold up the rest: one at a time, that one skipped (and named)
+        FOREACH id IN ARRAY todo LOOP
+            BEGIN
+                k := otto.ad_values_store(ARRAY[id]);
+                n := n + k;
+            EXCEPTION WHEN OTHERS THEN
+                RAISE WARNING 'otto.ad_values_refresh: ad % could not be valued: %', id, SQLERRM;
+            END;
+        END LOOP;
+    END;
     RETURN n;
 END
 $fn$;

@@ -4,7 +4,7 @@
 -- bench/answers.sh scores the same answers against the simulator's truth.
 BEGIN;
 CREATE EXTENSION otto;
-SELECT plan(43);
+SELECT plan(44);
 
 -- the normal distribution function and the price posterior
 SELECT is(round(p.gap_pct::numeric, 6), round(q.gap_pct::numeric, 6), 'the spread defaults to otto.price_spread')
@@ -141,6 +141,19 @@ SELECT is(otto.ad_values_refresh(), 1::bigint, 'a new price is valued again');
 SELECT ok(v.price_eur = a.price_eur AND NOT EXISTS (SELECT FROM otto.ad_value w JOIN otto.ad b USING (ad_id) WHERE b.source_ad_id = '61'),
           'at the new price; a removed ad''s value goes')
   FROM otto.ad a JOIN otto.ad_value v USING (ad_id) WHERE a.source_ad_id = '60';
+-- an ad that cannot be valued (here: a trigger refuses it) is skipped, the others are valued
+CREATE FUNCTION public.refuse_ad_60() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.ad_id = (SELECT ad_id FROM otto.ad WHERE source_ad_id = '60') THEN RAISE EXCEPTION 'refused'; END IF;
+    RETURN NEW;
+END $$;
+UPDATE otto.ad_value SET valued_at = now() - interval '2 days';     -- all due again
+CREATE TRIGGER refuse_ad_60 BEFORE INSERT OR UPDATE ON otto.ad_value FOR EACH ROW EXECUTE FUNCTION public.refuse_ad_60();
+SET client_min_messages = error;
+SELECT is(otto.ad_values_refresh(), (SELECT count(*) - 1 FROM otto.ad_value),
+          'an ad whose valuation fails is skipped, with a WARNING; every other ad is valued');
+RESET client_min_messages;
+DROP TRIGGER refuse_ad_60 ON otto.ad_value;
 -- good_deals ranks the stored values: made surest, the deepest stored gap leads
 UPDATE otto.ad_value SET p_under = 0.999
  WHERE ad_id = (SELECT v.ad_id FROM otto.ad_value v ORDER BY v.price_eur / v.estimate, v.ad_id LIMIT 1)
