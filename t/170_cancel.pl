@@ -17,6 +17,7 @@ $ENV{PYTHONDONTWRITEBYTECODE} = 1;
 my $sim = "$root/sim/otto-sim";
 
 is(system("$sim up $tmp/m --seed 17 --ads 60 --port $port --crawl-delay 0 >/dev/null 2>&1"), 0, 'market of 60 ads served');
+END { system("$sim stop $tmp/m >/dev/null 2>&1") if $sim }    # its web server goes with the test, even one that dies
 my $node = crawl_node('cancel', "otto.crawler_workers = 1\n");
 sub q1 { return $node->safe_psql('postgres', shift) }
 q1(sim_site_sql('sim', "127.0.0.1:$port", 'true', 'crawl_delay_ms = 0, max_concurrency = 4'));
