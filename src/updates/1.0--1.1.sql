@@ -7,4 +7,4 @@
 DROP FUNCTION otto.latin(text);
 -- Poison pages are counted from each crawler's crash record (src/crawl/crash.c,
 -- otto.frontier_crashed), no longer by a transaction per page.
-DROP FUNCTION IF EXISTS otto.frontier_processing(int, text);   -- 1.0 has it (main between 1.0 and 1.1 had not)
+DROP FUNCTION IF EXISTS otto.frontier_processing(int, text);   -- a database installed from an earlier 1.0 build has it
