@@ -174,8 +174,8 @@ worker_sql(const char *sql, int nargs, Oid *types, Datum *values, const char *nu
 	return false;
 }
 
-static void
-int64_row(SPITupleTable *tt, uint64 n, void *arg)
+void
+worker_int64_row(SPITupleTable *tt, uint64 n, void *arg)
 {
 	bool		isnull = true;
 	Datum		d = 0;
@@ -193,7 +193,7 @@ worker_sql_int64(const char *sql, int nargs, Oid *types, Datum *values, bool *lo
 	bool		ok;
 
 	ok = worker_sql(sql, nargs, types, values, NULL, lock_timeout ? WORKER_SQL_CATCH_LOCK_TIMEOUT : 0,
-					int64_row, &result, &error);
+					worker_int64_row, &result, &error);
 	if (lock_timeout)
 	{
 		*lock_timeout = !ok;

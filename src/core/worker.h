@@ -64,6 +64,9 @@ worker_int(SPITupleTable *tt, uint64 row, int col, int dflt)
 	return isnull ? dflt : DatumGetInt32(d);
 }
 
+/* A WorkerRowsFn: the first column of a one-row result as a bigint into *(int64 *) arg (0 when NULL or no row). */
+extern void worker_int64_row(SPITupleTable *tt, uint64 n, void *arg);
+
 /* One row, one bigint (NULL is 0); *lock_timeout (when given) says a lock timed out. */
 extern int64 worker_sql_int64(const char *sql, int nargs, Oid *types, Datum *values, bool *lock_timeout);
 

@@ -1055,16 +1055,6 @@ otto_price_model_score(PG_FUNCTION_ARGS)
  * The trainer worker
  * --------------------------------------------------------------------- */
 
-/* The first column of the one row, a bigint (for worker_sql). */
-static void
-first_int64(SPITupleTable *tt, uint64 n, void *arg)
-{
-	bool		isnull = true;
-	Datum		d = n > 0 ? SPI_getbinval(tt->vals[0], tt->tupdesc, 1, &isnull) : (Datum) 0;
-
-	*(int64 *) arg = isnull ? 0 : DatumGetInt64(d);
-}
-
 /* Ads valued per transaction by otto.ad_values_refresh: about 2 s of work. */
 #define VALUES_BATCH 1000
 
@@ -1106,7 +1096,7 @@ otto_price_trainer_main(Datum main_arg)
 				break;
 			error = NULL;
 			if (!worker_sql("SELECT otto.ad_values_refresh(" CppAsString2(VALUES_BATCH) ")", 0, NULL, NULL, NULL,
-							WORKER_SQL_CATCH_ERRORS | WORKER_SQL_CATCH_LOCK_TIMEOUT, first_int64, &valued, &error))
+							WORKER_SQL_CATCH_ERRORS | WORKER_SQL_CATCH_LOCK_TIMEOUT, worker_int64_row, &valued, &error))
 			{
 				if (error)
 					ereport(LOG, (errmsg("otto trainer: valuing the ads failed: %s", error)));
