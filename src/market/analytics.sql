@@ -724,6 +724,24 @@ AS $fn$
 $fn$;
 COMMENT ON FUNCTION otto.price_posterior(float8, float8, float8, float8, float8, float8, float8) IS 'The true gap of a price under a car''s value, given its fair value, its 80% range (and 95% range, when known) and the sellers'' pricing spread (otto.price_spread): gap_pct (posterior mean, percent under), sd (log), p_under (how sure the price is at least 5% under the value) and df; the estimate''s error taken as Student t, its tails as heavy as the ranges show (2 degrees of freedom without a 95% range)';
 
+-- A car's fair value (otto.fair_value_estimate; the car as otto.ad's
+-- columns in JSON, an ad: to_jsonb of its row) and what a price says about
+-- it (otto.price_posterior): what price_verdict answers, good_deals ranks and
+-- otto.ad_value keeps.  No estimate: NULL figures.
+CREATE OR REPLACE FUNCTION otto.price_valuation(car jsonb, price_eur int,
+    OUT market_make text, OUT market_model text, OUT lvl int, OUT n bigint, OUT confidence text, OUT model_id bigint,
+    OUT estimate float8, OUT lo float8, OUT hi float8, OUT lo95 float8, OUT hi95 float8,
+    OUT likely_gap_pct float8, OUT p_under float8)
+LANGUAGE sql STABLE
+AS $fn$
+    SELECT e.market_make, e.market_model, e.lvl, e.n, e.confidence, e.model_id, e.estimate, e.lo, e.hi, e.lo95, e.hi95,
+           p.gap_pct, p.p_under
+      FROM otto.fair_value_estimate(car->>'make', car->>'model', (car->>'year')::int, (car->>'mileage_km')::int, car->>'fuel',
+                                    (car->>'power_kw')::int, car) e
+      LEFT JOIN LATERAL otto.price_posterior(price_eur, e.estimate, e.lo, e.hi, lo95 => e.lo95, hi95 => e.hi95) p ON true
+$fn$;
+COMMENT ON FUNCTION otto.price_valuation(jsonb, int) IS 'A car''s fair value (as otto.fair_value_estimate; the car as otto.ad''s columns in JSON) and what a price says about it (otto.price_posterior: the likely gap and how sure it is at least 5% under)';
+
 -- Whether a price is too far under a car's fair value to be what it seems
 -- (an error, parts, damage, a scam): under half of it, or under its 80%
 -- range by four times the spread that range implies (at least 5%).
@@ -778,8 +796,8 @@ COMMENT ON COLUMN otto.ad_value.p_under IS 'How sure the price is at least 5% un
 COMMENT ON COLUMN otto.ad_value.valued_at IS 'When it was valued (values older than a day are valued again: the comparables move)';
 COMMENT ON TABLE otto.ad_value IS 'Each live priced ad''s fair value (as otto.fair_value_estimate) and price posterior (as otto.price_posterior) at its asking price, kept by otto.ad_values_refresh (the trainer worker); good_deals reads it';
 
--- Value the given ads at their asking price into otto.ad_value (as
--- otto.fair_value_estimate and otto.price_posterior); returns how many.
+-- Value the given ads at their asking price into otto.ad_value
+-- (otto.price_valuation); returns how many.
 CREATE OR REPLACE FUNCTION otto.ad_values_store(ids bigint[]) RETURNS bigint
 LANGUAGE sql
 SET search_path = pg_catalog, pg_temp
@@ -787,12 +805,10 @@ AS $fn$
     WITH s AS (
         INSERT INTO otto.ad_value AS v (ad_id, price_eur, model_id, lvl, n, confidence, estimate, lo, hi, lo95, hi95,
                                         likely_gap_pct, p_under, valued_at)
-        SELECT a.ad_id, a.price_eur, e.model_id, e.lvl, e.n, e.confidence, e.estimate, e.lo, e.hi, e.lo95, e.hi95,
-               pp.gap_pct, pp.p_under, now()
-          FROM otto.ad a,
-               otto.fair_value_estimate(a.make, a.model, a.year, a.mileage_km, a.fuel, a.power_kw, to_jsonb(a)) e,
-               otto.price_posterior(a.price_eur, e.estimate, e.lo, e.hi, lo95 => e.lo95, hi95 => e.hi95) pp
-         WHERE a.ad_id = ANY (ids) AND e.estimate > 0 AND a.price_eur > 0
+        SELECT a.ad_id, a.price_eur, v.model_id, v.lvl, v.n, v.confidence, v.estimate, v.lo, v.hi, v.lo95, v.hi95,
+               v.likely_gap_pct, v.p_under, now()
+          FROM otto.ad a, otto.price_valuation(to_jsonb(a), a.price_eur) v
+         WHERE a.ad_id = ANY (ids) AND v.estimate > 0 AND a.price_eur > 0
         ON CONFLICT (ad_id) DO UPDATE
            SET price_eur = excluded.price_eur, model_id = excluded.model_id, lvl = excluded.lvl, n = excluded.n,
                confidence = excluded.confidence, estimate = excluded.estimate, lo = excluded.lo, hi = excluded.hi,
@@ -802,7 +818,7 @@ AS $fn$
     SELECT count(*) FROM s
 $fn$;
 
-COMMENT ON FUNCTION otto.ad_values_store(bigint[]) IS 'Value the given ads at their asking price into otto.ad_value (as otto.fair_value_estimate and otto.price_posterior); returns how many (otto.ad_values_refresh''s step)';
+COMMENT ON FUNCTION otto.ad_values_store(bigint[]) IS 'Value the given ads at their asking price into otto.ad_value (otto.price_valuation); returns how many (otto.ad_values_refresh''s step)';
 
 -- Value the live priced ads whose value is missing, for another price, by
 -- an older price model version, or older than max_age (the comparables
@@ -902,7 +918,8 @@ BEGIN
     -- the fresh ads the trainer worker has valued at their asking price (otto.ad_value): all of them; read
     -- further those sure enough or far under (suspicious) and as far under as asked
     valued_now AS MATERIALIZED (
-        SELECT c.*, v.lvl, v.n, v.estimate, v.lo, v.hi, v.confidence, v.model_id, v.likely_gap_pct, v.p_under
+        SELECT c.*, v.lvl, v.n, v.estimate, v.lo, v.hi, v.confidence, v.model_id, v.likely_gap_pct, v.p_under,
+               100 * (1 - c.price_eur / round(v.estimate)::numeric) AS gap
           FROM cand c JOIN otto.ad_value v ON v.ad_id = c.ad_id AND v.price_eur = c.price_eur),
     stored AS (
         SELECT c.ad_id, c.make, c.model, c.year, c.mileage_km, c.fuel, c.power_kw, c.price_eur, c.listed_at, c.cut_at,
@@ -910,7 +927,7 @@ BEGIN
                c.likely_gap_pct, c.p_under
           FROM valued_now c JOIN otto.ad a ON a.ad_id = c.ad_id
          WHERE (c.p_under >= min_sure_pct / 100 OR otto.price_suspect(c.price_eur, c.estimate, c.lo, c.hi))
-           AND 100 * (1 - c.price_eur / round(c.estimate)::numeric) >= min_gap_pct),
+           AND c.gap >= min_gap_pct),
     -- the others (listed or cut since its last pass, or no worker): a first pass, the gap under the model's price
     -- line (otto.market_line) in its spread, cheap for every fresh ad
     rest AS (SELECT c.* FROM cand c WHERE NOT EXISTS (SELECT FROM valued_now s WHERE s.ad_id = c.ad_id)),
@@ -930,18 +947,16 @@ BEGIN
         (SELECT * FROM screened s WHERE s.gap0 > 0.5 ORDER BY s.gap0 DESC LIMIT 10)),
     valued AS (
         SELECT s.ad_id, s.make, s.model, s.year, s.mileage_km, s.fuel, s.power_kw, s.price_eur, s.listed_at, s.cut_at, s.gap0,
-               a.url, a.title, a.damage, e.lvl, e.n, e.estimate, e.lo, e.hi, e.confidence, e.model_id, pp.gap_pct AS likely_gap, pp.p_under
+               a.url, a.title, a.damage, v.lvl, v.n, v.estimate, v.lo, v.hi, v.confidence, v.model_id, v.likely_gap_pct, v.p_under
           FROM picked s
-          JOIN otto.ad a ON a.ad_id = s.ad_id,
-               otto.fair_value_estimate(s.make, s.model, s.year, s.mileage_km, s.fuel, s.power_kw, to_jsonb(a)) e,
-               otto.price_posterior(s.price_eur, e.estimate, e.lo, e.hi, lo95 => e.lo95, hi95 => e.hi95) pp
-         WHERE e.estimate > 0
+          JOIN otto.ad a ON a.ad_id = s.ad_id, otto.price_valuation(to_jsonb(a), s.price_eur) v
+         WHERE v.estimate > 0
         UNION ALL
         SELECT * FROM stored),
     deals AS (
         SELECT v.*, round(v.estimate)::int AS fair, round(v.lo)::int AS fair_lo, round(v.hi)::int AS fair_hi,
                round(100 * (1 - v.price_eur / round(v.estimate)::numeric), 1) AS gap_pct,
-               round(v.likely_gap::numeric, 1) AS likely_gap_pct,
+               round(v.likely_gap_pct::numeric, 1) AS likely_gap,
                CASE WHEN otto.price_suspect(v.price_eur, v.estimate, v.lo, v.hi) OR v.gap0 > 0.7
                     THEN otto.ask_text(l, 'price far under its fair value', 'cena daleko ispod vrednosti')
                     WHEN otto.deal_suspect_title(v.title)
@@ -959,14 +974,14 @@ BEGIN
                'ad_id', d.ad_id, 'url', d.url, 'title', d.title, 'make', d.make, 'model', d.model, 'year', d.year,
                'mileage_km', d.mileage_km, 'price_eur', d.price_eur, 'fair_value_eur', d.fair,
                'range_80_eur', jsonb_build_array(d.fair_lo, d.fair_hi), 'gap_eur', d.fair - d.price_eur, 'gap_pct', d.gap_pct,
-               'likely_gap_pct', d.likely_gap_pct, 'sure_pct', round((100 * d.p_under)::numeric),
-               'deal', otto.deal_class(d.likely_gap_pct), 'confidence', d.confidence, 'listed_at', d.listed_at,
+               'likely_gap_pct', d.likely_gap, 'sure_pct', round((100 * d.p_under)::numeric),
+               'deal', otto.deal_class(d.likely_gap), 'confidence', d.confidence, 'listed_at', d.listed_at,
                'why', format(otto.ask_text(l, '%s%% (€%s) under the fair value of €%s (80%% range €%s-%s) from %s%s; allowing for the estimate''s uncertainty, most likely %s%% under the car''s value, %s%% sure it is at least 5%% under%s%s',
                                             '%s%% (%s €) ispod procenjene vrednosti od %s € (80%% raspon %s-%s €) po %s%s; uz nesigurnost procene, najverovatnije %s%% ispod vrednosti automobila, %s%% sigurno bar 5%% ispod%s%s'),
                            d.gap_pct, d.fair - d.price_eur, d.fair, d.fair_lo, d.fair_hi,
                            CASE WHEN d.model_id IS NOT NULL THEN otto.ask_text(l, 'the price model and ', 'modelu cena i ') ELSE '' END,
                            otto.ask_count(d.n, 'comparable', l) || ' (' || otto.fair_value_which(d.lvl, d.fuel, d.power_kw, l) || ')',
-                           otto.ask_num(d.likely_gap_pct, l), otto.ask_num(round((100 * d.p_under)::numeric), l),
+                           otto.ask_num(d.likely_gap, l), otto.ask_num(round((100 * d.p_under)::numeric), l),
                            CASE WHEN d.price_eur < d.fair_lo THEN otto.ask_text(l, '; below the range', '; ispod raspona') ELSE '' END,
                            CASE WHEN d.cut IS NOT NULL THEN otto.ask_text(l, '; price cut ', '; cena snižena ') || to_char(d.cut, 'YYYY-MM-DD') ELSE '' END))
                ORDER BY d.pos) FILTER (WHERE d.suspect IS NULL AND d.pos <= lim),
@@ -977,8 +992,7 @@ BEGIN
                                                       d.gap_pct, d.fair, d.suspect))
                      ORDER BY d.pos) FILTER (WHERE d.suspect IS NOT NULL AND d.pos <= 5),
            (SELECT count(*) FROM cand),
-           (SELECT count(*) FROM valued_now v WHERE v.p_under >= 0.5 AND v.p_under < min_sure_pct / 100
-                                                AND 100 * (1 - v.price_eur / round(v.estimate)::numeric) >= min_gap_pct)
+           (SELECT count(*) FROM valued_now v WHERE v.p_under >= 0.5 AND v.p_under < min_sure_pct / 100 AND v.gap >= min_gap_pct)
       INTO res, sus, fresh, less
       FROM shown d;
     RETURN jsonb_build_object(
@@ -1006,8 +1020,7 @@ SET search_path = pg_catalog, pg_temp
 AS $fn$
 #variable_conflict use_variable
 DECLARE
-    e    record;
-    p    record;
+    v    record;
     cls  text;
     gap  numeric;
     l    text := otto.lang();
@@ -1018,26 +1031,24 @@ BEGIN
     IF car->>'make' IS NULL OR car->>'model' IS NULL OR car->>'year' IS NULL THEN
         RAISE EXCEPTION 'a verdict needs the car''s make, model and year' USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    e := otto.fair_value_estimate(car->>'make', car->>'model', (car->>'year')::int, (car->>'mileage_km')::int, car->>'fuel',
-                                  (car->>'power_kw')::int, car);
-    IF e.estimate IS NULL THEN
-        RETURN jsonb_build_object('make', coalesce(e.market_make, car->>'make'), 'model', car->>'model', 'year', (car->>'year')::int,
+    v := otto.price_valuation(car, price_eur);
+    IF v.estimate IS NULL THEN
+        RETURN jsonb_build_object('make', coalesce(v.market_make, car->>'make'), 'model', car->>'model', 'year', (car->>'year')::int,
                                   'price_eur', price_eur, 'verdict', NULL,
                                   'reason', otto.ask_text(l, 'no fair value: no live ads of this make with a price',
                                                              'nema procene: nema aktivnih oglasa ove marke sa cenom'),
                                   'as_of', otto.market_as_of());
     END IF;
-    p := otto.price_posterior(price_eur, e.estimate, e.lo, e.hi, lo95 => e.lo95, hi95 => e.hi95);
-    gap := round(100 * (1 - price_eur / round(e.estimate)::numeric), 1);
+    gap := round(100 * (1 - price_eur / round(v.estimate)::numeric), 1);
     -- far under the fair value is more likely an error, parts, damage or a scam than a deal (as in good_deals)
-    cls := CASE WHEN otto.price_suspect(price_eur, e.estimate, e.lo, e.hi) THEN 'suspicious' ELSE otto.deal_class(round(p.gap_pct::numeric, 1)) END;
+    cls := CASE WHEN otto.price_suspect(price_eur, v.estimate, v.lo, v.hi) THEN 'suspicious' ELSE otto.deal_class(round(v.likely_gap_pct::numeric, 1)) END;
     RETURN jsonb_build_object(
-        'make', coalesce(e.market_make, car->>'make'), 'model', coalesce(e.market_model, car->>'model'), 'year', (car->>'year')::int,
+        'make', coalesce(v.market_make, car->>'make'), 'model', coalesce(v.market_model, car->>'model'), 'year', (car->>'year')::int,
         'mileage_km', (car->>'mileage_km')::int, 'price_eur', price_eur, 'currency', 'EUR',
-        'verdict', cls, 'fair_value_eur', round(e.estimate)::int,
-        'range_80_eur', jsonb_build_array(round(e.lo)::int, round(e.hi)::int), 'gap_pct', gap,
-        'likely_gap_pct', round(p.gap_pct::numeric, 1), 'sure_under_pct', round((100 * p.p_under)::numeric),
-        'confidence', e.confidence, 'comparables', e.n,
+        'verdict', cls, 'fair_value_eur', round(v.estimate)::int,
+        'range_80_eur', jsonb_build_array(round(v.lo)::int, round(v.hi)::int), 'gap_pct', gap,
+        'likely_gap_pct', round(v.likely_gap_pct::numeric, 1), 'sure_under_pct', round((100 * v.p_under)::numeric),
+        'confidence', v.confidence, 'comparables', v.n,
         'classes', jsonb_build_object('great', 'at least 20% under the car''s value', 'good', '10-20% under',
                                       'fair', 'within 10%', 'high', 'more than 10% over',
                                       'suspicious', 'far under the fair value (under half, or far under its range): more likely an error, parts, damage or a scam'),
@@ -1047,10 +1058,10 @@ BEGIN
                    otto.ask_verdict(cls, l),
                    otto.ask_num(price_eur, l), otto.ask_num(abs(gap), l),
                    CASE WHEN gap >= 0 THEN otto.ask_text(l, 'under', 'ispod') ELSE otto.ask_text(l, 'over', 'iznad') END,
-                   otto.ask_num(round(e.estimate)::numeric, l), otto.ask_num(round(e.lo)::numeric, l), otto.ask_num(round(e.hi)::numeric, l),
-                   otto.ask_text(l, e.confidence, CASE e.confidence WHEN 'high' THEN 'visoka' WHEN 'medium' THEN 'srednja' ELSE 'niska' END),
-                   otto.ask_num(abs(round(p.gap_pct::numeric)), l),
-                   CASE WHEN p.gap_pct >= 0 THEN otto.ask_text(l, 'under', 'ispod') ELSE otto.ask_text(l, 'over', 'iznad') END),
+                   otto.ask_num(round(v.estimate)::numeric, l), otto.ask_num(round(v.lo)::numeric, l), otto.ask_num(round(v.hi)::numeric, l),
+                   otto.ask_text(l, v.confidence, CASE v.confidence WHEN 'high' THEN 'visoka' WHEN 'medium' THEN 'srednja' ELSE 'niska' END),
+                   otto.ask_num(abs(round(v.likely_gap_pct::numeric)), l),
+                   CASE WHEN v.likely_gap_pct >= 0 THEN otto.ask_text(l, 'under', 'ispod') ELSE otto.ask_text(l, 'over', 'iznad') END),
         'method', 'the fair value as otto.fair_value has it; the verdict is the deal class of the gap most likely once the estimate''s uncertainty is allowed for (otto.price_posterior): the gap shrunk by the share of the spread that is the sellers'' own pricing',
         'as_of', otto.market_as_of());
 END
