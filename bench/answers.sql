@@ -65,6 +65,8 @@ CREATE TEMP TABLE figure (ord serial, metric text, value numeric, target text, m
 -- good deals: precision (true price at most 0.95 of the true value), false
 -- deals (priced above it), and how many of the truth's 20 most underpriced
 -- live ads the list finds
+CREATE TEMP TABLE truth_top20 AS        -- the truth's 20 most underpriced live ads
+SELECT t.ad_id FROM answers_truth.ad t WHERE t.price > 0 AND t.ad_id IS NOT NULL ORDER BY t.price::numeric / t.value, t.ad_id LIMIT 20;
 CREATE TEMP TABLE deal_list AS
 SELECT l.name, (d->>'ad_id')::bigint AS ad_id, d->>'deal' AS deal, t.price, t.value
   FROM (VALUES ('default', otto.good_deals(min_sure_pct => :min_sure)),
@@ -84,9 +86,7 @@ SELECT format('good_deals(%s): false deals %%', d.name), round(100.0 * count(*) 
   FROM deal_list d GROUP BY d.name
 UNION ALL
 SELECT 'good_deals(7 days, 50): of the truth''s 20 most underpriced live ads, found', count(d.ad_id), '>= 10', (count(d.ad_id) >= 10)::text
-  FROM (SELECT t.ad_id FROM answers_truth.ad t WHERE t.price > 0 AND t.ad_id IS NOT NULL
-         ORDER BY t.price::numeric / t.value, t.ad_id LIMIT 20) b
-  LEFT JOIN deal_list d ON d.ad_id = b.ad_id AND d.name = '7 days, 50'
+  FROM truth_top20 b LEFT JOIN deal_list d ON d.ad_id = b.ad_id AND d.name = '7 days, 50'
 UNION ALL
 SELECT format('good_deals(7 days, 50): labelled %s, truly as far under (%% of them)', d.deal),
        round(100.0 * count(*) FILTER (WHERE answers_truth.gap_pct(d.price, d.value) >= CASE d.deal WHEN 'great' THEN 20 ELSE 10 END)
@@ -158,20 +158,18 @@ CREATE TEMP TABLE binned AS
 SELECT v.*, ln(v.value::float8 / v.price) AS t, ln(v.estimate / v.price) AS g,
        least((2019 - a.year) / 5, 4) * 1000 + floor(ln(v.estimate / v.price) / 0.05)::int AS bin
   FROM valued v JOIN otto.ad a ON a.ad_id = v.ad_id WHERE a.year IS NOT NULL;
+CREATE TEMP TABLE best50 AS             -- the best 50 by their bin's share truly 5% under
+SELECT b.*, (sum((b.t >= ln(1 / 0.95))::int) OVER w + 0.5) / (count(*) OVER w + 1) AS p
+  FROM binned b WINDOW w AS (PARTITION BY b.bin) ORDER BY p DESC, b.g DESC LIMIT 50;
 INSERT INTO figure (metric, value, target, met)
 SELECT 'ceiling: precision % of the best 50 by (age, gap) bins fitted on the truth', round(100.0 * avg((x.t >= ln(1 / 0.95))::int), 1), '-', '-'
-  FROM (SELECT b.*, (sum((b.t >= ln(1 / 0.95))::int) OVER w + 0.5) / (count(*) OVER w + 1) AS p
-          FROM binned b WINDOW w AS (PARTITION BY b.bin) ORDER BY p DESC, b.g DESC LIMIT 50) x
+  FROM best50 x
 UNION ALL
 SELECT 'ceiling: priced above their value, % of the best 50 by (age, gap) bins fitted on the truth', round(100.0 * avg((x.t < 0)::int), 1), '-', '-'
-  FROM (SELECT b.*, (sum((b.t >= ln(1 / 0.95))::int) OVER w + 0.5) / (count(*) OVER w + 1) AS p
-          FROM binned b WINDOW w AS (PARTITION BY b.bin) ORDER BY p DESC, b.g DESC LIMIT 50) x
+  FROM best50 x
 UNION ALL
 SELECT 'ceiling: of the truth''s 20 most underpriced live ads, in the best 50 by (age, gap) bins fitted on the truth', count(*), '-', '-'
-  FROM (SELECT b.ad_id, (sum((b.t >= ln(1 / 0.95))::int) OVER w + 0.5) / (count(*) OVER w + 1) AS p
-          FROM binned b WINDOW w AS (PARTITION BY b.bin) ORDER BY p DESC, b.g DESC LIMIT 50) x
- WHERE x.ad_id IN (SELECT t.ad_id FROM answers_truth.ad t WHERE t.price > 0 AND t.ad_id IS NOT NULL
-                    ORDER BY t.price::numeric / t.value, t.ad_id LIMIT 20)
+  FROM best50 x WHERE x.ad_id IN (SELECT ad_id FROM truth_top20)
 UNION ALL
 SELECT 'ceiling: verdicts agreeing, best class per (age, gap) bin fitted on the truth, %',
        round(100.0 * sum(c.best) / (SELECT count(*) FROM binned), 1), '-', '-'
