@@ -381,9 +381,8 @@ BEGIN
                  WHERE CASE WHEN w > 1 THEN c.key = phrase
                                            -- a name of several words, a word inflected (C klasu, Astru H, Passata B6)
                                            OR (c.key ~ ' ' AND cardinality(string_to_array(c.key, ' ')) = w
-                                               AND (SELECT bool_and(otto.name_matches(p.t, q.t, false))
-                                                      FROM unnest(k[i:i + w - 1], string_to_array(c.key, ' ')) p(t, q_t),
-                                                           LATERAL (SELECT p.q_t AS t) q))
+                                               AND (SELECT bool_and(otto.name_matches(p.t, p.q, false))
+                                                      FROM unnest(k[i:i + w - 1], string_to_array(c.key, ' ')) p(t, q)))
                             WHEN c.key ~ '^[0-9]' OR c.key ~ ' ' THEN c.key = phrase
                             ELSE otto.name_matches(phrase, c.key, pass = 1 OR ask_names.make IS NOT NULL) END
                    -- names that are also words count only when written as names
@@ -503,16 +502,13 @@ COMMENT ON FUNCTION otto.ask_intent(text, jsonb, jsonb) IS 'The tool a question 
 CREATE OR REPLACE FUNCTION otto.ask_arguments(tool text, plain text, a jsonb, ids jsonb) RETURNS jsonb
 LANGUAGE sql STABLE
 AS $fn$
-    SELECT CASE tool
+    SELECT CASE CASE tool WHEN 'price_verdict' THEN 'fair_value' ELSE tool END    -- a verdict: fair_value's car, and the price
     WHEN 'compare_ads' THEN jsonb_build_object('ad_ids', ids)
     WHEN 'ad_details' THEN jsonb_build_object('ad_id', ids->0)
     WHEN 'fair_value' THEN
         jsonb_strip_nulls(jsonb_build_object('make', a->'make', 'model', a->'model', 'year', coalesce(a->'year', a->'year_min'),
-                                             'mileage_km', a->'mileage_km', 'fuel', a->'fuel', 'power_kw', a->'power_kw'))
-    WHEN 'price_verdict' THEN
-        jsonb_strip_nulls(jsonb_build_object('make', a->'make', 'model', a->'model', 'year', coalesce(a->'year', a->'year_min'),
-                                             'price_eur', a->'price', 'mileage_km', a->'mileage_km', 'fuel', a->'fuel',
-                                             'power_kw', a->'power_kw'))
+                                             'mileage_km', a->'mileage_km', 'fuel', a->'fuel', 'power_kw', a->'power_kw',
+                                             'price_eur', CASE WHEN tool = 'price_verdict' THEN a->'price' END))
     WHEN 'depreciation' THEN
         jsonb_strip_nulls(jsonb_build_object('make', a->'make', 'model', a->'model',
             'by_model', CASE WHEN NOT a ? 'make' AND EXISTS (SELECT FROM otto.ask_word w WHERE w.kind = 'level'
