@@ -51,8 +51,8 @@ MCP_CFLAGS = -O2 -Wall -Wextra -Wno-unused-parameter $(COPT) -I$(shell $(PG_CONF
 MCP_LIBS = -L$(shell $(PG_CONFIG) --libdir) -lpq $(shell pkg-config --libs jansson)
 
 all: mcp/otto-mcp
-mcp/otto-mcp: mcp/otto-mcp.c
-	$(CC) $(MCP_CFLAGS) -o $@ $< $(MCP_LIBS)
+mcp/otto-mcp: mcp/otto-mcp.c mcp/protocol.c mcp/protocol.h
+	$(CC) $(MCP_CFLAGS) -o $@ mcp/otto-mcp.c mcp/protocol.c $(MCP_LIBS)
 
 install: install-mcp
 install-mcp: mcp/otto-mcp
