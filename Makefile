@@ -50,15 +50,24 @@ $(UPDATES): otto--%--$(EXTVERSION).sql: src/updates/rerun.awk $(SQL_SOURCES) $(w
 MCP_CFLAGS = -O2 -Wall -Wextra -Wno-unused-parameter $(COPT) -I$(shell $(PG_CONFIG) --includedir) $(shell pkg-config --cflags jansson)
 MCP_LIBS = -L$(shell $(PG_CONFIG) --libdir) -lpq $(shell pkg-config --libs jansson)
 
-all: mcp/otto-mcp
+all: mcp/otto-mcp web/otto-web
 mcp/otto-mcp: mcp/otto-mcp.c mcp/protocol.c mcp/protocol.h
 	$(CC) $(MCP_CFLAGS) -o $@ mcp/otto-mcp.c mcp/protocol.c $(MCP_LIBS)
 
+# otto-web: the web app and MCP over HTTP; its pages' files go to $(datadir)/otto-web.
+WEB_FILES = $(wildcard web/static/*)
+web/otto-web: web/otto-web.c mcp/protocol.c mcp/protocol.h
+	$(CC) $(MCP_CFLAGS) -pthread $(shell pkg-config --cflags libmicrohttpd) -DOTTO_WEB_ROOT='"$(datadir)/otto-web"' \
+		-o $@ web/otto-web.c mcp/protocol.c $(MCP_LIBS) $(shell pkg-config --libs libmicrohttpd) -lm
+
 install: install-mcp
-install-mcp: mcp/otto-mcp
+install-mcp: mcp/otto-mcp web/otto-web
 	$(INSTALL_PROGRAM) mcp/otto-mcp '$(DESTDIR)$(bindir)/otto-mcp'
+	$(INSTALL_PROGRAM) web/otto-web '$(DESTDIR)$(bindir)/otto-web'
+	$(MKDIR_P) '$(DESTDIR)$(datadir)/otto-web'
+	$(INSTALL_DATA) $(WEB_FILES) '$(DESTDIR)$(datadir)/otto-web/'
 
 clean: clean-mcp
 clean-mcp:
-	rm -f mcp/otto-mcp
+	rm -f mcp/otto-mcp web/otto-web
 .PHONY: install-mcp clean-mcp

@@ -12,7 +12,7 @@ OTTO_PACKAGES=(
     postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR postgresql-client-$PG_MAJOR
     postgresql-$PG_MAJOR-cron postgresql-$PG_MAJOR-pgtap
     libtap-parser-sourcehandler-pgtap-perl libipc-run-perl
-    libcurl4-openssl-dev libxml2-dev libxml2-utils
+    libcurl4-openssl-dev libxml2-dev libxml2-utils libmicrohttpd-dev
     libpq-dev libjansson-dev libxgboost-dev
     nginx-light python3 curl
     prometheus-postgres-exporter
