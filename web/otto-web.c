@@ -54,6 +54,7 @@ static struct
 	const char *app_role;
 	const char *chat_role;
 	int			threads;
+	int			timeout;		/* seconds a connection may sit idle (slow clients) */
 	size_t		max_body;
 	double		rate;			/* requests per second per client; a burst of twice that */
 	bool		mcp_token_required;
@@ -621,7 +622,7 @@ static const Route routes[] = {
 	{"/api/like", USER | POST, "SELECT otto.like_ad($1::bigint)", {"ad_id"}},
 	{"/api/unlike", USER | POST, "SELECT otto.unlike_ad($1::bigint)", {"ad_id"}},
 	{"/api/view", USER | POST, "SELECT otto.view_ad($1::bigint)", {"ad_id"}},
-	{"/api/searches/save", USER | POST, "SELECT otto.search_save($1, $2::jsonb, CASE WHEN $3 IS NULL "
+	{"/api/searches/save", USER | POST, "SELECT otto.search_save($1, $2::jsonb, CASE WHEN $3::jsonb IS NULL "
 	 "THEN '{new,price_drop,back_on_market}' ELSE ARRAY(SELECT jsonb_array_elements_text($3::jsonb)) END)", {"name", "filters", "alerts"}},
 	{"/api/searches/delete", USER | POST, "WITH d AS (DELETE FROM otto.saved_search WHERE search_id = $1::bigint "
 	 "RETURNING 1) SELECT jsonb_build_object('deleted', count(*)) FROM d", {"search_id"}},
@@ -1528,6 +1529,7 @@ usage(FILE *f)
 			"Environment: OTTO_WEB_PORT (8080), OTTO_WEB_ADDRESS (127.0.0.1), OTTO_WEB_ROOT (the pages' files),\n"
 			"  OTTO_WEB_HOSTS (host names served besides localhost, space-separated), OTTO_WEB_THREADS (4),\n"
 			"  OTTO_WEB_RATE (requests per second per client, 200; 0 = no limit), OTTO_WEB_MAX_BODY (1048576),\n"
+			"  OTTO_WEB_TIMEOUT (seconds an idle or slow connection is kept, 30),\n"
 			"  OTTO_WEB_MCP_TOKEN_REQUIRED=1 (/mcp only with a bearer token), OTTO_WEB_SECURE_COOKIES=1 (behind TLS).\n");
 }
 
@@ -1562,6 +1564,7 @@ main(int argc, char **argv)
 	cfg.app_role = env("OTTO_WEB_APP_ROLE", "otto_app");
 	cfg.chat_role = env("OTTO_WEB_CHAT_ROLE", "otto_chat");
 	cfg.threads = atoi(env("OTTO_WEB_THREADS", "4"));
+	cfg.timeout = atoi(env("OTTO_WEB_TIMEOUT", "30"));
 	cfg.max_body = strtoull(env("OTTO_WEB_MAX_BODY", "1048576"), NULL, 10);
 	cfg.rate = atof(env("OTTO_WEB_RATE", "200"));
 	cfg.mcp_token_required = strcmp(env("OTTO_WEB_MCP_TOKEN_REQUIRED", "0"), "1") == 0;
@@ -1585,9 +1588,10 @@ main(int argc, char **argv)
 			return help ? 0 : 2;
 		}
 	}
-	if (cfg.port <= 0 || cfg.port > 65535 || cfg.threads < 1 || cfg.threads > 64 || cfg.max_body < 1024)
+	if (cfg.port <= 0 || cfg.port > 65535 || cfg.threads < 1 || cfg.threads > 64 || cfg.max_body < 1024 ||
+		cfg.timeout < 1)
 	{
-		fprintf(stderr, "otto-web: a port 1-65535, 1-64 threads and a body limit of at least 1024 bytes, please\n");
+		fprintf(stderr, "otto-web: a port 1-65535, 1-64 threads, a body limit of at least 1024 bytes and a timeout of 1 s or more, please\n");
 		return 2;
 	}
 	snprintf(h, sizeof(h), "localhost:%d", cfg.port);
@@ -1633,7 +1637,7 @@ main(int argc, char **argv)
 							 MHD_OPTION_NOTIFY_COMPLETED, request_done, NULL,
 							 MHD_OPTION_CONNECTION_LIMIT, (unsigned) 1000,
 							 MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned) 64,
-							 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) 30,	/* slow clients */
+							 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) cfg.timeout,	/* slow clients */
 							 MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) 64 * 1024,	/* headers */
 							 MHD_OPTION_END);
 	}

@@ -48,3 +48,27 @@ export class RawServer {
   }
   close() { this.proc.stdin.end(); return this.exited; }
 }
+
+export const OTTO_WEB = process.env.OTTO_WEB ?? 'otto-web';
+
+// otto-web on a free port of this machine, against the test cluster; ready when /healthz says so.
+export async function startWeb(env = {}) {
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  const proc = spawn(OTTO_WEB, [], { env: { ...serverEnv, OTTO_WEB_PORT: String(port), ...env }, stdio: ['ignore', 'inherit', 'pipe'] });
+  let stderr = '';
+  proc.stderr.on('data', (d) => { stderr += d; });
+  const exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; ; i++) {
+    try {
+      if ((await fetch(url + '/healthz')).ok) break;
+    } catch { /* not listening yet */ }
+    if (i > 100 || proc.exitCode !== null) throw new Error('otto-web did not start: ' + stderr);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    url, port, proc, exited,
+    get stderr() { return stderr; },
+    async stop() { proc.kill('SIGTERM'); return exited; },
+  };
+}
