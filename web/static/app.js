@@ -196,7 +196,8 @@ function listenForAlerts(onAlert) {
     toast(t('New alert') + ': ' + a.text);
     if (onAlert) onAlert(a);
   });
-  window.ottoAlerts = es;
+  // a page kept in the back/forward cache would hold its connection (a browser has 6 per host)
+  window.addEventListener('pagehide', () => es.close());
 }
 
 // ---------------------------------------------------------------------------
