@@ -3,6 +3,8 @@ CREATE DATABASE otto;
 \connect otto
 CREATE EXTENSION pg_cron;
 CREATE EXTENSION otto;
+-- otto-web's login: the buyer front end and the chat role, never a superuser.
+CREATE ROLE otto_web LOGIN PASSWORD 'otto' IN ROLE otto_app, otto_chat;
 -- The bundled market (the "market" service, on this container's loopback) as a site.
 SELECT otto.site_add('market', 'Bundled market simulator', ARRAY['127.0.0.1:8428'],
        ARRAY['http://127.0.0.1:8428/auto-oglasi/pretraga?page=1&sort=basic'],
