@@ -17,14 +17,6 @@ build_and_install >/dev/null
 bench_cluster mcp 5495 "otto.stream_processor = off
 shared_buffers = '512MB'"
 export PGHOST=$WORK/pg PGPORT=5495 PGUSER=postgres PGDATABASE=otto
-as_cluster_user psql -qXtA -v ads="$ADS" -v synthetic="$OTTO_ROOT/bench/synthetic_market.sql" <<'SQL' >/dev/null
-\set ON_ERROR_STOP on
-CREATE EXTENSION otto;
-\i :synthetic
--- a day's new listings: 1% of the ads listed within the last 24 hours
-UPDATE otto.ad SET first_seen_at = now() - (ad_id % 24) * interval '1 hour', last_seen_at = now() WHERE ad_id % 100 = 0;
-UPDATE otto.ad_event e SET at = a.first_seen_at FROM otto.ad a WHERE e.ad_id = a.ad_id AND a.ad_id % 100 = 0;
-SELECT otto.stream_rebuild();
-VACUUM ANALYZE otto.market_ad;
-SQL
+as_cluster_user psql -qXtA -v ads="$ADS" -v synthetic="$OTTO_ROOT/bench/synthetic_market.sql" \
+    -f "$OTTO_ROOT/bench/synthetic_recent.sql" >/dev/null
 python3 "$OTTO_ROOT/bench/mcp_driver.py" "$PG_BIN/otto-mcp" "$CALLS"

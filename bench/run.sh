@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 OUT=${OUT:-/var/tmp/otto-bench-$(date -u +%Y%m%dT%H%M%SZ)}
 mkdir -p "$OUT"
 BENCHES=("$@")
-[ ${#BENCHES[@]} -gt 0 ] || BENCHES=(simulator parse hostile crawl fair_value answers market mcp search recommend soak)
+[ ${#BENCHES[@]} -gt 0 ] || BENCHES=(simulator parse hostile crawl fair_value answers market mcp web search recommend soak)
 for b in "${BENCHES[@]}"; do
     t0=$(date +%s)
     printf '%-12s ' "$b"

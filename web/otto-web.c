@@ -865,15 +865,19 @@ stream_fill(Stream *s)
 		long long	id = json_integer_value(json_object_get(a, "alert_id"));
 		size_t		need = (data ? strlen(data) : 0) + 64;
 
-		if (s->out_len + need > cap)
+		if (s->out && s->out_len + need > cap)
 		{
+			char	   *bigger = realloc(s->out, (s->out_len + need) * 2);
+
+			if (bigger == NULL)
+				free(s->out);
+			s->out = bigger;
 			cap = (s->out_len + need) * 2;
-			s->out = realloc(s->out, cap);
 		}
 		if (data && s->out)
 			s->out_len += snprintf(s->out + s->out_len, cap - s->out_len, "id: %lld\nevent: alert\ndata: %s\n\n", id, data);
 		free(data);
-		if (id > s->last_id)
+		if (id > s->last_id && s->out)	/* out of memory: sent next time */
 			s->last_id = id;
 	}
 	/* a full page: there may be more */

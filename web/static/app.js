@@ -16,7 +16,7 @@ const SR = {
   'Most popular': 'Najpopularnije', 'Ads by model year': 'Oglasi po godištu',
   'Depreciation by make (% a year)': 'Gubitak vrednosti po marki (% godišnje)',
   'Fastest selling makes (sales per 100 ad-days)': 'Marke koje se najbrže prodaju (prodaja na 100 dana oglasa)',
-  'Depreciation curve': 'Kriva gubitka vrednosti', 'Numbers': 'Brojevi', 'Value': 'Vrednost', 'Ads': 'Oglasi',
+  'Expected days on the market': 'Očekivano dana do prodaje', 'days': 'dana', 'Numbers': 'Brojevi', 'Value': 'Vrednost', 'Ads': 'Oglasi',
   'Make': 'Marka', 'Model': 'Model', 'Year from': 'Godište od', 'Year to': 'Godište do', 'Price from (€)': 'Cena od (€)',
   'Price to (€)': 'Cena do (€)', 'Mileage from (km)': 'Kilometraža od (km)', 'Mileage to (km)': 'Kilometraža do (km)',
   'Power from (kW)': 'Snaga od (kW)', 'Power to (kW)': 'Snaga do (kW)', 'Engine from (cm³)': 'Kubikaža od (cm³)',
@@ -221,7 +221,9 @@ async function marketPage() {
     chart(t('Depreciation by make (% a year)'), (m.depreciation.ranking || []).map((d) => [d.make || d.model, d.annual_rate_pct]), '%'),
     h('h2', {}, t('Fastest selling makes (sales per 100 ad-days)')),
     (m.fastest.ranking || []).length
-      ? chart(t('Fastest selling makes (sales per 100 ad-days)'), m.fastest.ranking.map((f) => [f.make, f.sales_per_100_ad_days]))
+      ? [chart(t('Fastest selling makes (sales per 100 ad-days)'), m.fastest.ranking.map((f) => [f.make, f.sales_per_100_ad_days])),
+         h('h2', {}, t('Expected days on the market')),
+         chart(t('Expected days on the market'), m.fastest.ranking.map((f) => [f.make, f.expected_days]), t('days'))]
       : h('p', { class: 'muted' }, m.fastest.method));
 }
 
