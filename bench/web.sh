@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # bench/web.sh: otto-web at 100,000 ads.
-#   A fresh cluster gets the synthetic market of bench/mcp.sh and a buyer;
+#   A fresh cluster gets the synthetic market of bench/mcp.sh (the day's
+#   listings valued, as the trainer worker keeps them) and a buyer;
 #   otto-web serves it as the login role otto_web (4 threads, no rate limit),
 #   and bench/web_driver.mjs times, OTTO_BENCH_CALLS (200) times each:
 #   tools/call over Streamable HTTP beside the same calls over otto-mcp's stdio
@@ -23,7 +24,8 @@ shared_buffers = '512MB'"
 export PGHOST=$WORK/pg PGPORT=5496 PGUSER=postgres PGDATABASE=otto
 as_cluster_user psql -qXtA -v ads="$ADS" -v synthetic="$OTTO_ROOT/bench/synthetic_market.sql" \
     -f "$OTTO_ROOT/bench/synthetic_recent.sql" >/dev/null
-as_cluster_user psql -qXtA -c 'CREATE ROLE otto_web LOGIN IN ROLE otto_app, otto_chat' >/dev/null
+# the day's listings valued, as the trainer worker keeps them (good_deals reads them)
+as_cluster_user psql -qXtA -c 'CREATE ROLE otto_web LOGIN IN ROLE otto_app, otto_chat' -c 'SELECT otto.ad_values_refresh(2000)' >/dev/null
 read -r USER_ID TOKEN < <(as_cluster_user psql -qXtA -F ' ' -c "SELECT user_id, token FROM otto.user_add('bench-buyer', 'en')")
 as_cluster_user psql -qXtA -c "SELECT otto.login('$TOKEN') IS NULL; SELECT otto.search_save('diesels', '{\"fuel\": \"diesel\"}');
                                SELECT count(otto.like_ad(ad_id)) FROM generate_series(1, 5) ad_id" >/dev/null

@@ -39,6 +39,7 @@
 #define MAX_WEB_SESSIONS 4096
 #define MAX_MCP_SESSIONS 1024
 #define MAX_STREAMS 256
+#define MAX_STREAMS_PER_SIGN_IN 4	/* a new one ends the oldest: a closed page's stream is not seen while parked */
 #define MAX_CLIENTS 1024		/* rate-limit buckets; the least recent is reused */
 #define WEB_SESSION_IDLE (14 * 24 * 3600)
 #define MCP_SESSION_IDLE (3600)
@@ -792,6 +793,9 @@ api(struct MHD_Connection *c, Request *r, const char *url, const char *method, c
 typedef struct Stream
 {
 	struct MHD_Connection *conn;
+	char		sid[ID_LEN + 1];	/* the sign-in it belongs to */
+	long		seq;			/* opened as the seq-th stream */
+	bool		ended;			/* ended by a newer stream of its sign-in */
 	char	   *token;
 	int			user_id;
 	char		lang[16];
@@ -896,12 +900,16 @@ stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
 	Stream	   *s = cls;
 
-	if (stopping)
-		return MHD_CONTENT_READER_END_OF_STREAM;
 	for (;;)
 	{
 		bool		fill;
 		bool		ok;
+
+		pthread_mutex_lock(&stream_lock);
+		fill = s->ended;
+		pthread_mutex_unlock(&stream_lock);
+		if (stopping || fill)
+			return MHD_CONTENT_READER_END_OF_STREAM;
 
 		if (s->out && s->out_off < s->out_len)
 		{
@@ -985,10 +993,41 @@ alerts_stream(struct MHD_Connection *c, Request *r, const char *lang)
 	s->pending = true;			/* catch up first */
 	s->out = strdup("retry: 3000\n\n");	/* the browser's reconnect delay; sends the headers at once */
 	s->out_len = s->out ? strlen(s->out) : 0;
+	memcpy(s->sid, r->who.sid, sizeof(s->sid));
 	pthread_mutex_lock(&stream_lock);
-	for (int i = 0; i < MAX_STREAMS && slot < 0; i++)
-		if (streams[i] == NULL)
-			streams[slot = i] = s;
+	{
+		static long seq;
+		Stream	   *oldest = NULL;
+		int			mine = 0;
+
+		s->seq = ++seq;
+		for (int i = 0; i < MAX_STREAMS; i++)
+		{
+			Stream	   *o = streams[i];
+
+			if (o == NULL)
+			{
+				if (slot < 0)
+					streams[slot = i] = s;
+				continue;
+			}
+			if (o == s || o->ended || strcmp(o->sid, s->sid) != 0)
+				continue;
+			mine++;
+			if (oldest == NULL || o->seq < oldest->seq)
+				oldest = o;
+		}
+		/* pages that were closed leave their streams parked, unseen until a heartbeat: a sign-in keeps its newest */
+		if (slot >= 0 && mine >= MAX_STREAMS_PER_SIGN_IN)
+		{
+			oldest->ended = true;
+			if (oldest->suspended)
+			{
+				oldest->suspended = false;
+				MHD_resume_connection(oldest->conn);
+			}
+		}
+	}
 	pthread_mutex_unlock(&stream_lock);
 	if (slot < 0)
 	{

@@ -133,6 +133,23 @@ test('web hostile: nobody reads or changes another user\'s rows', async () => {
   assert.equal((await call(a, '/api/session')).body.user_id, Number(psql(`SELECT user_id FROM otto.app_user WHERE name = 'hostile-a-${process.pid}'`)));
 });
 
+test('web hostile: a sign-in keeps at most 4 alert streams, the newest', async () => {
+  const ended = [];
+  const streams = [];
+  for (let i = 0; i < 6; i++) {
+    const ac = new AbortController();
+    const r = await fetch(web.url + '/api/alerts/stream?after=999999999', { headers: { Cookie: a.cookie }, signal: ac.signal });
+    assert.equal(r.headers.get('content-type'), 'text/event-stream');
+    const reader = r.body.getReader();
+    await reader.read();    // "retry: 3000", sent at once
+    streams.push(ac);
+    (async () => { try { while (!(await reader.read()).done); ended.push(i); } catch { /* aborted */ } })();
+  }
+  await new Promise((r) => setTimeout(r, 500));
+  assert.deepEqual(ended.sort(), [0, 1], 'the two oldest streams were ended');
+  for (const ac of streams) ac.abort();
+});
+
 test('web hostile: a forged or ended session is nobody', async () => {
   assert.equal((await call({ cookie: 'otto_session=' + 'A'.repeat(43) }, '/api/session')).body.signed_in, false);
   const c = await signIn(psql(`SELECT token FROM otto.user_add('hostile-c-${process.pid}', 'en')`));
