@@ -614,6 +614,7 @@ static const Route routes[] = {
 	{"/api/market", 0, "SELECT jsonb_build_object('overview', otto.market_overview($1, $2), "
 	 "'depreciation', otto.depreciation_ranking(false, 30, 10), 'fastest', otto.fastest_selling('make', lim => 10))",
 	 {"make", "model"}},
+	{"/api/depreciation", 0, "SELECT otto.depreciation($1, $2)", {"make", "model"}},
 	{"/api/likes", USER, "SELECT otto.my_likes()", {NULL}},
 	{"/api/recommend", USER, "SELECT otto.recommend(12)", {NULL}},
 	{"/api/searches", USER, "SELECT jsonb_build_object('searches', coalesce(jsonb_agg(jsonb_build_object("

@@ -16,7 +16,8 @@ const SR = {
   'Most popular': 'Najpopularnije', 'Ads by model year': 'Oglasi po godištu',
   'Depreciation by make (% a year)': 'Gubitak vrednosti po marki (% godišnje)',
   'Fastest selling makes (sales per 100 ad-days)': 'Marke koje se najbrže prodaju (prodaja na 100 dana oglasa)',
-  'Expected days on the market': 'Očekivano dana do prodaje', 'days': 'dana', 'Numbers': 'Brojevi', 'Value': 'Vrednost', 'Ads': 'Oglasi',
+  'Expected days on the market': 'Očekivano dana do prodaje', 'days': 'dana', 'Depreciation curve': 'Kriva gubitka vrednosti',
+  'of the value when new': 'od vrednosti novog', 'Numbers': 'Brojevi', 'Value': 'Vrednost', 'Ads': 'Oglasi',
   'Make': 'Marka', 'Model': 'Model', 'Year from': 'Godište od', 'Year to': 'Godište do', 'Price from (€)': 'Cena od (€)',
   'Price to (€)': 'Cena do (€)', 'Mileage from (km)': 'Kilometraža od (km)', 'Mileage to (km)': 'Kilometraža do (km)',
   'Power from (kW)': 'Snaga od (kW)', 'Power to (kW)': 'Snaga do (kW)', 'Engine from (cm³)': 'Kubikaža od (cm³)',
@@ -300,8 +301,9 @@ async function searchPage() {
 
 async function adPage(id) {
   const a = await api('/api/ad', { id });
-  const [verdict, similar, labels] = await Promise.all([api('/api/verdict', { id }).catch(() => null),
-    api('/api/similar', { id }).catch(() => null), api('/api/labels').then((l) => l.labels)]);
+  const [verdict, similar, labels, dep] = await Promise.all([api('/api/verdict', { id }).catch(() => null),
+    api('/api/similar', { id }).catch(() => null), api('/api/labels').then((l) => l.labels),
+    a.make && a.model ? api('/api/depreciation', { make: a.make, model: a.model }).catch(() => null) : null]);
   const label = (field) => (a[field] == null ? null : labels[field]?.[a[field]] ?? a[field]);
   const name = [a.make, a.model, a.year].filter(Boolean).join(' ');
   const rows = [['Price', eur(a.price_eur)], ['Mileage', a.mileage_km != null ? fmt(a.mileage_km) + ' km' : '–'], ['Power', a.power_kw ? a.power_kw + ' kW' : '–'],
@@ -338,6 +340,9 @@ async function adPage(id) {
     history.length > 1 ? chart(t('Price history'), history.filter((e) => e.new_price_eur).map((e) => [day(e.at), e.new_price_eur]), '€') : null,
     h('table', {}, h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, t('Date')), h('th', { scope: 'col' }, t('Event')), h('th', { scope: 'col', class: 'num' }, t('Price')))),
       h('tbody', {}, history.map((e) => h('tr', {}, h('td', {}, day(e.at)), h('td', {}, e.event), h('td', { class: 'num' }, eur(e.new_price_eur ?? e.old_price_eur)))))),
+    dep && (dep.value_curve || []).length > 1 ? [h('h2', {}, t('Depreciation curve')),
+      chart(t('Depreciation curve') + ': ' + [a.make, a.model].join(' ') + ' (% ' + t('of the value when new') + ')',
+            dep.value_curve.map((v) => [String(v.model_year), v.retained_pct]), '%')] : null,
     h('h2', {}, t('Share')),
     h('p', {}, h('button', { type: 'button', class: 'secondary', onclick: async () => {
       await navigator.clipboard?.writeText(location.origin + '/ad/' + id).catch(() => {}); toast(t('Link copied.'));
