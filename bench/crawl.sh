@@ -2,18 +2,23 @@
 # bench/crawl.sh: the crawler end to end, on loopback, politeness off.
 #   For each market size: a fresh cluster (fsync on, 2 crawler workers), a
 #   full crawl of the simulator (fetched, parsed, stored, events written),
-#   pages/s and ad pages/s, and the crawler workers' peak private memory
-#   (anonymous pages, sampled twice a second).  Beside it, in the same run,
-#   the simulator's own served rate for random ad pages (wrk, 2 threads, 64
-#   connections): the ceiling a crawler could reach on this machine.
-# Targets (issue 5): >= 1,000 ad pages/s stored; worker memory flat (within
-# 10%) from 10,000 to 100,000 pages.
+#   pages/s and ad pages/s, the CPU it took (every server process, from
+#   /proc) per stored page and the cores it kept busy, and the crawler
+#   workers' peak private memory (anonymous pages, sampled twice a second).
+#   Beside it, in the same run and on the same market: Scrapy
+#   (bench/crawl_scrapy.py, Debian's python3-scrapy, one process, 64
+#   concurrent requests, items to a JSON-lines file), with the same figures;
+#   and the simulator's own served rate for random ad pages (wrk, 2 threads,
+#   64 connections): the ceiling a crawler could reach on this machine.
+# Targets (issues 5, 23): >= 1,000 ad pages/s stored; at least 5 times
+# Scrapy's ad pages/s per core used; worker memory flat (within 10%) from
+# 10,000 to 100,000 pages.
 # Usage: bash bench/crawl.sh [SIZES...]   (default: 10000 100000)
 set -euo pipefail
 source "$(dirname "$0")/../scripts/common.sh"
 SIM=$OTTO_ROOT/sim/otto-sim
-command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null
 install_packages
+install_packages wrk python3-scrapy time
 build_and_install >/dev/null
 WORK=$(mktemp -d /var/tmp/otto-bench-crawl.XXXXXX)
 chmod 755 "$WORK"
@@ -30,8 +35,16 @@ anon_kb() {  # summed Anonymous memory of the crawler workers, kB
     echo $s
 }
 
-printf '%-8s %8s %8s %9s %11s %8s %14s\n' ads pages wall_s pages/s ad_pages/s target worker_anon_MB
-declare -A MEM RATE
+# CPU seconds (user + system) of the cluster's server processes so far.
+server_cpu_s() {
+    local pm tick=$(getconf CLK_TCK)
+    pm=$(head -1 "$WORK/pg/data/postmaster.pid")
+    for p in $pm $(pgrep -P "$pm"); do cat "/proc/$p/stat" 2>/dev/null; done |
+        awk -v t="$tick" '{s += $14 + $15} END {printf "%.2f", s / t}'
+}
+
+printf '%-8s %-7s %8s %8s %9s %11s %12s %10s %14s\n' ads crawler pages wall_s pages/s ad_pages/s cpu_ms/page cores_used worker_anon_MB
+declare -A MEM RATE PERCORE SCRAPY SCRAPY_PERCORE
 for size in ${@:-10000 100000}; do
     [ -n "${last:-}" ] && "$SIM" stop "$WORK/m$last" >/dev/null 2>&1    # one market on the port at a time
     "$SIM" up "$WORK/m$size" --ads "$size" --seed 1 --port $PORT --crawl-delay 0 >/dev/null 2>&1
@@ -49,6 +62,7 @@ UPDATE otto.site SET rules = rules || '{"timezone": "UTC"}', crawl_delay_ms = 0,
 SQL
     sleep 1
     peak=0
+    cpu0=$(server_cpu_s)
     t0=$(date +%s.%N)
     as_cluster_user $PSQL -c "SELECT otto.crawl_start('sim')" >/dev/null
     while [ "$(as_cluster_user $PSQL -c "SELECT count(*) FROM otto.frontier WHERE state IN ('leased', 'queued')")" != 0 ]; do
@@ -56,6 +70,7 @@ SQL
         sleep 0.5
     done
     t1=$(date +%s.%N)
+    cpu=$(awk "BEGIN {print $(server_cpu_s) - $cpu0}")
     read -r pages ads <<<"$(as_cluster_user $PSQL -F ' ' -c \
         "SELECT count(*), count(*) FILTER (WHERE url ~ '/auto-oglasi/[0-9]') FROM otto.page WHERE status = 200")"
     wall=$(awk "BEGIN {print $t1 - $t0}")
@@ -63,8 +78,26 @@ SQL
     MEM[$size]=$peak
     failed=$(as_cluster_user $PSQL -c "SELECT count(*) FROM otto.frontier WHERE state <> 'done'")
     [ "$failed" = 0 ] || echo "warning: $failed URLs not done at $size ads" >&2
-    printf '%-8s %8s %8.1f %9.0f %11s %8s %14.1f\n' "$size" "$pages" "$wall" "$(awk "BEGIN {print $pages / $wall}")" \
-        "${RATE[$size]}" 1000 "$(awk "BEGIN {print $peak / 1024}")"
+    PERCORE[$size]=$(awk "BEGIN {printf \"%.0f\", $ads / $cpu}")
+    printf '%-8s %-7s %8s %8.1f %9.0f %11s %12.2f %10.2f %14.1f\n' "$size" otto "$pages" "$wall" "$(awk "BEGIN {print $pages / $wall}")" \
+        "${RATE[$size]}" "$(awk "BEGIN {print 1000 * $cpu / $pages}")" "$(awk "BEGIN {print $cpu / $wall}")" "$(awk "BEGIN {print $peak / 1024}")"
+
+    # Scrapy on the same market: wall time and its process's CPU
+    rm -f "$WORK/scrapy.jsonl"
+    read -r swall scpu < <(cd "$WORK" && /usr/bin/time -f '%e %U %S' /usr/bin/python3 -m scrapy runspider "$OTTO_ROOT/bench/crawl_scrapy.py" \
+        -a start="http://127.0.0.1:$PORT/auto-oglasi/pretraga?page=1&sort=basic" -o "$WORK/scrapy.jsonl" 2>&1 >/dev/null |
+        tail -1 | awk '{print $1, $2 + $3}')
+    sads=$(wc -l <"$WORK/scrapy.jsonl")
+    SCRAPY[$size]=$(awk "BEGIN {printf \"%.0f\", $sads / $swall}")
+    SCRAPY_PERCORE[$size]=$(awk "BEGIN {printf \"%.0f\", $sads / $scpu}")
+    printf '%-8s %-7s %8s %8.1f %9s %11s %12.2f %10.2f %14s\n' "$size" scrapy "$sads" "$swall" - "${SCRAPY[$size]}" \
+        "$(awk "BEGIN {print 1000 * $scpu / $sads}")" "$(awk "BEGIN {print $scpu / $swall}")" -
+    printf '%-8s %-7s ad pages/s %.2fx Scrapy; per core used %.2fx (target 5)\n' "$size" ratio \
+        "$(awk "BEGIN {print ${RATE[$size]} / ${SCRAPY[$size]}}")" "$(awk "BEGIN {print ${PERCORE[$size]} / ${SCRAPY_PERCORE[$size]}}")"
+    bench_result crawl "ad pages/s at $size ads (Otto)" "${RATE[$size]}" pages/s ">= 1000" "${SCRAPY[$size]} (Scrapy)" \
+        "$(awk "BEGIN {printf \"%.2f\", ${RATE[$size]} / ${SCRAPY[$size]}}")"
+    bench_result crawl "ad pages/s per core used at $size ads (Otto)" "${PERCORE[$size]}" pages/s ">= 5x Scrapy" \
+        "${SCRAPY_PERCORE[$size]} (Scrapy)" "$(awk "BEGIN {printf \"%.2f\", ${PERCORE[$size]} / ${SCRAPY_PERCORE[$size]}}")"
     last=$size
 done
 

@@ -426,6 +426,32 @@ COMMENT ON FUNCTION otto.sweep_check() IS 'Close finished sweeps: queue each liv
 -------------------------------------------------------------------------------
 -- Schedules and upkeep: pg_cron when present, direct calls otherwise.
 -------------------------------------------------------------------------------
+-- The planner's statistics of the tables a crawl fills, kept up with it: the
+-- ingest's plans are kept for a worker's session, and a plan made while a
+-- table was nearly empty (a first crawl) scans it whole; ANALYZE replaces
+-- them.  Autovacuum looks once a minute at best, a crawl stores thousands of
+-- pages in that time.  A table is analyzed when it changed by more than it
+-- held (and 1,000 rows) since its last analysis: a few times as it grows.
+CREATE OR REPLACE FUNCTION otto.stats_refresh() RETURNS int
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    t regclass;
+    n int := 0;
+BEGIN
+    FOR t IN SELECT s.relid FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid
+              WHERE s.relid IN ('otto.ad'::regclass, 'otto.ad_event'::regclass, 'otto.frontier'::regclass, 'otto.page'::regclass)
+                AND s.n_mod_since_analyze > greatest(1000, c.reltuples)
+              ORDER BY s.relid LOOP
+        EXECUTE format('ANALYZE %s', t);
+        n := n + 1;
+    END LOOP;
+    RETURN n;
+END
+$fn$;
+COMMENT ON FUNCTION otto.stats_refresh() IS 'ANALYZE the tables a crawl fills (ad, ad_event, frontier, page) that changed by more than they held, at least 1,000 rows, since their last analysis; returns how many (the crawler workers call it every few seconds)';
+
 CREATE OR REPLACE FUNCTION otto.maintenance() RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp

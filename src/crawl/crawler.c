@@ -51,6 +51,8 @@
 #include "sites/url.h"
 
 #define CRAWLER_NAME "otto crawler"
+/* How often a worker looks whether the crawled tables need new statistics (ms). */
+#define STATS_INTERVAL_MS 3000
 
 /* GUCs */
 static int	crawler_transfers = 32;
@@ -548,6 +550,7 @@ otto_crawler_main(Datum main_arg)
 {
 	MemoryContext loop_cxt;
 	TimestampTz next_claim = 0;
+	TimestampTz next_stats = 0;
 	int64		released;
 
 	worker_index = DatumGetInt32(main_arg);
@@ -596,6 +599,13 @@ otto_crawler_main(Datum main_arg)
 		(void) worker_reload_config();
 		MemoryContextReset(loop_cxt);
 		MemoryContextSwitchTo(loop_cxt);
+
+		/* the planner's statistics keep up with what the crawl stores (otto.stats_refresh) */
+		if (GetCurrentTimestamp() >= next_stats)
+		{
+			(void) worker_sql_int64("SELECT otto.stats_refresh()", 0, NULL, NULL, NULL);
+			next_stats = GetCurrentTimestamp() + (TimestampTz) STATS_INTERVAL_MS * 1000;
+		}
 
 		if (nwaiting < crawler_transfers / 2 + 1 && GetCurrentTimestamp() >= next_claim)
 		{

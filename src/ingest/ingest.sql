@@ -126,10 +126,17 @@ CREATE OR REPLACE VIEW otto.vocabulary_unknown AS
      GROUP BY r.key, r.value;
 COMMENT ON VIEW otto.vocabulary_unknown IS 'Categorical values sites showed that the vocabulary does not know, with how many ads have them: add them to otto.vocabulary.spellings';
 
+-- (PL/pgSQL, whose plan is kept for the session: as a SQL function called
+-- once per new ad it was parsed and planned on every call, a third of the
+-- ingest's time.)
 CREATE OR REPLACE FUNCTION otto.relist_of(ad otto.ad) RETURNS otto.ad
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
 AS $fn$
-    SELECT o.* FROM otto.ad o
+DECLARE
+    r otto.ad;
+BEGIN
+    SELECT o.* INTO r FROM otto.ad o
      WHERE o.site_id = ad.site_id AND o.state = 'removed' AND o.ad_id <> ad.ad_id
        AND o.make = ad.make AND o.model = ad.model AND o.year = ad.year
        AND o.fuel IS NOT DISTINCT FROM ad.fuel
@@ -143,6 +150,8 @@ AS $fn$
                         WHERE e.kind = 'relisted' AND (e.details->>'relist_of_ad_id')::bigint = o.ad_id)
      ORDER BY ad.mileage_km - o.mileage_km, o.removed_at DESC
      LIMIT 1;
+    RETURN r;
+END
 $fn$;
 COMMENT ON FUNCTION otto.relist_of(otto.ad) IS 'The removed ad a new ad continues (the same car back under a new id), by fingerprint: same site, make, model, year, fuel and seller (seller id; without one, seller name and location), mileage not lower and at most 3,000 km higher, price within 15% when both are stated, removed at most 30 days before it appeared, not already continued; the closest mileage wins';
 
@@ -218,15 +227,17 @@ BEGIN
             -- the cards show each ad's price: a known live ad listed at its stored
             -- price is seen without fetching its page; the others (new, repriced) are
             -- queued from their cards (a promoted repeat is left to its own page)
-            WITH cards AS (SELECT c->>'source_ad_id' AS id, (c->>'price_eur')::int AS price
-                             FROM jsonb_array_elements(otto.parse_listing(html, final)->'ads') c),
-                 seen AS (UPDATE otto.ad a SET last_seen_at = greatest(a.last_seen_at, ingest_links.fetched_at)
-                            FROM cards c
-                           WHERE a.site_id = s.site_id AND a.source_ad_id = c.id AND a.state = 'live'
-                             AND a.price_eur IS NOT DISTINCT FROM c.price
-                          RETURNING a.source_ad_id)
-            SELECT coalesce(array_agg(c.id) FILTER (WHERE c.id NOT IN (SELECT source_ad_id FROM seen)), '{}')
-              INTO to_fetch FROM cards c;
+            -- (EXECUTE: planned for its values, as ingest_ad's lookup)
+            EXECUTE 'WITH cards AS (SELECT c->>''source_ad_id'' AS id, (c->>''price_eur'')::int AS price
+                                      FROM jsonb_array_elements(otto.parse_listing($1, $2)->''ads'') c),
+                          seen AS (UPDATE otto.ad a SET last_seen_at = greatest(a.last_seen_at, $4)
+                                     FROM cards c
+                                    WHERE a.site_id = $3 AND a.source_ad_id = c.id AND a.state = ''live''
+                                      AND a.price_eur IS NOT DISTINCT FROM c.price
+                                   RETURNING a.source_ad_id)
+                     SELECT coalesce(array_agg(c.id) FILTER (WHERE c.id NOT IN (SELECT source_ad_id FROM seen)), ''{}'')
+                       FROM cards c'
+               INTO to_fetch USING html, final, s.site_id, fetched_at;
         END IF;
         -- a listing drives the sweep: what it links and was fetched before is due again
         -- listings jump the queue (due a day early): the sweep reaches every ad sooner
@@ -234,7 +245,12 @@ BEGIN
         SELECT s.site_id, l.url, l.kind, CASE WHEN l.kind = 'listing' THEN d ELSE d + 1 END, fetched_at,
                CASE WHEN l.kind = 'listing' THEN fetched_at - interval '1 day' ELSE fetched_at END
           FROM otto.page_links(s, html, final) l
-         WHERE l.kind = 'listing' OR to_fetch IS NULL OR substring(l.url FROM s.ad_url_pattern) = ANY (to_fetch)
+         WHERE (l.kind = 'listing' OR to_fetch IS NULL OR substring(l.url FROM s.ad_url_pattern) = ANY (to_fetch))
+           -- a known URL the upsert would leave alone is left out first: the upsert
+           -- locks the row it meets, and waits for the worker storing that page
+           AND NOT EXISTS (SELECT FROM otto.frontier k
+                            WHERE k.site_id = s.site_id AND k.url = l.url
+                              AND NOT (k.state IN ('done', 'failed', 'refused') AND k.last_fetched_at < s.sweep_started_at))
          ORDER BY l.url        -- one lock order for all workers
         ON CONFLICT (site_id, url) DO UPDATE
            SET state = 'queued', due_at = excluded.due_at, attempts = 0,
@@ -242,9 +258,13 @@ BEGIN
          WHERE f.state IN ('done', 'failed', 'refused')
            AND f.last_fetched_at < s.sweep_started_at;
     ELSE
+        -- only the URLs not yet known: an insert that meets another worker's
+        -- uncommitted row of the same URL waits for its transaction, and the
+        -- ad pages all link the same listings and neighbours
         INSERT INTO otto.frontier (site_id, url, kind, depth, discovered_at)
         SELECT s.site_id, l.url, l.kind, d + 1, fetched_at
           FROM otto.page_links(s, html, final) l
+         WHERE NOT EXISTS (SELECT FROM otto.frontier f WHERE f.site_id = s.site_id AND f.url = l.url)
          ORDER BY l.url
         ON CONFLICT (site_id, url) DO NOTHING;
     END IF;
@@ -297,10 +317,11 @@ AS $fn$
 DECLARE
     gone otto.ad;
 BEGIN
-    UPDATE otto.ad a SET state = 'removed', removed_at = ingest_ad_gone.fetched_at
-     WHERE a.site_id = s.site_id AND a.source_ad_id = substring(u FROM s.ad_url_pattern) AND a.state = 'live'
-    RETURNING * INTO gone;
-    IF FOUND THEN
+    -- EXECUTE: planned for its values, as ingest_ad's lookup
+    EXECUTE 'UPDATE otto.ad a SET state = ''removed'', removed_at = $3
+              WHERE a.site_id = $1 AND a.source_ad_id = $2 AND a.state = ''live'' RETURNING *'
+       INTO gone USING s.site_id, substring(u FROM s.ad_url_pattern), fetched_at;
+    IF gone.ad_id IS NOT NULL THEN
         INSERT INTO otto.ad_event (site_id, ad_id, kind, at, old_price_eur, days_on_market, details)
         VALUES (s.site_id, gone.ad_id, 'removed', fetched_at, gone.price_eur,
                 greatest(0, round(extract(epoch FROM fetched_at - gone.first_seen_at) / 86400, 2)),
@@ -343,8 +364,12 @@ BEGIN
     r.content_hash := otto.content_hash(parsed);
     r.first_seen_at := fetched_at;
     r.last_seen_at := fetched_at;
-    SELECT * INTO old FROM otto.ad a WHERE a.site_id = s.site_id AND a.source_ad_id = r.source_ad_id FOR UPDATE;
-    IF NOT FOUND THEN
+    -- planned for its values each time (EXECUTE): a plan kept from a crawl's
+    -- first pages, when otto.ad was empty, scanned the site's every ad through
+    -- the (site_id, ad_id) key, a lookup that grew with the table
+    EXECUTE 'SELECT * FROM otto.ad a WHERE a.site_id = $1 AND a.source_ad_id = $2 FOR UPDATE'
+       INTO old USING s.site_id, r.source_ad_id;
+    IF old.ad_id IS NULL THEN
         r.ad_id := nextval('otto.ad_ad_id_seq');
         INSERT INTO otto.ad OVERRIDING SYSTEM VALUE SELECT r.*;
         ad_id := r.ad_id;
@@ -426,8 +451,10 @@ BEGIN
         SELECT g.ad_id, g.event INTO aid, ev FROM otto.ingest_ad_gone(s, u, final, status, fetched_at) g;
     ELSIF kind = 'ad' AND status = 304 THEN
         -- not modified: the ad is still there, nothing to parse
-        UPDATE otto.ad a SET last_seen_at = greatest(a.last_seen_at, ingest_site_page.fetched_at)
-         WHERE a.site_id = s.site_id AND a.source_ad_id = substring(u FROM s.ad_url_pattern) AND a.state = 'live';
+        -- EXECUTE: planned for its values, as ingest_ad's lookup
+        EXECUTE 'UPDATE otto.ad a SET last_seen_at = greatest(a.last_seen_at, $3)
+                  WHERE a.site_id = $1 AND a.source_ad_id = $2 AND a.state = ''live'''
+          USING s.site_id, substring(u FROM s.ad_url_pattern), fetched_at;
     END IF;
     IF status = 200 AND html IS NOT NULL THEN
         links := otto.ingest_links(s, kind, d, html, final, fetched_at);

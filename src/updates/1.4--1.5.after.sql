@@ -1,0 +1,1 @@
+-- Otto 1.4 to 1.5: no data changes after the functions are made.
