@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/crawl.sh: the crawler end to end, on loopback, politeness off.
 #   For each market size: a fresh cluster (fsync on, 2 crawler workers), a
-#   full crawl of the simulator (fetched, parsed, stored, events written),
+#   full crawl of the simulator (fetched, parsed, stored, events written; the
+#   price trainer off, it is no part of the store path),
 #   pages/s and ad pages/s, the CPU it took (every server process, from
 #   /proc) per stored page and the cores it kept busy, and the crawler
 #   workers' peak private memory (anonymous pages, sampled twice a second).
@@ -51,6 +52,7 @@ for size in ${@:-10000 100000}; do
     stop_cluster "$WORK/pg" 2>/dev/null || true
     rm -rf "$WORK/pg"
     start_cluster "$WORK/pg" 5498 "" "otto.crawler_workers = 2
+otto.price_trainer = off
 otto.launcher_naptime = '200ms'" >/dev/null
     as_cluster_user $PSQL >/dev/null <<SQL
 CREATE EXTENSION otto;

@@ -46,6 +46,11 @@ my @truth = truth_day("$tmp/m", 0, 'ads');
 my $live = scalar @truth;
 is(q1('SELECT count(*) || \'/\' || count(DISTINCT source_ad_id) FROM otto.ad'), "$live/$live",
 	"every live ad stored exactly once ($live ads in " . sprintf('%.1f', $secs) . ' s)');
+# the crawlers kept the planner's statistics up with what they stored (otto.stats_refresh)
+ok($node->poll_query_until('postgres', q{SELECT count(*) = 3 FROM pg_stat_user_tables
+                                          WHERE relid IN ('otto.ad'::regclass, 'otto.frontier'::regclass, 'otto.page'::regclass)
+                                            AND last_analyze IS NOT NULL}),
+	'the crawled tables were analyzed as they grew (ad, frontier, page), by the crawlers, not autovacuum');
 q1(q{CREATE TABLE truth (j jsonb)});
 q1(qq{COPY truth FROM '$tmp/m/truth/day-000/ads.jsonl' CSV QUOTE e'\\x01' DELIMITER e'\\x02'});
 my $fields = ad_fields();
