@@ -1061,9 +1061,15 @@ listener(void *arg)
 
 		if (conn == NULL || PQstatus(conn) != CONNECTION_OK)
 		{
+			PGresult   *res;
+			bool		listening;
+
 			PQfinish(conn);
 			conn = mcp_connect("otto-web (alerts)", cfg.app_role, true);
-			if (conn == NULL || PQresultStatus(PQexec(conn, "LISTEN otto_alert")) != PGRES_COMMAND_OK)
+			res = conn ? PQexec(conn, "LISTEN otto_alert") : NULL;
+			listening = PQresultStatus(res) == PGRES_COMMAND_OK;
+			PQclear(res);
+			if (!listening)
 			{
 				sleep(2);
 				continue;
@@ -1116,12 +1122,13 @@ send_mcp(struct MHD_Connection *c, unsigned status, json_t *msg, const char *ses
 {
 	char	   *s = msg ? json_dumps(msg, JSON_COMPACT) : NULL;
 	struct MHD_Response *r = s ? buffer_response(s, strlen(s)) : buffer_response("", 0);
+	const char *type = msg ? "application/json" : NULL;
 
 	free(s);
 	json_decref(msg);
 	if (r && session)
 		MHD_add_response_header(r, "Mcp-Session-Id", session);
-	return send_response(c, status, r, msg ? "application/json" : NULL);
+	return send_response(c, status, r, type);
 }
 
 static enum MHD_Result
