@@ -9,7 +9,6 @@
  */
 #include <errno.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,17 +22,7 @@
 static PGconn *conn;
 static volatile sig_atomic_t got_signal;
 
-static void
-log_msg(const char *level, const char *fmt,...)
-{
-	va_list		ap;
-
-	fprintf(stderr, "otto-mcp: %s: ", level);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
+#define log_msg(...) mcp_log("otto-mcp", __VA_ARGS__)
 
 static void
 on_signal(int sig)

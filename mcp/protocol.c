@@ -4,6 +4,7 @@
  * otto.call_tool(name, arguments): fixed, parameterised statements only, on a
  * connection the transport opened as the chat role.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,18 @@
 /* Protocol versions spoken, newest first; the first is offered by default. */
 const char *const mcp_versions[] = {"2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"};
 const size_t mcp_nversions = sizeof(mcp_versions) / sizeof(mcp_versions[0]);
+
+void
+mcp_log(const char *who, const char *level, const char *fmt,...)
+{
+	va_list		ap;
+
+	fprintf(stderr, "%s: %s: ", who, level);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
 
 size_t
 mcp_utf8_char_len(const unsigned char *s, size_t n)
@@ -85,7 +98,7 @@ tools_list(McpContext *ctx, json_t *id)
 	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK)
 	{
 		if (res)
-			fprintf(stderr, "%s: error: otto.tools(): %s", ctx->server_name, PQresultErrorMessage(res));
+			mcp_log(ctx->server_name, "error", "otto.tools(): %s", PQresultErrorMessage(res));
 		PQclear(res);
 		return mcp_error(id, INTERNAL_ERROR, "the Otto database is not available");
 	}
@@ -119,7 +132,7 @@ tool_failure(McpContext *ctx, json_t *id, const char *name, PGresult *res)
 		mcp_append_clipped(text, sizeof(text), hint);
 	}
 	if (state && strncmp(state, "22", 2) != 0 && strcmp(state, "P0002") != 0)
-		fprintf(stderr, "%s: warning: tool %.64s failed: %s (SQLSTATE %s)\n", ctx->server_name, name, text, state);
+		mcp_log(ctx->server_name, "warning", "tool %.64s failed: %s (SQLSTATE %s)", name, text, state);
 	return result_reply(id, json_pack("{s:o, s:b}", "content", text_content(text), "isError", 1));
 }
 
@@ -280,21 +293,20 @@ mcp_connect(const char *application_name, const char *role, bool read_only)
 	conn = PQconnectdbParams(keys, vals, 1);
 	if (PQstatus(conn) != CONNECTION_OK)
 	{
-		fprintf(stderr, "%s: error: cannot connect to PostgreSQL: %s", application_name, PQerrorMessage(conn));
+		mcp_log(application_name, "error", "cannot connect to PostgreSQL: %s", PQerrorMessage(conn));
 		PQfinish(conn);
 		return NULL;
 	}
 	res = PQexecParams(conn, "SELECT pg_catalog.set_config('role', $1, false)", 1, NULL, &role, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 	{
-		fprintf(stderr, "%s: error: cannot act as role %s: %s(grant it to the user %s connects as)\n",
-				application_name, role, PQresultErrorMessage(res), application_name);
+		mcp_log(application_name, "error", "cannot act as role %s: %s(grant it to the user %s connects as)",
+				role, PQresultErrorMessage(res), application_name);
 		PQclear(res);
 		PQfinish(conn);
 		return NULL;
 	}
 	PQclear(res);
-	fprintf(stderr, "%s: info: connected to database %s as %s (role %s)\n", application_name, PQdb(conn),
-			PQuser(conn), role);
+	mcp_log(application_name, "info", "connected to database %s as %s (role %s)", PQdb(conn), PQuser(conn), role);
 	return conn;
 }

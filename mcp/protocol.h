@@ -13,6 +13,10 @@
 #include <jansson.h>
 #include <libpq-fe.h>
 
+#ifndef pg_attribute_printf
+#define pg_attribute_printf(f, a) __attribute__((format(printf, f, a)))
+#endif
+
 #define OTTO_MCP_VERSION "1.0"
 
 /* JSON-RPC error codes */
@@ -45,6 +49,9 @@ extern json_t *mcp_handle_text(McpContext *ctx, const char *text, size_t len);
 
 /* A JSON-RPC error reply; id may be NULL. */
 extern json_t *mcp_error(json_t *id, int code, const char *message);
+
+/* A line on stderr: "who: level: message" (the programs log there only). */
+extern void mcp_log(const char *who, const char *level, const char *fmt,...) pg_attribute_printf(3, 4);
 
 /* Append s to dst (cap bytes in all), cut at a character boundary with "...". */
 extern void mcp_append_clipped(char *dst, size_t cap, const char *s);

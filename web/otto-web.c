@@ -66,17 +66,7 @@ static struct
 
 static volatile sig_atomic_t stopping;
 
-static void
-log_msg(const char *level, const char *fmt,...)
-{
-	va_list		ap;
-
-	fprintf(stderr, "otto-web: %s: ", level);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
+#define log_msg(...) mcp_log("otto-web", __VA_ARGS__)
 
 /* A random id, base64url (safe in cookies and headers). */
 static void
@@ -231,8 +221,6 @@ typedef struct McpSession
 {
 	char		id[ID_LEN + 1];
 	char	   *token;			/* the bearer token it began with (NULL: none) */
-	bool		initialized;
-	const char *version;
 	time_t		used;
 } McpSession;
 
@@ -1230,8 +1218,6 @@ mcp_endpoint(struct MHD_Connection *c, Request *r, const char *method)
 			free(s->token);
 			random_id(s->id);
 			s->token = xstrdup(token);
-			s->initialized = false;	/* until notifications/initialized */
-			s->version = ctx.protocol_version;
 			s->used = time(NULL);
 			memcpy(new_id, s->id, sizeof(new_id));
 			pthread_mutex_unlock(&mcp_lock);
@@ -1257,7 +1243,6 @@ mcp_endpoint(struct MHD_Connection *c, Request *r, const char *method)
 		{
 			s->used = time(NULL);
 			ctx.initialized = true; /* initialize was answered for it */
-			ctx.protocol_version = s->version;
 		}
 	}
 	pthread_mutex_unlock(&mcp_lock);

@@ -86,6 +86,7 @@ static MemoryContext page_cxt;	/* one page's work, reset after it */
 static dlist_head waiting = DLIST_STATIC_INIT(waiting);
 static int	nwaiting = 0;
 static int	nrunning = 0;
+static bool stored_since_stats = false; /* pages stored since the last otto.stats_refresh */
 
 void
 CrawlerGucInit(void)
@@ -522,6 +523,8 @@ fetch_done(Fetch *f, CURLcode rc)
 			record_failure(it, "parse", error, r.status, false, -1, meta);
 			failed = "parse";
 		}
+		else
+			stored_since_stats = true;
 	}
 	if (!it->is_robots)
 		end_processing();
@@ -600,10 +603,11 @@ otto_crawler_main(Datum main_arg)
 		MemoryContextReset(loop_cxt);
 		MemoryContextSwitchTo(loop_cxt);
 
-		/* the planner's statistics keep up with what the crawl stores (otto.stats_refresh) */
-		if (GetCurrentTimestamp() >= next_stats)
+		/* the planner's statistics keep up with what the crawl stores (otto.stats_refresh); an idle worker asks nothing */
+		if (stored_since_stats && GetCurrentTimestamp() >= next_stats)
 		{
 			(void) worker_sql_int64("SELECT otto.stats_refresh()", 0, NULL, NULL, NULL);
+			stored_since_stats = false;
 			next_stats = GetCurrentTimestamp() + (TimestampTz) STATS_INTERVAL_MS * 1000;
 		}
 

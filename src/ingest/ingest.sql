@@ -227,17 +227,15 @@ BEGIN
             -- the cards show each ad's price: a known live ad listed at its stored
             -- price is seen without fetching its page; the others (new, repriced) are
             -- queued from their cards (a promoted repeat is left to its own page)
-            -- (EXECUTE: planned for its values, as ingest_ad's lookup)
-            EXECUTE 'WITH cards AS (SELECT c->>''source_ad_id'' AS id, (c->>''price_eur'')::int AS price
-                                      FROM jsonb_array_elements(otto.parse_listing($1, $2)->''ads'') c),
-                          seen AS (UPDATE otto.ad a SET last_seen_at = greatest(a.last_seen_at, $4)
-                                     FROM cards c
-                                    WHERE a.site_id = $3 AND a.source_ad_id = c.id AND a.state = ''live''
-                                      AND a.price_eur IS NOT DISTINCT FROM c.price
-                                   RETURNING a.source_ad_id)
-                     SELECT coalesce(array_agg(c.id) FILTER (WHERE c.id NOT IN (SELECT source_ad_id FROM seen)), ''{}'')
-                       FROM cards c'
-               INTO to_fetch USING html, final, s.site_id, fetched_at;
+            WITH cards AS (SELECT c->>'source_ad_id' AS id, (c->>'price_eur')::int AS price
+                             FROM jsonb_array_elements(otto.parse_listing(html, final)->'ads') c),
+                 seen AS (UPDATE otto.ad a SET last_seen_at = greatest(a.last_seen_at, ingest_links.fetched_at)
+                            FROM cards c
+                           WHERE a.site_id = s.site_id AND a.source_ad_id = c.id AND a.state = 'live'
+                             AND a.price_eur IS NOT DISTINCT FROM c.price
+                          RETURNING a.source_ad_id)
+            SELECT coalesce(array_agg(c.id) FILTER (WHERE c.id NOT IN (SELECT source_ad_id FROM seen)), '{}')
+              INTO to_fetch FROM cards c;
         END IF;
         -- a listing drives the sweep: what it links and was fetched before is due again
         -- listings jump the queue (due a day early): the sweep reaches every ad sooner
@@ -317,11 +315,10 @@ AS $fn$
 DECLARE
     gone otto.ad;
 BEGIN
-    -- EXECUTE: planned for its values, as ingest_ad's lookup
-    EXECUTE 'UPDATE otto.ad a SET state = ''removed'', removed_at = $3
-              WHERE a.site_id = $1 AND a.source_ad_id = $2 AND a.state = ''live'' RETURNING *'
-       INTO gone USING s.site_id, substring(u FROM s.ad_url_pattern), fetched_at;
-    IF gone.ad_id IS NOT NULL THEN
+    UPDATE otto.ad a SET state = 'removed', removed_at = ingest_ad_gone.fetched_at
+     WHERE a.site_id = s.site_id AND a.source_ad_id = substring(u FROM s.ad_url_pattern) AND a.state = 'live'
+    RETURNING * INTO gone;
+    IF FOUND THEN
         INSERT INTO otto.ad_event (site_id, ad_id, kind, at, old_price_eur, days_on_market, details)
         VALUES (s.site_id, gone.ad_id, 'removed', fetched_at, gone.price_eur,
                 greatest(0, round(extract(epoch FROM fetched_at - gone.first_seen_at) / 86400, 2)),
@@ -364,12 +361,10 @@ BEGIN
     r.content_hash := otto.content_hash(parsed);
     r.first_seen_at := fetched_at;
     r.last_seen_at := fetched_at;
-    -- planned for its values each time (EXECUTE): a plan kept from a crawl's
-    -- first pages, when otto.ad was empty, scanned the site's every ad through
-    -- the (site_id, ad_id) key, a lookup that grew with the table
-    EXECUTE 'SELECT * FROM otto.ad a WHERE a.site_id = $1 AND a.source_ad_id = $2 FOR UPDATE'
-       INTO old USING s.site_id, r.source_ad_id;
-    IF old.ad_id IS NULL THEN
+    -- (a plan kept from when otto.ad was nearly empty scans the site's every ad
+    -- through the (site_id, ad_id) key: otto.stats_refresh keeps it replanned)
+    SELECT * INTO old FROM otto.ad a WHERE a.site_id = s.site_id AND a.source_ad_id = r.source_ad_id FOR UPDATE;
+    IF NOT FOUND THEN
         r.ad_id := nextval('otto.ad_ad_id_seq');
         INSERT INTO otto.ad OVERRIDING SYSTEM VALUE SELECT r.*;
         ad_id := r.ad_id;
@@ -451,10 +446,8 @@ BEGIN
         SELECT g.ad_id, g.event INTO aid, ev FROM otto.ingest_ad_gone(s, u, final, status, fetched_at) g;
     ELSIF kind = 'ad' AND status = 304 THEN
         -- not modified: the ad is still there, nothing to parse
-        -- EXECUTE: planned for its values, as ingest_ad's lookup
-        EXECUTE 'UPDATE otto.ad a SET last_seen_at = greatest(a.last_seen_at, $3)
-                  WHERE a.site_id = $1 AND a.source_ad_id = $2 AND a.state = ''live'''
-          USING s.site_id, substring(u FROM s.ad_url_pattern), fetched_at;
+        UPDATE otto.ad a SET last_seen_at = greatest(a.last_seen_at, ingest_site_page.fetched_at)
+         WHERE a.site_id = s.site_id AND a.source_ad_id = substring(u FROM s.ad_url_pattern) AND a.state = 'live';
     END IF;
     IF status = 200 AND html IS NOT NULL THEN
         links := otto.ingest_links(s, kind, d, html, final, fetched_at);
