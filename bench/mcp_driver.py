@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Times tools/call round trips through otto-mcp (see bench/mcp.sh)."""
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -8,22 +9,10 @@ import time
 
 OTTO_MCP, CALLS = sys.argv[1], int(sys.argv[2])
 
-# One call per tool, with the synthetic market's names (Make0-39, Model0-24).
-CASES = [
-    ("fair_value", {"make": "Make7", "model": "Model13", "year": 2010, "mileage_km": 150000}),
-    ("depreciation", {"make": "Make7"}),
-    ("depreciation", {"limit": 20}),
-    ("fastest_selling", {"min_sold": 1}),
-    ("good_deals", {"since": "1 day", "limit": 20}),
-    ("search_ads", {"filters": {"make": "Make7", "price_max": 5000}, "sort": "price_asc"}),
-    ("search_ads", {"filters": {"fuel": "diesel", "year_min": 2015, "mileage_max": 100000}}),
-    ("ad_details", {"ad_id": 42}),
-    ("compare_ads", {"ad_ids": [1, 2, 3]}),
-    ("market_overview", {"make": "Make7"}),
-    ("market_overview", {}),
-    ("ask", {"question": "Koliko vredi Make7 Model13 iz 2010?"}),
-    ("ask", {"question": "Which cars sell fastest under 10,000 €?"}),
-]
+# One call per tool, with the synthetic market's names (Make0-39, Model0-24),
+# shared with bench/web_driver.mjs.
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "tool_calls.json"), encoding="utf-8") as f:
+    CASES = [tuple(c) for c in json.load(f)]
 
 
 def pct(xs, p):

@@ -5,26 +5,15 @@
 import { spawn, execFileSync } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { createRequire } from 'node:module';
+import { readFileSync } from 'node:fs';
 
 const [URL_, OTTO_MCP, CALLS_, TOKEN, USER_ID] = process.argv.slice(2);
 const CALLS = Number(CALLS_);
 const require = createRequire(new URL('../test/web/package.json', import.meta.url));
 const puppeteer = (await import(require.resolve('puppeteer-core'))).default;
 
-// The cases of bench/mcp_driver.py (the synthetic market's names, Make0-39, Model0-24).
-const CASES = [
-  ['fair_value', { make: 'Make7', model: 'Model13', year: 2010, mileage_km: 150000 }],
-  ['depreciation', { make: 'Make7' }],
-  ['fastest_selling', { min_sold: 1 }],
-  ['good_deals', { since: '1 day', limit: 20 }],
-  ['search_ads', { filters: { make: 'Make7', price_max: 5000 }, sort: 'price_asc' }],
-  ['search_ads', { filters: { fuel: 'diesel', year_min: 2015, mileage_max: 100000 } }],
-  ['ad_details', { ad_id: 42 }],
-  ['compare_ads', { ad_ids: [1, 2, 3] }],
-  ['market_overview', { make: 'Make7' }],
-  ['price_verdict', { make: 'Make7', model: 'Model13', year: 2010, price_eur: 4000 }],
-  ['ask', { question: 'Koliko vredi Make7 Model13 iz 2010?' }],
-];
+// The calls of bench/mcp_driver.py (the synthetic market's names, Make0-39, Model0-24).
+const CASES = JSON.parse(readFileSync(new URL('./tool_calls.json', import.meta.url), 'utf8'));
 
 const pct = (xs, p) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.round(p * (s.length - 1)))]; };
 const med = (xs) => pct(xs, 0.5);
