@@ -4,7 +4,7 @@
 #   scripts/test                the whole test suite on a throwaway cluster
 
 EXTENSION = otto
-EXTVERSION = 1.5
+EXTVERSION = 1.6
 MODULE_big = otto
 OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*/*.c)))
 
@@ -21,7 +21,7 @@ SQL_SOURCES = src/core/schema.sql src/sites/sites.sql src/parse/parse.sql src/in
 # from the sources (src/updates/rerun.awk), then the steps' changes of data
 # that need the new functions (<a>--<b>.after.sql).  otto--1.0.sql is 1.0's
 # install script, kept for installs of 1.0 and the upgrade tests.
-STEPS = 1.0--1.1 1.1--1.2 1.2--1.3 1.3--1.4 1.4--1.5
+STEPS = 1.0--1.1 1.1--1.2 1.2--1.3 1.3--1.4 1.4--1.5 1.5--1.6
 UPDATES = $(foreach s,$(STEPS),otto--$(firstword $(subst --, ,$(s)))--$(EXTVERSION).sql)
 DATA = otto--1.0.sql
 DATA_built = otto--$(EXTVERSION).sql $(UPDATES)
@@ -38,6 +38,9 @@ SHLIB_LINK = $(shell $(CURL_CONFIG) --libs) -lxgboost
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# (otto.build_info() reports EXTVERSION, compiled in)
+src/core/otto.o: Makefile
 
 otto--$(EXTVERSION).sql: $(SQL_SOURCES) Makefile
 	cat $(SQL_SOURCES) > $@

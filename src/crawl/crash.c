@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "miscadmin.h"
+#include "nodes/pg_list.h"
 #include "storage/fd.h"
 #include "utils/builtins.h"
 
@@ -19,11 +20,13 @@
 #include "sites/url.h"
 
 /*
- * Crash records.  While a worker processes a page, a file of its own names
- * it ("pid url"): written before, emptied after, and emptied too when the
- * worker is told to quit at once (SIGQUIT: another process crashed, or an
- * immediate shutdown), since then the page is not to blame.  A record left
- * behind means the worker died on that page, whatever killed it; the
+ * Crash records.  While a worker processes pages (a batch, stored in one
+ * transaction), a file of its own names them, a line each ("pid url"):
+ * written before, emptied after, and emptied too when the worker is told to
+ * quit at once (SIGQUIT: another process crashed, or an immediate shutdown),
+ * since then the pages are not to blame.  A record left behind means the
+ * worker died on one of those pages, whatever killed it; each is counted
+ * (and so processed alone from then on, which finds the one to blame); the
  * launcher, before it starts the crawlers again, counts it
  * (otto_crash_records_apply).  A file and not a transaction: it survives the
  * process's crash without a WAL flush per page (which cost a third of the
@@ -56,32 +59,44 @@ otto_crash_records_apply(int index)
 		char		path[MAXPGPATH];
 		char		line[OTTO_URL_MAX + 32];
 		FILE	   *f;
-		int			pid = 0;
-		int			n = 0;
+		List	   *urls = NIL;
+		bool		alive = false;
+		ListCell   *lc;
 
 		snprintf(path, sizeof(path), CRASH_RECORD, i);
 		if ((f = AllocateFile(path, "r")) == NULL)
 			continue;
-		if (fgets(line, sizeof(line), f) == NULL || sscanf(line, "%d %n", &pid, &n) != 1 || n == 0)
-			line[0] = '\0', n = 0;
+		/* read it whole first: a transaction's end closes the file */
+		while (!alive && fgets(line, sizeof(line), f) != NULL)
+		{
+			int			pid = 0;
+			int			n = 0;
+
+			line[strcspn(line, "\n")] = '\0';
+			if (sscanf(line, "%d %n", &pid, &n) != 1 || n == 0 || line[n] == '\0')
+				continue;
+			alive = pid > 0 && kill(pid, 0) == 0;	/* its worker is at work */
+			urls = lappend(urls, pstrdup(line + n));
+		}
 		FreeFile(f);
-		if (pid > 0 && kill(pid, 0) == 0)
-			continue;			/* its worker is alive and at work */
-		if (line[n])
+		if (alive)
+			continue;
+		foreach(lc, urls)
 		{
 			Oid			type = TEXTOID;
-			Datum		url = CStringGetTextDatum(line + n);
+			Datum		url = CStringGetTextDatum(lfirst(lc));
 
 			worker_sql_int64("SELECT otto.frontier_crashed($1)", 1, &type, &url, NULL);
-			ereport(LOG,
-					(errmsg("otto: a crawler worker died while processing %s; it is processed alone from now on, and quarantined if it happens again",
-							line + n)));
 		}
+		if (urls != NIL)
+			ereport(LOG,
+					(errmsg("otto: a crawler worker died while processing %s%s; %s processed alone from now on, and quarantined if it happens again",
+							(char *) linitial(urls),
+							list_length(urls) > 1 ? psprintf(" and %d other pages of its batch", list_length(urls) - 1) : "",
+							list_length(urls) > 1 ? "each is" : "it is")));
 		unlink(path);
 	}
 }
-
-
 
 /* This worker's record, opened empty at its start. */
 void
@@ -98,19 +113,26 @@ crash_record_open(int worker)
 				 errdetail("A page that crashes the worker will not be quarantined.")));
 }
 
-/* The page at url is about to be processed: the record names it. */
+/*
+ * The pages at urls are about to be processed (the batch in hand): the
+ * record names them, a line each.  At most OTTO_URL_MAX + 12 bytes a page.
+ */
 void
-crash_record_begin(int worker, const char *url)
+crash_record_begin(int worker, const char *const *urls, int n)
 {
-	char		line[OTTO_URL_MAX + 32];
-	int			len = snprintf(line, sizeof(line), "%d %s", MyProcPid, url);
+	StringInfoData buf;
 
-	/* the record is empty (crash_record_end): one write fills it */
-	if (record_fd >= 0 && pwrite(record_fd, line, len, 0) != len)
+	if (record_fd < 0)
+		return;
+	initStringInfo(&buf);
+	for (int i = 0; i < n; i++)
+		appendStringInfo(&buf, "%d %s\n", MyProcPid, urls[i]);
+	if (pwrite(record_fd, buf.data, buf.len, 0) != buf.len || ftruncate(record_fd, buf.len) < 0)
 		ereport(WARNING, (errcode_for_file_access(), errmsg("otto crawler %d: could not write its crash record: %m", worker)));
+	pfree(buf.data);
 }
 
-/* The page is processed (or quarantined): the record is emptied. */
+/* The pages are processed (or quarantined): the record is emptied. */
 void
 crash_record_end(int worker)
 {

@@ -371,7 +371,7 @@ COMMENT ON FUNCTION otto.retry_after(text) IS 'Seconds a Retry-After header asks
 
 CREATE OR REPLACE FUNCTION otto.crawler_wake() RETURNS int
     AS 'MODULE_PATHNAME', 'otto_crawler_wake' LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION otto.crawler_wake() IS 'Wake the crawler workers (new URLs are due); returns how many were woken';
+COMMENT ON FUNCTION otto.crawler_wake() IS 'Wake the idle crawler workers when the transaction commits (new URLs are due); returns how many are idle';
 
 CREATE OR REPLACE FUNCTION otto.politeness(OUT host text, OUT next_start timestamptz, OUT in_flight int) RETURNS SETOF record
     AS 'MODULE_PATHNAME', 'otto_politeness' LANGUAGE C VOLATILE;

@@ -8,8 +8,9 @@
  *   check     the URL's host belongs to its enabled site; robots.txt allows it
  *   wait      the host's shared politeness clock (politeness.c) says go
  *   fetch     libcurl's multi interface, many transfers at once (fetch.c)
- *   store     otto.ingest_site_page, or otto.fetch_failed, one short transaction
- *             per page; no transaction is open while waiting on the network
+ *   store     otto.ingest_site_pages, a batch of pages per transaction (the
+ *             pages finished in one round of the loop), or otto.fetch_failed;
+ *             no transaction is open while waiting on the network
  *
  * robots.txt is fetched per host before its first URL, stored in otto.robots
  * and re-read after otto.robots_max_age; an unreachable robots.txt means
@@ -19,7 +20,8 @@
  * The loop waits on its latch and libcurl's sockets together (a WaitEventSet
  * rebuilt each iteration from libcurl's socket callback), so it sleeps until
  * there is something to do.  Per-iteration memory lives in a context that is
- * reset every time round; each page's in one reset after the page.
+ * reset every time round; each page's in one reset after the page; a
+ * batch's in one reset after the batch.
  */
 #include "postgres.h"
 
@@ -33,6 +35,8 @@
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "tcop/tcopprot.h"
+#include "catalog/pg_type_d.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
@@ -52,7 +56,16 @@
 
 #define CRAWLER_NAME "otto crawler"
 /* How often a worker looks whether the crawled tables need new statistics (ms). */
-#define STATS_INTERVAL_MS 3000
+#define STATS_INTERVAL_MS 1000
+
+/*
+ * A batch: the pages a worker stores in one transaction.  At most this many
+ * pages and bytes of bodies (a page over the byte bound is a batch of its
+ * own), so a worker holds at most BATCH_BYTES plus one page's bound of
+ * bodies, each also as fetched (fetch.c bounds a page).
+ */
+#define BATCH_PAGES 64
+#define BATCH_BYTES (8 * 1024 * 1024)
 
 /* GUCs */
 static int	crawler_transfers = 32;
@@ -83,10 +96,25 @@ static CURLM *multi;
 static MemoryContext item_cxt;	/* Items (pfree'd when done) */
 static MemoryContext fetch_cxt; /* parent of each Fetch's own context */
 static MemoryContext page_cxt;	/* one page's work, reset after it */
+static MemoryContext batch_cxt;	/* one batch's store, reset after it */
 static dlist_head waiting = DLIST_STATIC_INIT(waiting);
 static int	nwaiting = 0;
 static int	nrunning = 0;
 static bool stored_since_stats = false; /* pages stored since the last otto.stats_refresh */
+
+/* A fetched page waiting in the batch; its Fetch's context holds the result. */
+typedef struct Stored
+{
+	CrawlUrl   *it;
+	Fetch	   *f;
+	FetchResult r;
+	char	   *meta;
+} Stored;
+
+static Stored batch[BATCH_PAGES];
+static int	nbatch = 0;
+static Size batch_bytes = 0;
+static bool claim_soon = false;	/* a stored batch queued links */
 
 void
 CrawlerGucInit(void)
@@ -281,16 +309,20 @@ claim_rows(SPITupleTable *tt, uint64 n, void *arg)
 	MemoryContextSwitchTo(old);
 }
 
-/* Lease more due URLs (reading the sites again each second) when the worker runs short. */
+/*
+ * Lease more due URLs when the worker runs short.  The sites are read again
+ * each second, and at once after a wake (otto.crawler_wake: otto.crawl_start
+ * may have just enabled a site).
+ */
 static uint64
-claim(void)
+claim(bool woken)
 {
 	int			want = crawler_transfers * 2 - nwaiting - nrunning;
 	Oid			types[3] = {INT4OID, INT4OID, INT4OID};
 	Datum		values[3] = {Int32GetDatum(want), Int32GetDatum(lease_ms), Int32GetDatum(MyProcPid)};
 	uint64		n = 0;
 
-	if (!sites_refresh() || want <= 0)
+	if (!sites_refresh(woken) || want <= 0)
 		return 0;
 	worker_sql("SELECT site_id, url, etag, last_modified, crashes FROM otto.frontier_claim($1, $2 * interval '1 ms', $3)",
 			3, types, values, NULL, WORKER_SQL_CATCH_ERRORS, claim_rows, &n, NULL);
@@ -433,7 +465,53 @@ drop:
 	return next_ms;
 }
 
-/* The page is processed (or quarantined): its record is emptied, the next may start. */
+/* ---------------------------------------------------------------------
+ * Storing pages, in batches
+ *
+ * The pages a round of the loop finished are stored together, in one
+ * transaction (otto.ingest_site_pages, set-based), at most BATCH_PAGES and
+ * BATCH_BYTES of one site.  A busy worker finishes more transfers while it
+ * stores, so its batches grow with the load, as group commit does; a quiet
+ * one stores each page at once.  A batch that fails is stored again page by
+ * page, so that a page that cannot be stored fails alone.
+ * --------------------------------------------------------------------- */
+
+/*
+ * The crash record names the pages in hand, the batch and next (if any),
+ * before next is processed (decoded, then parsed and stored with its batch),
+ * so that pages that kill the worker (and so restart the server) are known
+ * after the restart.  A page whose processing died before is a suspect,
+ * stored alone with no other page in processing (see politeness.c), so that
+ * it alone is blamed if it kills the worker again; one that died
+ * CRASHES_TO_QUARANTINE times is quarantined instead (false): the server
+ * restarts at most that many times for it, whatever bug is left.  (Crash
+ * records: crash.c.)
+ */
+static bool
+begin_processing(CrawlUrl *it)
+{
+	const char *urls[BATCH_PAGES + 1];
+	char	   *why;
+
+	if (it->crashes >= CRASHES_TO_QUARANTINE)
+	{
+		why = psprintf("processing this page killed the worker %d times: quarantined, not processed again", it->crashes);
+		ereport(WARNING,
+				(errmsg("otto crawler %d: %s: %s", worker_index, it->url, why),
+				 errhint("Keep the page for a bug report, then queue it again: UPDATE otto.frontier SET state = 'queued', crashes = 0 WHERE url = '...'.")));
+		record_failure(it, "crash", why, 0, false, -1, NULL);
+		return false;
+	}
+	if (nbatch == 0)
+		politeness_processing_begin(worker_index, it->crashes > 0);
+	for (int i = 0; i < nbatch; i++)
+		urls[i] = batch[i].it->url;
+	urls[nbatch] = it->url;
+	crash_record_begin(worker_index, urls, nbatch + 1);
+	return true;
+}
+
+/* Nothing in hand is being processed: the record is emptied, the next may start. */
 static void
 end_processing(void)
 {
@@ -442,94 +520,159 @@ end_processing(void)
 }
 
 /*
- * Before a page is processed (decoded, parsed, stored), its crash record
- * names it, so that a page that kills the worker (and so restarts the
- * server) is known after the restart.  A page whose processing died before
- * is a suspect, processed with no other page in processing (see
- * politeness.c), so that it alone is blamed if it kills the worker again;
- * one that did CRASHES_TO_QUARANTINE times is quarantined instead (false):
- * the server restarts at most that many times for it, whatever bug is left.
- * On true the caller calls end_processing when done.  (Crash records: crash.c.)
+ * The fault injection point (otto.inject_crash_url): inside the batch's
+ * transaction, once its pages are stored and before it commits, as a bug in
+ * the store path would strike.
  */
-static bool
-begin_processing(CrawlUrl *it)
+static void
+stored_rows(SPITupleTable *tt, uint64 n, void *arg)
 {
-	char	   *why;
+	int			first = ((int *) arg)[0];
+	int			last = first + ((int *) arg)[1];
 
-	if (it->crashes < CRASHES_TO_QUARANTINE)
-	{
-		politeness_processing_begin(worker_index, it->crashes > 0);
-		crash_record_begin(worker_index, it->url);
-		if (inject_crash_url[0] && strstr(it->url, inject_crash_url))
+	/* the stored pages queued links: the worker looks for due URLs at once */
+	if (n > 0 && worker_int(tt, 0, 1, 0) > 0)
+		claim_soon = true;
+	for (int i = first; inject_crash_url[0] && i < last; i++)
+		if (strstr(batch[i].it->url, inject_crash_url))
 		{
-			ereport(LOG, (errmsg("otto crawler %d: otto.inject_crash_url matches %s: aborting", worker_index, it->url)));
+			ereport(LOG, (errmsg("otto crawler %d: otto.inject_crash_url matches %s: aborting", worker_index, batch[i].it->url)));
 			abort();
 		}
-		return true;
-	}
-	why = psprintf("processing this page killed the worker %d times: quarantined, not processed again", it->crashes);
-	ereport(WARNING,
-			(errmsg("otto crawler %d: %s: %s", worker_index, it->url, why),
-			 errhint("Keep the page for a bug report, then queue it again: UPDATE otto.frontier SET state = 'queued', crashes = 0 WHERE url = '...'.")));
-	record_failure(it, "crash", why, 0, false, -1, NULL);
-	return false;
 }
 
-/* A transfer is over: store the page or record what went wrong. */
+/* Store batch[first .. first + n - 1] in one transaction; false (and *error) when it failed. */
+static bool
+store_pages(int first, int n, char **error)
+{
+	Oid			types[6] = {INT4OID, TEXTARRAYOID, TEXTARRAYOID, INT4ARRAYOID, TIMESTAMPTZARRAYOID, JSONBARRAYOID};
+	Datum		values[6];
+	Datum	   *urls = palloc(n * sizeof(Datum));
+	Datum	   *bodies = palloc(n * sizeof(Datum));
+	bool	   *no_body = palloc(n * sizeof(bool));
+	Datum	   *statuses = palloc(n * sizeof(Datum));
+	Datum	   *at = palloc(n * sizeof(Datum));
+	Datum	   *info = palloc(n * sizeof(Datum));
+	int			dims[1] = {n};
+	int			lbs[1] = {1};
+	int			range[2] = {first, n};
+
+	for (int i = 0; i < n; i++)
+	{
+		Stored	   *p = &batch[first + i];
+
+		/* the URL as the frontier holds it (normalised) */
+		urls[i] = CStringGetTextDatum(p->it->url);
+		no_body[i] = p->r.text == NULL;
+		bodies[i] = no_body[i] ? (Datum) 0 : PointerGetDatum(cstring_to_text_with_len(p->r.text, p->r.text_len));
+		statuses[i] = Int32GetDatum(p->r.status);
+		at[i] = TimestampTzGetDatum(p->f->started);
+		info[i] = DirectFunctionCall1(jsonb_in, CStringGetDatum(p->meta));
+	}
+	values[0] = Int32GetDatum(batch[first].it->site_id);
+	values[1] = PointerGetDatum(construct_array(urls, n, TEXTOID, -1, false, TYPALIGN_INT));
+	values[2] = PointerGetDatum(construct_md_array(bodies, no_body, 1, dims, lbs, TEXTOID, -1, false, TYPALIGN_INT));
+	values[3] = PointerGetDatum(construct_array(statuses, n, INT4OID, 4, true, TYPALIGN_INT));
+	values[4] = PointerGetDatum(construct_array(at, n, TIMESTAMPTZOID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	values[5] = PointerGetDatum(construct_array(info, n, JSONBOID, -1, false, TYPALIGN_INT));
+	return worker_sql("SELECT sum((r->>'links_added')::int)::int FROM otto.ingest_site_pages($1, $2, $3, $4, $5, $6) r",
+					  6, types, values, NULL,
+					  WORKER_SQL_CATCH_ERRORS, stored_rows, range, error);
+}
+
+/* Store the batch, then let go of its pages. */
+static void
+store_batch(void)
+{
+	char	   *error = NULL;
+	MemoryContext old;
+
+	if (nbatch == 0)
+		return;
+	old = MemoryContextSwitchTo(batch_cxt);
+	if (store_pages(0, nbatch, &error))
+		stored_since_stats = true;
+	else
+	{
+		/* again page by page: the one that fails is recorded (its page log row), the others stored */
+		for (int i = 0; i < nbatch; i++)
+		{
+			Stored	   *p = &batch[i];
+
+			if (nbatch > 1 && store_pages(i, 1, &error))
+			{
+				stored_since_stats = true;
+				continue;
+			}
+			record_failure(p->it, "parse", error, p->r.status, false, -1, p->meta);
+			p->r.error_kind = "parse";
+		}
+	}
+	for (int i = 0; i < nbatch; i++)
+	{
+		Stored	   *p = &batch[i];
+
+		metrics_count_fetch(false, p->r.status, p->r.error_kind, p->r.elapsed_ms, p->r.wire_bytes);
+		fetch_destroy(p->f);
+		item_free(p->it);
+	}
+	end_processing();
+	nbatch = 0;
+	batch_bytes = 0;
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(batch_cxt);
+}
+
+/* A transfer is over: record what went wrong, or put the page in the batch. */
 static void
 fetch_done(Fetch *f, CURLcode rc)
 {
 	CrawlUrl   *it = f->owner;
 	FetchResult r;
-	char	   *meta;
-	const char *failed;			/* the error kind the fetch ends with, for the counters */
+	Stored	   *p;
 
 	MemoryContextReset(page_cxt);
 	MemoryContextSwitchTo(page_cxt);
 	politeness_done(it->h->slot, worker_index);
 	nrunning--;
-	if (!it->is_robots && !begin_processing(it))
-	{
-		memset(&r, 0, sizeof(r));	/* quarantined: not fetched into a result, not processed */
-		failed = "crash";
-		goto done;
-	}
-	fetch_finish(f, rc, &r);
-	meta = fetch_meta(&r, f);
-
-	failed = r.error_kind;
 	if (it->is_robots)
-		robots_done(it, &r);
-	else if (r.error_kind)
-		record_failure(it, r.error_kind, r.error, r.status, r.retry, r.retry_after_s, meta);
-	else
 	{
-		Oid			types[6] = {INT4OID, TEXTOID, TEXTOID, INT4OID, TIMESTAMPTZOID, JSONBOID};
-		Datum		values[6];
-		char		nulls[7] = "      ";
-		char	   *error = NULL;
-
-		/* the site and the URL as the frontier holds them (normalised) */
-		values[0] = Int32GetDatum(it->site_id);
-		values[1] = CStringGetTextDatum(it->url);
-		values[2] = r.text ? PointerGetDatum(cstring_to_text_with_len(r.text, r.text_len)) : (Datum) 0;
-		nulls[2] = r.text ? ' ' : 'n';
-		values[3] = Int32GetDatum(r.status);
-		values[4] = TimestampTzGetDatum(f->started);
-		values[5] = DirectFunctionCall1(jsonb_in, CStringGetDatum(meta));
-		if (!worker_sql("SELECT otto.ingest_site_page($1, $2, $3, $4, $5, $6)", 6, types, values, nulls,
-						WORKER_SQL_CATCH_ERRORS, NULL, NULL, &error))
-		{
-			record_failure(it, "parse", error, r.status, false, -1, meta);
-			failed = "parse";
-		}
-		else
-			stored_since_stats = true;
+		fetch_finish(f, rc, &r);
+		robots_done(it, &r);
+		metrics_count_fetch(true, r.status, r.error_kind, r.elapsed_ms, r.wire_bytes);
+		goto release;
 	}
-	if (!it->is_robots)
-		end_processing();
-done:
-	metrics_count_fetch(it->is_robots, r.status, failed, r.elapsed_ms, r.wire_bytes);
+	/* a suspect is stored alone; a batch holds one site's pages */
+	if (nbatch > 0 && (it->crashes > 0 || nbatch == BATCH_PAGES || batch_bytes >= BATCH_BYTES ||
+					   batch[0].it->site_id != it->site_id || batch[0].it->crashes > 0))
+		store_batch();
+	if (!begin_processing(it))
+	{
+		metrics_count_fetch(false, 0, "crash", 0, 0);	/* quarantined: not fetched into a result */
+		goto release;
+	}
+	/* the result lives with the fetch until its batch is stored */
+	MemoryContextSwitchTo(f->cxt);
+	p = &batch[nbatch];
+	fetch_finish(f, rc, &p->r);
+	p->meta = fetch_meta(&p->r, f);
+	MemoryContextSwitchTo(page_cxt);
+	if (p->r.error_kind)
+	{
+		record_failure(it, p->r.error_kind, p->r.error, p->r.status, p->r.retry, p->r.retry_after_s, p->meta);
+		metrics_count_fetch(false, p->r.status, p->r.error_kind, p->r.elapsed_ms, p->r.wire_bytes);
+		if (nbatch == 0)
+			end_processing();
+		goto release;
+	}
+	p->it = it;
+	p->f = f;
+	nbatch++;
+	batch_bytes += p->r.text_len;
+	MemoryContextSwitchTo(TopMemoryContext);
+	return;
+
+release:
 	MemoryContextSwitchTo(TopMemoryContext);
 	fetch_destroy(f);
 	item_free(it);
@@ -554,6 +697,7 @@ otto_crawler_main(Datum main_arg)
 	MemoryContext loop_cxt;
 	TimestampTz next_claim = 0;
 	TimestampTz next_stats = 0;
+	bool		woken = false;
 	int64		released;
 
 	worker_index = DatumGetInt32(main_arg);
@@ -575,6 +719,7 @@ otto_crawler_main(Datum main_arg)
 
 	loop_cxt = AllocSetContextCreate(TopMemoryContext, "otto crawler loop", ALLOCSET_DEFAULT_SIZES);
 	page_cxt = AllocSetContextCreate(TopMemoryContext, "otto crawler page", ALLOCSET_DEFAULT_SIZES);
+	batch_cxt = AllocSetContextCreate(TopMemoryContext, "otto crawler batch", ALLOCSET_DEFAULT_SIZES);
 	item_cxt = AllocSetContextCreate(TopMemoryContext, "otto crawler items", ALLOCSET_DEFAULT_SIZES);
 	fetch_cxt = AllocSetContextCreate(TopMemoryContext, "otto crawler fetches", ALLOCSET_SMALL_SIZES);
 	hosts_init();
@@ -614,14 +759,18 @@ otto_crawler_main(Datum main_arg)
 		if (nwaiting < crawler_transfers / 2 + 1 && GetCurrentTimestamp() >= next_claim)
 		{
 			bool		idle = nwaiting + nrunning == 0;
+			uint64		claimed;
 
 			if (idle)
 				politeness_worker_idle(worker_index, true);
+			claimed = claim(woken);
+			woken = false;
+
 			/*
 			 * Nothing due: an idle worker naps; a busy one looks again soon,
 			 * since the pages it is storing may link new URLs.
 			 */
-			if (claim() == 0)
+			if (claimed == 0)
 				next_claim = GetCurrentTimestamp() +
 					(TimestampTz) (nrunning > 0 ? Min(50, crawler_naptime_ms) : crawler_naptime_ms) * 1000;
 			else if (idle)
@@ -636,7 +785,10 @@ otto_crawler_main(Datum main_arg)
 		}
 		MemoryContextSwitchTo(loop_cxt);
 		if (transfers_wait(timeout, loop_cxt))
+		{
 			next_claim = 0;		/* otto.crawler_wake(): new URLs are due */
+			woken = true;
+		}
 
 		while ((msg = curl_multi_info_read(multi, &left)) != NULL)
 		{
@@ -647,10 +799,14 @@ otto_crawler_main(Datum main_arg)
 			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **) &f);
 			curl_multi_remove_handle(multi, f->easy);
 			fetch_done(f, msg->data.result);
-			/* keep the network busy while the next pages are stored */
+			/* keep the network busy while the pages are stored */
 			if (nwaiting > 0)
 				(void) start_ready();
 		}
+		store_batch();
+		if (claim_soon)
+			next_claim = 0;
+		claim_soon = false;
 		pgstat_report_stat(false);
 	}
 

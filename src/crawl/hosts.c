@@ -159,11 +159,15 @@ host_load_robots(Host *h, bool any_age)
 	return sr.fetched_at;
 }
 
-/* The enabled sites, read again when a second has passed; false when there are none. */
+/*
+ * The enabled sites, read again when a second has passed, or at once when
+ * forced (a claimed URL's site is not among them: added since); false when
+ * there are none.
+ */
 bool
-sites_refresh(void)
+sites_refresh(bool force)
 {
-	if (GetCurrentTimestamp() >= sites_until)
+	if (force || GetCurrentTimestamp() >= sites_until)
 	{
 		MemoryContextReset(sites_cxt);
 		sites = NIL;

@@ -48,7 +48,7 @@ typedef struct Host
 
 
 extern void hosts_init(void);
-extern bool sites_refresh(void);
+extern bool sites_refresh(bool force);
 extern CrawlSite *find_site(int site_id);
 extern bool site_owns_host(CrawlSite *s, const char *host);
 extern Host *host_get(const char *key);

@@ -23,6 +23,8 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
+
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -235,27 +237,67 @@ politeness_worker_idle(int worker, bool idle)
 	SpinLockRelease(&pol->mutex);
 }
 
-/* SQL: otto.crawler_wake() -- new URLs are due: wake the idle crawler workers. */
-PG_FUNCTION_INFO_V1(otto_crawler_wake);
-Datum
-otto_crawler_wake(PG_FUNCTION_ARGS)
+/*
+ * SQL: otto.crawler_wake() -- new URLs are due: wake the idle crawler
+ * workers when the transaction commits.  Not before: a worker woken earlier
+ * would find none of the URLs yet, and nap.  Returns how many workers are
+ * idle now.
+ */
+static bool wake_at_commit = false;
+
+/* The idle workers (other than this one), into latches when given: those are no longer idle. */
+static int
+idle_workers(Latch **latches)
 {
-	Latch	   *latches[OTTO_MAX_CRAWLERS];
 	int			n = 0;
 
-	if (pol == NULL)
-		PG_RETURN_INT32(0);
 	SpinLockAcquire(&pol->mutex);
 	for (int i = 0; i < OTTO_MAX_CRAWLERS; i++)
 		if (pol->latches[i] && pol->idle[i] && pol->latches[i] != MyLatch)
 		{
-			latches[n++] = pol->latches[i];
-			pol->idle[i] = false;
+			if (latches)
+			{
+				latches[n] = pol->latches[i];
+				pol->idle[i] = false;
+			}
+			n++;
 		}
 	SpinLockRelease(&pol->mutex);
+	return n;
+}
+
+static void
+crawler_wake_xact(XactEvent event, void *arg)
+{
+	Latch	   *latches[OTTO_MAX_CRAWLERS];
+	int			n;
+
+	if (!wake_at_commit || (event != XACT_EVENT_COMMIT && event != XACT_EVENT_ABORT &&
+							event != XACT_EVENT_PARALLEL_COMMIT && event != XACT_EVENT_PARALLEL_ABORT))
+		return;
+	wake_at_commit = false;
+	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
+		return;
+	n = idle_workers(latches);
 	for (int i = 0; i < n; i++)
 		SetLatch(latches[i]);
-	PG_RETURN_INT32(n);
+}
+
+PG_FUNCTION_INFO_V1(otto_crawler_wake);
+Datum
+otto_crawler_wake(PG_FUNCTION_ARGS)
+{
+	static bool registered = false;
+
+	if (pol == NULL)
+		PG_RETURN_INT32(0);
+	if (!registered)
+	{
+		RegisterXactCallback(crawler_wake_xact, NULL);
+		registered = true;
+	}
+	wake_at_commit = true;
+	PG_RETURN_INT32(idle_workers(NULL));
 }
 
 /* SQL: otto.politeness() -- each host's clock, for people watching a crawl. */

@@ -168,17 +168,21 @@ AS $fn$
 $fn$;
 COMMENT ON FUNCTION otto.page_links(otto.site, text, text) IS 'The links of a page that the site''s crawl follows, with their class (ad or listing)';
 
--- The per-page pipeline in named steps: the page log, the links, the ad
--- (with its events).  otto.ingest_page is the API (any URL); the crawler calls
--- otto.ingest_site_page with what it already knows: the site and the URL as
--- the frontier has it.
+-- The store path: a batch of fetched pages of one site in named steps, each
+-- step one statement (or a few) for the whole batch, so that what a
+-- statement costs to start (plan, executor, constraints) is paid once per
+-- batch, not once per page: the page log, the ads that are gone, the links,
+-- the ads.  otto.ingest_site_pages is the crawler's entry (a batch per
+-- transaction); otto.ingest_site_page and otto.ingest_page, the per-page API,
+-- are a batch of one: one implementation.  A step's arrays hold one element
+-- per page of the batch, in the batch's order.
 
--- Step 1, the page log: the fetch's row in otto.page and the URL's frontier
+-- Step 1, the page log: each fetch's row in otto.page and its URL's frontier
 -- row done.  Validators are kept from a 200 answer (a 304 keeps the ones it
 -- confirmed), except for listings: a sweep needs their links, so they are
 -- always fetched.
-CREATE OR REPLACE FUNCTION otto.ingest_page_log(s otto.site, u text, final text, kind text, d int, html text,
-                                                status int, fetched_at timestamptz, fetch_info jsonb)
+CREATE OR REPLACE FUNCTION otto.ingest_page_log(s otto.site, urls text[], finals text[], kinds text[], depths int[],
+                                                bodies text[], statuses int[], fetched_at timestamptz[], fetch_info jsonb[])
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -186,17 +190,19 @@ AS $fn$
 BEGIN
     INSERT INTO otto.page (site_id, url, final_url, fetched_at, status, elapsed_ms, redirects, wire_bytes, body_bytes,
                            content_type, etag, last_modified, content_hash, body)
-    VALUES (s.site_id, u, nullif(final, u), fetched_at, status, (fetch_info->>'elapsed_ms')::int,
-            coalesce((fetch_info->>'redirects')::int, 0), (fetch_info->>'wire_bytes')::bigint, octet_length(html),
-            fetch_info->>'content_type', fetch_info->>'etag', fetch_info->>'last_modified',
-            CASE WHEN html IS NOT NULL THEN sha256(convert_to(html, 'UTF8')) END,
-            CASE WHEN current_setting('otto.page_body_retention', true) NOT IN ('0', '')
-                 THEN convert_to(html, 'UTF8') END);
+    SELECT s.site_id, p.u, nullif(p.final, p.u), p.at, p.status, (p.info->>'elapsed_ms')::int,
+           coalesce((p.info->>'redirects')::int, 0), (p.info->>'wire_bytes')::bigint, octet_length(p.html),
+           p.info->>'content_type', p.info->>'etag', p.info->>'last_modified', sha256(p.bytes),
+           CASE WHEN current_setting('otto.page_body_retention', true) NOT IN ('0', '') THEN p.bytes END
+      FROM (SELECT q.*, convert_to(q.html, 'UTF8') AS bytes
+              FROM unnest(urls, finals, bodies, statuses, fetched_at, fetch_info) q(u, final, html, status, at, info)) p;
     INSERT INTO otto.frontier AS f (site_id, url, kind, depth, state, last_status, last_fetched_at, discovered_at,
                                     etag, last_modified)
-    VALUES (s.site_id, u, kind, d, 'done', status, fetched_at, fetched_at,
-            CASE WHEN status = 200 AND kind <> 'listing' THEN fetch_info->>'etag' END,
-            CASE WHEN status = 200 AND kind <> 'listing' THEN fetch_info->>'last_modified' END)
+    SELECT s.site_id, p.u, p.kind, p.d, 'done', p.status, p.at, p.at,
+           CASE WHEN p.status = 200 AND p.kind <> 'listing' THEN p.info->>'etag' END,
+           CASE WHEN p.status = 200 AND p.kind <> 'listing' THEN p.info->>'last_modified' END
+      FROM unnest(urls, kinds, depths, statuses, fetched_at, fetch_info) p(u, kind, d, status, at, info)
+     ORDER BY p.u              -- one lock order for all workers
     ON CONFLICT (site_id, url) DO UPDATE
        SET state = 'done', last_status = excluded.last_status, last_fetched_at = excluded.last_fetched_at,
            lease_owner = NULL, lease_until = NULL, attempts = 0, last_error = NULL, crashes = 0,
@@ -204,46 +210,85 @@ BEGIN
            last_modified = CASE WHEN excluded.last_status = 304 THEN f.last_modified ELSE excluded.last_modified END;
 END
 $fn$;
-COMMENT ON FUNCTION otto.ingest_page_log(otto.site, text, text, text, int, text, int, timestamptz, jsonb) IS 'Step of otto.ingest_page: the fetch into otto.page, the URL''s frontier row done';
+COMMENT ON FUNCTION otto.ingest_page_log(otto.site, text[], text[], text[], int[], text[], int[], timestamptz[], jsonb[]) IS 'Step of otto.ingest_site_pages: the fetches into otto.page, their URLs'' frontier rows done';
 
--- Step 2, the links: those of this site that the crawl follows go into the
+-- Step 2, the ads that are gone: an ad page that answers 404 or 410, or now
+-- leads elsewhere (a redirect to a listing), removes its live ad, counted
+-- sold once.  Returns the removed ads by the index of their page.
+CREATE OR REPLACE FUNCTION otto.ingest_ads_gone(s otto.site, urls text[], finals text[], statuses int[],
+                                                fetched_at timestamptz[])
+RETURNS TABLE (i int, ad_id bigint, event text)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+    WITH gone AS (
+        UPDATE otto.ad a SET state = 'removed', removed_at = p.at
+          FROM unnest(urls, finals, statuses, fetched_at) WITH ORDINALITY p(u, final, status, at, i)
+         WHERE a.site_id = s.site_id AND a.source_ad_id = substring(p.u FROM s.ad_url_pattern) AND a.state = 'live'
+        RETURNING a.ad_id, a.price_eur, a.first_seen_at, p.*),
+    ev AS (
+        INSERT INTO otto.ad_event (site_id, ad_id, kind, at, old_price_eur, days_on_market, details)
+        SELECT s.site_id, g.ad_id, 'removed', g.at, g.price_eur,
+               greatest(0, round(extract(epoch FROM g.at - g.first_seen_at) / 86400, 2)),
+               jsonb_strip_nulls(jsonb_build_object('http_status', g.status, 'redirected_to', nullif(g.final, g.u)))
+          FROM gone g ORDER BY g.i)
+    SELECT g.i::int, g.ad_id, 'removed' FROM gone g;
+END
+$fn$;
+COMMENT ON FUNCTION otto.ingest_ads_gone(otto.site, text[], text[], int[], timestamptz[]) IS 'Step of otto.ingest_site_pages: live ads whose pages are gone or redirect away are removed, with their removed events';
+
+-- Step 3, the links: those of this site that the crawl follows go into the
 -- frontier one level deeper (the pagination of a listing stays on its level);
 -- a page fetched before the current sweep started is due again.  Returns how
--- many URLs were queued.
-CREATE OR REPLACE FUNCTION otto.ingest_links(s otto.site, kind text, d int, html text, final text, fetched_at timestamptz)
-RETURNS int
+-- many URLs each page queued (a URL two pages link counts for the first).
+CREATE OR REPLACE FUNCTION otto.ingest_links(s otto.site, kinds text[], depths int[], bodies text[], finals text[],
+                                             fetched_at timestamptz[])
+RETURNS int[]
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
-    links    int;
-    to_fetch text[];            -- listings mode: the ads of a listing worth fetching
+    n        int := cardinality(kinds);
+    queued   int[];
+    to_fetch text[];            -- listings mode: the ads of the listings worth fetching
 BEGIN
-    IF d >= s.max_depth THEN
-        RETURN 0;
+    IF s.sweep_mode = 'listings' AND 'listing' = ANY (kinds) THEN
+        -- the cards show each ad's price: a known live ad listed at its stored
+        -- price is seen without fetching its page; the others (new, repriced) are
+        -- queued from their cards (a promoted repeat is left to its own page)
+        WITH cards AS (SELECT c->>'source_ad_id' AS id, (c->>'price_eur')::int AS price, p.at
+                         FROM unnest(kinds, depths, bodies, finals, fetched_at) p(kind, d, html, final, at),
+                              jsonb_array_elements(otto.parse_listing(p.html, p.final)->'ads') c
+                        WHERE p.kind = 'listing' AND p.d < s.max_depth),
+             seen AS (UPDATE otto.ad a SET last_seen_at = greatest(a.last_seen_at, c.at)
+                        FROM cards c
+                       WHERE a.site_id = s.site_id AND a.source_ad_id = c.id AND a.state = 'live'
+                         AND a.price_eur IS NOT DISTINCT FROM c.price
+                      RETURNING a.source_ad_id)
+        SELECT coalesce(array_agg(DISTINCT c.id) FILTER (WHERE c.id NOT IN (SELECT source_ad_id FROM seen)), '{}')
+          INTO to_fetch FROM cards c;
     END IF;
-    IF kind = 'listing' THEN
-        IF s.sweep_mode = 'listings' THEN
-            -- the cards show each ad's price: a known live ad listed at its stored
-            -- price is seen without fetching its page; the others (new, repriced) are
-            -- queued from their cards (a promoted repeat is left to its own page)
-            WITH cards AS (SELECT c->>'source_ad_id' AS id, (c->>'price_eur')::int AS price
-                             FROM jsonb_array_elements(otto.parse_listing(html, final)->'ads') c),
-                 seen AS (UPDATE otto.ad a SET last_seen_at = greatest(a.last_seen_at, ingest_links.fetched_at)
-                            FROM cards c
-                           WHERE a.site_id = s.site_id AND a.source_ad_id = c.id AND a.state = 'live'
-                             AND a.price_eur IS NOT DISTINCT FROM c.price
-                          RETURNING a.source_ad_id)
-            SELECT coalesce(array_agg(c.id) FILTER (WHERE c.id NOT IN (SELECT source_ad_id FROM seen)), '{}')
-              INTO to_fetch FROM cards c;
-        END IF;
-        -- a listing drives the sweep: what it links and was fetched before is due again
-        -- listings jump the queue (due a day early): the sweep reaches every ad sooner
+    WITH links AS (
+        -- each URL once, from the page that links it at the least depth
+        SELECT DISTINCT ON (l.url) l.url, l.kind, p.i, p.kind AS from_kind, p.at,
+               CASE WHEN p.kind = 'listing' AND l.kind = 'listing' THEN p.d ELSE p.d + 1 END AS depth
+          FROM unnest(kinds, depths, bodies, finals, fetched_at) WITH ORDINALITY p(kind, d, html, final, at, i),
+               otto.page_links(s, p.html, p.final) l
+         WHERE p.d < s.max_depth
+           AND (p.kind <> 'listing' OR l.kind = 'listing' OR to_fetch IS NULL
+                OR substring(l.url FROM s.ad_url_pattern) = ANY (to_fetch))
+         ORDER BY l.url, (p.kind = 'listing') DESC, depth, p.i),
+    -- a listing drives the sweep: what it links and was fetched before is due again;
+    -- listings jump the queue (due a day early): the sweep reaches every ad sooner
+    swept AS (
         INSERT INTO otto.frontier AS f (site_id, url, kind, depth, discovered_at, due_at)
-        SELECT s.site_id, l.url, l.kind, CASE WHEN l.kind = 'listing' THEN d ELSE d + 1 END, fetched_at,
-               CASE WHEN l.kind = 'listing' THEN fetched_at - interval '1 day' ELSE fetched_at END
-          FROM otto.page_links(s, html, final) l
-         WHERE (l.kind = 'listing' OR to_fetch IS NULL OR substring(l.url FROM s.ad_url_pattern) = ANY (to_fetch))
+        SELECT s.site_id, l.url, l.kind, l.depth, l.at,
+               CASE WHEN l.kind = 'listing' THEN l.at - interval '1 day' ELSE l.at END
+          FROM links l
+         WHERE l.from_kind = 'listing'
            -- a known URL the upsert would leave alone is left out first: the upsert
            -- locks the row it meets, and waits for the worker storing that page
            AND NOT EXISTS (SELECT FROM otto.frontier k
@@ -254,29 +299,37 @@ BEGIN
            SET state = 'queued', due_at = excluded.due_at, attempts = 0,
                depth = least(f.depth, excluded.depth)
          WHERE f.state IN ('done', 'failed', 'refused')
-           AND f.last_fetched_at < s.sweep_started_at;
-    ELSE
-        -- only the URLs not yet known: an insert that meets another worker's
-        -- uncommitted row of the same URL waits for its transaction, and the
-        -- ad pages all link the same listings and neighbours
+           AND f.last_fetched_at < s.sweep_started_at
+        RETURNING f.url),
+    -- other pages add only the URLs not yet known: an insert that meets another
+    -- worker's uncommitted row of the same URL waits for its transaction, and
+    -- the ad pages all link the same listings and neighbours
+    found AS (
         INSERT INTO otto.frontier (site_id, url, kind, depth, discovered_at)
-        SELECT s.site_id, l.url, l.kind, d + 1, fetched_at
-          FROM otto.page_links(s, html, final) l
-         WHERE NOT EXISTS (SELECT FROM otto.frontier f WHERE f.site_id = s.site_id AND f.url = l.url)
+        SELECT s.site_id, l.url, l.kind, l.depth, l.at
+          FROM links l
+         WHERE l.from_kind <> 'listing'
+           AND NOT EXISTS (SELECT FROM otto.frontier f WHERE f.site_id = s.site_id AND f.url = l.url)
          ORDER BY l.url
-        ON CONFLICT (site_id, url) DO NOTHING;
-    END IF;
-    GET DIAGNOSTICS links = ROW_COUNT;
-    IF links > 0 THEN
+        ON CONFLICT (site_id, url) DO NOTHING
+        RETURNING url),
+    per_page AS (
+        SELECT l.i, count(*)::int AS queued
+          FROM links l
+         WHERE l.url IN (SELECT url FROM swept UNION ALL SELECT url FROM found)
+         GROUP BY l.i)
+    SELECT array_agg(coalesce(pp.queued, 0) ORDER BY g.i) INTO queued
+      FROM generate_series(1, n) g(i) LEFT JOIN per_page pp ON pp.i = g.i;
+    IF EXISTS (SELECT FROM unnest(queued) q WHERE q > 0) THEN
         PERFORM otto.crawler_wake();
     END IF;
-    RETURN links;
+    RETURN queued;
 END
 $fn$;
-COMMENT ON FUNCTION otto.ingest_links(otto.site, text, int, text, text, timestamptz) IS 'Step of otto.ingest_page: the links the site''s crawl follows into the frontier; how many were queued';
+COMMENT ON FUNCTION otto.ingest_links(otto.site, text[], int[], text[], text[], timestamptz[]) IS 'Step of otto.ingest_site_pages: the links the site''s crawl follows into the frontier; how many each page queued';
 
 -- The ad's columns Otto keeps itself; every other column of otto.ad is what
--- a page states, written by otto.ad_update below, which is generated from
+-- a page states, written by otto.ads_update below, which is generated from
 -- the table, so that the ad's columns are listed in one place: otto.ad.
 CREATE OR REPLACE FUNCTION otto.ad_kept_columns() RETURNS text[]
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -286,15 +339,14 @@ COMMENT ON FUNCTION otto.ad_kept_columns() IS 'Columns of otto.ad that Otto keep
 DO $do$
 BEGIN
     EXECUTE format($f$
-CREATE OR REPLACE FUNCTION otto.ad_update(r otto.ad) RETURNS otto.ad
+CREATE OR REPLACE FUNCTION otto.ads_update(rs otto.ad[]) RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 BEGIN
     UPDATE otto.ad a SET %s, state = 'live', removed_at = NULL, last_seen_at = greatest(a.last_seen_at, r.last_seen_at)
-     WHERE a.ad_id = r.ad_id
-    RETURNING * INTO r;
-    RETURN r;
+      FROM unnest(rs) r
+     WHERE a.ad_id = r.ad_id;
 END
 $fn$ $f$, (SELECT string_agg(format('%1$I = r.%1$I', attname), ', ' ORDER BY attnum)
              FROM pg_catalog.pg_attribute
@@ -302,49 +354,17 @@ $fn$ $f$, (SELECT string_agg(format('%1$I = r.%1$I', attname), ', ' ORDER BY att
               AND attname <> ALL (otto.ad_kept_columns())));
 END
 $do$;
-COMMENT ON FUNCTION otto.ad_update(otto.ad) IS 'Writes what an ad page states onto the ad r.ad_id (every column but otto.ad_kept_columns()) and marks it live and seen';
+COMMENT ON FUNCTION otto.ads_update(otto.ad[]) IS 'Writes what ad pages state onto their ads (r.ad_id; every column but otto.ad_kept_columns()) and marks them live and seen; each ad once';
 
--- Step 3a: an ad page that is gone (404, 410) or now leads elsewhere (a
--- redirect to a listing): the ad was removed, counted sold once.
-CREATE OR REPLACE FUNCTION otto.ingest_ad_gone(s otto.site, u text, final text, status int, fetched_at timestamptz,
-                                               OUT ad_id bigint, OUT event text)
+-- An ad page parsed into the ad it states (not stored: no ad_id yet).
+CREATE OR REPLACE FUNCTION otto.ad_from_page(s otto.site, u text, html text, fetched_at timestamptz)
+RETURNS otto.ad
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $fn$
-#variable_conflict use_column
 DECLARE
-    gone otto.ad;
-BEGIN
-    UPDATE otto.ad a SET state = 'removed', removed_at = ingest_ad_gone.fetched_at
-     WHERE a.site_id = s.site_id AND a.source_ad_id = substring(u FROM s.ad_url_pattern) AND a.state = 'live'
-    RETURNING * INTO gone;
-    IF FOUND THEN
-        INSERT INTO otto.ad_event (site_id, ad_id, kind, at, old_price_eur, days_on_market, details)
-        VALUES (s.site_id, gone.ad_id, 'removed', fetched_at, gone.price_eur,
-                greatest(0, round(extract(epoch FROM fetched_at - gone.first_seen_at) / 86400, 2)),
-                jsonb_strip_nulls(jsonb_build_object('http_status', status, 'redirected_to', nullif(final, u))));
-        ad_id := gone.ad_id;
-        event := 'removed';
-    END IF;
-END
-$fn$;
-COMMENT ON FUNCTION otto.ingest_ad_gone(otto.site, text, text, int, timestamptz) IS 'Step of otto.ingest_page: a live ad whose page is gone or redirects away is removed, with its removed event';
-
--- Step 3b: an ad page parsed and its ad inserted or updated, with its events:
--- new or relisted (the same car back, see otto.relist_of) for a new ad;
--- price_changed, updated (the fields that differ) and relisted for a known
--- one.  An unchanged page (same content hash) writes no event.
-CREATE OR REPLACE FUNCTION otto.ingest_ad(s otto.site, u text, html text, fetched_at timestamptz,
-                                          OUT ad_id bigint, OUT event text)
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $fn$
-#variable_conflict use_column
-DECLARE
-    parsed  jsonb := otto.parse_ad(html, u);
-    r       otto.ad;
-    old     otto.ad;
-    changed text[];
+    parsed jsonb := otto.parse_ad(html, u);
+    r      otto.ad;
 BEGIN
     IF parsed->>'source_ad_id' IS NULL THEN
         RAISE EXCEPTION 'ad page "%" has no ad id', left(u, 200)
@@ -361,110 +381,255 @@ BEGIN
     r.content_hash := otto.content_hash(parsed);
     r.first_seen_at := fetched_at;
     r.last_seen_at := fetched_at;
-    -- (a plan kept from when otto.ad was nearly empty scans the site's every ad
-    -- through the (site_id, ad_id) key: otto.stats_refresh keeps it replanned)
-    SELECT * INTO old FROM otto.ad a WHERE a.site_id = s.site_id AND a.source_ad_id = r.source_ad_id FOR UPDATE;
-    IF NOT FOUND THEN
-        r.ad_id := nextval('otto.ad_ad_id_seq');
-        INSERT INTO otto.ad OVERRIDING SYSTEM VALUE SELECT r.*;
-        ad_id := r.ad_id;
+    RETURN r;
+END
+$fn$;
+COMMENT ON FUNCTION otto.ad_from_page(otto.site, text, text, timestamptz) IS 'The ad an ad page states, parsed and typed as an otto.ad row (ad_id not yet given); an error when the page has no ad id';
+
+-- Step 4, the ads: ad pages parsed, their ads inserted or updated, with
+-- their events: new or relisted (the same car back, see otto.relist_of) for
+-- a new ad; price_changed, updated (the fields that differ) and relisted for
+-- a known one.  An unchanged page (same content hash) writes no event.  The
+-- pages state each ad once (otto.ingest_site_pages sees to it).  Returns
+-- each page's ad and its event by the page's index.
+CREATE OR REPLACE FUNCTION otto.ingest_ads(s otto.site, urls text[], bodies text[], fetched_at timestamptz[])
+RETURNS TABLE (i int, ad_id bigint, event text)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+#variable_conflict use_column
+DECLARE
+    n       int := cardinality(urls);
+    rs      otto.ad[] := '{}';          -- the ads as their pages state them
+    olds    otto.ad[];                  -- the same ads as stored (locked), NULL for new ones
+    r       otto.ad;
+    old     otto.ad;
+    changed text[];
+    news    otto.ad[] := '{}';
+    known   otto.ad[] := '{}';
+    evs     otto.ad_event[] := '{}';    -- the events, in the order they happened
+    e       otto.ad_event;
+    evk     text[] := array_fill(NULL::text, ARRAY[n]);
+BEGIN
+    FOR k IN 1 .. n LOOP
+        rs := rs || otto.ad_from_page(s, urls[k], bodies[k], fetched_at[k]);
+    END LOOP;
+    -- the stored ads, locked in one order for all workers
+    SELECT array_agg(o ORDER BY k) INTO olds
+      FROM generate_subscripts(rs, 1) k
+      LEFT JOIN (SELECT a FROM otto.ad a
+                  WHERE a.site_id = s.site_id AND a.source_ad_id IN (SELECT x.source_ad_id FROM unnest(rs) x)
+                  ORDER BY a.source_ad_id FOR UPDATE) l(o) ON (l.o).source_ad_id = (rs[k]).source_ad_id;
+    e.site_id := s.site_id;
+    e.details := '{}';
+    FOR k IN 1 .. n LOOP
+        r := rs[k];
+        old := olds[k];
+        e.at := r.last_seen_at;
+        IF old.ad_id IS NULL THEN
+            r.ad_id := nextval('otto.ad_ad_id_seq');
+            news := news || r;
+            rs[k] := r;
+            CONTINUE;
+        END IF;
+        r.ad_id := old.ad_id;
+        e.ad_id := old.ad_id;
+        known := known || r;
+        rs[k] := r;
+        IF old.content_hash IS DISTINCT FROM r.content_hash THEN
+            IF r.price_eur IS DISTINCT FROM old.price_eur THEN
+                e.kind := 'price_changed';
+                e.old_price_eur := old.price_eur;
+                e.new_price_eur := r.price_eur;
+                evs := evs || e;
+                evk[k] := 'price_changed';
+                e.old_price_eur := NULL;
+                e.new_price_eur := NULL;
+            END IF;
+            -- the fields a page states whose values differ, price, renewal and raw values apart
+            SELECT array_agg(f ORDER BY f) INTO changed
+              FROM jsonb_each(to_jsonb(r) - otto.ad_kept_columns()) c(f, v)
+             WHERE f NOT IN ('content_hash', 'renewed_at', 'price_eur', 'old_price_eur', 'raw')
+               AND c.v IS DISTINCT FROM to_jsonb(old) -> f;
+            IF changed IS NOT NULL THEN
+                e.kind := 'updated';
+                e.changed_fields := changed;
+                e.details := (SELECT jsonb_object_agg(f, jsonb_build_array(to_jsonb(old) -> f, to_jsonb(r) -> f))
+                                FROM unnest(changed) f);
+                evs := evs || e;
+                evk[k] := coalesce(evk[k], 'updated');
+                e.changed_fields := NULL;
+                e.details := '{}';
+            END IF;
+        END IF;
+        IF old.state = 'removed' THEN
+            e.kind := 'relisted';
+            e.new_price_eur := r.price_eur;
+            e.details := jsonb_build_object('removed_at', old.removed_at);
+            evs := evs || e;
+            evk[k] := 'relisted';
+            e.new_price_eur := NULL;
+            e.details := '{}';
+        END IF;
+    END LOOP;
+    INSERT INTO otto.ad OVERRIDING SYSTEM VALUE SELECT * FROM unnest(news);
+    -- a new ad is the same car back when otto.relist_of finds the ad it
+    -- continues; each relist is written at once, so that no other new ad of
+    -- the batch continues the same ad
+    FOR k IN 1 .. n LOOP
+        r := rs[k];
+        CONTINUE WHEN (olds[k]).ad_id IS NOT NULL;
         old := otto.relist_of(r);
         IF old.ad_id IS NOT NULL THEN
             INSERT INTO otto.ad_event (site_id, ad_id, kind, at, new_price_eur, details)
-            VALUES (s.site_id, r.ad_id, 'relisted', fetched_at, r.price_eur,
+            VALUES (s.site_id, r.ad_id, 'relisted', r.first_seen_at, r.price_eur,
                     jsonb_build_object('relist_of', old.source_ad_id, 'relist_of_ad_id', old.ad_id,
                                        'removed_at', old.removed_at, 'old_price_eur', old.price_eur));
-            event := 'relisted';
+            evk[k] := 'relisted';
         ELSE
-            INSERT INTO otto.ad_event (site_id, ad_id, kind, at, new_price_eur)
-            VALUES (s.site_id, r.ad_id, 'new', fetched_at, r.price_eur);
-            event := 'new';
+            e.ad_id := r.ad_id;
+            e.at := r.first_seen_at;
+            e.kind := 'new';
+            e.new_price_eur := r.price_eur;
+            evs := evs || e;
+            evk[k] := 'new';
+            e.new_price_eur := NULL;
         END IF;
-        RETURN;
-    END IF;
-    r.ad_id := old.ad_id;
-    ad_id := old.ad_id;
-    IF old.content_hash IS DISTINCT FROM r.content_hash THEN
-        -- the fields a page states whose values differ, price, renewal and raw values apart
-        SELECT array_agg(k ORDER BY k) INTO changed
-          FROM jsonb_each(to_jsonb(r) - otto.ad_kept_columns()) n(k, v)
-         WHERE k NOT IN ('content_hash', 'renewed_at', 'price_eur', 'old_price_eur', 'raw')
-           AND n.v IS DISTINCT FROM to_jsonb(old) -> k;
-        IF r.price_eur IS DISTINCT FROM old.price_eur THEN
-            INSERT INTO otto.ad_event (site_id, ad_id, kind, at, old_price_eur, new_price_eur)
-            VALUES (s.site_id, old.ad_id, 'price_changed', fetched_at, old.price_eur, r.price_eur);
-            event := 'price_changed';
-        END IF;
-        IF changed IS NOT NULL THEN
-            INSERT INTO otto.ad_event (site_id, ad_id, kind, at, changed_fields, details)
-            VALUES (s.site_id, old.ad_id, 'updated', fetched_at, changed,
-                    (SELECT jsonb_object_agg(k, jsonb_build_array(to_jsonb(old) -> k, to_jsonb(r) -> k))
-                       FROM unnest(changed) k));
-            event := coalesce(event, 'updated');
-        END IF;
-    END IF;
-    IF old.state = 'removed' THEN
-        INSERT INTO otto.ad_event (site_id, ad_id, kind, at, new_price_eur, details)
-        VALUES (s.site_id, old.ad_id, 'relisted', fetched_at, r.price_eur, jsonb_build_object('removed_at', old.removed_at));
-        event := 'relisted';
-    END IF;
-    PERFORM otto.ad_update(r);
+    END LOOP;
+    INSERT INTO otto.ad_event (site_id, ad_id, kind, at, old_price_eur, new_price_eur, changed_fields, details)
+    SELECT x.site_id, x.ad_id, x.kind, x.at, x.old_price_eur, x.new_price_eur, x.changed_fields, x.details
+      FROM unnest(evs) WITH ORDINALITY x
+     ORDER BY x.ordinality;
+    PERFORM otto.ads_update(known);
+    RETURN QUERY SELECT k, (rs[k]).ad_id, evk[k] FROM generate_subscripts(rs, 1) k;
 END
 $fn$;
-COMMENT ON FUNCTION otto.ingest_ad(otto.site, text, text, timestamptz) IS 'Step of otto.ingest_page: an ad page parsed, its ad inserted or updated with its new, relisted, price_changed or updated events';
+COMMENT ON FUNCTION otto.ingest_ads(otto.site, text[], text[], timestamptz[]) IS 'Step of otto.ingest_site_pages: ad pages parsed, their ads inserted or updated with their new, relisted, price_changed or updated events';
 
--- The pipeline for a page of a known site at its normalised URL (as the
--- frontier holds it): the crawler's entry, called once per page.
-CREATE OR REPLACE FUNCTION otto.ingest_site_page(site_id int, url text, html text, status int DEFAULT 200,
-                                                 fetched_at timestamptz DEFAULT now(), fetch_info jsonb DEFAULT NULL)
-RETURNS jsonb
+-- The pipeline for a batch of fetched pages of a known site at their
+-- normalised URLs (as the frontier holds them): the crawler's entry, one
+-- transaction per batch.  Each page's result is what otto.ingest_page
+-- returns for it, in the batch's order.
+CREATE OR REPLACE FUNCTION otto.ingest_site_pages(site_id int, urls text[], bodies text[], statuses int[],
+                                                  fetched_at timestamptz[], fetch_info jsonb[])
+RETURNS SETOF jsonb
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 #variable_conflict use_column
 DECLARE
     s       otto.site;
-    u       text := url;
-    final   text := coalesce(otto.normalize_url(fetch_info->>'final_url'), url);
-    kind    text;
-    to_ad   boolean;            -- the page, after any redirect, is an ad page
-    d       int;
-    links   int := 0;
-    aid     bigint;
-    ev      text;
+    n       int := coalesce(cardinality(urls), 0);
+    finals  text[];
+    kinds   text[];
+    depths  int[];
+    ad_idx  int[];              -- the pages whose ads step 4 reads (in rounds: each ad once a round)
+    rounds  int[];
+    links   int[];
+    aids    bigint[] := array_fill(NULL::bigint, ARRAY[n]);
+    evs     text[] := array_fill(NULL::text, ARRAY[n]);
+    x       record;
 BEGIN
-    SELECT * INTO s FROM otto.site WHERE otto.site.site_id = ingest_site_page.site_id;
+    SELECT * INTO s FROM otto.site WHERE otto.site.site_id = ingest_site_pages.site_id;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'no site %', site_id USING ERRCODE = 'no_data_found';
     END IF;
-    kind := coalesce(otto.url_kind(s, u), 'other');
-    to_ad := CASE WHEN final = u THEN kind = 'ad' ELSE otto.url_kind(s, final) IS NOT DISTINCT FROM 'ad' END;
-    SELECT f.depth INTO d FROM otto.frontier f WHERE f.site_id = s.site_id AND f.url = u;
-    d := coalesce(d, 0);
-    PERFORM otto.ingest_page_log(s, u, final, kind, d, html, status, fetched_at, fetch_info);
-    IF kind = 'ad' AND (status IN (404, 410) OR (status = 200 AND NOT to_ad)) THEN
-        SELECT g.ad_id, g.event INTO aid, ev FROM otto.ingest_ad_gone(s, u, final, status, fetched_at) g;
-    ELSIF kind = 'ad' AND status = 304 THEN
-        -- not modified: the ad is still there, nothing to parse
-        UPDATE otto.ad a SET last_seen_at = greatest(a.last_seen_at, ingest_site_page.fetched_at)
-         WHERE a.site_id = s.site_id AND a.source_ad_id = substring(u FROM s.ad_url_pattern) AND a.state = 'live';
+    IF n = 0 THEN
+        RETURN;
     END IF;
-    IF status = 200 AND html IS NOT NULL THEN
-        links := otto.ingest_links(s, kind, d, html, final, fetched_at);
-        -- a page that redirected elsewhere (an ad to a listing) is not that ad
-        IF kind = 'ad' AND to_ad THEN
-            SELECT g.ad_id, g.event INTO aid, ev FROM otto.ingest_ad(s, u, html, fetched_at) g;
-        END IF;
+    IF coalesce(cardinality(bodies), 0) <> n OR coalesce(cardinality(statuses), 0) <> n
+       OR coalesce(cardinality(fetched_at), 0) <> n OR coalesce(cardinality(fetch_info), n) <> n THEN
+        RAISE EXCEPTION 'a batch has one body, status, fetch time and fetch_info per URL'
+            USING ERRCODE = 'array_subscript_error',
+                  DETAIL = format('%s URLs, %s bodies, %s statuses, %s fetch times, %s fetch_info', n,
+                                  cardinality(bodies), cardinality(statuses), cardinality(fetched_at), cardinality(fetch_info));
     END IF;
-    PERFORM pg_notify('otto_page', jsonb_build_object('site', s.name, 'url', left(u, 500), 'status', status)::text);
-    IF ev IS NOT NULL THEN
-        PERFORM pg_notify('otto_ad', jsonb_build_object('ad_id', aid, 'event', ev)::text);
+    IF array_position(urls, NULL) IS NOT NULL OR array_position(statuses, NULL) IS NOT NULL
+       OR array_position(fetched_at, NULL) IS NOT NULL
+       OR (SELECT count(DISTINCT u) FROM unnest(urls) u) <> n THEN
+        RAISE EXCEPTION 'a batch names each URL once, each with its status and fetch time'
+            USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    RETURN jsonb_build_object('site', s.name, 'url', u, 'kind', kind, 'status', status, 'links_added', links,
-                              'ad_id', aid, 'event', ev);
+    fetch_info := coalesce(fetch_info, array_fill(NULL::jsonb, ARRAY[n]));
+    SELECT array_agg(coalesce(otto.normalize_url(p.info->>'final_url'), p.u) ORDER BY p.i),
+           array_agg(coalesce(otto.url_kind(s, p.u), 'other') ORDER BY p.i),
+           array_agg(coalesce(f.depth, 0) ORDER BY p.i)
+      INTO finals, kinds, depths
+      FROM unnest(urls, fetch_info) WITH ORDINALITY p(u, info, i)
+      LEFT JOIN otto.frontier f ON f.site_id = s.site_id AND f.url = p.u;
+
+    PERFORM otto.ingest_page_log(s, urls, finals, kinds, depths, bodies, statuses, fetched_at, fetch_info);
+
+    -- ad pages gone, or now leading elsewhere (an ad page that redirected to a
+    -- listing is not that ad); a 304 only confirms its ad is still there
+    FOR x IN
+        SELECT g.* FROM otto.ingest_ads_gone(s,
+            (SELECT array_agg(CASE WHEN p.gone THEN p.u END ORDER BY p.i) FROM
+               (SELECT u, i, kinds[i] = 'ad' AND (status IN (404, 410)
+                        OR (status = 200 AND finals[i] <> u AND otto.url_kind(s, finals[i]) IS DISTINCT FROM 'ad')) AS gone
+                  FROM unnest(urls, statuses) WITH ORDINALITY q(u, status, i)) p),
+            finals, statuses, fetched_at) g
+    LOOP
+        aids[x.i] := x.ad_id;
+        evs[x.i] := x.event;
+    END LOOP;
+    UPDATE otto.ad a SET last_seen_at = greatest(a.last_seen_at, p.at)
+      FROM unnest(urls, kinds, statuses, fetched_at) p(u, kind, status, at)
+     WHERE p.kind = 'ad' AND p.status = 304
+       AND a.site_id = s.site_id AND a.source_ad_id = substring(p.u FROM s.ad_url_pattern) AND a.state = 'live';
+
+    -- the links of the pages that answered with a body
+    links := otto.ingest_links(s, kinds, depths,
+                               (SELECT array_agg(CASE WHEN p.status = 200 THEN p.html END ORDER BY p.i)
+                                  FROM unnest(bodies, statuses) WITH ORDINALITY p(html, status, i)),
+                               finals, fetched_at);
+
+    -- the ad pages, in rounds that hold each ad once (two URLs of one ad go in
+    -- two rounds, as if stored one after the other)
+    SELECT array_agg(p.i ORDER BY p.i), array_agg(p.rnd ORDER BY p.i) INTO ad_idx, rounds
+      FROM (SELECT q.i, row_number() OVER (PARTITION BY coalesce(substring(q.u FROM s.ad_url_pattern), q.u) ORDER BY q.i) AS rnd
+              FROM unnest(urls, bodies, statuses) WITH ORDINALITY q(u, html, status, i)
+             WHERE kinds[q.i] = 'ad' AND q.status = 200 AND q.html IS NOT NULL
+               AND (finals[q.i] = q.u OR otto.url_kind(s, finals[q.i]) IS NOT DISTINCT FROM 'ad')) p;
+    FOR rnd IN 1 .. coalesce((SELECT max(r) FROM unnest(rounds) r), 0) LOOP
+        FOR x IN
+            WITH pages AS (SELECT k, row_number() OVER (ORDER BY k) AS j
+                             FROM unnest(ad_idx, rounds) t(k, r) WHERE t.r = rnd)
+            SELECT pages.k, g.ad_id, g.event
+              FROM otto.ingest_ads(s, (SELECT array_agg(urls[k] ORDER BY j) FROM pages),
+                                   (SELECT array_agg(bodies[k] ORDER BY j) FROM pages),
+                                   (SELECT array_agg(fetched_at[k] ORDER BY j) FROM pages)) g
+              JOIN pages ON pages.j = g.i
+        LOOP
+            aids[x.k] := x.ad_id;
+            evs[x.k] := x.event;
+        END LOOP;
+    END LOOP;
+
+    PERFORM pg_notify('otto_page', jsonb_build_object('site', s.name, 'url', left(p.u, 500), 'status', p.status)::text)
+       FROM unnest(urls, statuses) p(u, status);
+    PERFORM pg_notify('otto_ad', jsonb_build_object('ad_id', p.aid, 'event', p.ev)::text)
+       FROM unnest(aids, evs) p(aid, ev) WHERE p.ev IS NOT NULL;
+    RETURN QUERY
+    SELECT jsonb_build_object('site', s.name, 'url', p.u, 'kind', p.kind, 'status', p.status, 'links_added', p.links,
+                              'ad_id', p.aid, 'event', p.ev)
+      FROM unnest(urls, kinds, statuses, links, aids, evs) WITH ORDINALITY p(u, kind, status, links, aid, ev, i)
+     ORDER BY p.i;
 END
 $fn$;
-COMMENT ON FUNCTION otto.ingest_site_page(int, text, text, int, timestamptz, jsonb) IS 'otto.ingest_page for a page of a known site at its normalised URL, as the crawler has both from the frontier';
+COMMENT ON FUNCTION otto.ingest_site_pages(int, text[], text[], int[], timestamptz[], jsonb[]) IS 'The per-page pipeline for a batch of fetched pages of one site at their normalised URLs, set-based, in one transaction (the crawler stores a batch per transaction): one result per page, in order, as otto.ingest_page returns it. The arrays hold one element per page (fetch_info may be NULL); each URL once.';
+
+-- The pipeline for one page of a known site at its normalised URL: a batch of one.
+CREATE OR REPLACE FUNCTION otto.ingest_site_page(site_id int, url text, html text, status int DEFAULT 200,
+                                                 fetched_at timestamptz DEFAULT now(), fetch_info jsonb DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+    SELECT r FROM otto.ingest_site_pages(site_id, ARRAY[url], ARRAY[html], ARRAY[status], ARRAY[fetched_at],
+                                         ARRAY[fetch_info]) r;
+$fn$;
+COMMENT ON FUNCTION otto.ingest_site_page(int, text, text, int, timestamptz, jsonb) IS 'otto.ingest_page for a page of a known site at its normalised URL: otto.ingest_site_pages with a batch of one';
 
 CREATE OR REPLACE FUNCTION otto.ingest_page(url text, html text, status int DEFAULT 200, fetched_at timestamptz DEFAULT now(),
                                             fetch_info jsonb DEFAULT NULL)

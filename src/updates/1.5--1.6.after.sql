@@ -1,0 +1,1 @@
+-- Otto 1.5 to 1.6: no data changes after the functions are made.
