@@ -1,9 +1,11 @@
 # Crashes in the middle of a crawl.  Day 0: a crawler worker is killed with
 # kill -9 (the postmaster resets the cluster); day 1: the server is shut down
-# with -m immediate and started again.  Each time the crawl completes with no
-# ad lost and none duplicated, and the event log equals what an uninterrupted
-# crawl writes: one new event per ad, the truth's price cuts.  Full-mode sweeps
-# (every ad page again), so the day-1 sweep is long enough to interrupt.
+# with -m immediate and started again; day 2: a worker is killed with kill -9
+# while it stores a batch (its transaction open, pages of the batch written).
+# Each time the crawl completes with no ad lost and none duplicated, and the
+# event log equals what an uninterrupted crawl writes: one new event per ad,
+# the truth's price cuts.  Full-mode sweeps (every ad page again), so a sweep
+# is long enough to interrupt.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -77,6 +79,43 @@ $node->stop('immediate');
 $node->start;
 ok($node->poll_query_until('postgres', $done), 'after an immediate shutdown and restart the crawl completes');
 check(1, 'after immediate shutdown');
+
+# Day 2: kill -9 a worker in the middle of storing a batch.  The kill is
+# aimed at a worker whose batch transaction has run for a millisecond; its
+# crash record, read after the restart, shows it died with a batch of pages
+# in hand (else the batch ended first and the kill is tried again).
+is(system("$sim advance $tmp/m >/dev/null 2>&1"), 0, 'the market lives another day');
+$pages = q1('SELECT count(*) FROM otto.page');
+q1(q{SELECT otto.crawl_start('sim')});
+$node->poll_query_until('postgres', "SELECT count(*) >= $pages + 300 FROM otto.page") or die;
+my ($batch, $others);
+for my $try (1 .. 5)
+{
+	$offset = -s $node->logfile;
+	$victim = q1(q{DO $$ BEGIN
+	  FOR i IN 1 .. 20000 LOOP
+	    PERFORM pg_stat_clear_snapshot();
+	    PERFORM FROM pg_stat_activity WHERE backend_type = 'otto crawler' AND state = 'active'
+	       AND query LIKE '%otto.ingest_site_pages%' AND xact_start < clock_timestamp() - interval '1 ms';
+	    EXIT WHEN FOUND;
+	    PERFORM pg_sleep(0.0005);
+	  END LOOP; END $$;
+	  SELECT pid FROM pg_stat_activity WHERE backend_type = 'otto crawler' AND state = 'active'
+	     AND query LIKE '%otto.ingest_site_pages%' LIMIT 1});
+	next unless $victim;
+	kill 'KILL', $victim;
+	$node->wait_for_log(qr/"otto crawler" \(PID $victim\) was terminated by signal 9/, $offset) or die;
+	$node->poll_query_until('postgres', q{SELECT count(*) = 2 FROM pg_stat_activity WHERE backend_type = 'otto crawler'}) or die;
+	$node->wait_for_log(qr/otto crawler \d started/, $offset) or die;
+	($batch, $others) = slurp_file($node->logfile, $offset) =~
+	  /a crawler worker died while processing (\S+?)(?: and (\d+) other pages of its batch)?;/;
+	last if $others;
+}
+ok($others, "a worker was killed while it stored a batch (of " . (($others // 0) + 1) . ' pages)');
+ok($node->poll_query_until('postgres', $done), 'the crawl completes');
+like(q1(qq{SELECT state || ' ' || crashes FROM otto.frontier WHERE url = '$batch'}), qr/^done 0$/,
+	'a page of the killed batch was stored again, alone, and is done');
+check(2, 'after kill -9 mid-batch');
 
 system("$sim stop $tmp/m >/dev/null 2>&1");
 $node->stop;

@@ -426,31 +426,45 @@ COMMENT ON FUNCTION otto.sweep_check() IS 'Close finished sweeps: queue each liv
 -------------------------------------------------------------------------------
 -- Schedules and upkeep: pg_cron when present, direct calls otherwise.
 -------------------------------------------------------------------------------
--- The planner's statistics of the tables a crawl fills, kept up with it: the
--- ingest's plans are kept for a worker's session, and a plan made while a
--- table was nearly empty (a first crawl) scans it whole; ANALYZE replaces
--- them.  Autovacuum looks once a minute at best, a crawl stores thousands of
--- pages in that time.  A table is analyzed when it changed by more than it
--- held (and 1,000 rows) since its last analysis: a few times as it grows.
+-- The planner's statistics of the tables a crawl fills (and the stream
+-- processor's, which it fills from the crawl's events), kept up with it: the
+-- workers' plans are kept for their sessions, and a plan made while a table
+-- was nearly empty (a first crawl) scans it whole; ANALYZE replaces them.  Autovacuum looks once a minute at best, a crawl stores thousands of
+-- pages in that time.  A table is analyzed when it holds more than twice the
+-- rows the planner knows (and 1,000): a few times as it grows.  Only the
+-- columns the workers look rows up by: an ANALYZE of every column of
+-- otto.ad cost a tenth of a first crawl's time; and one of some columns
+-- leaves autovacuum's count of changes, so autovacuum still analyzes the
+-- whole table when it is due.
 CREATE OR REPLACE FUNCTION otto.stats_refresh() RETURNS int
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
-    t regclass;
-    n int := 0;
+    t    regclass;
+    cols text;
+    n    int := 0;
 BEGIN
-    FOR t IN SELECT s.relid FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid
-              WHERE s.relid IN ('otto.ad'::regclass, 'otto.ad_event'::regclass, 'otto.frontier'::regclass, 'otto.page'::regclass)
-                AND s.n_mod_since_analyze > greatest(1000, c.reltuples)
-              ORDER BY s.relid LOOP
-        EXECUTE format('ANALYZE %s', t);
+    FOR t, cols IN
+        SELECT k.rel, k.cols
+          FROM (VALUES ('otto.ad'::regclass, 'site_id, source_ad_id, state'),
+                       ('otto.ad_event'::regclass, 'ad_id, kind'),
+                       ('otto.frontier'::regclass, 'site_id, url, state'),
+                       ('otto.page'::regclass, 'site_id, url'),
+                       ('otto.market_ad'::regclass, 'ad_id'),
+                       ('otto.market_mmy'::regclass, 'make, model, year'),
+                       ('otto.market_mm'::regclass, 'make, model')) k(rel, cols)
+          JOIN pg_stat_user_tables s ON s.relid = k.rel
+          JOIN pg_class c ON c.oid = k.rel
+         WHERE s.n_live_tup > greatest(1000, 2 * c.reltuples)
+         ORDER BY k.rel LOOP
+        EXECUTE format('ANALYZE %s (%s)', t, cols);
         n := n + 1;
     END LOOP;
     RETURN n;
 END
 $fn$;
-COMMENT ON FUNCTION otto.stats_refresh() IS 'ANALYZE the tables a crawl fills (ad, ad_event, frontier, page) that changed by more than they held, at least 1,000 rows, since their last analysis; returns how many (the crawler workers call it every few seconds)';
+COMMENT ON FUNCTION otto.stats_refresh() IS 'ANALYZE the columns the workers look up by, of the tables a crawl fills (ad, ad_event, frontier, page, and the stream processor''s market_ad, market_mmy, market_mm), when one holds more than twice the rows the planner knows (at least 1,000); returns how many (the crawler workers call it each second while they store pages)';
 
 CREATE OR REPLACE FUNCTION otto.maintenance() RETURNS jsonb
 LANGUAGE plpgsql

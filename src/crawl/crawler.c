@@ -25,6 +25,10 @@
  */
 #include "postgres.h"
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
 #include "access/xact.h"
 #include "executor/spi.h"
 #include "lib/ilist.h"
@@ -753,6 +757,15 @@ otto_crawler_main(Datum main_arg)
 		{
 			(void) worker_sql_int64("SELECT otto.stats_refresh()", 0, NULL, NULL, NULL);
 			stored_since_stats = false;
+#ifdef __GLIBC__
+			/*
+			 * The batches' bodies went back to malloc, which keeps what it
+			 * got: hand its free pages back to the system, so that a
+			 * worker's memory stays what a batch needs, not the most that
+			 * any batch of the crawl needed.  (Each batch: too dear.)
+			 */
+			malloc_trim(0);
+#endif
 			next_stats = GetCurrentTimestamp() + (TimestampTz) STATS_INTERVAL_MS * 1000;
 		}
 

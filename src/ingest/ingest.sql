@@ -240,12 +240,13 @@ END
 $fn$;
 COMMENT ON FUNCTION otto.ingest_ads_gone(otto.site, text[], text[], int[], timestamptz[]) IS 'Step of otto.ingest_site_pages: live ads whose pages are gone or redirect away are removed, with their removed events';
 
--- Step 3, the links: those of this site that the crawl follows go into the
--- frontier one level deeper (the pagination of a listing stays on its level);
--- a page fetched before the current sweep started is due again.  Returns how
--- many URLs each page queued (a URL two pages link counts for the first).
-CREATE OR REPLACE FUNCTION otto.ingest_links(s otto.site, kinds text[], depths int[], bodies text[], finals text[],
-                                             fetched_at timestamptz[])
+-- Step 3, the links of the pages that answered 200: those of this site that
+-- the crawl follows go into the frontier one level deeper (the pagination of
+-- a listing stays on its level); a page fetched before the current sweep
+-- started is due again.  Returns how many URLs each page queued (a URL two
+-- pages link counts for the first).
+CREATE OR REPLACE FUNCTION otto.ingest_links(s otto.site, kinds text[], depths int[], bodies text[], statuses int[],
+                                             finals text[], fetched_at timestamptz[])
 RETURNS int[]
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -260,9 +261,9 @@ BEGIN
         -- price is seen without fetching its page; the others (new, repriced) are
         -- queued from their cards (a promoted repeat is left to its own page)
         WITH cards AS (SELECT c->>'source_ad_id' AS id, (c->>'price_eur')::int AS price, p.at
-                         FROM unnest(kinds, depths, bodies, finals, fetched_at) p(kind, d, html, final, at),
+                         FROM unnest(kinds, depths, bodies, statuses, finals, fetched_at) p(kind, d, html, status, final, at),
                               jsonb_array_elements(otto.parse_listing(p.html, p.final)->'ads') c
-                        WHERE p.kind = 'listing' AND p.d < s.max_depth),
+                        WHERE p.kind = 'listing' AND p.status = 200 AND p.d < s.max_depth),
              seen AS (UPDATE otto.ad a SET last_seen_at = greatest(a.last_seen_at, c.at)
                         FROM cards c
                        WHERE a.site_id = s.site_id AND a.source_ad_id = c.id AND a.state = 'live'
@@ -275,9 +276,9 @@ BEGIN
         -- each URL once, from the page that links it at the least depth
         SELECT DISTINCT ON (l.url) l.url, l.kind, p.i, p.kind AS from_kind, p.at,
                CASE WHEN p.kind = 'listing' AND l.kind = 'listing' THEN p.d ELSE p.d + 1 END AS depth
-          FROM unnest(kinds, depths, bodies, finals, fetched_at) WITH ORDINALITY p(kind, d, html, final, at, i),
+          FROM unnest(kinds, depths, bodies, statuses, finals, fetched_at) WITH ORDINALITY p(kind, d, html, status, final, at, i),
                otto.page_links(s, p.html, p.final) l
-         WHERE p.d < s.max_depth
+         WHERE p.status = 200 AND p.d < s.max_depth
            AND (p.kind <> 'listing' OR l.kind = 'listing' OR to_fetch IS NULL
                 OR substring(l.url FROM s.ad_url_pattern) = ANY (to_fetch))
          ORDER BY l.url, (p.kind = 'listing') DESC, depth, p.i),
@@ -326,7 +327,7 @@ BEGIN
     RETURN queued;
 END
 $fn$;
-COMMENT ON FUNCTION otto.ingest_links(otto.site, text[], int[], text[], text[], timestamptz[]) IS 'Step of otto.ingest_site_pages: the links the site''s crawl follows into the frontier; how many each page queued';
+COMMENT ON FUNCTION otto.ingest_links(otto.site, text[], int[], text[], int[], text[], timestamptz[]) IS 'Step of otto.ingest_site_pages: the links the site''s crawl follows into the frontier; how many each page queued';
 
 -- The ad's columns Otto keeps itself; every other column of otto.ad is what
 -- a page states, written by otto.ads_update below, which is generated from
@@ -390,17 +391,18 @@ COMMENT ON FUNCTION otto.ad_from_page(otto.site, text, text, timestamptz) IS 'Th
 -- their events: new or relisted (the same car back, see otto.relist_of) for
 -- a new ad; price_changed, updated (the fields that differ) and relisted for
 -- a known one.  An unchanged page (same content hash) writes no event.  The
--- pages state each ad once (otto.ingest_site_pages sees to it).  Returns
--- each page's ad and its event by the page's index.
-CREATE OR REPLACE FUNCTION otto.ingest_ads(s otto.site, urls text[], bodies text[], fetched_at timestamptz[])
+-- pages read are the batch's pages at the indexes pages, which state each ad
+-- once (otto.ingest_site_pages sees to it).  Returns each one's ad and event
+-- by its index.
+CREATE OR REPLACE FUNCTION otto.ingest_ads(s otto.site, urls text[], bodies text[], fetched_at timestamptz[], pages int[])
 RETURNS TABLE (i int, ad_id bigint, event text)
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 #variable_conflict use_column
 DECLARE
-    n       int := cardinality(urls);
-    rs      otto.ad[] := '{}';          -- the ads as their pages state them
+    n       int := coalesce(cardinality(pages), 0);
+    rs      otto.ad[];                  -- the ads as their pages state them, in the order of pages
     olds    otto.ad[];                  -- the same ads as stored (locked), NULL for new ones
     r       otto.ad;
     old     otto.ad;
@@ -411,38 +413,37 @@ DECLARE
     e       otto.ad_event;
     evk     text[] := array_fill(NULL::text, ARRAY[n]);
 BEGIN
-    FOR k IN 1 .. n LOOP
-        rs := rs || otto.ad_from_page(s, urls[k], bodies[k], fetched_at[k]);
-    END LOOP;
+    SELECT array_agg(otto.ad_from_page(s, urls[k], bodies[k], fetched_at[k]) ORDER BY j) INTO rs
+      FROM unnest(pages) WITH ORDINALITY p(k, j);
     -- the stored ads, locked in one order for all workers
-    SELECT array_agg(o ORDER BY k) INTO olds
-      FROM generate_subscripts(rs, 1) k
+    SELECT array_agg(l.o ORDER BY x.ordinality) INTO olds
+      FROM unnest(rs) WITH ORDINALITY x
       LEFT JOIN (SELECT a FROM otto.ad a
-                  WHERE a.site_id = s.site_id AND a.source_ad_id IN (SELECT x.source_ad_id FROM unnest(rs) x)
-                  ORDER BY a.source_ad_id FOR UPDATE) l(o) ON (l.o).source_ad_id = (rs[k]).source_ad_id;
+                  WHERE a.site_id = s.site_id AND a.source_ad_id = ANY (SELECT y.source_ad_id FROM unnest(rs) y)
+                  ORDER BY a.source_ad_id FOR UPDATE) l(o) ON (l.o).source_ad_id = x.source_ad_id;
     e.site_id := s.site_id;
     e.details := '{}';
-    FOR k IN 1 .. n LOOP
-        r := rs[k];
-        old := olds[k];
+    FOR j IN 1 .. n LOOP
+        r := rs[j];
+        old := olds[j];
         e.at := r.last_seen_at;
         IF old.ad_id IS NULL THEN
             r.ad_id := nextval('otto.ad_ad_id_seq');
             news := news || r;
-            rs[k] := r;
+            rs[j] := r;
             CONTINUE;
         END IF;
         r.ad_id := old.ad_id;
         e.ad_id := old.ad_id;
         known := known || r;
-        rs[k] := r;
+        rs[j] := r;
         IF old.content_hash IS DISTINCT FROM r.content_hash THEN
             IF r.price_eur IS DISTINCT FROM old.price_eur THEN
                 e.kind := 'price_changed';
                 e.old_price_eur := old.price_eur;
                 e.new_price_eur := r.price_eur;
                 evs := evs || e;
-                evk[k] := 'price_changed';
+                evk[j] := 'price_changed';
                 e.old_price_eur := NULL;
                 e.new_price_eur := NULL;
             END IF;
@@ -457,7 +458,7 @@ BEGIN
                 e.details := (SELECT jsonb_object_agg(f, jsonb_build_array(to_jsonb(old) -> f, to_jsonb(r) -> f))
                                 FROM unnest(changed) f);
                 evs := evs || e;
-                evk[k] := coalesce(evk[k], 'updated');
+                evk[j] := coalesce(evk[j], 'updated');
                 e.changed_fields := NULL;
                 e.details := '{}';
             END IF;
@@ -467,44 +468,50 @@ BEGIN
             e.new_price_eur := r.price_eur;
             e.details := jsonb_build_object('removed_at', old.removed_at);
             evs := evs || e;
-            evk[k] := 'relisted';
+            evk[j] := 'relisted';
             e.new_price_eur := NULL;
             e.details := '{}';
         END IF;
     END LOOP;
-    INSERT INTO otto.ad OVERRIDING SYSTEM VALUE SELECT * FROM unnest(news);
-    -- a new ad is the same car back when otto.relist_of finds the ad it
-    -- continues; each relist is written at once, so that no other new ad of
-    -- the batch continues the same ad
-    FOR k IN 1 .. n LOOP
-        r := rs[k];
-        CONTINUE WHEN (olds[k]).ad_id IS NOT NULL;
-        old := otto.relist_of(r);
-        IF old.ad_id IS NOT NULL THEN
-            INSERT INTO otto.ad_event (site_id, ad_id, kind, at, new_price_eur, details)
-            VALUES (s.site_id, r.ad_id, 'relisted', r.first_seen_at, r.price_eur,
-                    jsonb_build_object('relist_of', old.source_ad_id, 'relist_of_ad_id', old.ad_id,
-                                       'removed_at', old.removed_at, 'old_price_eur', old.price_eur));
-            evk[k] := 'relisted';
-        ELSE
-            e.ad_id := r.ad_id;
-            e.at := r.first_seen_at;
-            e.kind := 'new';
-            e.new_price_eur := r.price_eur;
-            evs := evs || e;
-            evk[k] := 'new';
-            e.new_price_eur := NULL;
-        END IF;
-    END LOOP;
-    INSERT INTO otto.ad_event (site_id, ad_id, kind, at, old_price_eur, new_price_eur, changed_fields, details)
-    SELECT x.site_id, x.ad_id, x.kind, x.at, x.old_price_eur, x.new_price_eur, x.changed_fields, x.details
-      FROM unnest(evs) WITH ORDINALITY x
-     ORDER BY x.ordinality;
-    PERFORM otto.ads_update(known);
-    RETURN QUERY SELECT k, (rs[k]).ad_id, evk[k] FROM generate_subscripts(rs, 1) k;
+    IF cardinality(news) > 0 THEN
+        INSERT INTO otto.ad OVERRIDING SYSTEM VALUE SELECT * FROM unnest(news) x ORDER BY x.source_ad_id;
+        -- a new ad is the same car back when otto.relist_of finds the ad it
+        -- continues; each relist is written at once, so that no other new ad of
+        -- the batch continues the same ad
+        FOR j IN 1 .. n LOOP
+            CONTINUE WHEN (olds[j]).ad_id IS NOT NULL;
+            r := rs[j];
+            old := otto.relist_of(r);
+            IF old.ad_id IS NOT NULL THEN
+                INSERT INTO otto.ad_event (site_id, ad_id, kind, at, new_price_eur, details)
+                VALUES (s.site_id, r.ad_id, 'relisted', r.first_seen_at, r.price_eur,
+                        jsonb_build_object('relist_of', old.source_ad_id, 'relist_of_ad_id', old.ad_id,
+                                           'removed_at', old.removed_at, 'old_price_eur', old.price_eur));
+                evk[j] := 'relisted';
+            ELSE
+                e.ad_id := r.ad_id;
+                e.at := r.first_seen_at;
+                e.kind := 'new';
+                e.new_price_eur := r.price_eur;
+                evs := evs || e;
+                evk[j] := 'new';
+                e.new_price_eur := NULL;
+            END IF;
+        END LOOP;
+    END IF;
+    IF cardinality(evs) > 0 THEN
+        INSERT INTO otto.ad_event (site_id, ad_id, kind, at, old_price_eur, new_price_eur, changed_fields, details)
+        SELECT x.site_id, x.ad_id, x.kind, x.at, x.old_price_eur, x.new_price_eur, x.changed_fields, x.details
+          FROM unnest(evs) WITH ORDINALITY x
+         ORDER BY x.ordinality;
+    END IF;
+    IF cardinality(known) > 0 THEN
+        PERFORM otto.ads_update(known);
+    END IF;
+    RETURN QUERY SELECT pages[j], (rs[j]).ad_id, evk[j] FROM generate_series(1, n) j;
 END
 $fn$;
-COMMENT ON FUNCTION otto.ingest_ads(otto.site, text[], text[], timestamptz[]) IS 'Step of otto.ingest_site_pages: ad pages parsed, their ads inserted or updated with their new, relisted, price_changed or updated events';
+COMMENT ON FUNCTION otto.ingest_ads(otto.site, text[], text[], timestamptz[], int[]) IS 'Step of otto.ingest_site_pages: the ad pages at the indexes pages parsed, their ads inserted or updated with their new, relisted, price_changed or updated events';
 
 -- The pipeline for a batch of fetched pages of a known site at their
 -- normalised URLs (as the frontier holds them): the crawler's entry, one
@@ -523,6 +530,7 @@ DECLARE
     finals  text[];
     kinds   text[];
     depths  int[];
+    gone    text[];             -- the URLs of the ad pages that are gone, NULL for the others
     ad_idx  int[];              -- the pages whose ads step 4 reads (in rounds: each ad once a round)
     rounds  int[];
     links   int[];
@@ -551,60 +559,55 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     fetch_info := coalesce(fetch_info, array_fill(NULL::jsonb, ARRAY[n]));
-    SELECT array_agg(coalesce(otto.normalize_url(p.info->>'final_url'), p.u) ORDER BY p.i),
-           array_agg(coalesce(otto.url_kind(s, p.u), 'other') ORDER BY p.i),
-           array_agg(coalesce(f.depth, 0) ORDER BY p.i)
-      INTO finals, kinds, depths
-      FROM unnest(urls, fetch_info) WITH ORDINALITY p(u, info, i)
-      LEFT JOIN otto.frontier f ON f.site_id = s.site_id AND f.url = p.u;
+    -- each page's final URL, class and depth; which ones are ads gone, and
+    -- which are ad pages to read (an ad page that redirected to a listing is
+    -- not that ad, but gone)
+    SELECT array_agg(p.final ORDER BY p.i), array_agg(p.kind ORDER BY p.i), array_agg(p.d ORDER BY p.i),
+           array_agg(CASE WHEN p.kind = 'ad' AND (p.status IN (404, 410) OR (p.status = 200 AND NOT p.to_ad)) THEN p.u END
+                     ORDER BY p.i),
+           array_agg(p.i ORDER BY p.i) FILTER (WHERE p.kind = 'ad' AND p.status = 200 AND p.to_ad AND p.html IS NOT NULL)
+      INTO finals, kinds, depths, gone, ad_idx
+      FROM (SELECT q.*, f.final, f.kind, coalesce(k.depth, 0) AS d,
+                   f.final = q.u OR otto.url_kind(s, f.final) IS NOT DISTINCT FROM 'ad' AS to_ad
+              FROM unnest(urls, statuses, bodies, fetch_info) WITH ORDINALITY q(u, status, html, info, i)
+              CROSS JOIN LATERAL (SELECT coalesce(otto.normalize_url(q.info->>'final_url'), q.u) AS final,
+                                   coalesce(otto.url_kind(s, q.u), 'other') AS kind) f
+              LEFT JOIN otto.frontier k ON k.site_id = s.site_id AND k.url = q.u) p;
 
     PERFORM otto.ingest_page_log(s, urls, finals, kinds, depths, bodies, statuses, fetched_at, fetch_info);
 
-    -- ad pages gone, or now leading elsewhere (an ad page that redirected to a
-    -- listing is not that ad); a 304 only confirms its ad is still there
-    FOR x IN
-        SELECT g.* FROM otto.ingest_ads_gone(s,
-            (SELECT array_agg(CASE WHEN p.gone THEN p.u END ORDER BY p.i) FROM
-               (SELECT u, i, kinds[i] = 'ad' AND (status IN (404, 410)
-                        OR (status = 200 AND finals[i] <> u AND otto.url_kind(s, finals[i]) IS DISTINCT FROM 'ad')) AS gone
-                  FROM unnest(urls, statuses) WITH ORDINALITY q(u, status, i)) p),
-            finals, statuses, fetched_at) g
-    LOOP
-        aids[x.i] := x.ad_id;
-        evs[x.i] := x.event;
-    END LOOP;
-    UPDATE otto.ad a SET last_seen_at = greatest(a.last_seen_at, p.at)
-      FROM unnest(urls, kinds, statuses, fetched_at) p(u, kind, status, at)
-     WHERE p.kind = 'ad' AND p.status = 304
-       AND a.site_id = s.site_id AND a.source_ad_id = substring(p.u FROM s.ad_url_pattern) AND a.state = 'live';
+    -- ad pages gone (404, 410, or leading elsewhere); a 304 only confirms its ad is still there
+    IF cardinality(array_remove(gone, NULL)) > 0 THEN
+        FOR x IN SELECT g.* FROM otto.ingest_ads_gone(s, gone, finals, statuses, fetched_at) g LOOP
+            aids[x.i] := x.ad_id;
+            evs[x.i] := x.event;
+        END LOOP;
+    END IF;
+    IF 304 = ANY (statuses) THEN
+        UPDATE otto.ad a SET last_seen_at = greatest(a.last_seen_at, p.at)
+          FROM unnest(urls, kinds, statuses, fetched_at) p(u, kind, status, at)
+         WHERE p.kind = 'ad' AND p.status = 304
+           AND a.site_id = s.site_id AND a.source_ad_id = substring(p.u FROM s.ad_url_pattern) AND a.state = 'live';
+    END IF;
 
-    -- the links of the pages that answered with a body
-    links := otto.ingest_links(s, kinds, depths,
-                               (SELECT array_agg(CASE WHEN p.status = 200 THEN p.html END ORDER BY p.i)
-                                  FROM unnest(bodies, statuses) WITH ORDINALITY p(html, status, i)),
-                               finals, fetched_at);
+    links := otto.ingest_links(s, kinds, depths, bodies, statuses, finals, fetched_at);
 
     -- the ad pages, in rounds that hold each ad once (two URLs of one ad go in
     -- two rounds, as if stored one after the other)
-    SELECT array_agg(p.i ORDER BY p.i), array_agg(p.rnd ORDER BY p.i) INTO ad_idx, rounds
-      FROM (SELECT q.i, row_number() OVER (PARTITION BY coalesce(substring(q.u FROM s.ad_url_pattern), q.u) ORDER BY q.i) AS rnd
-              FROM unnest(urls, bodies, statuses) WITH ORDINALITY q(u, html, status, i)
-             WHERE kinds[q.i] = 'ad' AND q.status = 200 AND q.html IS NOT NULL
-               AND (finals[q.i] = q.u OR otto.url_kind(s, finals[q.i]) IS NOT DISTINCT FROM 'ad')) p;
-    FOR rnd IN 1 .. coalesce((SELECT max(r) FROM unnest(rounds) r), 0) LOOP
-        FOR x IN
-            WITH pages AS (SELECT k, row_number() OVER (ORDER BY k) AS j
-                             FROM unnest(ad_idx, rounds) t(k, r) WHERE t.r = rnd)
-            SELECT pages.k, g.ad_id, g.event
-              FROM otto.ingest_ads(s, (SELECT array_agg(urls[k] ORDER BY j) FROM pages),
-                                   (SELECT array_agg(bodies[k] ORDER BY j) FROM pages),
-                                   (SELECT array_agg(fetched_at[k] ORDER BY j) FROM pages)) g
-              JOIN pages ON pages.j = g.i
-        LOOP
-            aids[x.k] := x.ad_id;
-            evs[x.k] := x.event;
+    IF ad_idx IS NOT NULL THEN
+        SELECT array_agg(q.rnd ORDER BY q.k) INTO rounds
+          FROM (SELECT k, row_number() OVER (PARTITION BY coalesce(substring(urls[k] FROM s.ad_url_pattern), urls[k])
+                                             ORDER BY k) AS rnd
+                  FROM unnest(ad_idx) k) q;
+        FOR rnd IN 1 .. (SELECT max(r) FROM unnest(rounds) r) LOOP
+            FOR x IN SELECT g.* FROM otto.ingest_ads(s, urls, bodies, fetched_at,
+                                                     (SELECT array_agg(t.k ORDER BY t.k) FROM unnest(ad_idx, rounds) t(k, r)
+                                                       WHERE t.r = rnd)) g LOOP
+                aids[x.i] := x.ad_id;
+                evs[x.i] := x.event;
+            END LOOP;
         END LOOP;
-    END LOOP;
+    END IF;
 
     PERFORM pg_notify('otto_page', jsonb_build_object('site', s.name, 'url', left(p.u, 500), 'status', p.status)::text)
        FROM unnest(urls, statuses) p(u, status);

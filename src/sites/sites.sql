@@ -216,8 +216,10 @@ CREATE OR REPLACE FUNCTION otto.site_for_url(url text) RETURNS otto.site
              ORDER BY s.enabled DESC, s.site_id LIMIT 1);
 COMMENT ON FUNCTION otto.site_for_url(text) IS 'The site owning the URL''s host (enabled sites first), or NULL';
 
+-- (not STRICT, and NULL for NULL all the same: a strict SQL function whose
+-- body is not strict is not inlined, and the store path calls it per page)
 CREATE OR REPLACE FUNCTION otto.url_kind(site otto.site, url text) RETURNS text
-    LANGUAGE sql IMMUTABLE STRICT
+    LANGUAGE sql IMMUTABLE
     RETURN CASE WHEN url ~ site.ad_url_pattern THEN 'ad'
                 WHEN url ~ site.listing_url_pattern THEN 'listing' END;
 COMMENT ON FUNCTION otto.url_kind(otto.site, text) IS 'ad or listing by the site''s URL patterns; NULL for URLs the crawl does not follow';
