@@ -50,6 +50,32 @@ SELECT otto.ingest_page('https://www.polovniautomobili.com/auto-oglasi/20645878/
 SELECT status, count(*) FROM otto.page GROUP BY 1 ORDER BY 1;
 SELECT otto.ingest_page('https://elsewhere.example/x', '<html></html>');
 
+-- A batch, as the crawler stores pages (otto.ingest_site_pages: one
+-- transaction, set-based steps, a result per page in order).  Two URLs of one
+-- ad go in two rounds, as if stored one after the other: the first relists
+-- the removed ad, the second finds it unchanged; a 404 of an ad never stored
+-- is only logged.
+SELECT r - 'ad_id' AS result
+  FROM saved, otto.ingest_site_pages((SELECT site_id FROM otto.site WHERE name = 'polovniautomobili'),
+         ARRAY['https://www.polovniautomobili.com/auto-oglasi/20645877/audi-a4-b',
+               'https://www.polovniautomobili.com/auto-oglasi/20645879/audi-a8',
+               'https://www.polovniautomobili.com/auto-oglasi/20645877/audi-a4-c'],
+         ARRAY[html, NULL, html], ARRAY[200, 404, 200],
+         ARRAY['2022-12-26 10:00+00', '2022-12-26 10:00+00', '2022-12-26 10:01+00']::timestamptz[], NULL) r
+ WHERE name = 'ad';
+SELECT count(*) AS ads, count(*) FILTER (WHERE state = 'live') AS live FROM otto.ad;
+SELECT kind, count(*) FROM otto.ad_event GROUP BY 1 ORDER BY 1;
+-- Batches that cannot be stored say why, and store nothing.
+SELECT otto.ingest_site_pages(1, ARRAY['https://www.polovniautomobili.com/x', 'https://www.polovniautomobili.com/x'],
+                              ARRAY[NULL, NULL]::text[], ARRAY[404, 404], ARRAY[now(), now()], NULL);
+SELECT otto.ingest_site_pages(1, ARRAY['https://www.polovniautomobili.com/x'], '{}', ARRAY[404], ARRAY[now()], NULL);
+SELECT otto.ingest_site_pages(1, ARRAY['https://www.polovniautomobili.com/x'], ARRAY[NULL]::text[], ARRAY[NULL]::int[],
+                              ARRAY[now()], NULL);
+SELECT otto.ingest_site_pages(-1, ARRAY['https://www.polovniautomobili.com/x'], ARRAY[NULL]::text[], ARRAY[404],
+                              ARRAY[now()], NULL);
+SELECT count(*) AS results FROM otto.ingest_site_pages(1, '{}', '{}', '{}', '{}', NULL);
+SELECT count(*) AS pages FROM otto.page WHERE url = 'https://www.polovniautomobili.com/x';
+
 -- Admin API.
 SELECT otto.site_add('autoplac', 'AutoPlac', '{WWW.AutoPlac.example}', '{https://www.autoplac.example/lista}',
                      '^https://www\.autoplac\.example/oglas/([0-9]+)', '^https://www\.autoplac\.example/lista') IS NOT NULL AS added;

@@ -10,9 +10,9 @@
 #    never asked), and the redirect libcurl follows is the one checked.
 # 3. Mutated real pages (control characters, entities, NUL-like and huge
 #    values, deep nesting, unclosed quotes and scripts, splices, cuts) fed
-#    through parse_ad, parse_listing, extract_links and ingest_page for
-#    OTTO_HOSTILE_SECONDS (60): no backend ever dies and every call returns
-#    within its statement_timeout.
+#    through parse_ad, parse_listing, extract_links and ingest_page, and in
+#    batches through ingest_site_pages, for OTTO_HOSTILE_SECONDS (60): no
+#    backend ever dies and every call returns within its statement_timeout.
 use strict;
 use warnings;
 use Encode qw(decode encode);
@@ -170,6 +170,9 @@ while (time - $started < $seconds)
 		  . "SELECT count(*) FROM fuzz, otto.extract_links(html, url) WHERE id = $i;\n"
 		  . "SELECT otto.ingest_page(url || '?b=$batch', html) IS NOT NULL FROM fuzz WHERE id = $i;\n";
 	}
+	# and the 20 as one batch, as the crawler stores them (its ten ad pages state one ad: ten rounds)
+	$script .= "SELECT count(*) FROM otto.ingest_site_pages(1, (SELECT array_agg(url || '?c=$batch&p=' || id ORDER BY id) FROM fuzz),"
+	  . " (SELECT array_agg(html ORDER BY id) FROM fuzz), array_fill(200, ARRAY[20]), array_fill(now(), ARRAY[20]), NULL);\n";
 	my ($stdout, $stderr) = ('', '');
 	$node->psql('postgres', $script, stdout => \$stdout, stderr => \$stderr, extra_params => ['-X']);
 	for my $ms ($stdout =~ /^Time: ([\d.]+) ms/mg)

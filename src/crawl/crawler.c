@@ -30,6 +30,7 @@
 #endif
 
 #include "access/xact.h"
+#include "catalog/pg_type_d.h"
 #include "executor/spi.h"
 #include "lib/ilist.h"
 #include "miscadmin.h"
@@ -39,7 +40,6 @@
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "tcop/tcopprot.h"
-#include "catalog/pg_type_d.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -63,10 +63,11 @@
 #define STATS_INTERVAL_MS 1000
 
 /*
- * A batch: the pages a worker stores in one transaction.  At most this many
- * pages and bytes of bodies (a page over the byte bound is a batch of its
- * own), so a worker holds at most BATCH_BYTES plus one page's bound of
- * bodies, each also as fetched (fetch.c bounds a page).
+ * A batch: the pages a worker stores in one transaction.  A page joins a
+ * batch that holds fewer than this many pages and bytes of bodies, so a
+ * worker holds at most BATCH_BYTES plus one page (otto.max_page_bytes) of
+ * bodies, each as fetched and decoded, and once more while the batch is
+ * stored (the arrays passed to SQL).
  */
 #define BATCH_PAGES 64
 #define BATCH_BYTES (8 * 1024 * 1024)
@@ -481,8 +482,8 @@ drop:
  * --------------------------------------------------------------------- */
 
 /*
- * The crash record names the pages in hand, the batch and next (if any),
- * before next is processed (decoded, then parsed and stored with its batch),
+ * The crash record names the pages in hand, the batch and it, before it is
+ * processed (decoded, then parsed and stored with its batch),
  * so that pages that kill the worker (and so restart the server) are known
  * after the restart.  A page whose processing died before is a suspect,
  * stored alone with no other page in processing (see politeness.c), so that

@@ -415,12 +415,15 @@ DECLARE
 BEGIN
     SELECT array_agg(otto.ad_from_page(s, urls[k], bodies[k], fetched_at[k]) ORDER BY j) INTO rs
       FROM unnest(pages) WITH ORDINALITY p(k, j);
-    -- the stored ads, locked in one order for all workers
+    -- the stored ads, locked in one order for all workers: an index probe
+    -- per ad (a join would be planned for the hundred rows an array is
+    -- guessed to hold, and scan otto.ad whole)
     SELECT array_agg(l.o ORDER BY x.ordinality) INTO olds
       FROM unnest(rs) WITH ORDINALITY x
-      LEFT JOIN (SELECT a FROM otto.ad a
-                  WHERE a.site_id = s.site_id AND a.source_ad_id = ANY (SELECT y.source_ad_id FROM unnest(rs) y)
-                  ORDER BY a.source_ad_id FOR UPDATE) l(o) ON (l.o).source_ad_id = x.source_ad_id;
+      LEFT JOIN (SELECT k.o FROM (SELECT DISTINCT y.source_ad_id AS id FROM unnest(rs) y ORDER BY 1) i,
+                                 LATERAL (SELECT a FROM otto.ad a
+                                           WHERE a.site_id = s.site_id AND a.source_ad_id = i.id FOR UPDATE) k(o)) l
+        ON (l.o).source_ad_id = x.source_ad_id;
     e.site_id := s.site_id;
     e.details := '{}';
     FOR j IN 1 .. n LOOP
@@ -550,7 +553,8 @@ BEGIN
         RAISE EXCEPTION 'a batch has one body, status, fetch time and fetch_info per URL'
             USING ERRCODE = 'array_subscript_error',
                   DETAIL = format('%s URLs, %s bodies, %s statuses, %s fetch times, %s fetch_info', n,
-                                  cardinality(bodies), cardinality(statuses), cardinality(fetched_at), cardinality(fetch_info));
+                                  coalesce(cardinality(bodies), 0), coalesce(cardinality(statuses), 0),
+                                  coalesce(cardinality(fetched_at), 0), coalesce(cardinality(fetch_info)::text, 'no'));
     END IF;
     IF array_position(urls, NULL) IS NOT NULL OR array_position(statuses, NULL) IS NOT NULL
        OR array_position(fetched_at, NULL) IS NOT NULL
