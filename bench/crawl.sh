@@ -7,8 +7,8 @@
 #   /proc) per stored page and the cores it kept busy, and the crawler
 #   workers' private memory (anonymous pages, both workers summed): the
 #   peak, sampled twice a second, and what they hold once the crawl is done
-#   (the flatness figure; the peak follows the batches in hand, each at
-#   most 8 MB of bodies).
+#   and they gave malloc's free pages back (the flatness figure; the peak
+#   follows the batches in hand, each at most 8 MB of bodies).
 #   Beside it, in the same run and on the same market: Scrapy
 #   (bench/crawl_scrapy.py, Debian's python3-scrapy, one process, 64
 #   concurrent requests, items to a JSON-lines file), with the same figures;
@@ -78,8 +78,9 @@ SQL
         sleep 0.5
     done
     t1=$(date +%s.%N)
-    held=$(anon_kb)
     cpu=$(awk "BEGIN {print $(server_cpu_s) - $cpu0}")
+    sleep 2.5    # the workers hand malloc's free pages back once a second
+    held=$(anon_kb)
     read -r pages ads <<<"$(as_cluster_user $PSQL -F ' ' -c \
         "SELECT count(*), count(*) FILTER (WHERE url ~ '/auto-oglasi/[0-9]') FROM otto.page WHERE status = 200")"
     wall=$(awk "BEGIN {print $t1 - $t0}")

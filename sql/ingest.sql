@@ -69,6 +69,8 @@ SELECT kind, count(*) FROM otto.ad_event GROUP BY 1 ORDER BY 1;
 SELECT otto.ingest_site_pages(1, ARRAY['https://www.polovniautomobili.com/x', 'https://www.polovniautomobili.com/x'],
                               ARRAY[NULL, NULL]::text[], ARRAY[404, 404], ARRAY[now(), now()], NULL);
 SELECT otto.ingest_site_pages(1, ARRAY['https://www.polovniautomobili.com/x'], '{}', ARRAY[404], ARRAY[now()], NULL);
+SELECT otto.ingest_site_pages(1, '[0:0]={https://www.polovniautomobili.com/x}', ARRAY[NULL]::text[], ARRAY[404],
+                              ARRAY[now()], NULL);
 SELECT otto.ingest_site_pages(1, ARRAY['https://www.polovniautomobili.com/x'], ARRAY[NULL]::text[], ARRAY[NULL]::int[],
                               ARRAY[now()], NULL);
 SELECT otto.ingest_site_pages(-1, ARRAY['https://www.polovniautomobili.com/x'], ARRAY[NULL]::text[], ARRAY[404],

@@ -549,8 +549,13 @@ BEGIN
         RETURN;
     END IF;
     IF coalesce(cardinality(bodies), 0) <> n OR coalesce(cardinality(statuses), 0) <> n
-       OR coalesce(cardinality(fetched_at), 0) <> n OR coalesce(cardinality(fetch_info), n) <> n THEN
-        RAISE EXCEPTION 'a batch has one body, status, fetch time and fetch_info per URL'
+       OR coalesce(cardinality(fetched_at), 0) <> n OR coalesce(cardinality(fetch_info), n) <> n
+       -- (each a plain list from 1: the steps read the arrays by index)
+       OR array_ndims(urls) <> 1 OR array_ndims(bodies) <> 1 OR array_ndims(statuses) <> 1
+       OR array_ndims(fetched_at) <> 1 OR coalesce(array_ndims(fetch_info), 1) <> 1
+       OR array_lower(urls, 1) <> 1 OR array_lower(bodies, 1) <> 1 OR array_lower(statuses, 1) <> 1
+       OR array_lower(fetched_at, 1) <> 1 OR coalesce(array_lower(fetch_info, 1), 1) <> 1 THEN
+        RAISE EXCEPTION 'a batch has one body, status, fetch time and fetch_info per URL, each array a list from 1'
             USING ERRCODE = 'array_subscript_error',
                   DETAIL = format('%s URLs, %s bodies, %s statuses, %s fetch times, %s fetch_info', n,
                                   coalesce(cardinality(bodies), 0), coalesce(cardinality(statuses), 0),
