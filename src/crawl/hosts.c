@@ -161,8 +161,8 @@ host_load_robots(Host *h, bool any_age)
 
 /*
  * The enabled sites, read again when a second has passed, or at once when
- * forced (a claimed URL's site is not among them: added since); false when
- * there are none.
+ * forced (after a wake: otto.crawl_start may have just enabled a site);
+ * false when there are none.
  */
 bool
 sites_refresh(bool force)

@@ -24,7 +24,6 @@
 #include "postgres.h"
 
 #include "access/xact.h"
-
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
