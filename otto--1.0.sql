@@ -219,7 +219,7 @@ COMMENT ON COLUMN otto.frontier.url IS 'Normalised absolute URL (tracking parame
 COMMENT ON COLUMN otto.frontier.kind IS 'Page class from the site rules: listing, ad, robots (robots.txt) or other';
 COMMENT ON COLUMN otto.frontier.depth IS 'Links followed from a seed to reach this URL (a listing''s pagination does not count)';
 COMMENT ON COLUMN otto.frontier.state IS 'queued (waiting for due_at), leased (a worker holds it), done, failed (gave up), refused (policy: robots, host, address), quarantined (its page killed the worker that processed it twice; see last_error)';
-COMMENT ON COLUMN otto.frontier.crashes IS 'Times a worker began processing this URL''s page and died before it finished (0 once one finishes); at 2 the URL is quarantined instead of processed again';
+COMMENT ON COLUMN otto.frontier.crashes IS 'Times a crawler worker died while processing this URL''s page (0 once one finishes it); a page that has is processed alone, and at 2 the URL is quarantined instead';
 COMMENT ON COLUMN otto.frontier.due_at IS 'Earliest time the URL may be fetched (next visit, or retry after backoff)';
 COMMENT ON COLUMN otto.frontier.lease_owner IS 'PID of the worker holding the lease';
 COMMENT ON COLUMN otto.frontier.lease_until IS 'When the lease expires; an expired lease makes the URL claimable again';
@@ -957,18 +957,17 @@ AS $fn$
      WHERE f.site_id = frontier_fail.site_id AND f.url = frontier_fail.url
     RETURNING f.state;
 $fn$;
--- A worker is about to process a fetched page: count the attempt first, in
--- its own transaction (committed and flushed by the crawler before it goes
--- on), so that a page that kills the worker is known after the restart.
--- Finishing the page (otto.ingest_page, otto.fetch_failed) sets it back to 0.
-CREATE FUNCTION otto.frontier_processing(site_id int, url text) RETURNS int
+-- A crawler worker died while processing the URL's page (its crash record,
+-- src/crawler.c, says so after the restart): count it.  Finishing a page
+-- (otto.ingest_page, otto.fetch_failed) sets the count back to 0.
+CREATE FUNCTION otto.frontier_crashed(url text) RETURNS bigint
 LANGUAGE sql
 AS $fn$
-    UPDATE otto.frontier f SET crashes = f.crashes + 1
-     WHERE f.site_id = frontier_processing.site_id AND f.url = frontier_processing.url
-    RETURNING f.crashes - 1;
+    WITH u AS (UPDATE otto.frontier f SET crashes = f.crashes + 1
+                WHERE f.url = frontier_crashed.url AND f.state <> 'quarantined' RETURNING 1)
+    SELECT count(*) FROM u;
 $fn$;
-COMMENT ON FUNCTION otto.frontier_processing(int, text) IS 'Count a worker''s attempt to process the URL''s page before it begins; returns how many earlier attempts died unfinished (the crawler quarantines the URL at 2)';
+COMMENT ON FUNCTION otto.frontier_crashed(text) IS 'Count a crawler''s death while processing the URL''s page (frontier.crashes; the crawler processes such a page alone, and quarantines it at 2)';
 
 COMMENT ON FUNCTION otto.frontier_fail(int, text, text, text, interval, int) IS 'Record a failed fetch: retry with exponential backoff (otto.retry_base, 30 s, x 2^attempts, at most 6 h, or Retry-After when longer), give up after max_attempts; returns the new state';
 

@@ -6,7 +6,5 @@
 -- otto.fold replaces otto.latin (otto.name_key and otto.ask_route fold with it).
 DROP FUNCTION otto.latin(text);
 -- Poison pages are counted from each crawler's crash record (src/crawl/crash.c,
--- otto.frontier_crashed, made by the rerun part with frontier.crashes' new
--- comment), no longer by a transaction per page as 1.0's
--- otto.frontier_processing did.
-DROP FUNCTION IF EXISTS otto.frontier_processing(int, text);
+-- otto.frontier_crashed), no longer by a transaction per page.
+DROP FUNCTION IF EXISTS otto.frontier_processing(int, text);   -- a database installed from an earlier 1.0 build has it
