@@ -34,6 +34,7 @@
  */
 #define CRASH_RECORD "pg_stat_tmp/otto_crawler.%d.processing"
 static int	record_fd = -1;
+static off_t record_len = 0;	/* bytes of lines in the record */
 
 /* SIGQUIT in a crawler: the page in hand is not to blame (see CRASH_RECORD); then exit as PostgreSQL's handler does. */
 void
@@ -114,28 +115,34 @@ crash_record_open(int worker)
 }
 
 /*
- * The pages at urls are about to be processed (the batch in hand): the
- * record names them, a line each.  At most OTTO_URL_MAX + 12 bytes a page.
+ * The page at url is about to be processed with the batch in hand: the
+ * record gets its line, after the batch's (one write of at most
+ * OTTO_URL_MAX + 12 bytes; the record holds at most a batch's lines).
  */
 void
-crash_record_begin(int worker, const char *const *urls, int n)
+crash_record_add(int worker, const char *url)
 {
-	StringInfoData buf;
+	char		line[OTTO_URL_MAX + 16];
+	int			len = snprintf(line, sizeof(line), "%d %s\n", MyProcPid, url);
 
 	if (record_fd < 0)
 		return;
-	initStringInfo(&buf);
-	for (int i = 0; i < n; i++)
-		appendStringInfo(&buf, "%d %s\n", MyProcPid, urls[i]);
-	if (pwrite(record_fd, buf.data, buf.len, 0) != buf.len || ftruncate(record_fd, buf.len) < 0)
+	if (len >= (int) sizeof(line))
+	{
+		len = sizeof(line) - 1;	/* (a URL is at most OTTO_URL_MAX long: never) */
+		line[len - 1] = '\n';
+	}
+	if (pwrite(record_fd, line, len, record_len) != len)
 		ereport(WARNING, (errcode_for_file_access(), errmsg("otto crawler %d: could not write its crash record: %m", worker)));
-	pfree(buf.data);
+	else
+		record_len += len;
 }
 
 /* The pages are processed (or quarantined): the record is emptied. */
 void
 crash_record_end(int worker)
 {
+	record_len = 0;
 	if (record_fd >= 0 && ftruncate(record_fd, 0) < 0)
 		ereport(WARNING, (errcode_for_file_access(), errmsg("otto crawler %d: could not empty its crash record: %m", worker)));
 }

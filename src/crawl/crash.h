@@ -12,7 +12,7 @@
 #define CRASHES_TO_QUARANTINE 2
 
 extern void crash_record_open(int worker);
-extern void crash_record_begin(int worker, const char *const *urls, int n);
+extern void crash_record_add(int worker, const char *url);
 extern void crash_record_end(int worker);
 extern void crash_quickdie(SIGNAL_ARGS);
 extern void otto_crash_records_apply(int index);

@@ -429,9 +429,10 @@ COMMENT ON FUNCTION otto.sweep_check() IS 'Close finished sweeps: queue each liv
 -- The planner's statistics of the tables a crawl fills (and the stream
 -- processor's, which it fills from the crawl's events), kept up with it: the
 -- workers' plans are kept for their sessions, and a plan made while a table
--- was nearly empty (a first crawl) scans it whole; ANALYZE replaces them.  Autovacuum looks once a minute at best, a crawl stores thousands of
--- pages in that time.  A table is analyzed when it holds more than twice the
--- rows the planner knows (and 1,000): a few times as it grows.  Only the
+-- was nearly empty (a first crawl) scans it whole; ANALYZE replaces them.
+-- Autovacuum looks once a minute at best, a crawl stores thousands of pages
+-- in that time.  A table is analyzed when it holds more than twice the rows
+-- the planner knows (and 1,000): a few times as it grows.  Only the
 -- columns the workers look rows up by: an ANALYZE of every column of
 -- otto.ad cost a tenth of a first crawl's time; and one of some columns
 -- leaves autovacuum's count of changes, so autovacuum still analyzes the

@@ -482,10 +482,10 @@ drop:
  * --------------------------------------------------------------------- */
 
 /*
- * The crash record names the pages in hand, the batch and it, before it is
- * processed (decoded, then parsed and stored with its batch),
- * so that pages that kill the worker (and so restart the server) are known
- * after the restart.  A page whose processing died before is a suspect,
+ * The crash record names the pages in hand: the batch's, then it, before it
+ * is processed (decoded, then parsed and stored with its batch; one whose
+ * fetch failed stays named until the batch is done), so that pages that
+ * kill the worker (and so restart the server) are known after the restart.  A page whose processing died before is a suspect,
  * stored alone with no other page in processing (see politeness.c), so that
  * it alone is blamed if it kills the worker again; one that died
  * CRASHES_TO_QUARANTINE times is quarantined instead (false): the server
@@ -495,7 +495,6 @@ drop:
 static bool
 begin_processing(CrawlUrl *it)
 {
-	const char *urls[BATCH_PAGES + 1];
 	char	   *why;
 
 	if (it->crashes >= CRASHES_TO_QUARANTINE)
@@ -509,10 +508,7 @@ begin_processing(CrawlUrl *it)
 	}
 	if (nbatch == 0)
 		politeness_processing_begin(worker_index, it->crashes > 0);
-	for (int i = 0; i < nbatch; i++)
-		urls[i] = batch[i].it->url;
-	urls[nbatch] = it->url;
-	crash_record_begin(worker_index, urls, nbatch + 1);
+	crash_record_add(worker_index, it->url);
 	return true;
 }
 

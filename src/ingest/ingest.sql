@@ -321,7 +321,7 @@ BEGIN
          GROUP BY l.i)
     SELECT array_agg(coalesce(pp.queued, 0) ORDER BY g.i) INTO queued
       FROM generate_series(1, n) g(i) LEFT JOIN per_page pp ON pp.i = g.i;
-    IF EXISTS (SELECT FROM unnest(queued) q WHERE q > 0) THEN
+    IF 0 < ANY (queued) THEN
         PERFORM otto.crawler_wake();
     END IF;
     RETURN queued;
